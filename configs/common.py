@@ -1,0 +1,18 @@
+"""The model section shared by every dataset's config."""
+import ml_collections
+
+from resnet_jax.models import parse_name
+
+
+def model_config(family: str, variant: str, default_shortcut: str) -> ml_collections.ConfigDict:
+  """The model config of a named variant ('resnet56', 'resnet34-C', 'plain18', ...) in a family."""
+  depth, shortcut = parse_name(variant, default_shortcut)
+  return ml_collections.ConfigDict({
+      'family': family,  # 'cifar' (3x3 stem, widths 16/32/64) or 'imagenet' (7x7 stem, widths 64..512).
+      'depth': depth,
+      'shortcut': shortcut,  # 'A', 'B', 'C', or 'none' for a plain net.
+      'preact': False,  # Pre-activation blocks (He et al. 2016).
+      'bottleneck_stride': '1x1',  # '1x1': the paper's v1; '3x3': torchvision's v1.5.
+      'zero_init_residual': False,  # Zero-init each residual branch's last BN scale.
+      'dtype': 'float32',  # Compute dtype: 'float32' or 'bfloat16' (parameters stay float32).
+  })

@@ -1,0 +1,29 @@
+"""Prints the Markdown table of the model family: parameters and forward multiply-adds, as the code computes them.
+
+python experiments/model_table.py
+"""
+import importlib
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from resnet_jax.summary import summarize  # noqa: E402
+
+NETS = [('imagenet', v) for v in ('resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'plain18',
+                                  'plain34', 'resnet34-A', 'resnet34-C')]
+NETS += [('cifar10', v) for v in ('resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet110', 'resnet1202',
+                                  'plain20', 'plain56', 'resnet56-B', 'resnet56-C')]
+
+
+def main():
+  print('| config | network | params | multiply-adds (one image) | image size |')
+  print('|---|---|---:|---:|---:|')
+  for dataset, variant in NETS:
+    _, facts = summarize(importlib.import_module(f'configs.{dataset}').get_config(variant))
+    print(f"| `configs/{dataset}.py:{variant}` | {facts['name']} | {facts['params']:,} | "
+          f"{facts['macs'] / 1e9:.3f} G | {facts['image_size']} |")
+
+
+if __name__ == '__main__':
+  main()

@@ -1,0 +1,33 @@
+"""The ResNet family in Flax linen, built from a config by create_model. Imports no TensorFlow."""
+import jax.numpy as jnp
+
+from resnet_jax.errors import ConfigError
+from resnet_jax.models.blocks import SHORTCUTS
+from resnet_jax.models.control import BlockMode, keep_all, reorder_stage
+from resnet_jax.models.cost import count_macs, count_params
+from resnet_jax.models.depths import Architecture, architecture
+from resnet_jax.models.names import model_name, parse_name
+from resnet_jax.models.resnet import ResNet
+
+DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+BOTTLENECK_STRIDES = {'1x1': False, '3x3': True}  # The paper's "v1", torchvision's "v1.5".
+
+
+def create_model(config) -> ResNet:
+  """The ResNet that `config.model` describes, with `config.dataset.num_classes` outputs."""
+  c = config.model
+  if c.shortcut not in SHORTCUTS:
+    raise ConfigError(f"Unknown shortcut option {c.shortcut!r}: set --config.model.shortcut to A, B, C or 'none'.")
+  if c.bottleneck_stride not in BOTTLENECK_STRIDES:
+    raise ConfigError(f"Unknown bottleneck_stride {c.bottleneck_stride!r}: set --config.model.bottleneck_stride "
+                      "to '1x1' (the paper's v1) or '3x3' (torchvision's v1.5).")
+  if c.dtype not in DTYPES:
+    raise ConfigError(f'Unknown dtype {c.dtype!r}: set --config.model.dtype to one of {sorted(DTYPES)}.')
+  return ResNet(
+      arch=architecture(c.family, c.depth), num_classes=config.dataset.num_classes, shortcut=c.shortcut,
+      preact=c.preact, stride_on_3x3=BOTTLENECK_STRIDES[c.bottleneck_stride],
+      zero_init_residual=c.zero_init_residual, dtype=DTYPES[c.dtype])
+
+
+__all__ = ['Architecture', 'BlockMode', 'ConfigError', 'ResNet', 'architecture', 'count_macs', 'count_params',
+           'create_model', 'keep_all', 'model_name', 'parse_name', 'reorder_stage']

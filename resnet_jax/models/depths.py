@@ -1,0 +1,66 @@
+"""The table of depths: the blocks of every network, stage by stage (He et al. 2015, Tables 1 and 6)."""
+import dataclasses
+
+from resnet_jax.errors import ConfigError
+
+# depth -> (bottleneck blocks?, blocks per stage). Widths 64/128/256/512; a bottleneck's output is 4x wider.
+IMAGENET_STAGES = {
+    18: (False, (2, 2, 2, 2)),
+    34: (False, (3, 4, 6, 3)),
+    50: (True, (3, 4, 6, 3)),
+    101: (True, (3, 4, 23, 3)),
+    152: (True, (3, 8, 36, 3)),
+    200: (True, (3, 24, 36, 3)),  # He et al. 2016; the net of Veit et al.'s ImageNet lesion study.
+}
+IMAGENET_WIDTHS = (64, 128, 256, 512)
+CIFAR_WIDTHS = (16, 32, 64)  # Three stages of n basic blocks each: depth 6n + 2.
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+  """The shape of a network: its stem, block type, and the number and width of blocks in each stage."""
+  stem: str  # 'imagenet' (7x7/2 conv, 3x3/2 max-pool) or 'cifar' (3x3 conv).
+  bottleneck: bool
+  stage_sizes: tuple[int, ...]
+  widths: tuple[int, ...]  # Width of each stage's 3x3 convs; the stem's width is widths[0].
+
+  @property
+  def expansion(self) -> int:
+    return 4 if self.bottleneck else 1
+
+  @property
+  def num_blocks(self) -> int:
+    return sum(self.stage_sizes)
+
+  @property
+  def depth(self) -> int:
+    """Weighted layers: the stem, two or three per block, and the classifier."""
+    return (3 if self.bottleneck else 2) * self.num_blocks + 2
+
+  def stride(self, stage: int) -> int:
+    return 1 if stage == 0 else 2
+
+  def has_transition(self, stage: int) -> bool:
+    """Whether the stage's first block changes the shape (stride or width) and so runs apart from the rest."""
+    return self.stride(stage) != 1 or self.widths[0] != self.widths[stage] * self.expansion
+
+  def stage_offsets(self) -> tuple[int, ...]:
+    """Index of each stage's first block in the network's block order."""
+    return tuple(sum(self.stage_sizes[:i]) for i in range(len(self.stage_sizes)))
+
+
+def architecture(family: str, depth: int) -> Architecture:
+  """The architecture of a named family ('cifar' or 'imagenet') and depth."""
+  if family == 'imagenet':
+    if depth not in IMAGENET_STAGES:
+      raise ConfigError(f'ImageNet ResNets have depth {sorted(IMAGENET_STAGES)}, not {depth}: '
+                        'set --config.model.depth to one of them.')
+    bottleneck, sizes = IMAGENET_STAGES[depth]
+    return Architecture('imagenet', bottleneck, sizes, IMAGENET_WIDTHS)
+  if family == 'cifar':
+    if depth < 8 or (depth - 2) % 6:
+      raise ConfigError(f'CIFAR ResNets have depth 6n+2 (20, 32, 44, 56, 110, 1202, ...), not {depth}: '
+                        'set --config.model.depth to such a number.')
+    n = (depth - 2) // 6
+    return Architecture('cifar', False, (n, n, n), CIFAR_WIDTHS)
+  raise ConfigError(f"Unknown model family {family!r}: set --config.model.family to 'cifar' or 'imagenet'.")

@@ -1,0 +1,83 @@
+"""The ResNet: stem -> stages of blocks -> global average pool -> fc (He et al. 2015, Table 1)."""
+import functools
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from resnet_jax.models.blocks import Block
+from resnet_jax.models.depths import Architecture
+
+HE_NORMAL = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')  # He et al. 2015b, as torchvision.
+
+
+def conv(features: int, kernel: int, stride: int, *, dtype: Any, **kwargs) -> nn.Conv:
+  """A bias-free square conv padded by kernel // 2 on each side, as the paper's (and torchvision's) are."""
+  kwargs = {'kernel_init': HE_NORMAL, **kwargs}
+  return nn.Conv(features, (kernel, kernel), strides=stride, padding=[(kernel // 2, kernel // 2)] * 2,
+                 use_bias=False, dtype=dtype, **kwargs)
+
+
+class Stage(nn.Module):
+  """A stage: a transition block where the shape changes, then identical blocks run under nn.scan."""
+  num_blocks: int
+  stride: int
+  transition: bool
+  block: functools.partial  # Block with everything set but the stride.
+
+  @nn.compact
+  def __call__(self, x: jax.Array, modes: jax.Array | None):
+    if self.transition:
+      x, _ = self.block(stride=self.stride, name='transition')(x, None if modes is None else modes[0])
+      modes = None if modes is None else modes[1:]
+    scanned = self.num_blocks - self.transition
+    if scanned:
+      blocks = nn.scan(Block, variable_axes={'params': 0, 'batch_stats': 0}, split_rngs={'params': True},
+                       in_axes=0, length=scanned)
+      x, _ = blocks(stride=1, **self.block.keywords, name='blocks')(x, modes)
+    return x
+
+
+class ResNet(nn.Module):
+  """A ResNet (or its plain twin, shortcut='none') for a given architecture.
+
+  Call with images (N, H, W, 3); any H, W work (the net is convolutional up to the pooling). `block_modes`, an
+  int32 array with one BlockMode per block in network order, deletes blocks or routes their gradient.
+  """
+  arch: Architecture
+  num_classes: int
+  shortcut: str = 'B'
+  preact: bool = False
+  stride_on_3x3: bool = False
+  zero_init_residual: bool = False
+  dtype: Any = jnp.float32
+  bn_momentum: float = 0.9
+  bn_epsilon: float = 1e-5
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False, block_modes: jax.Array | None = None) -> jax.Array:
+    if block_modes is not None and block_modes.shape != (self.arch.num_blocks,):
+      raise ValueError(f'block_modes has shape {block_modes.shape}; this net needs ({self.arch.num_blocks},).')
+    make_conv = functools.partial(conv, dtype=self.dtype)
+    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=self.bn_momentum,
+                             epsilon=self.bn_epsilon, dtype=self.dtype)
+    x = x.astype(self.dtype)
+    if self.arch.stem == 'imagenet':
+      x = nn.relu(norm(name='stem_bn')(make_conv(self.arch.widths[0], 7, 2, name='stem_conv')(x)))
+      x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+    else:
+      x = nn.relu(norm(name='stem_bn')(make_conv(self.arch.widths[0], 3, 1, name='stem_conv')(x)))
+
+    for i, (size, offset) in enumerate(zip(self.arch.stage_sizes, self.arch.stage_offsets())):
+      block = functools.partial(
+          Block, features=self.arch.widths[i], bottleneck=self.arch.bottleneck, shortcut=self.shortcut,
+          preact=self.preact, stride_on_3x3=self.stride_on_3x3, zero_init_residual=self.zero_init_residual,
+          conv=make_conv, norm=norm)
+      modes = None if block_modes is None else block_modes[offset:offset + size]
+      x = Stage(size, self.arch.stride(i), self.arch.has_transition(i), block, name=f'stage{i + 1}')(x, modes)
+
+    if self.preact:
+      x = nn.relu(norm(name='final_bn')(x))
+    x = jnp.mean(x, axis=(1, 2))
+    return nn.Dense(self.num_classes, dtype=self.dtype, name='fc')(x).astype(jnp.float32)

@@ -1,0 +1,34 @@
+"""Identical blocks run under nn.scan: the training step's program does not grow with depth.
+
+Compile seconds belong in experiments/benchmark.py; here the size of the lowered program stands in for them,
+deterministically: XLA's compile time follows the program it is given.
+"""
+import jax
+import jax.numpy as jnp
+import optax
+
+from tests.helpers import build
+
+
+def lowered_training_step(name: str) -> str:
+  """StableHLO text of one SGD step (forward, backward, BN statistics update) of a named network."""
+  _, model, variables = build(name)
+  images = jax.ShapeDtypeStruct((8, 32, 32, 3), jnp.float32)
+  labels = jax.ShapeDtypeStruct((8,), jnp.int32)
+
+  def step(variables, images, labels):
+    def loss_fn(params):
+      logits, state = model.apply({**variables, 'params': params}, images, train=True, mutable=['batch_stats'])
+      return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean(), state
+    grads, state = jax.grad(loss_fn, has_aux=True)(variables['params'])
+    params = jax.tree.map(lambda p, g: p - 0.1 * g, variables['params'], grads)
+    return {'params': params, **state}
+
+  return jax.jit(step).lower(variables, images, labels).as_text()
+
+
+def test_resnet1202_step_is_no_bigger_than_resnet110s():
+  small, large = (lowered_training_step(f'cifar10:resnet{depth}') for depth in (110, 1202))
+  ops = lambda text: sum(1 for line in text.splitlines() if ' = ' in line)
+  assert ops(large) <= 1.02 * ops(small)
+  assert len(large) <= 1.05 * len(small)
