@@ -1,19 +1,24 @@
 """The one entry point: python launch.py --config=configs/cifar10.py:resnet56 --workdir=DIR [--config.KEY=VALUE].
 
-Modes: summary (the network's parameters and multiply-adds, ending in one JSON line).
+Modes: train (the default: trains and evaluates, resuming from DIR's newest checkpoint), summary (the network's
+parameters and multiply-adds, ending in one JSON line).
 """
 import json
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 from resnet_jax.errors import ConfigError
 
 config_flags.DEFINE_config_file('config', None, 'A config file and variant: configs/DATASET.py:NETWORK.',
                                 lock_config=True)
-flags.DEFINE_enum('mode', 'summary', ['summary'], 'What to do with the network the config names.')
-flags.DEFINE_string('workdir', None, 'Directory for checkpoints, metrics and the saved config.')
+flags.DEFINE_enum('mode', 'train', ['train', 'summary'], 'What to do with the network the config names.')
+flags.DEFINE_string('workdir', None, 'Directory for checkpoints, metrics and the saved config (train).')
+flags.DEFINE_bool('multihost', False, 'Call jax.distributed.initialize() (automatic on SLURM and Cloud TPU).')
+flags.DEFINE_string('coordinator_address', None, 'host:port of process 0, for a hand-made multi-process run.')
+flags.DEFINE_integer('num_processes', None, 'Number of processes, with --coordinator_address.')
+flags.DEFINE_integer('process_id', None, 'This process, 0..num_processes-1, with --coordinator_address.')
 flags.mark_flags_as_required(['config'])
 FLAGS = flags.FLAGS
 
@@ -25,11 +30,24 @@ def summary(config) -> None:
   print(json.dumps(facts))
 
 
+def train(config) -> None:
+  if not FLAGS.workdir:
+    raise ConfigError('--mode=train needs --workdir=DIR (checkpoints, metrics and TensorBoard events go there).')
+  from resnet_jax import parallel, train as training
+  parallel.initialize(FLAGS.multihost, FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+  try:
+    training.train_and_evaluate(config, FLAGS.workdir)
+  except training.NonFiniteLossError as e:
+    logging.error('%s', e)
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(1)
+
+
 def main(argv) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
   try:
-    {'summary': summary}[FLAGS.mode](FLAGS.config)
+    {'summary': summary, 'train': train}[FLAGS.mode](FLAGS.config)
   except ConfigError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)

@@ -9,6 +9,7 @@ import pytest
 
 from resnet_jax.models import BlockMode, create_model, keep_all, reorder_stage
 from resnet_jax.models.blocks import Block, option_a
+from resnet_jax.models.norm import BatchNorm
 from resnet_jax.models.resnet import conv
 from tests.helpers import abstract_variables, build, get_config
 
@@ -34,7 +35,7 @@ def trained_like_variables(model, images, seed=0):
 def block_list(model, variables):
   """[(block kwargs, block variables, changes shape)] in network order, sliced out of the scanned stacks."""
   arch = model.arch
-  norm = functools.partial(nn.BatchNorm, use_running_average=True, momentum=model.bn_momentum,
+  norm = functools.partial(BatchNorm, use_running_average=True, momentum=model.bn_momentum,
                            epsilon=model.bn_epsilon)
   blocks = []
   for i, size in enumerate(arch.stage_sizes):
@@ -68,7 +69,7 @@ def by_hand(model, variables, images, deleted=(), order=None):
     else:
       x, _ = Block(**kwargs).apply(block_vars, x)
   if model.preact:
-    x = nn.relu(nn.BatchNorm(use_running_average=True, epsilon=model.bn_epsilon).apply(
+    x = nn.relu(BatchNorm(use_running_average=True, epsilon=model.bn_epsilon).apply(
         {'params': variables['params']['final_bn'], 'batch_stats': variables['batch_stats']['final_bn']}, x))
   fc = variables['params']['fc']
   return x.mean(axis=(1, 2)) @ fc['kernel'] + fc['bias']
@@ -144,7 +145,7 @@ def block_variables(block, x):
 
 BLOCK = dict(bottleneck=False, stride_on_3x3=False, zero_init_residual=False,
              conv=functools.partial(conv, dtype=jnp.float32),
-             norm=functools.partial(nn.BatchNorm, use_running_average=True))
+             norm=functools.partial(BatchNorm, use_running_average=True))
 
 
 @pytest.mark.parametrize('preact', [False, True])

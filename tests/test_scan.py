@@ -5,6 +5,7 @@ deterministically: XLA's compile time follows the program it is given.
 """
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from tests.helpers import build
@@ -12,7 +13,7 @@ from tests.helpers import build
 
 def lowered_training_step(name: str) -> str:
   """StableHLO text of one SGD step (forward, backward, BN statistics update) of a named network."""
-  _, model, variables = build(name)
+  _, model, variables = build(name, block_loop='scan')
   images = jax.ShapeDtypeStruct((8, 32, 32, 3), jnp.float32)
   labels = jax.ShapeDtypeStruct((8,), jnp.int32)
 
@@ -25,6 +26,17 @@ def lowered_training_step(name: str) -> str:
     return {'params': params, **state}
 
   return jax.jit(step).lower(variables, images, labels).as_text()
+
+
+def test_unrolled_blocks_keep_the_variables_and_the_function():
+  _, scanned, variables = build('cifar10:resnet20', block_loop='scan')
+  _, unrolled, unrolled_variables = build('cifar10:resnet20', block_loop='unroll')
+  assert jax.tree.structure(variables) == jax.tree.structure(unrolled_variables)
+  images = jax.random.normal(jax.random.key(0), (2, 32, 32, 3))
+  real = scanned.init(jax.random.key(1), images)
+  np.testing.assert_allclose(scanned.apply(real, images), unrolled.apply(real, images), rtol=1e-5, atol=1e-5)
+  assert 'while' in jax.jit(scanned.apply).lower(real, images).as_text()
+  assert 'while' not in jax.jit(unrolled.apply).lower(real, images).as_text()
 
 
 def test_resnet1202_step_is_no_bigger_than_resnet110s():

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 
 from resnet_jax.models.blocks import Block
 from resnet_jax.models.depths import Architecture
+from resnet_jax.models.norm import BatchNorm
 
 HE_NORMAL = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')  # He et al. 2015b, as torchvision.
 
@@ -25,6 +26,7 @@ class Stage(nn.Module):
   stride: int
   transition: bool
   block: functools.partial  # Block with everything set but the stride.
+  unroll: bool  # Unroll the scan: same variables, straight-line code.
 
   @nn.compact
   def __call__(self, x: jax.Array, modes: jax.Array | None):
@@ -34,7 +36,7 @@ class Stage(nn.Module):
     scanned = self.num_blocks - self.transition
     if scanned:
       blocks = nn.scan(Block, variable_axes={'params': 0, 'batch_stats': 0}, split_rngs={'params': True},
-                       in_axes=0, length=scanned)
+                       in_axes=0, length=scanned, unroll=scanned if self.unroll else 1)
       x, _ = blocks(stride=1, **self.block.keywords, name='blocks')(x, modes)
     return x
 
@@ -54,14 +56,16 @@ class ResNet(nn.Module):
   dtype: Any = jnp.float32
   bn_momentum: float = 0.9
   bn_epsilon: float = 1e-5
+  bn_group_size: int = 0  # Training statistics over groups of this many examples; 0: the whole batch.
+  unroll_blocks: bool = False  # Unroll each stage's scan (XLA:CPU runs convolutions in loops far slower).
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False, block_modes: jax.Array | None = None) -> jax.Array:
     if block_modes is not None and block_modes.shape != (self.arch.num_blocks,):
       raise ValueError(f'block_modes has shape {block_modes.shape}; this net needs ({self.arch.num_blocks},).')
     make_conv = functools.partial(conv, dtype=self.dtype)
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=self.bn_momentum,
-                             epsilon=self.bn_epsilon, dtype=self.dtype)
+    norm = functools.partial(BatchNorm, use_running_average=not train, group_size=self.bn_group_size,
+                             momentum=self.bn_momentum, epsilon=self.bn_epsilon, dtype=self.dtype)
     x = x.astype(self.dtype)
     if self.arch.stem == 'imagenet':
       x = nn.relu(norm(name='stem_bn')(make_conv(self.arch.widths[0], 7, 2, name='stem_conv')(x)))
@@ -75,7 +79,8 @@ class ResNet(nn.Module):
           preact=self.preact, stride_on_3x3=self.stride_on_3x3, zero_init_residual=self.zero_init_residual,
           conv=make_conv, norm=norm)
       modes = None if block_modes is None else block_modes[offset:offset + size]
-      x = Stage(size, self.arch.stride(i), self.arch.has_transition(i), block, name=f'stage{i + 1}')(x, modes)
+      x = Stage(size, self.arch.stride(i), self.arch.has_transition(i), block, self.unroll_blocks,
+                name=f'stage{i + 1}')(x, modes)
 
     if self.preact:
       x = nn.relu(norm(name='final_bn')(x))

@@ -1,0 +1,40 @@
+"""CIFAR-10 in memory: train, test and optionally the paper's 45k/5k train/val split, from tfds or a folder."""
+import numpy as np
+
+from resnet_jax.data import folder
+from resnet_jax.errors import ConfigError
+
+VAL_SIZE = 5000  # He et al. 2015 Section 4.2: "a 45k/5k train/val split".
+
+
+def _from_tfds(data_dir: str | None) -> dict[str, np.ndarray]:
+  import tensorflow_datasets as tfds  # Only this source needs TensorFlow.
+  builder = tfds.builder('cifar10', data_dir=data_dir)
+  builder.download_and_prepare()
+  arrays = {}
+  for split in ('train', 'test'):
+    data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
+    arrays[f'{split}_images'], arrays[f'{split}_labels'] = data['image'], data['label'].astype(np.int32)
+  return arrays
+
+
+def load(config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+  """{'train': (images, labels), 'test': ..., and 'val' if config.val_split} as uint8 and int32 arrays."""
+  if config.source == 'tfds':
+    arrays = _from_tfds(config.dir or None)
+  elif config.source == 'folder':
+    if not config.dir:
+      raise ConfigError('dataset.source=folder needs --config.dataset.dir=PATH (a folder or .tar.gz of '
+                        'train/<class>/*.jpg and test/<class>/*.jpg).')
+    arrays = folder.load(config.dir, ('train', 'test'), config.cache_dir)
+  else:
+    raise ConfigError(f"Unknown dataset.source {config.source!r}: use 'tfds' or 'folder'.")
+  splits = {split: (arrays[f'{split}_images'], arrays[f'{split}_labels']) for split in ('train', 'test')}
+  if splits['train'][0].shape[1:] != (32, 32, 3):
+    raise ConfigError(f'CIFAR-10 images are 32x32x3; {config.dir} holds {splits["train"][0].shape[1:]}.')
+  if config.val_split:
+    images, labels = splits['train']
+    order = np.random.default_rng(0).permutation(len(labels))  # One fixed split for every run.
+    train, val = order[:-VAL_SIZE], order[-VAL_SIZE:]
+    splits['train'], splits['val'] = (images[train], labels[train]), (images[val], labels[val])
+  return splits

@@ -1,0 +1,47 @@
+"""Where metrics go: DIR/metrics.jsonl (one JSON object per log or evaluation), TensorBoard where TensorFlow is
+installed (clu's writer), and the log. Only process 0 writes."""
+import json
+import os
+
+import jax
+from absl import logging
+
+
+class MetricsWriter:
+
+  def __init__(self, workdir: str, resume_step: int):
+    self.enabled = jax.process_index() == 0
+    if not self.enabled:
+      return
+    self.path = os.path.join(workdir, 'metrics.jsonl')
+    self._drop_rows_after(resume_step)  # They are written again, identically, by the resumed run.
+    self.file = open(self.path, 'a')
+    try:
+      from clu import metric_writers  # Imports TensorFlow.
+      self.tensorboard = metric_writers.SummaryWriter(os.path.join(workdir, 'tensorboard'))
+    except ImportError:
+      logging.info('TensorFlow is not installed: no TensorBoard events; metrics go to %s.', self.path)
+      self.tensorboard = None
+
+  def _drop_rows_after(self, step: int) -> None:
+    if not os.path.exists(self.path):
+      return
+    with open(self.path) as f:
+      rows = [line for line in f if line.strip() and json.loads(line)['step'] <= step]
+    with open(self.path, 'w') as f:
+      f.writelines(rows)
+
+  def write(self, step: int, split: str, scalars: dict) -> None:
+    if not self.enabled:
+      return
+    row = {'step': step, 'split': split, **{k: float(v) for k, v in scalars.items()}}
+    self.file.write(json.dumps(row) + '\n')
+    self.file.flush()
+    if self.tensorboard:
+      self.tensorboard.write_scalars(step, {f'{split}/{k}': v for k, v in row.items() if k not in ('step', 'split')})
+
+  def close(self) -> None:
+    if self.enabled:
+      self.file.close()
+      if self.tensorboard:
+        self.tensorboard.close()

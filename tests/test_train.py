@@ -1,0 +1,171 @@
+"""The training engine on CPU: devices, resumption, checkpoints, preemption, bad input, and real CIFAR-10."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+from PIL import Image
+
+from resnet_jax import parallel
+from resnet_jax.errors import ConfigError
+from resnet_jax.train import NonFiniteLossError, train_and_evaluate
+from tests.helpers import get_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CIFAR_TARBALL = os.path.join(ROOT, '..', 'shared', 'datasets', 'cifar10-jpeg.tar.gz')
+
+
+@pytest.fixture(scope='module')
+def image_folder(tmp_path_factory):
+  """10 classes of 32x32 PNGs, 8 train and 4 test images each, coloured by class."""
+  root = tmp_path_factory.mktemp('folder')
+  rng = np.random.default_rng(0)
+  for split, count in (('train', 8), ('test', 4)):
+    for label in range(10):
+      os.makedirs(root / split / f'class{label}')
+      for i in range(count):
+        pixels = np.clip(rng.normal(25 * label, 40, (32, 32, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(root / split / f'class{label}' / f'{i}.png')
+  return str(root)
+
+
+def tiny_config(folder, cache_dir, **overrides):
+  config = get_config('cifar10:resnet8')
+  config.dataset.update(source='folder', dir=folder, cache_dir=str(cache_dir))
+  config.update(batch_size=16, eval_batch_size=40, total_steps=6, log_every_steps=1, eval_every_steps=3,
+                checkpoint_every_steps=2)
+  config.update(overrides)
+  return config
+
+
+def rows(workdir, drop=('images_per_sec',)):
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    return [{k: v for k, v in json.loads(line).items() if k not in drop} for line in f]
+
+
+def test_one_and_eight_devices_give_the_same_losses(image_folder, tmp_path):
+  assert jax.device_count() == 8
+  config = tiny_config(image_folder, tmp_path / 'cache', total_steps=4)
+  train_and_evaluate(config, str(tmp_path / 'one'), parallel.make_mesh(jax.devices()[:1]))
+  train_and_evaluate(config, str(tmp_path / 'eight'), parallel.make_mesh())
+  one, eight = rows(tmp_path / 'one'), rows(tmp_path / 'eight')
+  assert [(r['step'], r['split']) for r in one] == [(r['step'], r['split']) for r in eight]
+  np.testing.assert_allclose([r['loss'] for r in one], [r['loss'] for r in eight], rtol=1e-4)
+
+
+def test_ghost_batch_norm_groups_match_the_devices(image_folder, tmp_path):
+  """Statistics over groups of 2 images: the same on 1 device and on 8 (each device holds one group)."""
+  config = tiny_config(image_folder, tmp_path / 'cache', total_steps=2)
+  config.model.bn_group_size = 2
+  train_and_evaluate(config, str(tmp_path / 'one'), parallel.make_mesh(jax.devices()[:1]))
+  train_and_evaluate(config, str(tmp_path / 'eight'), parallel.make_mesh())
+  np.testing.assert_allclose([r['loss'] for r in rows(tmp_path / 'one')],
+                             [r['loss'] for r in rows(tmp_path / 'eight')], rtol=1e-4)
+  plain = tiny_config(image_folder, tmp_path / 'cache', total_steps=2)
+  train_and_evaluate(plain, str(tmp_path / 'global'), parallel.make_mesh())
+  assert rows(tmp_path / 'global')[1]['loss'] != rows(tmp_path / 'eight')[1]['loss']
+
+
+def test_killed_run_resumes_to_the_same_parameters_and_metrics(image_folder, tmp_path):
+  config = tiny_config(image_folder, tmp_path / 'cache')
+  whole = train_and_evaluate(config, str(tmp_path / 'whole'))
+  # A run killed after writing step 5's metrics but before its checkpoint: newest checkpoint is step 4.
+  cut = tiny_config(image_folder, tmp_path / 'cache', total_steps=5)
+  train_and_evaluate(cut, str(tmp_path / 'cut'))
+  checkpoints = tmp_path / 'cut' / 'checkpoints'
+  subprocess.run(['rm', '-rf', str(checkpoints / '5')], check=True)
+  resumed = train_and_evaluate(config, str(tmp_path / 'cut'))
+  jax.tree.map(np.testing.assert_array_equal, jax.device_get(resumed), jax.device_get(whole))
+  assert rows(tmp_path / 'cut') == rows(tmp_path / 'whole')
+
+
+def test_corrupt_newest_checkpoint_falls_back_to_the_one_before(image_folder, tmp_path, caplog):
+  config = tiny_config(image_folder, tmp_path / 'cache', total_steps=4)
+  whole = train_and_evaluate(config, str(tmp_path / 'whole'))
+  broken = tmp_path / 'broken'
+  train_and_evaluate(config, str(broken))
+  for folder, _, files in os.walk(broken / 'checkpoints' / '4'):
+    for name in files:
+      with open(os.path.join(folder, name), 'r+b') as f:
+        f.truncate(max(os.path.getsize(os.path.join(folder, name)) // 2, 1))
+  resumed = train_and_evaluate(config, str(broken))  # Redoes steps 3 and 4 from step 2.
+  jax.tree.map(np.testing.assert_array_equal, jax.device_get(resumed), jax.device_get(whole))
+  warnings = [r.getMessage() for r in caplog.records if 'unreadable' in r.getMessage()]
+  assert len(warnings) == 1 and warnings[0].startswith('Checkpoint 4 ')
+
+
+def test_workdir_of_another_network_is_refused(image_folder, tmp_path):
+  train_and_evaluate(tiny_config(image_folder, tmp_path / 'cache', total_steps=2), str(tmp_path / 'w'))
+  other = tiny_config(image_folder, tmp_path / 'cache', total_steps=2)
+  other.model.depth = 14
+  with pytest.raises(ConfigError, match='holds checkpoints of resnet8-A, not of resnet14-A'):
+    train_and_evaluate(other, str(tmp_path / 'w'))
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(image_folder, tmp_path):
+  config = tiny_config(image_folder, tmp_path / 'cache', total_steps=40, checkpoint_every_steps=1)
+  config.optimizer.learning_rate = 1e12
+  with pytest.raises(NonFiniteLossError, match='last good state'):
+    train_and_evaluate(config, str(tmp_path / 'w'))
+  steps = [int(name) for name in os.listdir(tmp_path / 'w' / 'checkpoints') if name.isdigit()]
+  train = [r for r in rows(tmp_path / 'w') if r['split'] == 'train']
+  assert steps and all(np.isfinite(r['loss']) for r in train)  # The bad step is neither logged nor saved.
+  assert max(steps) == train[-1]['step'] < 40
+
+
+def launch(*args, env=None, **kwargs):
+  env = {**os.environ, 'JAX_PLATFORMS': 'cpu', **(env or {})}
+  return subprocess.Popen([sys.executable, 'launch.py', *args], cwd=ROOT, env=env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--config.batch_size=12'], 'does not split over 8 devices'),
+    (['--config.dataset.dir=/nonexistent'], 'does not exist'),
+    (['--config.model.depth=21'], '6n+2'),
+    (['--config.model.shortcut=D'], 'shortcut'),
+    (['--config.model.bn_group_size=3'], 'bn_group_size'),
+])
+def test_bad_input_exits_2_with_one_line(image_folder, tmp_path, args, message):
+  workdir = tmp_path / 'w'
+  process = launch('--config=configs/cifar10.py:resnet8', f'--workdir={workdir}', '--config.dataset.source=folder',
+                   f'--config.dataset.dir={image_folder}', f'--config.dataset.cache_dir={tmp_path}', *args)
+  _, stderr = process.communicate(timeout=120)
+  assert process.returncode == 2, stderr
+  last = stderr.strip().splitlines()[-1]
+  assert last.startswith('error: ') and message in last and 'Traceback' not in stderr
+  assert not os.path.exists(workdir / 'checkpoints')
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_cleanly(image_folder, tmp_path):
+  workdir = tmp_path / 'w'
+  process = launch('--config=configs/cifar10.py:resnet8', f'--workdir={workdir}', '--config.dataset.source=folder',
+                   f'--config.dataset.dir={image_folder}', f'--config.dataset.cache_dir={tmp_path}',
+                   '--config.batch_size=16', '--config.log_every_steps=1', '--config.total_steps=100000',
+                   '--config.checkpoint_every_steps=100000', '--config.eval_every_steps=100000')
+  metrics = workdir / 'metrics.jsonl'
+  deadline = time.time() + 300
+  while not (metrics.exists() and metrics.read_text().count('\n') >= 2) and time.time() < deadline:
+    time.sleep(0.5)
+  process.send_signal(signal.SIGTERM)
+  _, stderr = process.communicate(timeout=120)
+  assert process.returncode == 0, stderr
+  steps = [int(name) for name in os.listdir(workdir / 'checkpoints') if name.isdigit()]
+  assert len(steps) == 1 and 2 <= steps[0] < 100000
+  assert json.loads(metrics.read_text().splitlines()[-1])['step'] == steps[0]
+
+
+@pytest.mark.skipif(not os.path.exists(CIFAR_TARBALL), reason='needs ../shared/datasets/cifar10-jpeg.tar.gz')
+def test_short_run_on_real_cifar10_beats_chance(tmp_path):
+  config = get_config('cifar10:resnet20')
+  config.dataset.update(source='folder', dir=CIFAR_TARBALL, cache_dir=str(tmp_path / 'cache'))
+  config.update(batch_size=128, eval_batch_size=1000, total_steps=150, log_every_steps=50, eval_every_steps=150,
+                checkpoint_every_steps=150)
+  train_and_evaluate(config, str(tmp_path / 'w'))
+  test = [r for r in rows(tmp_path / 'w') if r['split'] == 'test']
+  assert test[-1]['step'] == 150 and test[-1]['top1_error'] < 75  # Chance is 90%.
