@@ -102,7 +102,9 @@ def test_scanned_net_equals_blocks_applied_by_hand(net):
 def test_deleting_nothing_changes_nothing(net):
   apply, model, variables, images = net
   modes = jnp.asarray(keep_all(model.arch.num_blocks))
-  np.testing.assert_array_equal(apply(variables, images, block_modes=modes), apply(variables, images))
+  # Two programs (with and without the switching ops), so equal up to float32 rounding of another fusion.
+  np.testing.assert_allclose(apply(variables, images, block_modes=modes), apply(variables, images),
+                             rtol=1e-5, atol=1e-5)
 
 
 def test_gradient_routing_leaves_the_forward_pass_alone(net):
