@@ -6,6 +6,7 @@ import json
 import os
 
 import jax
+import ml_collections
 import orbax.checkpoint as ocp
 from absl import logging
 
@@ -31,12 +32,13 @@ class Checkpoints:
         theirs = json.load(f)['model']
       ours = json.loads(config.model.to_json())
       if theirs != ours:
-        raise ConfigError(f'{workdir} holds checkpoints of {model_name(_Attrs(theirs))}, not of '
+        raise ConfigError(f'{workdir} holds checkpoints of {model_name(ml_collections.ConfigDict(theirs))}, not of '
                           f'{model_name(config.model)}: use another --workdir, or delete that one.')
     if jax.process_index() == 0:
       os.makedirs(workdir, exist_ok=True)
-      with open(saved, 'w') as f:
+      with open(saved + '.tmp', 'w') as f:  # Atomic: other processes may be reading the old one.
         f.write(config.to_json(indent=2))
+      os.replace(saved + '.tmp', saved)
 
   def save(self, step: int, item, force: bool = False) -> None:
     self.manager.save(step, args=ocp.args.StandardSave(item), force=force)
@@ -60,7 +62,3 @@ class Checkpoints:
   def close(self) -> None:
     self.manager.wait_until_finished()
     self.manager.close()
-
-
-class _Attrs(dict):
-  __getattr__ = dict.__getitem__

@@ -180,8 +180,7 @@ def train_and_evaluate(config, workdir: str, mesh=None) -> TrainState:
           raise NonFiniteLossError(f'The training loss is {train["loss"]} at step {step}; the newest checkpoint '
                                    f'({checkpoints.manager.latest_step()}) is the last good state.')
       if step % config.log_every_steps == 0 or last:
-        elapsed, window_start_step = time.time() - window_time, window_start
-        rate = (step - window_start_step) / elapsed
+        rate = (step - window_start) / (time.time() - window_time)
         writer.write(step, 'train', {**train, 'learning_rate': schedule(step - 1),
                                      'images_per_sec': rate * config.batch_size})
         logging.info('step %d/%d: loss %.4f, top-1 error %.2f%%, %.1f steps/s, ETA %s', step, total,

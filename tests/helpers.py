@@ -1,10 +1,16 @@
 """Small builders shared by the tests."""
 import importlib
+import json
+import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
 
 from resnet_jax.models import create_model
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def get_config(name: str, **model_overrides):
@@ -24,3 +30,26 @@ def build(name: str, image_size: int | None = None, **model_overrides):
   config = get_config(name, **model_overrides)
   model = create_model(config)
   return config, model, abstract_variables(model, image_size or config.dataset.image_size)
+
+
+def tiny_config(folder, cache_dir, **overrides):
+  """ResNet-8 on a generated image folder, a few steps of batch 16."""
+  config = get_config('cifar10:resnet8')
+  config.dataset.update(source='folder', dir=folder, cache_dir=str(cache_dir))
+  config.update(batch_size=16, eval_batch_size=40, total_steps=6, log_every_steps=1, eval_every_steps=3,
+                checkpoint_every_steps=2)
+  config.update(overrides)
+  return config
+
+
+def rows(workdir, drop=('images_per_sec',)):
+  """The rows of workdir/metrics.jsonl, without the timing fields."""
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    return [{k: v for k, v in json.loads(line).items() if k not in drop} for line in f]
+
+
+def launch(*args, env=None, **kwargs):
+  """python launch.py ARGS on the CPU, as a subprocess with its output piped."""
+  env = {**os.environ, 'JAX_PLATFORMS': 'cpu', **(env or {})}
+  return subprocess.Popen([sys.executable, 'launch.py', *args], cwd=ROOT, env=env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)

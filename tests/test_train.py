@@ -3,49 +3,18 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import jax
 import numpy as np
 import pytest
-from PIL import Image
 
 from resnet_jax import parallel
 from resnet_jax.errors import ConfigError
 from resnet_jax.train import NonFiniteLossError, train_and_evaluate
-from tests.helpers import get_config
+from tests.helpers import ROOT, get_config, launch, rows, tiny_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CIFAR_TARBALL = os.path.join(ROOT, '..', 'shared', 'datasets', 'cifar10-jpeg.tar.gz')
-
-
-@pytest.fixture(scope='module')
-def image_folder(tmp_path_factory):
-  """10 classes of 32x32 PNGs, 8 train and 4 test images each, coloured by class."""
-  root = tmp_path_factory.mktemp('folder')
-  rng = np.random.default_rng(0)
-  for split, count in (('train', 8), ('test', 4)):
-    for label in range(10):
-      os.makedirs(root / split / f'class{label}')
-      for i in range(count):
-        pixels = np.clip(rng.normal(25 * label, 40, (32, 32, 3)), 0, 255).astype(np.uint8)
-        Image.fromarray(pixels).save(root / split / f'class{label}' / f'{i}.png')
-  return str(root)
-
-
-def tiny_config(folder, cache_dir, **overrides):
-  config = get_config('cifar10:resnet8')
-  config.dataset.update(source='folder', dir=folder, cache_dir=str(cache_dir))
-  config.update(batch_size=16, eval_batch_size=40, total_steps=6, log_every_steps=1, eval_every_steps=3,
-                checkpoint_every_steps=2)
-  config.update(overrides)
-  return config
-
-
-def rows(workdir, drop=('images_per_sec',)):
-  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
-    return [{k: v for k, v in json.loads(line).items() if k not in drop} for line in f]
 
 
 def test_one_and_eight_devices_give_the_same_losses(image_folder, tmp_path):
@@ -116,12 +85,6 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(image_folder, 
   train = [r for r in rows(tmp_path / 'w') if r['split'] == 'train']
   assert steps and all(np.isfinite(r['loss']) for r in train)  # The bad step is neither logged nor saved.
   assert max(steps) == train[-1]['step'] < 40
-
-
-def launch(*args, env=None, **kwargs):
-  env = {**os.environ, 'JAX_PLATFORMS': 'cpu', **(env or {})}
-  return subprocess.Popen([sys.executable, 'launch.py', *args], cwd=ROOT, env=env, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
 
 
 @pytest.mark.parametrize('args,message', [
