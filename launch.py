@@ -1,7 +1,8 @@
 """The one entry point: python launch.py --config=configs/cifar10.py:resnet56 --workdir=DIR [--config.KEY=VALUE].
 
-Modes: train (the default: trains and evaluates, resuming from DIR's newest checkpoint), summary (the network's
-parameters and multiply-adds, ending in one JSON line).
+Modes: train (the default: trains and evaluates, resuming from DIR's newest checkpoint), eval (evaluates DIR's
+newest checkpoint; for ImageNet under --config.eval.protocol), summary (the network's parameters and
+multiply-adds, ending in one JSON line).
 """
 import json
 import sys
@@ -13,7 +14,7 @@ from resnet_jax.errors import ConfigError
 
 config_flags.DEFINE_config_file('config', None, 'A config file and variant: configs/DATASET.py:NETWORK.',
                                 lock_config=True)
-flags.DEFINE_enum('mode', 'train', ['train', 'summary'], 'What to do with the network the config names.')
+flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'summary'], 'What to do with the network the config names.')
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints, metrics and the saved config (train).')
 flags.DEFINE_bool('multihost', False, 'Call jax.distributed.initialize() (automatic on SLURM and Cloud TPU).')
 flags.DEFINE_string('coordinator_address', None, 'host:port of process 0, for a hand-made multi-process run.')
@@ -31,10 +32,8 @@ def summary(config) -> None:
 
 
 def train(config) -> None:
-  if not FLAGS.workdir:
-    raise ConfigError('--mode=train needs --workdir=DIR (checkpoints, metrics and TensorBoard events go there).')
-  from resnet_jax import parallel, train as training
-  parallel.initialize(FLAGS.multihost, FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+  from resnet_jax import train as training
+  _initialize()
   try:
     training.train_and_evaluate(config, FLAGS.workdir)
   except training.NonFiniteLossError as e:
@@ -43,11 +42,25 @@ def train(config) -> None:
     sys.exit(1)
 
 
+def evaluate(config) -> None:
+  from resnet_jax import train as training
+  _initialize()
+  protocol = config.eval.protocol if 'eval' in config else None
+  print(json.dumps(training.evaluate_workdir(config, FLAGS.workdir, protocol)))
+
+
+def _initialize() -> None:
+  if not FLAGS.workdir:
+    raise ConfigError(f'--mode={FLAGS.mode} needs --workdir=DIR (checkpoints, metrics and TensorBoard events).')
+  from resnet_jax import parallel
+  parallel.initialize(FLAGS.multihost, FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+
+
 def main(argv) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
   try:
-    {'summary': summary, 'train': train}[FLAGS.mode](FLAGS.config)
+    {'summary': summary, 'train': train, 'eval': evaluate}[FLAGS.mode](FLAGS.config)
   except ConfigError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)

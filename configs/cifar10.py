@@ -28,6 +28,7 @@ def get_config(variant: str = 'resnet20') -> ml_collections.ConfigDict:
   config.seed = 0
   config.batch_size = 128  # Global, over all devices and hosts.
   config.eval_batch_size = 1000
+  config.steps_per_epoch = 50_000 // config.get_ref('batch_size')  # For schedule.unit='epochs'.
   config.total_steps = 64_000
   config.log_every_steps = 100
   config.eval_every_steps = 2_000
@@ -38,7 +39,8 @@ def get_config(variant: str = 'resnet20') -> ml_collections.ConfigDict:
       'label_smoothing': 0.0})
   config.schedule = ml_collections.ConfigDict({
       'name': 'step',  # 'step' (x decay at each boundary) or 'cosine'.
+      'unit': 'steps',  # Of boundaries and warmup_length: 'steps' or 'epochs'.
       'boundaries': (32_000, 48_000), 'decay': 0.1,
       'warmup': 'constant',  # 'constant' (lr x warmup_factor) or 'linear' (from 0).
-      'warmup_steps': 400 if config.model.depth >= 110 else 0, 'warmup_factor': 0.1})
+      'warmup_length': 400 if config.model.depth >= 110 else 0, 'warmup_factor': 0.1})
   return config

@@ -1,5 +1,6 @@
 """Training: TrainState, pure train_step / eval_step, and train_and_evaluate(config, workdir)."""
 import functools
+import os
 import signal
 import time
 from typing import Any
@@ -14,8 +15,8 @@ from clu import metrics
 
 from resnet_jax import parallel
 from resnet_jax.checkpoint import Checkpoints
-from resnet_jax.data import cifar10, on_device
 from resnet_jax.errors import ConfigError
+from resnet_jax.inputs import create_input
 from resnet_jax.models import create_model, model_name
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
 from resnet_jax.writers import MetricsWriter
@@ -39,14 +40,6 @@ class Metrics(metrics.Collection):
   accuracy: metrics.Accuracy
 
 
-@flax.struct.dataclass
-class Data:
-  """Every split on the devices, and the normalisation from the training images."""
-  train: on_device.Split
-  evals: dict[str, on_device.Split]
-  norm: on_device.Normalization
-
-
 def summary(collection: Metrics) -> dict[str, float]:
   values = collection.compute()
   return {'loss': float(values['loss']), 'top1_error': 100 * (1 - float(values['accuracy']))}
@@ -63,10 +56,9 @@ def create_train_state(model, tx, image_size: int, seed: int) -> TrainState:
                     batch_stats=variables['batch_stats'], opt_state=tx.init(variables['params']))
 
 
-def train_step(state: TrainState, running: Metrics, data: Data, *, model, tx, config, mesh):
-  """One SGD step on the batch of state.step; returns the new state and the running metrics with this step's."""
-  batch = on_device.train_batch(data.train, data.norm, state.step, config.seed, config.batch_size,
-                                config.dataset.crop_padding, mesh)
+def train_step(state: TrainState, running: Metrics, inputs, *, model, tx, config, make_batch):
+  """One SGD step on make_batch(inputs, state.step); returns the new state and the running metrics with its."""
+  batch = make_batch(inputs, state.step)
 
   def loss_fn(params):
     logits, updates = model.apply({'params': params, 'batch_stats': state.batch_stats}, batch['image'],
@@ -79,16 +71,6 @@ def train_step(state: TrainState, running: Metrics, data: Data, *, model, tx, co
   state = TrainState(step=state.step + 1, params=optax.apply_updates(state.params, updates),
                      batch_stats=batch_stats, opt_state=opt_state)
   return state, running.merge(Metrics.single_from_model_output(loss=loss, logits=logits, labels=batch['label']))
-
-
-def eval_step(state: TrainState, running: Metrics, split: on_device.Split, norm, index, *, model, batch_size,
-              mesh) -> Metrics:
-  batch = on_device.eval_batch(split, norm, index, batch_size, mesh)
-  logits = model.apply({'params': state.params, 'batch_stats': state.batch_stats}, batch['image'], train=False)
-  mask = batch['label'] >= 0
-  labels = jnp.maximum(batch['label'], 0)
-  loss = cross_entropy(logits, labels, 0.0)
-  return running.merge(Metrics.single_from_model_output(loss=loss, logits=logits, labels=labels, mask=mask))
 
 
 def validate(config, mesh) -> None:
@@ -107,28 +89,6 @@ def validate(config, mesh) -> None:
   learning_rate_schedule(config)
 
 
-def load_data(config, mesh) -> Data:
-  if config.dataset.name != 'cifar10':
-    raise ConfigError(f'Training reads CIFAR-10 only so far, not {config.dataset.name}: use configs/cifar10.py.')
-  splits = cifar10.load(config.dataset)
-  images, labels = splits.pop('train')
-  if len(labels) < config.batch_size:
-    raise ConfigError(f'batch_size {config.batch_size} exceeds the {len(labels)} training images.')
-  return Data(train=on_device.put(images, labels, mesh),
-              evals={name: on_device.put(*split, mesh, config.eval_batch_size) for name, split in splits.items()},
-              norm=on_device.normalization(images, config.dataset.normalization))
-
-
-def evaluate(eval_fn, state, data: Data, batch_size: int) -> dict[str, dict[str, float]]:
-  results = {}
-  for name, split in data.evals.items():
-    running = Metrics.empty()
-    for index in range(split.labels.shape[0] // batch_size):
-      running = eval_fn(state, running, split, data.norm, jnp.int32(index))
-    results[name] = summary(running)
-  return results
-
-
 class Preemption:
   """Turns SIGTERM into a flag the loop reads: save a checkpoint, then exit cleanly."""
 
@@ -142,64 +102,94 @@ class Preemption:
     self.requested = True
 
 
+class Run:
+  """A network's training in a workdir: the model, optimizer, input and checkpoints, and the restored state."""
+
+  def __init__(self, config, workdir: str, mesh=None):
+    self.config, self.mesh = config, mesh or parallel.make_mesh()
+    validate(config, self.mesh)
+    self.model, self.tx = create_model(config), create_optimizer(config)
+    self.input = create_input(config, self.mesh, self.model)
+    self.checkpoints = Checkpoints(workdir, config, config.keep_checkpoints)
+    replicated = parallel.replicated(self.mesh)
+    init = jax.jit(functools.partial(create_train_state, self.model, self.tx, config.dataset.image_size,
+                                     config.seed), out_shardings=replicated)
+    self.empty = jax.jit(Metrics.empty, out_shardings=replicated)
+    (self.state, self.running), self.step = self.checkpoints.restore_newest((init(), self.empty()))
+
+  def evaluate(self, writer: MetricsWriter, protocol: str | None = None) -> dict[str, dict[str, float]]:
+    results = self.input.evaluate(self.state, protocol)
+    for split, values in results.items():
+      writer.write(self.step, split, {**values, **({'protocol': protocol} if protocol else {})})
+      logging.info('step %d: %s loss %.4f, top-1 error %.2f%%, top-5 error %.2f%%', self.step, split,
+                   values['loss'], values['top1_error'], values['top5_error'])
+    return results
+
+  def close(self) -> None:
+    self.input.close()
+    self.checkpoints.close()
+
+
 def train_and_evaluate(config, workdir: str, mesh=None) -> TrainState:
   """Trains config's network, resuming from the newest checkpoint in workdir; returns the final state.
 
   The mesh defaults to every device of every process.
   """
-  mesh = mesh or parallel.make_mesh()
-  validate(config, mesh)
-  data = load_data(config, mesh)
-  checkpoints = Checkpoints(workdir, config, config.keep_checkpoints)
-  model, tx = create_model(config), create_optimizer(config)
-  schedule = learning_rate_schedule(config)
-  replicated = parallel.replicated(mesh)
-
-  init = jax.jit(functools.partial(create_train_state, model, tx, config.dataset.image_size, config.seed),
-                 out_shardings=replicated)
-  empty = jax.jit(Metrics.empty, out_shardings=replicated)
-  (state, running), start = checkpoints.restore_newest((init(), empty()))
+  run = Run(config, workdir, mesh)
+  start, total = run.step, config.total_steps
   logging.info('%s on %d devices (%d processes): %s from step %d.', model_name(config.model), jax.device_count(),
                jax.process_count(), 'resuming' if start else 'starting', start)
-
-  step_fn = jax.jit(functools.partial(train_step, model=model, tx=tx, config=config, mesh=mesh),
-                    donate_argnums=(0, 1))
-  eval_fn = jax.jit(functools.partial(eval_step, model=model, batch_size=config.eval_batch_size, mesh=mesh))
+  schedule = learning_rate_schedule(config)
+  step_fn = jax.jit(functools.partial(train_step, model=run.model, tx=run.tx, config=config,
+                                      make_batch=run.input.batch), donate_argnums=(0, 1))
   writer = MetricsWriter(workdir, start)
   preemption = Preemption()
   window_start, window_time = start, time.time()
-  total = config.total_steps
+  state, running = run.state, run.running
   try:
-    for step in range(start + 1, total + 1):
-      state, running = step_fn(state, running, data)
+    for step, inputs in zip(range(start + 1, total + 1), run.input.stream(start)):
+      state, running = step_fn(state, running, inputs)
       preempted = preemption.requested  # Read once: a signal may land at any line below.
       last = step == total or preempted
       if step % config.log_every_steps == 0 or last or step % config.checkpoint_every_steps == 0:
         train = summary(running)  # Waits for the device: also the finiteness check before any save.
         if not np.isfinite(train['loss']):
           raise NonFiniteLossError(f'The training loss is {train["loss"]} at step {step}; the newest checkpoint '
-                                   f'({checkpoints.manager.latest_step()}) is the last good state.')
+                                   f'({run.checkpoints.manager.latest_step()}) is the last good state.')
       if step % config.log_every_steps == 0 or last:
         rate = (step - window_start) / (time.time() - window_time)
         writer.write(step, 'train', {**train, 'learning_rate': schedule(step - 1),
                                      'images_per_sec': rate * config.batch_size})
         logging.info('step %d/%d: loss %.4f, top-1 error %.2f%%, %.1f steps/s, ETA %s', step, total,
                      train['loss'], train['top1_error'], rate, _duration((total - step) / rate))
-        running = empty()
+        running = run.empty()
         window_start, window_time = step, time.time()
+      run.state, run.step = state, step
       if step % config.eval_every_steps == 0 or step == total:
-        for split, values in evaluate(eval_fn, state, data, config.eval_batch_size).items():
-          writer.write(step, split, values)
-          logging.info('step %d: %s loss %.4f, top-1 error %.2f%%', step, split, values['loss'],
-                       values['top1_error'])
+        run.evaluate(writer)
       if step % config.checkpoint_every_steps == 0 or last:
-        checkpoints.save(step, (state, running), force=True)
+        run.checkpoints.save(step, (state, running), force=True)
       if preempted:
         break
   finally:
-    checkpoints.close()
+    run.close()
     writer.close()
   return state
+
+
+def evaluate_workdir(config, workdir: str, protocol: str | None = None) -> dict[str, dict[str, float]]:
+  """Evaluates the newest checkpoint of workdir (under `protocol`, for ImageNet) and appends the results to its
+  metrics.jsonl."""
+  if not os.path.isdir(os.path.join(workdir, 'checkpoints')):
+    raise ConfigError(f'{workdir} holds no checkpoints to evaluate: train there first, or convert weights into it '
+                      '(python -m resnet_jax.convert).')
+  run = Run(config, workdir)
+  writer = MetricsWriter(workdir, run.step, keep_later=True)
+  try:
+    return run.evaluate(writer, protocol)
+  finally:
+    run.close()
+    writer.close()
 
 
 def _duration(seconds: float) -> str:

@@ -9,12 +9,16 @@ from absl import logging
 
 class MetricsWriter:
 
-  def __init__(self, workdir: str, resume_step: int):
+  """Appends to workdir/metrics.jsonl; a resumed run first drops the rows after its step (it writes them again,
+  identically), an evaluation (keep_later) keeps them."""
+
+  def __init__(self, workdir: str, resume_step: int, keep_later: bool = False):
     self.enabled = jax.process_index() == 0
     if not self.enabled:
       return
     self.path = os.path.join(workdir, 'metrics.jsonl')
-    self._drop_rows_after(resume_step)  # They are written again, identically, by the resumed run.
+    if not keep_later:
+      self._drop_rows_after(resume_step)
     self.file = open(self.path, 'a')
     try:
       from clu import metric_writers  # Imports TensorFlow.
@@ -34,11 +38,12 @@ class MetricsWriter:
   def write(self, step: int, split: str, scalars: dict) -> None:
     if not self.enabled:
       return
-    row = {'step': step, 'split': split, **{k: float(v) for k, v in scalars.items()}}
+    row = {'step': step, 'split': split, **{k: v if isinstance(v, str) else float(v) for k, v in scalars.items()}}
     self.file.write(json.dumps(row) + '\n')
     self.file.flush()
     if self.tensorboard:
-      self.tensorboard.write_scalars(step, {f'{split}/{k}': v for k, v in row.items() if k not in ('step', 'split')})
+      self.tensorboard.write_scalars(step, {f'{split}/{k}': v for k, v in row.items()
+                                            if k not in ('step', 'split') and not isinstance(v, str)})
 
   def close(self) -> None:
     if self.enabled:

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from resnet_jax import parallel
+from resnet_jax.data import augment
 
 
 @flax.struct.dataclass
@@ -55,8 +56,16 @@ def crop_and_flip(images: jax.Array, key: jax.Array, padding: int) -> jax.Array:
   return jnp.where(flips[:, None, None, None], crops[:, :, ::-1], crops)
 
 
-def normalize(images: jax.Array, norm: Normalization) -> jax.Array:
-  return (images.astype(jnp.float32) / 255 - norm.mean) / norm.std
+def normalize(images: jax.Array, norm: Normalization, lighting: jax.Array | None = None) -> jax.Array:
+  """uint8 images to float32: in [0, 1], plus PCA lighting (per-image coefficients (N, 3)), minus the mean
+  (a per-pixel mean is resized to the images' size), divided by the std."""
+  x = images.astype(jnp.float32) / 255
+  if lighting is not None:
+    x = x + ((lighting * augment.EIGENVALUES) @ augment.EIGENVECTORS.T)[:, None, None, :]
+  mean = norm.mean
+  if mean.ndim == 3 and mean.shape[:2] != x.shape[1:3]:
+    mean = jax.image.resize(mean, (*x.shape[1:3], 3), 'bilinear')
+  return (x - mean) / norm.std
 
 
 def train_batch(split: Split, norm: Normalization, step: jax.Array, seed: int, batch_size: int,

@@ -1,0 +1,143 @@
+"""Import torchvision ResNet weights into a workdir, to evaluate or lesion-study the published models.
+
+  python -m resnet_jax.convert --torchvision resnet50-0676ba61.pth --config=configs/imagenet.py:resnet50,modern \
+      --workdir=workdirs/resnet50-torchvision
+
+torchvision's nets are ResNet-18/34/50/101/152 with option B shortcuts, the v1.5 bottleneck (stride on the 3x3
+conv) and inputs normalized by ImageNet's per-channel mean and std; the config must say so. The checkpoint is
+step 0 of a TrainState, with fresh optimizer state. Needs torch (for reading the file) and nothing else of it.
+"""
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags
+from ml_collections import config_flags
+
+from resnet_jax import parallel
+from resnet_jax.errors import ConfigError
+
+BN = {'scale': 'weight', 'bias': 'bias', 'mean': 'running_mean', 'var': 'running_var'}
+
+
+def torch_key(path: tuple[str, ...]) -> str:
+  """torchvision's name of one of our variables: ('params', 'stage2', 'transition', 'bn1', 'scale') ->
+  'layer2.0.bn1.weight'. A scanned block's name has '{}' for its index."""
+  *module, leaf = path[1:]
+  name = 'weight' if leaf == 'kernel' else BN.get(leaf, leaf)
+  if not module[0].startswith('stage'):
+    return f"{ {'stem_conv': 'conv1', 'stem_bn': 'bn1', 'fc': 'fc'}[module[0]] }.{name}"
+  stage, where, layer = module
+  layer = {'shortcut_conv': 'downsample.0', 'shortcut_bn': 'downsample.1'}.get(layer, layer)
+  return f'layer{stage[5:]}.{"0" if where == "transition" else "{}"}.{layer}.{name}'
+
+
+def _to_ours(value: np.ndarray, leaf: str) -> np.ndarray:
+  if leaf == 'kernel':
+    return value.transpose(2, 3, 1, 0) if value.ndim == 4 else value.T  # OIHW -> HWIO; (out, in) -> (in, out).
+  return value
+
+
+def from_torchvision(state_dict: dict[str, np.ndarray], abstract, has_transition: dict[str, bool]):
+  """Our variables (the structure of `abstract`) from a torchvision ResNet state_dict of numpy arrays."""
+  used = set()
+
+  def convert(path, like):
+    path = tuple(getattr(p, 'key', p) for p in path)
+    key = torch_key(path)
+    if path[2] == 'blocks':
+      first = 1 if has_transition[path[1]] else 0
+      keys = [key.format(first + j) for j in range(like.shape[0])]
+      values = [_to_ours(_get(state_dict, k), path[-1]) for k in keys]
+      value = np.stack(values)
+    else:
+      keys, value = [key], _to_ours(_get(state_dict, key), path[-1])
+    if value.shape != like.shape:
+      raise ConfigError(f'{keys[0]} has shape {value.shape}, but the config\'s network needs {like.shape}: '
+                        'choose the config of the same depth as the torchvision file.')
+    used.update(keys)
+    return jnp.asarray(value, like.dtype)
+
+  variables = jax.tree_util.tree_map_with_path(convert, abstract)
+  unused = sorted(k for k in state_dict if k not in used and not k.endswith('num_batches_tracked'))
+  if unused:
+    raise ConfigError(f'The torchvision file has weights the config\'s network lacks ({", ".join(unused[:4])}...): '
+                      'choose the config of the same depth.')
+  return variables
+
+
+def _get(state_dict, key):
+  if key not in state_dict:
+    raise ConfigError(f'The torchvision file lacks {key}: it is not a torchvision ResNet of the config\'s depth.')
+  return state_dict[key]
+
+
+def check_config(config) -> None:
+  """torchvision's conventions, which the config must share."""
+  m, fixes = config.model, []
+  if config.dataset.name != 'imagenet2012':
+    raise ConfigError('torchvision ResNets are ImageNet nets: use --config=configs/imagenet.py:resnetN,modern.')
+  if m.shortcut != 'B':
+    fixes.append('--config.model.shortcut=B')
+  if m.preact:
+    fixes.append('--config.model.preact=False')
+  if m.depth >= 50 and m.bottleneck_stride != '3x3':
+    fixes.append('--config.model.bottleneck_stride=3x3')
+  if config.dataset.normalization != 'per_channel':
+    fixes.append('--config.dataset.normalization=per_channel')
+  if config.dataset.num_classes != 1000:
+    fixes.append('--config.dataset.num_classes=1000')
+  if fixes:
+    raise ConfigError(f'torchvision weights need {" ".join(fixes)} (or the config configs/imagenet.py:resnet'
+                      f'{m.depth},modern).')
+
+
+def load_state_dict(path: str) -> dict[str, np.ndarray]:
+  import torch  # Only this command needs torch.
+  loaded = torch.load(path, map_location='cpu', weights_only=True)
+  for wrapper in ('state_dict', 'model'):
+    if isinstance(loaded, dict) and isinstance(loaded.get(wrapper), dict):
+      loaded = loaded[wrapper]
+  return {k.removeprefix('module.'): v.detach().float().numpy() for k, v in loaded.items()}
+
+
+def convert(state_dict: dict[str, np.ndarray], config, workdir: str) -> None:
+  """Writes the converted weights as step 0 of a training run of config in workdir."""
+  from resnet_jax.checkpoint import Checkpoints
+  from resnet_jax.models import create_model, depths
+  from resnet_jax.optim import create_optimizer
+  from resnet_jax.train import Metrics, TrainState
+  check_config(config)
+  model, tx = create_model(config), create_optimizer(config)
+  size = config.dataset.image_size
+  abstract = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, size, size, 3)), train=False))
+  arch = depths.architecture(config.model.family, config.model.depth)
+  has_transition = {f'stage{i + 1}': arch.has_transition(i) for i in range(len(arch.stage_sizes))}
+  variables = from_torchvision(state_dict, abstract, has_transition)
+  state = TrainState(step=jnp.zeros((), jnp.int32), params=variables['params'],
+                     batch_stats=variables['batch_stats'], opt_state=tx.init(variables['params']))
+  replicated = parallel.replicated(parallel.make_mesh())
+  checkpoints = Checkpoints(workdir, config, keep=1)
+  checkpoints.save(0, jax.device_put((state, Metrics.empty()), replicated), force=True)
+  checkpoints.close()
+
+
+def main(argv) -> None:
+  del argv
+  try:
+    convert(load_state_dict(FLAGS.torchvision), FLAGS.config, FLAGS.workdir)
+  except ConfigError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+  print(f'Wrote {FLAGS.workdir}/checkpoints/0; evaluate with: python launch.py --mode=eval '
+        f'--config=... --workdir={FLAGS.workdir}')
+
+
+if __name__ == '__main__':
+  config_flags.DEFINE_config_file('config', None, 'configs/imagenet.py:resnetN,modern', lock_config=True)
+  flags.DEFINE_string('torchvision', None, 'A torchvision ResNet state_dict (.pth).')
+  flags.DEFINE_string('workdir', None, 'Where the checkpoint goes.')
+  flags.mark_flags_as_required(['config', 'torchvision', 'workdir'])
+  FLAGS = flags.FLAGS
+  app.run(main)

@@ -1,0 +1,142 @@
+"""ImageNet (ILSVRC 2012) as random-access splits of JPEG bytes: an image folder or a prepared tfds dataset.
+
+Folder layout: <dir>/train/<wnid>/*.JPEG and <dir>/val/<wnid>/*.JPEG (classes are the sorted train wnids).
+tfds: <dir> is the tfds data_dir holding imagenet2012 prepared in the array_record format (random access).
+"""
+import dataclasses
+import hashlib
+import json
+import os
+from concurrent import futures
+from typing import Callable
+
+import numpy as np
+from absl import logging
+
+from resnet_jax.data import augment, folder
+from resnet_jax.errors import ConfigError
+
+TRAIN_SIZE = 1_281_167  # He et al. 2015: "1.28 million training images"; sets the epoch length of the recipes.
+TFDS_FIX = ('put ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar in {dir}/downloads/manual and run '
+            '`tfds build imagenet2012 --data_dir={dir} --file_format=array_record`, or use '
+            '--config.dataset.source=folder')
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+  """One split: read(i) gives example i's encoded image; labels[i] its class."""
+  read: Callable[[int], bytes]
+  labels: np.ndarray
+
+  def __len__(self) -> int:
+    return len(self.labels)
+
+
+def _folder_split(root: str, split: str, classes: list[str] | None) -> tuple[Split, list[str]]:
+  path = os.path.join(root, split)
+  if not os.path.isdir(path):
+    raise ConfigError(f'{root} has no {split}/ folder: ImageNet folders are laid out as '
+                      f'{root}/{{train,val}}/<wnid>/<image>.JPEG.')
+  found = sorted(entry.name for entry in os.scandir(path) if entry.is_dir())
+  if not found:
+    raise ConfigError(f'{path} has no class folders. The validation tar extracts flat: sort its images into '
+                      '<wnid>/ folders first (e.g. with the ILSVRC devkit ground truth or valprep.sh).')
+  classes = classes or found
+  if unknown := sorted(set(found) - set(classes)):
+    raise ConfigError(f'{path} has classes {unknown[:5]} that train/ lacks.')
+  files, labels = [], []
+  for label, cls in enumerate(classes):
+    names = sorted(os.listdir(os.path.join(path, cls))) if cls in found else []
+    names = [name for name in names if name.lower().endswith(folder.IMAGE_SUFFIXES)]
+    files += [os.path.join(path, cls, name) for name in names]
+    labels += [label] * len(names)
+  if not files:
+    raise ConfigError(f'{path} holds no images (.JPEG, .jpg, .png).')
+
+  def read(i: int) -> bytes:
+    with open(files[i], 'rb') as f:
+      return f.read()
+  return Split(read, np.array(labels, np.int32)), classes
+
+
+def _tfds_splits(data_dir: str) -> dict[str, Split]:
+  try:
+    import tensorflow_datasets as tfds  # Only this source needs tfds (and TensorFlow to decode its records).
+  except ImportError as e:
+    raise ConfigError(f'dataset.source=tfds needs tensorflow-datasets ({e}); or use dataset.source=folder.') from e
+  fix = TFDS_FIX.format(dir=data_dir or '~/tensorflow_datasets')
+  builder = tfds.builder('imagenet2012', data_dir=data_dir or None)
+  info_file = os.path.join(str(builder.data_path), 'dataset_info.json')
+  if not os.path.exists(info_file):
+    raise ConfigError(f'imagenet2012 is not prepared in {builder.data_path}: {fix}.')
+  with open(info_file) as f:
+    info = json.load(f)
+  if info.get('fileFormat', 'tfrecord') != 'array_record':
+    raise ConfigError(f'imagenet2012 in {builder.data_path} is prepared as {info.get("fileFormat", "tfrecord")}, '
+                      f'which has no random access: {fix}.')
+  splits = {}
+  for split in ('train', 'validation'):
+    try:
+      source = tfds.data_source('imagenet2012', split=split, data_dir=data_dir or None, download=False,
+                                decoders={'image': tfds.decode.SkipDecoding()})
+      labels = np.array([source[i]['label'] for i in range(len(source))], np.int32) if split == 'validation' \
+          else None
+    except Exception as e:  # noqa: BLE001 -- a half-prepared dataset fails in many ways; all mean: prepare it.
+      raise ConfigError(f'imagenet2012 in {builder.data_path} is incomplete ({type(e).__name__}: '
+                        f'{str(e)[:200]}): {fix}.') from e
+    if labels is None:  # Reading 1.28M train labels one by one is slow: cache them beside the data.
+      labels = _cached_labels(source, os.path.join(str(builder.data_path), 'resnet_jax_train_labels.npy'))
+    splits['val' if split == 'validation' else split] = Split(
+        lambda i, source=source: source[int(i)]['image'], labels)
+  return splits
+
+
+def _cached_labels(source, path: str) -> np.ndarray:
+  if os.path.exists(path):
+    return np.load(path)
+  labels = np.array([source[i]['label'] for i in range(len(source))], np.int32)
+  try:
+    np.save(path, labels)
+  except OSError:
+    pass  # A read-only data dir: read them again next time.
+  return labels
+
+
+def load(config) -> dict[str, Split]:
+  """{'train', 'val'} of config.dataset (source 'folder' or 'tfds', dir)."""
+  if config.source == 'folder':
+    if not config.dir or not os.path.isdir(config.dir):
+      raise ConfigError(f'ImageNet folder {config.dir!r} does not exist: set --config.dataset.dir to a folder of '
+                        'train/<wnid>/*.JPEG and val/<wnid>/*.JPEG.')
+    train, classes = _folder_split(config.dir, 'train', None)
+    val, _ = _folder_split(config.dir, 'val', classes)
+    splits = {'train': train, 'val': val}
+  elif config.source == 'tfds':
+    splits = _tfds_splits(config.dir)
+  else:
+    raise ConfigError(f"Unknown dataset.source {config.source!r}: use 'folder' or 'tfds'.")
+  if (classes := int(splits['train'].labels.max()) + 1) > config.num_classes:
+    raise ConfigError(f'{config.dir} has {classes} classes; set --config.dataset.num_classes={classes}.')
+  return splits
+
+
+def mean_image(split: Split, size: int, samples: int, cache_dir: str, workers: int) -> np.ndarray:
+  """The per-pixel mean (size, size, 3) in [0, 1] of the central crops of `samples` training images.
+
+  A fixed sample (the first of a permutation with seed 0), so every run and host gets the same; cached.
+  """
+  chosen = np.sort(np.random.default_rng(0).permutation(len(split))[:samples])
+  key = hashlib.sha1(chosen.tobytes() + b''.join(split.read(int(i))[:64] for i in chosen[:8])).hexdigest()[:16]
+  cache = os.path.join(cache_dir, f'imagenet-mean-{size}-{samples}-{key}.npy')
+  if os.path.exists(cache):
+    return np.load(cache)
+  logging.info('Estimating the per-pixel mean from %d training images (once; cached as %s).', len(chosen), cache)
+  with futures.ThreadPoolExecutor(workers) as pool:
+    total = sum(pool.map(lambda i: augment.center_crop(split.read(int(i)), size, round(size * 256 / 224))
+                         .astype(np.float64), chosen), np.zeros((size, size, 3)))
+  mean = (total / len(chosen) / 255).astype(np.float32)
+  os.makedirs(cache_dir, exist_ok=True)
+  partial = f'{cache}.{os.getpid()}.tmp.npy'
+  np.save(partial, mean)
+  os.replace(partial, cache)
+  return mean

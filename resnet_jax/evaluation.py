@@ -1,0 +1,153 @@
+"""Evaluation: loss, top-1 and top-5 error of a split, on device (CIFAR) or under a testing protocol (ImageNet).
+
+ImageNet protocols (He et al. 2015, Section 3.4), each view's softmax scores averaged per image:
+  center_crop  shorter side 256, the central 224 crop (1 view);
+  ten_crop     shorter side 256, the four corner and central 224 crops and their mirror images (10 views);
+  multi_scale  the whole image, fully convolutional, at shorter side 224, 256, 384, 480 and 640 (5 views;
+               eval.scales).
+Each process evaluates its own share of the images on its own devices; the sums are then gathered.
+"""
+import dataclasses
+import functools
+import time
+from concurrent import futures
+from typing import Callable
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import logging
+from clu import metrics
+from jax.experimental import multihost_utils
+
+from resnet_jax import parallel
+from resnet_jax.data import augment, on_device
+from resnet_jax.data.imagenet import Split
+from resnet_jax.errors import ConfigError
+
+PROTOCOLS = ('center_crop', 'ten_crop', 'multi_scale')
+
+
+def _top5(logits, labels, **_):
+  return (jax.lax.top_k(logits, min(5, logits.shape[-1]))[1] == labels[:, None]).any(-1).astype(jnp.float32)
+
+
+@flax.struct.dataclass
+class EvalMetrics(metrics.Collection):
+  loss: metrics.Average.from_output('loss')
+  accuracy: metrics.Accuracy
+  top5_accuracy: metrics.Average.from_fun(_top5)
+
+
+def summary(collection: EvalMetrics) -> dict[str, float]:
+  values = collection.compute()
+  return {'loss': float(values['loss']), 'top1_error': 100 * (1 - float(values['accuracy'])),
+          'top5_error': 100 * (1 - float(values['top5_accuracy']))}
+
+
+def scores(logits, labels, mask=None) -> EvalMetrics:
+  """The metrics of a batch of logits (or log-probabilities); mask marks the real examples."""
+  loss = -jnp.take_along_axis(jax.nn.log_softmax(logits), labels[:, None], -1)[:, 0]
+  return EvalMetrics.single_from_model_output(loss=loss, logits=logits, labels=labels, mask=mask)
+
+
+# On device: a split held in device memory (CIFAR).
+
+def eval_step(state, running: EvalMetrics, split: on_device.Split, norm, index, *, model, batch_size, mesh):
+  batch = on_device.eval_batch(split, norm, index, batch_size, mesh)
+  logits = model.apply({'params': state.params, 'batch_stats': state.batch_stats}, batch['image'], train=False)
+  mask = batch['label'] >= 0
+  return running.merge(scores(logits, jnp.maximum(batch['label'], 0), mask))
+
+
+def evaluate_on_device(eval_fn, state, split: on_device.Split, norm, batch_size: int) -> dict[str, float]:
+  running = EvalMetrics.empty()
+  for index in range(split.labels.shape[0] // batch_size):
+    running = eval_fn(state, running, split, norm, jnp.int32(index))
+  return summary(running)
+
+
+# From the host: an encoded split under a protocol (ImageNet).
+
+def resize(size: int) -> int:
+  """The shorter side that a size x size test crop is taken from: 256 for 224."""
+  return round(size * 256 / 224)
+
+
+@dataclasses.dataclass(frozen=True)
+class Pass:
+  """One pass over the images: the shape (h, w) of an image's views from its (width, height), and the views."""
+  shape: Callable[[int, int], tuple[int, int]]
+  views: Callable[[bytes], np.ndarray]  # (V, h, w, 3) uint8.
+
+
+def passes(protocol: str, size: int, resize: int, scales: tuple[int, ...]) -> list[Pass]:
+  if protocol == 'center_crop':
+    return [Pass(lambda w, h: (size, size), lambda data: augment.center_crop(data, size, resize)[None])]
+  if protocol == 'ten_crop':
+    return [Pass(lambda w, h: (size, size), lambda data: augment.ten_crops(data, size, resize))]
+  if protocol == 'multi_scale':
+    return [Pass(functools.partial(augment.full_image_shape, shorter=s),
+                 lambda data, s=s: augment.full_image(data, s)[None]) for s in scales]
+  raise ConfigError(f'Unknown eval.protocol {protocol!r}: use one of {", ".join(PROTOCOLS)}.')
+
+
+def view_probabilities(model, norm: on_device.Normalization, mesh):
+  """A jitted (state, uint8 views) -> softmax scores, the views split over the mesh (this process's devices)."""
+  @jax.jit
+  def probabilities(state, images):
+    images = parallel.shard_batch(images, mesh)
+    logits = model.apply({'params': state.params, 'batch_stats': state.batch_stats},
+                         on_device.normalize(images, norm), train=False)
+    return jax.nn.softmax(logits)
+  return probabilities
+
+
+def local_state(state, mesh):
+  """The replicated state as arrays on this process's mesh (a copy of what its first device holds)."""
+  return jax.device_put(jax.tree.map(lambda x: x.addressable_data(0), state), parallel.replicated(mesh))
+
+
+def evaluate_protocol(state, split: Split, protocol: str, *, model, norm, batch_size: int, image_size: int,
+                      scales: tuple[int, ...], workers: int, num_classes: int) -> dict[str, float]:
+  """Loss, top-1 and top-5 error of `split` under `protocol`; batch_size counts views of image_size^2 pixels."""
+  mesh = parallel.make_mesh(jax.local_devices())
+  state, probabilities = local_state(state, mesh), view_probabilities(model, norm, mesh)
+  devices = mesh.devices.size
+  mine = np.arange(jax.process_index(), len(split), jax.process_count())
+  total = np.zeros((len(mine), num_classes), np.float64)
+  views_per_image, last_log = 0, time.time()
+  with futures.ThreadPoolExecutor(workers) as pool:
+    sizes = list(pool.map(lambda i: augment.image_size(split.read(int(i))), mine))
+    for number, one_pass in enumerate(passes(protocol, image_size, resize(image_size), scales)):
+      started, done = time.time(), 0
+      groups = {}
+      for position, (width, height) in enumerate(sizes):
+        groups.setdefault(one_pass.shape(width, height), []).append(position)
+      views = len(one_pass.views(split.read(int(mine[0]))))
+      views_per_image += views
+      for (h, w), positions in sorted(groups.items()):
+        # Batches of about batch_size * image_size^2 pixels, a multiple of the device count, fixed per shape.
+        batch = max(devices, batch_size * image_size ** 2 // (h * w) // devices * devices)
+        per_batch = max(1, batch // views)
+        chunks = [positions[i:i + per_batch] for i in range(0, len(positions), per_batch)]
+        decode = lambda chunk: list(pool.map(lambda p: one_pass.views(split.read(int(mine[p]))), chunk))
+        pending = pool.submit(decode, chunks[0])
+        for k, chunk in enumerate(chunks):
+          decoded = np.concatenate(pending.result())
+          if k + 1 < len(chunks):
+            pending = pool.submit(decode, chunks[k + 1])
+          padded = -(-max(len(decoded), batch) // devices) * devices
+          decoded = np.concatenate([decoded, np.zeros((padded - len(decoded), h, w, 3), np.uint8)])
+          probs = np.asarray(probabilities(state, decoded))[:len(chunk) * views]
+          total[chunk] += probs.reshape(len(chunk), views, -1).sum(1)
+          done += len(chunk)
+          if time.time() - last_log > 30:
+            last_log = time.time()
+            logging.info('Evaluating %s, pass %d: %d of %d images, %.0f images/s.', protocol, number + 1, done,
+                         len(mine), done / (last_log - started))
+  log_probs = np.log(np.maximum(total / views_per_image, 1e-30)).astype(np.float32)
+  local = scores(jnp.asarray(log_probs), jnp.asarray(split.labels[mine]))
+  return summary(multihost_utils.process_allgather(local).reduce() if jax.process_count() > 1 else local)
+

@@ -1,0 +1,185 @@
+"""ImageNet on a generated folder of real JPEGs: augmentation, the host pipeline, evaluation protocols, end to end."""
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+from PIL import Image
+
+from resnet_jax import evaluation, parallel
+from resnet_jax.data import augment, host, imagenet, on_device
+from resnet_jax.errors import ConfigError
+from resnet_jax.train import Run, evaluate_workdir, train_and_evaluate
+from tests.helpers import get_config, launch
+
+SIZES = [(80, 60), (60, 90), (100, 100), (120, 70), (70, 110), (90, 64)]  # Varied sizes and aspect ratios.
+
+
+@pytest.fixture(scope='module')
+def imagenet_folder(tmp_path_factory):
+  """4 classes (wnid folders) of JPEGs, 6 train and 3 val images each, coloured by class."""
+  root = tmp_path_factory.mktemp('imagenet')
+  rng = np.random.default_rng(0)
+  for split, count in (('train', 6), ('val', 3)):
+    for label in range(4):
+      os.makedirs(root / split / f'n0{label}')
+      for i in range(count):
+        width, height = SIZES[(i + label) % len(SIZES)]
+        pixels = np.clip(rng.normal(50 * label + 30, 40, (height, width, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(root / split / f'n0{label}' / f'{i}.JPEG', quality=90)
+  return str(root)
+
+
+def tiny_config(folder, cache_dir, **overrides):
+  config = get_config('imagenet:resnet18')
+  config.dataset.update(dir=folder, cache_dir=str(cache_dir), num_classes=4, image_size=64, scale_range=(72, 96),
+                        mean_samples=8, workers=2)
+  config.model.bn_group_size = 0
+  config.eval.scales = (64, 96)
+  config.update(batch_size=8, eval_batch_size=8, total_steps=3, log_every_steps=1, eval_every_steps=3,
+                checkpoint_every_steps=3)
+  config.update(overrides)
+  return config
+
+
+def jpeg(width, height):
+  pixels = np.random.default_rng(width).integers(0, 255, (height, width, 3), np.uint8)
+  path = f'/tmp/{width}x{height}.jpg'
+  Image.fromarray(pixels).save(path)
+  return open(path, 'rb').read()
+
+
+def test_augmentations_give_fixed_size_views_that_depend_only_on_the_seed():
+  data = jpeg(400, 350)
+  for transform in (augment.paper_train, augment.random_resized_crop):
+    a, b = transform(data, np.random.default_rng(1)), transform(data, np.random.default_rng(1))
+    assert a.shape == (224, 224, 3) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, transform(data, np.random.default_rng(2)))
+  assert augment.center_crop(data).shape == (224, 224, 3)
+  crops = augment.ten_crops(data)
+  assert crops.shape == (10, 224, 224, 3)
+  np.testing.assert_array_equal(crops[5:], crops[:5, :, ::-1])  # The mirror images.
+  assert augment.full_image(data, 256).shape == (256, 288, 3)  # 400 * 256 / 350 = 293 -> 288, a multiple of 32.
+
+
+def test_lighting_adds_the_pca_colour_shift():
+  norm = on_device.Normalization(np.zeros(3, np.float32), np.ones(3, np.float32))
+  images = np.full((1, 2, 2, 3), 128, np.uint8)
+  alpha = np.array([[0.1, -0.2, 0.05]], np.float32)
+  shifted = np.asarray(on_device.normalize(images, norm, alpha))
+  want = 128 / 255 + augment.EIGENVECTORS @ (alpha[0] * augment.EIGENVALUES)
+  np.testing.assert_allclose(shifted[0, 0, 0], want, rtol=1e-5)
+
+
+def test_stream_is_deterministic_and_resumes_at_the_same_batch(imagenet_folder):
+  split = imagenet.load(tiny_config(imagenet_folder, '/tmp').dataset)['train']
+  transform = lambda data, rng: (augment.paper_train(data, rng, 32, (36, 48)), augment.lighting(rng))
+  mesh = parallel.make_mesh()
+
+  def batches(start, count, seed=0, mesh=mesh):
+    stream = host.TrainStream(split, transform, seed, 8, start, mesh, workers=2)
+    out = [jax.device_get(next(stream)) for _ in range(count)]
+    stream.close()
+    return out
+
+  whole, resumed = batches(0, 5), batches(3, 2)  # 24 images, batch 8: steps 3 and 4 are in the second epoch.
+  for a, b in zip(whole[3:], resumed):
+    jax.tree.map(np.testing.assert_array_equal, a, b)
+  one_device = batches(3, 2, mesh=parallel.make_mesh(jax.devices()[:1]))
+  jax.tree.map(np.testing.assert_array_equal, one_device, resumed)  # Independent of the device count.
+  assert sorted(np.concatenate([b['label'] for b in whole[:3]]).tolist()) == sorted(split.labels.tolist())
+  assert not np.array_equal(whole[0]['image'], batches(0, 1, seed=1)[0]['image'])
+
+
+def expected(state, model, norm, split, protocol, size, scales):
+  """Each image's views one at a time through the model, their softmax scores averaged."""
+  probabilities = jax.jit(lambda view: jax.nn.softmax(model.apply(
+      {'params': state.params, 'batch_stats': state.batch_stats}, on_device.normalize(view[None], norm),
+      train=False))[0])
+  probs = []
+  for i in range(len(split)):
+    views = [v for p in evaluation.passes(protocol, size, evaluation.resize(size), scales)
+             for v in p.views(split.read(i))]
+    scores = [probabilities(view) for view in views]
+    probs.append(np.mean(scores, 0))
+  log_probs = np.log(np.array(probs))
+  labels = split.labels
+  top5 = np.argsort(-log_probs, 1)[:, :5]
+  return {'loss': -log_probs[np.arange(len(labels)), labels].mean(),
+          'top1_error': 100 * np.mean(log_probs.argmax(1) != labels),
+          'top5_error': 100 * np.mean(~(top5 == labels[:, None]).any(1)), 'views': len(views)}
+
+
+@pytest.mark.parametrize('protocol,views,shorter_sides', [
+    ('center_crop', 1, {64}), ('ten_crop', 10, {64}), ('multi_scale', 2, {64, 96})])
+def test_protocol_averages_its_views(imagenet_folder, tmp_path, monkeypatch, protocol, views, shorter_sides):
+  config = tiny_config(imagenet_folder, tmp_path)
+  config.eval.scales = (64, 96)
+  run = Run(config, str(tmp_path / 'w'))
+  seen = []
+  original = evaluation.view_probabilities
+
+  def recording(model, norm, mesh):
+    fn = original(model, norm, mesh)
+    return lambda state, images: seen.append(images.shape) or fn(state, images)
+  monkeypatch.setattr(evaluation, 'view_probabilities', recording)
+  got = run.input.evaluate(run.state, protocol)['val']
+  want = expected(run.state, run.model, run.input.host_norm, run.input.splits['val'], protocol, 64, (64, 96))
+  run.close()
+  assert want['views'] == views
+  assert {min(shape[1:3]) for shape in seen} == shorter_sides
+  np.testing.assert_allclose(got['loss'], want['loss'], rtol=1e-4)
+  assert got['top1_error'] == pytest.approx(want['top1_error']) and got['top5_error'] == pytest.approx(
+      want['top5_error'])
+
+
+def test_train_then_evaluate_each_protocol(imagenet_folder, tmp_path):
+  workdir = str(tmp_path / 'w')
+  train_and_evaluate(tiny_config(imagenet_folder, tmp_path), workdir)
+  for protocol in evaluation.PROTOCOLS:
+    config = tiny_config(imagenet_folder, tmp_path)
+    config.eval.protocol = protocol
+    evaluate_workdir(config, workdir, protocol)
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    rows = [json.loads(line) for line in f]
+  assert [r['step'] for r in rows if r['split'] == 'train'] == [1, 2, 3]
+  evals = [r for r in rows if r['split'] == 'val']
+  assert [r.get('protocol') for r in evals] == [None, *evaluation.PROTOCOLS]
+  assert all(0 <= r['top5_error'] <= r['top1_error'] <= 100 for r in evals)
+
+
+def test_learning_rate_and_steps_follow_the_batch():
+  config = get_config('imagenet:resnet50')
+  assert config.total_steps == 90 * (imagenet.TRAIN_SIZE // 256) and config.optimizer.learning_rate == 0.1
+  config.batch_size = 1024
+  assert config.optimizer.learning_rate == pytest.approx(0.4)
+  assert config.total_steps == 90 * (imagenet.TRAIN_SIZE // 1024)
+  modern = get_config('imagenet:resnet50,modern')
+  assert (modern.schedule.name, modern.model.bottleneck_stride, modern.dataset.augmentation) == (
+      'cosine', '3x3', 'random_resized_crop')
+
+
+def test_unlaid_out_folders_are_refused(imagenet_folder, tmp_path):
+  flat = tmp_path / 'flat'
+  os.makedirs(flat / 'train' / 'n01')
+  os.makedirs(flat / 'val')
+  Image.new('RGB', (8, 8)).save(flat / 'train' / 'n01' / 'a.JPEG')
+  Image.new('RGB', (8, 8)).save(flat / 'val' / 'ILSVRC2012_val_00000001.JPEG')
+  config = tiny_config(str(flat), tmp_path).dataset
+  with pytest.raises(ConfigError, match='extracts flat'):
+    imagenet.load(config)
+  config.dir = str(tmp_path / 'missing')
+  with pytest.raises(ConfigError, match='does not exist'):
+    imagenet.load(config)
+
+
+def test_unprepared_tfds_names_the_fix(imagenet_folder, tmp_path):
+  workdir = tmp_path / 'w'
+  process = launch('--config=configs/imagenet.py:resnet18', f'--workdir={workdir}', '--config.dataset.source=tfds',
+                   f'--config.dataset.dir={tmp_path / "tfds"}')
+  _, stderr = process.communicate(timeout=300)
+  assert process.returncode == 2, stderr[-2000:]
+  last = stderr.strip().splitlines()[-1]
+  assert 'imagenet2012 is not prepared' in last and 'downloads/manual' in last and 'Traceback' not in stderr
