@@ -7,6 +7,8 @@ import sys
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from PIL import Image
 
 from resnet_jax.models import create_model
 
@@ -53,3 +55,17 @@ def launch(*args, env=None, **kwargs):
   env = {**os.environ, 'JAX_PLATFORMS': 'cpu', **(env or {})}
   return subprocess.Popen([sys.executable, 'launch.py', *args], cwd=ROOT, env=env, text=True,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+
+
+def write_image_folder(root, counts: dict[str, int], classes: list[str], sizes, suffix: str, brightness: int):
+  """root/<split>/<class>/<i><suffix>: noisy images whose mean grows with the class; image i of class k has size
+  sizes[(i + k) % len(sizes)] (width, height)."""
+  rng = np.random.default_rng(0)
+  for split, count in counts.items():
+    for label, cls in enumerate(classes):
+      os.makedirs(root / split / cls)
+      for i in range(count):
+        width, height = sizes[(i + label) % len(sizes)]
+        pixels = np.clip(rng.normal(brightness * label + 30, 40, (height, width, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(root / split / cls / f'{i}{suffix}')
+  return str(root)

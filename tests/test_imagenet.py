@@ -11,24 +11,16 @@ from resnet_jax import evaluation, parallel
 from resnet_jax.data import augment, host, imagenet, on_device
 from resnet_jax.errors import ConfigError
 from resnet_jax.train import Run, evaluate_workdir, train_and_evaluate
-from tests.helpers import get_config, launch
+from tests.helpers import get_config, launch, write_image_folder
 
 SIZES = [(80, 60), (60, 90), (100, 100), (120, 70), (70, 110), (90, 64)]  # Varied sizes and aspect ratios.
 
 
 @pytest.fixture(scope='module')
 def imagenet_folder(tmp_path_factory):
-  """4 classes (wnid folders) of JPEGs, 6 train and 3 val images each, coloured by class."""
-  root = tmp_path_factory.mktemp('imagenet')
-  rng = np.random.default_rng(0)
-  for split, count in (('train', 6), ('val', 3)):
-    for label in range(4):
-      os.makedirs(root / split / f'n0{label}')
-      for i in range(count):
-        width, height = SIZES[(i + label) % len(SIZES)]
-        pixels = np.clip(rng.normal(50 * label + 30, 40, (height, width, 3)), 0, 255).astype(np.uint8)
-        Image.fromarray(pixels).save(root / split / f'n0{label}' / f'{i}.JPEG', quality=90)
-  return str(root)
+  """4 classes (wnid folders) of JPEGs of varied sizes, 6 train and 3 val images each, brighter by class."""
+  return write_image_folder(tmp_path_factory.mktemp('imagenet'), {'train': 6, 'val': 3},
+                            [f'n0{k}' for k in range(4)], SIZES, '.JPEG', brightness=50)
 
 
 def tiny_config(folder, cache_dir, **overrides):

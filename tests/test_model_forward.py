@@ -82,11 +82,11 @@ def assert_close(actual, expected, tolerance=1e-4):
 
 # Enough images and pixels that the BN statistics of the last stage are well conditioned.
 NETS = [('cifar10:resnet20', 32, {}), ('cifar10:resnet20-B', 32, {}), ('cifar10:plain20', 32, {}),
-        ('cifar10:resnet20', 32, {'preact': True}), ('imagenet:resnet50', 64, {}),
-        ('imagenet:resnet18-A', 64, {'preact': True})]
+        ('cifar10:resnet20', 32, {'preact': True}), ('imagenet:resnet50', 64, {'bn_group_size': 0}),
+        ('imagenet:resnet18-A', 64, {'preact': True, 'bn_group_size': 0})]  # The batch of 8 is one BN group.
 
 
-@pytest.fixture(scope='module', params=NETS, ids=lambda n: n[0] + ('-preact' if n[2] else ''))
+@pytest.fixture(scope='module', params=NETS, ids=lambda n: n[0] + ('-preact' if n[2].get('preact') else ''))
 def net(request):
   name, size, overrides = request.param
   model = create_model(get_config(name, **overrides))
