@@ -62,7 +62,7 @@ def get_config(variant: str = 'resnet50') -> ml_collections.ConfigDict:
   config.checkpoint_every_steps = 2_000
   config.keep_checkpoints = 3
   config.optimizer = ml_collections.ConfigDict({
-      'name': 'sgd', 'learning_rate': 0.1 * config.get_ref('batch_size') / 256, 'momentum': 0.9,
+      'name': 'sgd', 'learning_rate': config.get_ref('batch_size').to_float() * (0.1 / 256), 'momentum': 0.9,
       'nesterov': False, 'weight_decay': 1e-4, 'label_smoothing': 0.1 if modern else 0.0})
   config.schedule = ml_collections.ConfigDict({
       'name': 'cosine' if modern else 'step', 'unit': 'epochs', 'boundaries': (30, 60), 'decay': 0.1,

@@ -16,3 +16,12 @@ def image_folder(tmp_path_factory):
   from tests.helpers import write_image_folder
   return write_image_folder(tmp_path_factory.mktemp('folder'), {'train': 8, 'test': 4},
                             [f'class{k}' for k in range(10)], [(32, 32)], '.png', brightness=25)
+
+
+@pytest.fixture(scope='module')
+def imagenet_folder(tmp_path_factory):
+  """4 classes (wnid folders) of JPEGs of 6 sizes and aspect ratios, 6 train and 3 val images each."""
+  from tests.helpers import write_image_folder
+  return write_image_folder(tmp_path_factory.mktemp('imagenet'), {'train': 6, 'val': 3},
+                            [f'n0{k}' for k in range(4)],
+                            [(80, 60), (60, 90), (100, 100), (120, 70), (70, 110), (90, 64)], '.JPEG', brightness=50)

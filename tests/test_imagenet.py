@@ -11,29 +11,7 @@ from resnet_jax import evaluation, parallel
 from resnet_jax.data import augment, host, imagenet, on_device
 from resnet_jax.errors import ConfigError
 from resnet_jax.train import Run, evaluate_workdir, train_and_evaluate
-from tests.helpers import get_config, launch, write_image_folder
-
-SIZES = [(80, 60), (60, 90), (100, 100), (120, 70), (70, 110), (90, 64)]  # Varied sizes and aspect ratios.
-
-
-@pytest.fixture(scope='module')
-def imagenet_folder(tmp_path_factory):
-  """4 classes (wnid folders) of JPEGs of varied sizes, 6 train and 3 val images each, brighter by class."""
-  return write_image_folder(tmp_path_factory.mktemp('imagenet'), {'train': 6, 'val': 3},
-                            [f'n0{k}' for k in range(4)], SIZES, '.JPEG', brightness=50)
-
-
-def tiny_config(folder, cache_dir, **overrides):
-  config = get_config('imagenet:resnet18')
-  config.dataset.update(dir=folder, cache_dir=str(cache_dir), num_classes=4, image_size=64, scale_range=(72, 96),
-                        mean_samples=8, workers=2)
-  config.model.bn_group_size = 0
-  config.eval.scales = (64, 96)
-  config.update(batch_size=8, eval_batch_size=8, total_steps=3, log_every_steps=1, eval_every_steps=3,
-                checkpoint_every_steps=3)
-  config.update(overrides)
-  return config
-
+from tests.helpers import get_config, imagenet_tiny_config as tiny_config, launch
 
 def jpeg(width, height):
   pixels = np.random.default_rng(width).integers(0, 255, (height, width, 3), np.uint8)
@@ -148,6 +126,8 @@ def test_learning_rate_and_steps_follow_the_batch():
   config.batch_size = 1024
   assert config.optimizer.learning_rate == pytest.approx(0.4)
   assert config.total_steps == 90 * (imagenet.TRAIN_SIZE // 1024)
+  config.optimizer.learning_rate = 0.05  # A float override of the derived value (as --config.KEY=0.05 does).
+  assert config.optimizer.learning_rate == 0.05
   modern = get_config('imagenet:resnet50,modern')
   assert (modern.schedule.name, modern.model.bottleneck_stride, modern.dataset.augmentation) == (
       'cosine', '3x3', 'random_resized_crop')

@@ -4,7 +4,7 @@ import socket
 
 from resnet_jax import parallel
 from resnet_jax.train import train_and_evaluate
-from tests.helpers import launch, rows, tiny_config
+from tests.helpers import imagenet_tiny_config, launch, rows, tiny_config
 
 
 def free_port() -> int:
@@ -13,32 +13,53 @@ def free_port() -> int:
     return s.getsockname()[1]
 
 
-def train_on_two_processes(folder, cache_dir, workdir, total_steps):
+def run_on_two_processes(*args):
+  """launch.py ARGS as two processes of 4 CPU devices each."""
   port = free_port()
-  processes = [
-      launch('--config=configs/cifar10.py:resnet8', f'--workdir={workdir}', '--config.dataset.source=folder',
-             f'--config.dataset.dir={folder}', f'--config.dataset.cache_dir={cache_dir}',
-             '--config.batch_size=16', '--config.eval_batch_size=40', f'--config.total_steps={total_steps}',
-             '--config.log_every_steps=1', '--config.eval_every_steps=2', '--config.checkpoint_every_steps=2',
-             f'--coordinator_address=localhost:{port}', '--num_processes=2', f'--process_id={i}',
-             env={'XLA_FLAGS': '--xla_force_host_platform_device_count=4'})
-      for i in range(2)]
+  processes = [launch(*args, f'--coordinator_address=localhost:{port}', '--num_processes=2', f'--process_id={i}',
+                      env={'XLA_FLAGS': '--xla_force_host_platform_device_count=4'}) for i in range(2)]
   for process in processes:
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr[-3000:]
     assert 'on 8 devices (2 processes)' in stderr
 
 
+def assert_same_rows(got, want, rtol):
+  assert [(r['step'], r['split']) for r in got] == [(r['step'], r['split']) for r in want]
+  for g, w in zip(got, want):
+    assert abs(g['loss'] - w['loss']) <= rtol * abs(w['loss']), (g, w)
+    assert g['top1_error'] == w['top1_error']
+
+
 def test_two_processes_of_four_devices_match_one_of_eight(image_folder, tmp_path):
   two = tmp_path / 'two'
-  train_on_two_processes(image_folder, tmp_path / 'cache', two, total_steps=2)
-  train_on_two_processes(image_folder, tmp_path / 'cache', two, total_steps=4)  # Resumes from step 2.
+  for total_steps in (2, 4):  # The second run resumes from step 2.
+    run_on_two_processes(
+        '--config=configs/cifar10.py:resnet8', f'--workdir={two}', '--config.dataset.source=folder',
+        f'--config.dataset.dir={image_folder}', f'--config.dataset.cache_dir={tmp_path / "cache"}',
+        '--config.batch_size=16', '--config.eval_batch_size=40', f'--config.total_steps={total_steps}',
+        '--config.log_every_steps=1', '--config.eval_every_steps=2', '--config.checkpoint_every_steps=2')
   assert sorted(os.listdir(two / 'checkpoints')) == ['2', '4']
   one = tmp_path / 'one'
   train_and_evaluate(tiny_config(image_folder, tmp_path / 'cache', total_steps=4, eval_every_steps=2), str(one),
                      parallel.make_mesh())
-  got, want = rows(two), rows(one)
-  assert [(r['step'], r['split']) for r in got] == [(r['step'], r['split']) for r in want]
-  for g, w in zip(got, want):
-    assert abs(g['loss'] - w['loss']) <= 1e-5 * abs(w['loss']), (g, w)
-    assert g['top1_error'] == w['top1_error']
+  assert_same_rows(rows(two), rows(one), rtol=1e-5)
+
+
+def test_imagenet_processes_read_their_own_rows_and_share_the_evaluation(imagenet_folder, tmp_path):
+  """With lr 0 every loss is a function of the batch alone: the hosts' rows and the gathered ten-crop
+  evaluation must make the same numbers as one process."""
+  two = tmp_path / 'two'
+  run_on_two_processes(
+      '--config=configs/imagenet.py:resnet18', f'--workdir={two}', f'--config.dataset.dir={imagenet_folder}',
+      f'--config.dataset.cache_dir={tmp_path / "cache"}', '--config.dataset.num_classes=4',
+      '--config.dataset.image_size=64', '--config.dataset.scale_range=(72,96)', '--config.dataset.mean_samples=8',
+      '--config.dataset.workers=2', '--config.model.bn_group_size=0', '--config.batch_size=8',
+      '--config.eval_batch_size=8', '--config.total_steps=4', '--config.log_every_steps=1',
+      '--config.eval_every_steps=4', '--config.checkpoint_every_steps=4', '--config.eval.protocol=ten_crop',
+      '--config.optimizer.learning_rate=0.0')
+  config = imagenet_tiny_config(imagenet_folder, tmp_path / 'cache', total_steps=4, eval_every_steps=4,
+                                checkpoint_every_steps=4)
+  config.eval.protocol, config.optimizer.learning_rate = 'ten_crop', 0.0
+  train_and_evaluate(config, str(tmp_path / 'one'), parallel.make_mesh())
+  assert_same_rows(rows(two), rows(tmp_path / 'one'), rtol=1e-5)
