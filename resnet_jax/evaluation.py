@@ -70,26 +70,23 @@ def evaluate_on_device(eval_fn, state, split: on_device.Split, norm, batch_size:
 
 # From the host: an encoded split under a protocol (ImageNet).
 
-def resize(size: int) -> int:
-  """The shorter side that a size x size test crop is taken from: 256 for 224."""
-  return round(size * 256 / 224)
-
-
 @dataclasses.dataclass(frozen=True)
 class Pass:
-  """One pass over the images: the shape (h, w) of an image's views from its (width, height), and the views."""
-  shape: Callable[[int, int], tuple[int, int]]
-  views: Callable[[bytes], np.ndarray]  # (V, h, w, 3) uint8.
+  """One pass over the images: `count` views of each, of one shape (h, w), or of a shape that depends on the
+  image's (width, height)."""
+  count: int
+  views: Callable[[bytes], np.ndarray]  # (count, h, w, 3) uint8.
+  shape: tuple[int, int] | Callable[[int, int], tuple[int, int]]
 
 
-def passes(protocol: str, size: int, resize: int, scales: tuple[int, ...]) -> list[Pass]:
+def passes(protocol: str, size: int, scales: tuple[int, ...]) -> list[Pass]:
   if protocol == 'center_crop':
-    return [Pass(lambda w, h: (size, size), lambda data: augment.center_crop(data, size, resize)[None])]
+    return [Pass(1, lambda data: augment.center_crop(data, size)[None], (size, size))]
   if protocol == 'ten_crop':
-    return [Pass(lambda w, h: (size, size), lambda data: augment.ten_crops(data, size, resize))]
+    return [Pass(10, lambda data: augment.ten_crops(data, size), (size, size))]
   if protocol == 'multi_scale':
-    return [Pass(functools.partial(augment.full_image_shape, shorter=s),
-                 lambda data, s=s: augment.full_image(data, s)[None]) for s in scales]
+    return [Pass(1, lambda data, s=s: augment.full_image(data, s)[None],
+                 functools.partial(augment.full_image_shape, shorter=s)) for s in scales]
   raise ConfigError(f'Unknown eval.protocol {protocol!r}: use one of {", ".join(PROTOCOLS)}.')
 
 
@@ -117,27 +114,31 @@ def evaluate_protocol(state, split: Split, protocol: str, *, model, norm, batch_
   devices = mesh.devices.size
   mine = np.arange(jax.process_index(), len(split), jax.process_count())
   total = np.zeros((len(mine), num_classes), np.float64)
-  views_per_image, last_log = 0, time.time()
+  all_passes = passes(protocol, image_size, scales)
+  last_log = time.time()
   with futures.ThreadPoolExecutor(workers) as pool:
-    sizes = list(pool.map(lambda i: augment.image_size(split.read(int(i))), mine))
-    for number, one_pass in enumerate(passes(protocol, image_size, resize(image_size), scales)):
-      started, done = time.time(), 0
-      groups = {}
-      for position, (width, height) in enumerate(sizes):
-        groups.setdefault(one_pass.shape(width, height), []).append(position)
-      views = len(one_pass.views(split.read(int(mine[0]))))
-      views_per_image += views
+    if any(callable(p.shape) for p in all_passes):  # Read the headers once, for every pass.
+      sizes = list(pool.map(lambda i: augment.image_size(split.read(int(i))), mine))
+    decode = lambda one_pass, chunk: [pool.submit(lambda p: one_pass.views(split.read(int(mine[p]))), p)
+                                      for p in chunk]
+    for number, one_pass in enumerate(all_passes):
+      started, done, views = time.time(), 0, one_pass.count
+      if callable(one_pass.shape):
+        groups = {}
+        for position, (width, height) in enumerate(sizes):
+          groups.setdefault(one_pass.shape(width, height), []).append(position)
+      else:
+        groups = {one_pass.shape: list(range(len(mine)))}
       for (h, w), positions in sorted(groups.items()):
         # Batches of about batch_size * image_size^2 pixels, a multiple of the device count, fixed per shape.
         batch = max(devices, batch_size * image_size ** 2 // (h * w) // devices * devices)
         per_batch = max(1, batch // views)
         chunks = [positions[i:i + per_batch] for i in range(0, len(positions), per_batch)]
-        decode = lambda chunk: list(pool.map(lambda p: one_pass.views(split.read(int(mine[p]))), chunk))
-        pending = pool.submit(decode, chunks[0])
+        pending = decode(one_pass, chunks[0])
         for k, chunk in enumerate(chunks):
-          decoded = np.concatenate(pending.result())
-          if k + 1 < len(chunks):
-            pending = pool.submit(decode, chunks[k + 1])
+          decoded = np.concatenate([f.result() for f in pending])
+          if k + 1 < len(chunks):  # The next chunk decodes while this one runs on the devices.
+            pending = decode(one_pass, chunks[k + 1])
           padded = -(-max(len(decoded), batch) // devices) * devices
           decoded = np.concatenate([decoded, np.zeros((padded - len(decoded), h, w, 3), np.uint8)])
           probs = np.asarray(probabilities(state, decoded))[:len(chunk) * views]
@@ -147,7 +148,7 @@ def evaluate_protocol(state, split: Split, protocol: str, *, model, norm, batch_
             last_log = time.time()
             logging.info('Evaluating %s, pass %d: %d of %d images, %.0f images/s.', protocol, number + 1, done,
                          len(mine), done / (last_log - started))
-  log_probs = np.log(np.maximum(total / views_per_image, 1e-30)).astype(np.float32)
+  log_probs = np.log(np.maximum(total / sum(p.count for p in all_passes), 1e-30)).astype(np.float32)
   local = scores(jnp.asarray(log_probs), jnp.asarray(split.labels[mine]))
   return summary(multihost_utils.process_allgather(local).reduce() if jax.process_count() > 1 else local)
 

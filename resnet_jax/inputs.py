@@ -52,40 +52,43 @@ class CifarInput:
     pass
 
 
+# dataset.augmentation -> (encoded image, generator, dataset config) -> uint8 training view.
+AUGMENTATIONS = {
+    'paper': lambda data, rng, d: augment.paper_train(data, rng, d.image_size, tuple(d.scale_range)),
+    'random_resized_crop': lambda data, rng, d: augment.random_resized_crop(data, rng, d.image_size),
+}
+NORMALIZATIONS = ('per_pixel_mean', 'per_channel')
+
+
 class ImagenetInput:
   """ImageNet decoded and augmented on the host (data/host.py); the step adds lighting and normalizes."""
 
   def __init__(self, config, mesh, model):
     self.config, self.mesh, self.model = config, mesh, model
     d = config.dataset
+    if d.augmentation not in AUGMENTATIONS:
+      raise ConfigError(f'Unknown dataset.augmentation {d.augmentation!r}: use one of {", ".join(AUGMENTATIONS)}.')
+    if d.normalization not in NORMALIZATIONS:
+      raise ConfigError(f'Unknown dataset.normalization {d.normalization!r}: use one of {", ".join(NORMALIZATIONS)}.')
+    evaluation.passes(config.eval.protocol, d.image_size, ())  # Refuses an unknown protocol.
     self.splits = imagenet.load(d)
     if len(self.splits['train']) < config.batch_size:
       raise ConfigError(f'batch_size {config.batch_size} exceeds the {len(self.splits["train"])} training images.')
-    evaluation.passes(config.eval.protocol, d.image_size, 256, ())  # Refuses an unknown protocol now.
     if d.normalization == 'per_pixel_mean':
       mean = imagenet.mean_image(self.splits['train'], d.image_size, d.mean_samples, d.cache_dir, d.workers)
       self.host_norm = on_device.Normalization(mean, np.ones((3,), np.float32))
-    elif d.normalization == 'per_channel':
-      self.host_norm = on_device.Normalization(np.array(IMAGENET_MEAN, np.float32), np.array(IMAGENET_STD, np.float32))
     else:
-      raise ConfigError(f"Unknown dataset.normalization {d.normalization!r}: use 'per_pixel_mean' or "
-                        "'per_channel'.")
+      self.host_norm = on_device.Normalization(np.array(IMAGENET_MEAN, np.float32), np.array(IMAGENET_STD, np.float32))
     self.norm = jax.device_put(self.host_norm, parallel.replicated(mesh))
     self._streams = []
 
   def transform(self, data: bytes, rng: np.random.Generator):
     d = self.config.dataset
-    if d.augmentation == 'paper':
-      image = augment.paper_train(data, rng, d.image_size, tuple(d.scale_range))
-    elif d.augmentation == 'random_resized_crop':
-      image = augment.random_resized_crop(data, rng, d.image_size)
-    else:
-      raise ConfigError(f"Unknown dataset.augmentation {d.augmentation!r}: use 'paper' or 'random_resized_crop'.")
+    image = AUGMENTATIONS[d.augmentation](data, rng, d)
     return image, augment.lighting(rng) if d.lighting else np.zeros(3, np.float32)
 
   def stream(self, start_step: int):
     c = self.config
-    self.transform(self.splits['train'].read(0), np.random.default_rng(0))  # Refuses a bad augmentation now.
     stream = host.TrainStream(self.splits['train'], self.transform, c.seed, c.batch_size, start_step, self.mesh,
                               c.dataset.workers)
     self._streams.append(stream)

@@ -70,7 +70,7 @@ def expected(state, model, norm, split, protocol, size, scales):
       train=False))[0])
   probs = []
   for i in range(len(split)):
-    views = [v for p in evaluation.passes(protocol, size, evaluation.resize(size), scales)
+    views = [v for p in evaluation.passes(protocol, size, scales)
              for v in p.views(split.read(i))]
     scores = [probabilities(view) for view in views]
     probs.append(np.mean(scores, 0))

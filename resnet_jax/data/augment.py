@@ -82,21 +82,31 @@ def random_resized_crop(data: bytes, rng: np.random.Generator, size: int = 224, 
 
 
 def lighting(rng: np.random.Generator) -> np.ndarray:
-  """The per-image PCA lighting coefficients alpha ~ N(0, 0.1^2); the device adds EIGENVECTORS @ (alpha * EIGENVALUES)."""
+  """The per-image PCA lighting coefficients alpha ~ N(0, 0.1^2).
+
+  The device adds EIGENVECTORS @ (alpha * EIGENVALUES) to the [0, 1] image.
+  """
   return rng.normal(0, LIGHTING_STD, 3).astype(np.float32)
 
 
-def center_crop(data: bytes, size: int = 224, resize: int = 256) -> np.ndarray:
-  """Shorter side resized to `resize`, then the central size x size crop."""
+def eval_resize(size: int) -> int:
+  """The shorter side that a size x size test crop is taken from: 256 for 224, as in the paper."""
+  return round(size * 256 / 224)
+
+
+def center_crop(data: bytes, size: int = 224, resize: int | None = None) -> np.ndarray:
+  """Shorter side resized to `resize` (default eval_resize(size)), then the central size x size crop."""
+  resize = resize or eval_resize(size)
   width, height = image_size(data)
   scale = resize / min(width, height)
   left, top = (round(width * scale) - size) / 2, (round(height * scale) - size) / 2
   return crop(data, _shorter_side_box(width, height, resize, size, left, top), (size, size))
 
 
-def ten_crops(data: bytes, size: int = 224, resize: int = 256) -> np.ndarray:
-  """(10, size, size, 3): the four corner and the central crops of the image resized to shorter side `resize`,
-  and their mirror images."""
+def ten_crops(data: bytes, size: int = 224, resize: int | None = None) -> np.ndarray:
+  """(10, size, size, 3): the four corner and the central crops of the image resized to shorter side `resize`
+  (default eval_resize(size)), and their mirror images."""
+  resize = resize or eval_resize(size)
   width, height = image_size(data)
   scale = resize / min(width, height)
   out = (round(width * scale), round(height * scale))

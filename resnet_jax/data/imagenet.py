@@ -75,23 +75,20 @@ def _tfds_splits(data_dir: str) -> dict[str, Split]:
     raise ConfigError(f'imagenet2012 in {builder.data_path} is prepared as {info.get("fileFormat", "tfrecord")}, '
                       f'which has no random access: {fix}.')
   splits = {}
-  for split in ('train', 'validation'):
+  for split, name in (('train', 'train'), ('validation', 'val')):
     try:
       source = tfds.data_source('imagenet2012', split=split, data_dir=data_dir or None, download=False,
                                 decoders={'image': tfds.decode.SkipDecoding()})
-      labels = np.array([source[i]['label'] for i in range(len(source))], np.int32) if split == 'validation' \
-          else None
+      labels = _cached_labels(source, os.path.join(str(builder.data_path), f'resnet_jax_{split}_labels.npy'))
     except Exception as e:  # noqa: BLE001 -- a half-prepared dataset fails in many ways; all mean: prepare it.
       raise ConfigError(f'imagenet2012 in {builder.data_path} is incomplete ({type(e).__name__}: '
                         f'{str(e)[:200]}): {fix}.') from e
-    if labels is None:  # Reading 1.28M train labels one by one is slow: cache them beside the data.
-      labels = _cached_labels(source, os.path.join(str(builder.data_path), 'resnet_jax_train_labels.npy'))
-    splits['val' if split == 'validation' else split] = Split(
-        lambda i, source=source: source[int(i)]['image'], labels)
+    splits[name] = Split(lambda i, source=source: source[int(i)]['image'], labels)
   return splits
 
 
 def _cached_labels(source, path: str) -> np.ndarray:
+  """The split's labels; reading them means reading every record, so they are cached beside the data."""
   if os.path.exists(path):
     return np.load(path)
   labels = np.array([source[i]['label'] for i in range(len(source))], np.int32)
@@ -132,8 +129,8 @@ def mean_image(split: Split, size: int, samples: int, cache_dir: str, workers: i
     return np.load(cache)
   logging.info('Estimating the per-pixel mean from %d training images (once; cached as %s).', len(chosen), cache)
   with futures.ThreadPoolExecutor(workers) as pool:
-    total = sum(pool.map(lambda i: augment.center_crop(split.read(int(i)), size, round(size * 256 / 224))
-                         .astype(np.float64), chosen), np.zeros((size, size, 3)))
+    total = sum(pool.map(lambda i: augment.center_crop(split.read(int(i)), size).astype(np.float64), chosen),
+                np.zeros((size, size, 3)))
   mean = (total / len(chosen) / 255).astype(np.float32)
   os.makedirs(cache_dir, exist_ok=True)
   partial = f'{cache}.{os.getpid()}.tmp.npy'
