@@ -7,9 +7,10 @@ multiply-adds, ending in one JSON line).
 import json
 import sys
 
-from absl import app, flags, logging
+from absl import flags, logging
 from ml_collections import config_flags
 
+from resnet_jax import cli
 from resnet_jax.errors import ConfigError
 
 config_flags.DEFINE_config_file('config', None, 'A config file and variant: configs/DATASET.py:NETWORK.',
@@ -56,15 +57,9 @@ def _initialize() -> None:
   parallel.initialize(FLAGS.multihost, FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
 
 
-def main(argv) -> None:
-  if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-  try:
-    {'summary': summary, 'train': train, 'eval': evaluate}[FLAGS.mode](FLAGS.config)
-  except ConfigError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
+def main() -> None:
+  {'summary': summary, 'train': train, 'eval': evaluate}[FLAGS.mode](FLAGS.config)
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

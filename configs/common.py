@@ -15,6 +15,7 @@ def model_config(family: str, variant: str, default_shortcut: str) -> ml_collect
       'bottleneck_stride': '1x1',  # '1x1': the paper's v1; '3x3': torchvision's v1.5.
       'zero_init_residual': False,  # Zero-init each residual branch's last BN scale.
       'dtype': 'float32',  # Compute dtype: 'float32' or 'bfloat16' (parameters stay float32).
-      'block_loop': 'auto',  # 'scan' (program size independent of depth), 'unroll', or 'auto': unroll on CPU.
+      'block_loop': 'auto',  # 'scan' (program size independent of depth), 'unroll', or 'auto' (models/__init__).
+      'conv_gradients': 'auto',  # 'xla', 'standard_layout' (models/conv.py), or 'auto': standard_layout on CPU.
       'bn_group_size': 0,  # BN statistics over groups of this many images (the paper's per-GPU BN); 0: all.
   })

@@ -1,4 +1,15 @@
-"""Benchmarks. --bench=pipeline: the ImageNet host pipeline alone (decode + augmentation), images/s.
+"""Benchmarks.
+
+--bench=step: the training step of each net in --nets on synthetic data already on the devices, in JAX (this
+project's step) and, where torch is importable, in PyTorch as its users run it at its fastest (eager, channels_last,
+torch.compile; bf16 autocast on GPU), side by side in one run: images/s (the median step of several windows
+after warm-up), compile time, memory, FLOPs per step (XLA's cost analysis) and model FLOP utilisation against the
+device's peak (--peak_tflops, or measured with a large matrix product). Prints a table last; --out writes JSON.
+
+  python experiments/benchmark.py --bench=step --out=docs/step_cpu.json
+  python experiments/benchmark.py --bench=step --nets=imagenet:resnet50 --dtypes=bfloat16 --batch=256
+
+--bench=pipeline: the ImageNet host pipeline alone (decode + augmentation), images/s.
 
   python experiments/benchmark.py --bench=pipeline --out=docs/pipeline.json
 
@@ -21,11 +32,28 @@ from PIL import Image
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from resnet_jax.data import augment  # noqa: E402
 
-flags.DEFINE_enum('bench', 'pipeline', ['pipeline'], 'What to measure.')
-flags.DEFINE_integer('images', 200, 'Generated JPEGs.')
-flags.DEFINE_integer('repeats', 5, 'Passes over the images; the median is reported.')
-flags.DEFINE_integer('threads', os.cpu_count() or 1, 'Threads of the pool.')
+flags.DEFINE_enum('bench', 'step', ['step', 'pipeline'], 'What to measure.')
 flags.DEFINE_string('out', None, 'Write the results as JSON here.')
+flags.DEFINE_integer('repeats', 5, 'Windows of steps (step) or passes over the images (pipeline); the median counts.')
+# --bench=step
+flags.DEFINE_list('nets', ['cifar10:resnet20', 'cifar10:resnet56', 'cifar10:resnet110', 'cifar10:resnet1202',
+                           'imagenet:resnet50'], 'configs/DATASET.py:VARIANT of each net, as DATASET:VARIANT.')
+flags.DEFINE_list('batch', [], 'Global batch per net (one value for all, or one per net); default 128 for CIFAR, '
+                  '256 for ImageNet.')
+flags.DEFINE_list('dtypes', [], "Compute dtypes: float32, bfloat16; default bfloat16 on GPU, float32 on CPU.")
+flags.DEFINE_enum('block_loop', 'auto', ['auto', 'scan', 'unroll'], 'model.block_loop of the JAX nets.')
+flags.DEFINE_enum('conv_gradients', 'auto', ['auto', 'xla', 'standard_layout'],
+                  'model.conv_gradients of the JAX nets.')
+flags.DEFINE_integer('warmup', 3, 'Steps before timing.')
+flags.DEFINE_integer('window', 5, 'Steps per timed window.')
+flags.DEFINE_bool('torch', True, 'Also time the nets in PyTorch, where torch is importable.')
+flags.DEFINE_bool('torch_compile', True, 'Include torch.compile among the PyTorch variants.')
+flags.DEFINE_float('peak_tflops', 0.0, 'One device\'s peak for FLOP utilisation; 0: measure it with a matrix '
+                   'product.')
+flags.DEFINE_integer('host_devices', 0, 'CPU: split the host into this many XLA devices (0: leave XLA_FLAGS).')
+# --bench=pipeline
+flags.DEFINE_integer('images', 200, 'Generated JPEGs.')
+flags.DEFINE_integer('threads', os.cpu_count() or 1, 'Threads of the pool.')
 FLAGS = flags.FLAGS
 
 TRANSFORMS = {
@@ -83,9 +111,118 @@ def pipeline() -> dict:
   return results
 
 
+def step_variants(platform_name: str, dtype: str) -> list[dict]:
+  """The PyTorch set-ups to time: what its users would run on this device, fastest last."""
+  gpu = platform_name == 'gpu'
+  bf16 = dtype == 'bfloat16'
+  variants = [] if gpu else [{'name': 'torch eager', 'channels_last': False}]
+  variants.append({'name': 'torch channels_last', 'channels_last': True})
+  if FLAGS.torch_compile:
+    variants.append({'name': 'torch compile channels_last', 'channels_last': True, 'compile': True})
+  return [{'compile': False, **v, 'bf16': bf16, 'name': v['name'] + (' bf16' if bf16 else '')} for v in variants]
+
+
+def time_torch(config, batch: int, dtype: str, platform_name: str) -> list[dict]:
+  import torch
+  from resnet_jax import torch_reference
+  from resnet_jax.models import architecture
+  from resnet_jax.benchmarking import median_step_seconds
+  device = 'cuda' if platform_name == 'gpu' else 'cpu'
+  rows = []
+  for variant in step_variants(platform_name, dtype):
+    torch.manual_seed(0)
+    net = torch_reference.create(architecture(config.model.family, config.model.depth), config.dataset.num_classes,
+                                 config.model.shortcut)
+    step, sync = torch_reference.train_step_timer(
+        net, batch, config.dataset.image_size, config.dataset.num_classes, device=device,
+        channels_last=variant['channels_last'], bf16=variant['bf16'], compile=variant['compile'])
+    if device == 'cuda':
+      torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    step()
+    sync()
+    first = time.perf_counter() - start
+    seconds = median_step_seconds(step, sync, FLAGS.warmup, FLAGS.window, FLAGS.repeats)
+    rows.append({'implementation': variant['name'], 'images_per_sec': batch / seconds, 'step_seconds': seconds,
+                 'compile_seconds': first - seconds if variant['compile'] else None,
+                 'memory_bytes': torch.cuda.max_memory_allocated() if device == 'cuda' else None,
+                 'torch_net': type(net).__module__.split('.')[0] + '.' + type(net).__name__})
+  return rows
+
+
+def step() -> dict:
+  if FLAGS.host_devices:
+    os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
+                               f' --xla_force_host_platform_device_count={FLAGS.host_devices}')
+  import jax
+  import jax.numpy as jnp
+  from resnet_jax import benchmarking
+  from resnet_jax.config_io import named_config
+  from resnet_jax.models import create_model, model_name
+  platform_name = jax.default_backend()
+  gpu = platform_name == 'gpu'
+  dtypes = FLAGS.dtypes or ['bfloat16' if gpu else 'float32']
+  batches = [int(b) for b in FLAGS.batch] or [None]
+  # The peak of all devices together; a CPU's host devices share its cores, which one product already uses.
+  peak = FLAGS.peak_tflops * 1e12 or benchmarking.matmul_flops_per_second(
+      8192 if gpu else 1024, jnp.bfloat16 if 'bfloat16' in dtypes and gpu else jnp.float32)
+  peak *= 1 if platform_name == 'cpu' else jax.device_count()
+  try:
+    import torch
+    torch_version = torch.__version__ if FLAGS.torch else None
+  except ImportError:
+    torch_version = None
+  results = {'device': jax.devices()[0].device_kind, 'platform': platform_name, 'devices': jax.device_count(),
+             'jax': jax.__version__, 'torch': torch_version, 'xla_flags': os.environ.get('XLA_FLAGS', ''),
+             'cpu': platform.processor() or platform.machine(), 'cores': os.cpu_count(),
+             'peak_flops': peak, 'peak_given': bool(FLAGS.peak_tflops), 'rows': []}
+  for i, net in enumerate(FLAGS.nets):
+    dataset, variant = net.split(':')
+    batch = batches[i] if len(batches) == len(FLAGS.nets) else batches[0]
+    batch = batch or (128 if dataset == 'cifar10' else 256)
+    for dtype in dtypes:
+      config = named_config(f'configs/{dataset}.py', variant)
+      config.model.update(dtype=dtype, block_loop=FLAGS.block_loop, conv_gradients=FLAGS.conv_gradients)
+      name = model_name(config.model)
+      common = {'network': name, 'batch': batch, 'dtype': dtype}
+      mine = benchmarking.jax_train_step(config, batch, FLAGS.warmup, FLAGS.window, FLAGS.repeats)
+      model = create_model(config)
+      how = (f'{"unrolled" if model.unroll_blocks else "scan"}, '
+             f'{"standard-layout" if model.standard_layout_gradients else "XLA"} conv gradients')
+      mine = {**common, 'implementation': f'resnet_jax ({how})', **mine}
+      mine['mfu'] = mine['xla_flops'] / mine['step_seconds'] / peak if mine['xla_flops'] else None
+      print(f'{name} batch {batch} {dtype}: resnet_jax {mine["images_per_sec"]:.0f} images/s', flush=True)
+      theirs = [{**common, **row} for row in (time_torch(config, batch, dtype, platform_name) if torch_version
+                                               else [])]
+      for row in theirs:
+        row['mfu'] = mine['xla_flops'] / row['step_seconds'] / peak if mine['xla_flops'] else None
+        print(f'{name} batch {batch} {dtype}: {row["implementation"]} {row["images_per_sec"]:.0f} images/s',
+              flush=True)
+      if theirs:
+        best = max(theirs, key=lambda r: r['images_per_sec'])
+        mine['vs_best_torch'] = mine['images_per_sec'] / best['images_per_sec']
+        mine['best_torch'] = best['implementation']
+      results['rows'] += [mine, *theirs]
+  print(f'\n{results["device"]} x{results["devices"]} ({platform_name}), jax {results["jax"]}, torch '
+        f'{results["torch"]}; peak {peak / 1e12:.2f} TFLOP/s ({"given" if FLAGS.peak_tflops else "measured"})')
+  print('| network | batch | dtype | implementation | images/s | step ms | compile s | memory MB | GFLOP/step '
+        '(XLA) | MFU | vs best torch |\n|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|')
+  for r in results['rows']:
+    flops = r.get('xla_flops')
+    print(f'| {r["network"]} | {r["batch"]} | {r["dtype"]} | {r["implementation"]} | {r["images_per_sec"]:.0f} | '
+          f'{1e3 * r["step_seconds"]:.1f} | {_number(r.get("compile_seconds"), 1)} | '
+          f'{_number(r["memory_bytes"] and r["memory_bytes"] / 2**20, 0)} | {_number(flops and flops / 1e9, 1)} | '
+          f'{_number(r["mfu"] and 100 * r["mfu"], 1, "%")} | {_number(r.get("vs_best_torch"), 2, "x")} |')
+  return results
+
+
+def _number(value, digits: int, unit: str = '') -> str:
+  return '-' if value is None else f'{value:.{digits}f}{unit}'
+
+
 def main(argv) -> None:
   del argv
-  results = {'pipeline': pipeline}[FLAGS.bench]()
+  results = {'step': step, 'pipeline': pipeline}[FLAGS.bench]()
   if FLAGS.out:
     with open(FLAGS.out, 'w') as f:
       json.dump(results, f, indent=2)

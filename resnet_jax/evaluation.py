@@ -54,17 +54,20 @@ def scores(logits, labels, mask=None) -> EvalMetrics:
 
 # On device: a split held in device memory (CIFAR).
 
-def eval_step(state, running: EvalMetrics, split: on_device.Split, norm, index, *, model, batch_size, mesh):
+def eval_step(state, running: EvalMetrics, split: on_device.Split, norm, index, block_modes, *, model, batch_size,
+              mesh):
   batch = on_device.eval_batch(split, norm, index, batch_size, mesh)
-  logits = model.apply({'params': state.params, 'batch_stats': state.batch_stats}, batch['image'], train=False)
+  logits = model.apply({'params': state.params, 'batch_stats': state.batch_stats}, batch['image'], train=False,
+                       block_modes=block_modes)
   mask = batch['label'] >= 0
   return running.merge(scores(logits, jnp.maximum(batch['label'], 0), mask))
 
 
-def evaluate_on_device(eval_fn, state, split: on_device.Split, norm, batch_size: int) -> dict[str, float]:
+def evaluate_on_device(eval_fn, state, split: on_device.Split, norm, batch_size: int,
+                       block_modes=None) -> dict[str, float]:
   running = EvalMetrics.empty()
   for index in range(split.labels.shape[0] // batch_size):
-    running = eval_fn(state, running, split, norm, jnp.int32(index))
+    running = eval_fn(state, running, split, norm, jnp.int32(index), block_modes)
   return summary(running)
 
 
@@ -91,12 +94,13 @@ def passes(protocol: str, size: int, scales: tuple[int, ...]) -> list[Pass]:
 
 
 def view_probabilities(model, norm: on_device.Normalization, mesh):
-  """A jitted (state, uint8 views) -> softmax scores, the views split over the mesh (this process's devices)."""
+  """A jitted (state, uint8 views, block modes) -> softmax scores, the views split over the mesh (this process's
+  devices)."""
   @jax.jit
-  def probabilities(state, images):
+  def probabilities(state, images, block_modes):
     images = parallel.shard_batch(images, mesh)
     logits = model.apply({'params': state.params, 'batch_stats': state.batch_stats},
-                         on_device.normalize(images, norm), train=False)
+                         on_device.normalize(images, norm), train=False, block_modes=block_modes)
     return jax.nn.softmax(logits)
   return probabilities
 
@@ -107,10 +111,13 @@ def local_state(state, mesh):
 
 
 def evaluate_protocol(state, split: Split, protocol: str, *, model, norm, batch_size: int, image_size: int,
-                      scales: tuple[int, ...], workers: int, num_classes: int) -> dict[str, float]:
-  """Loss, top-1 and top-5 error of `split` under `protocol`; batch_size counts views of image_size^2 pixels."""
+                      scales: tuple[int, ...], workers: int, num_classes: int, block_modes=None) -> dict[str, float]:
+  """Loss, top-1 and top-5 error of `split` under `protocol`; batch_size counts views of image_size^2 pixels.
+  `block_modes` (one BlockMode per block) deletes blocks."""
   mesh = parallel.make_mesh(jax.local_devices())
   state, probabilities = local_state(state, mesh), view_probabilities(model, norm, mesh)
+  if block_modes is not None:
+    block_modes = parallel.replicate(np.asarray(block_modes, np.int32), mesh)
   devices = mesh.devices.size
   mine = np.arange(jax.process_index(), len(split), jax.process_count())
   total = np.zeros((len(mine), num_classes), np.float64)
@@ -141,7 +148,7 @@ def evaluate_protocol(state, split: Split, protocol: str, *, model, norm, batch_
             pending = decode(one_pass, chunks[k + 1])
           padded = -(-max(len(decoded), batch) // devices) * devices
           decoded = np.concatenate([decoded, np.zeros((padded - len(decoded), h, w, 3), np.uint8)])
-          probs = np.asarray(probabilities(state, decoded))[:len(chunk) * views]
+          probs = np.asarray(probabilities(state, decoded, block_modes))[:len(chunk) * views]
           total[chunk] += probs.reshape(len(chunk), views, -1).sum(1)
           done += len(chunk)
           if time.time() - last_log > 30:

@@ -42,10 +42,12 @@ class CifarInput:
     return on_device.train_batch(inputs['train'], inputs['norm'], step, c.seed, c.batch_size,
                                  c.dataset.crop_padding, self.mesh)
 
-  def evaluate(self, state, protocol=None) -> dict[str, dict[str, float]]:
+  def evaluate(self, state, protocol=None, block_modes=None) -> dict[str, dict[str, float]]:
     del protocol  # CIFAR is tested on the 32x32 images as they are.
+    if block_modes is not None:
+      block_modes = parallel.replicate(np.asarray(block_modes, np.int32), self.mesh)
     return {name: evaluation.evaluate_on_device(self._eval_fn, state, split, self.data['norm'],
-                                                self.config.eval_batch_size)
+                                                self.config.eval_batch_size, block_modes)
             for name, split in self.evals.items()}
 
   def close(self) -> None:
@@ -99,13 +101,12 @@ class ImagenetInput:
     image = on_device.normalize(inputs['image'], inputs['norm'], inputs['lighting'])
     return {'image': parallel.shard_batch(image, self.mesh), 'label': inputs['label']}
 
-  def evaluate(self, state, protocol=None) -> dict[str, dict[str, float]]:
+  def evaluate(self, state, protocol=None, block_modes=None) -> dict[str, dict[str, float]]:
     c = self.config
     return {'val': evaluation.evaluate_protocol(
         state, self.splits['val'], protocol or c.eval.protocol, model=self.model, norm=self.host_norm,
         batch_size=c.eval_batch_size, image_size=c.dataset.image_size, scales=tuple(c.eval.scales),
-        workers=c.dataset.workers,
-        num_classes=c.dataset.num_classes)}
+        workers=c.dataset.workers, num_classes=c.dataset.num_classes, block_modes=block_modes)}
 
   def close(self) -> None:
     for stream in self._streams:

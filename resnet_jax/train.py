@@ -19,6 +19,7 @@ from resnet_jax.errors import ConfigError
 from resnet_jax.inputs import create_input
 from resnet_jax.models import create_model, model_name
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
+from resnet_jax.progress import duration
 from resnet_jax.writers import MetricsWriter
 
 
@@ -161,7 +162,7 @@ def train_and_evaluate(config, workdir: str, mesh=None) -> TrainState:
         writer.write(step, 'train', {**train, 'learning_rate': schedule(step - 1),
                                      'images_per_sec': rate * config.batch_size})
         logging.info('step %d/%d: loss %.4f, top-1 error %.2f%%, %.1f steps/s, ETA %s', step, total,
-                     train['loss'], train['top1_error'], rate, _duration((total - step) / rate))
+                     train['loss'], train['top1_error'], rate, duration((total - step) / rate))
         running = run.empty()
         window_start, window_time = step, time.time()
       run.state, run.step = state, step
@@ -180,9 +181,7 @@ def train_and_evaluate(config, workdir: str, mesh=None) -> TrainState:
 def evaluate_workdir(config, workdir: str, protocol: str | None = None) -> dict[str, dict[str, float]]:
   """Evaluates the newest checkpoint of workdir (under `protocol`, for ImageNet) and appends the results to its
   metrics.jsonl."""
-  if not os.path.isdir(os.path.join(workdir, 'checkpoints')):
-    raise ConfigError(f'{workdir} holds no checkpoints to evaluate: train there first, or convert weights into it '
-                      '(python -m resnet_jax.convert).')
+  require_checkpoints(workdir)
   run = Run(config, workdir)
   writer = MetricsWriter(workdir, run.step, keep_later=True)
   try:
@@ -192,7 +191,7 @@ def evaluate_workdir(config, workdir: str, protocol: str | None = None) -> dict[
     writer.close()
 
 
-def _duration(seconds: float) -> str:
-  minutes, seconds = divmod(int(seconds), 60)
-  hours, minutes = divmod(minutes, 60)
-  return f'{hours}:{minutes:02d}:{seconds:02d}'
+def require_checkpoints(workdir: str) -> None:
+  if not os.path.isdir(os.path.join(workdir, 'checkpoints')):
+    raise ConfigError(f'{workdir} holds no checkpoints: train there first, or convert weights into it '
+                      '(python -m resnet_jax.convert).')

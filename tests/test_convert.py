@@ -1,4 +1,4 @@
-"""torchvision weights in our nets: logits equal a torch ResNet of torchvision's layout, written here by hand."""
+"""torchvision weights in our nets: logits equal a torch ResNet of torchvision's layout (resnet_jax/torch_reference)."""
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -6,75 +6,19 @@ import pytest
 from resnet_jax import convert
 from resnet_jax.checkpoint import Checkpoints
 from resnet_jax.errors import ConfigError
-from resnet_jax.models import create_model
+from resnet_jax.models import architecture, create_model
 from resnet_jax.train import Metrics, create_train_state
 from resnet_jax.optim import create_optimizer
 from tests.helpers import get_config
 
 torch = pytest.importorskip('torch')
 nn = torch.nn
-
-
-class BasicBlock(nn.Module):
-  expansion = 1
-
-  def __init__(self, cin, width, stride):
-    super().__init__()
-    self.conv1, self.bn1 = nn.Conv2d(cin, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width)
-    self.conv2, self.bn2 = nn.Conv2d(width, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width)
-    self.downsample = _downsample(cin, width, stride)
-
-  def forward(self, x):
-    out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
-    return torch.relu(out + (self.downsample(x) if self.downsample else x))
-
-
-class Bottleneck(nn.Module):
-  expansion = 4
-
-  def __init__(self, cin, width, stride):
-    super().__init__()
-    self.conv1, self.bn1 = nn.Conv2d(cin, width, 1, bias=False), nn.BatchNorm2d(width)
-    self.conv2, self.bn2 = nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width)  # v1.5
-    self.conv3, self.bn3 = nn.Conv2d(width, width * 4, 1, bias=False), nn.BatchNorm2d(width * 4)
-    self.downsample = _downsample(cin, width * 4, stride)
-
-  def forward(self, x):
-    out = torch.relu(self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x))))))
-    return torch.relu(self.bn3(self.conv3(out)) + (self.downsample(x) if self.downsample else x))
-
-
-def _downsample(cin, cout, stride):
-  if stride == 1 and cin == cout:
-    return None
-  return nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-
-class TorchResNet(nn.Module):
-  def __init__(self, block, layers, num_classes=1000):
-    super().__init__()
-    self.conv1, self.bn1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64)
-    self.maxpool = nn.MaxPool2d(3, 2, 1)
-    cin = 64
-    for i, (count, width) in enumerate(zip(layers, (64, 128, 256, 512))):
-      blocks = []
-      for j in range(count):
-        blocks.append(block(cin, width, 2 if j == 0 and i > 0 else 1))
-        cin = width * block.expansion
-      setattr(self, f'layer{i + 1}', nn.Sequential(*blocks))
-    self.fc = nn.Linear(cin, num_classes)
-
-  def forward(self, x):
-    x = self.maxpool(torch.relu(self.bn1(self.conv1(x))))
-    for i in range(4):
-      x = getattr(self, f'layer{i + 1}')(x)
-    return self.fc(x.mean((2, 3)))
+from resnet_jax.torch_reference import TorchResNet  # noqa: E402
 
 
 def random_torch_net(depth):
-  block, layers = {18: (BasicBlock, (2, 2, 2, 2)), 50: (Bottleneck, (3, 4, 6, 3))}[depth]
   torch.manual_seed(depth)
-  net = TorchResNet(block, layers)
+  net = TorchResNet(architecture('imagenet', depth), 1000, 'B')
   with torch.no_grad():  # Non-trivial BN statistics and affine parameters, so that every one is checked.
     for module in net.modules():
       if isinstance(module, nn.BatchNorm2d):

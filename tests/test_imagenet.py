@@ -93,7 +93,7 @@ def test_protocol_averages_its_views(imagenet_folder, tmp_path, monkeypatch, pro
 
   def recording(model, norm, mesh):
     fn = original(model, norm, mesh)
-    return lambda state, images: seen.append(images.shape) or fn(state, images)
+    return lambda state, images, modes: seen.append(images.shape) or fn(state, images, modes)
   monkeypatch.setattr(evaluation, 'view_probabilities', recording)
   got = run.input.evaluate(run.state, protocol)['val']
   want = expected(run.state, run.model, run.input.host_norm, run.input.splits['val'], protocol, 64, (64, 96))
@@ -103,6 +103,17 @@ def test_protocol_averages_its_views(imagenet_folder, tmp_path, monkeypatch, pro
   np.testing.assert_allclose(got['loss'], want['loss'], rtol=1e-4)
   assert got['top1_error'] == pytest.approx(want['top1_error']) and got['top5_error'] == pytest.approx(
       want['top5_error'])
+
+
+def test_block_modes_reach_the_protocol_evaluation(imagenet_folder, tmp_path):
+  """The lesion studies evaluate ImageNet nets through the same protocol, with blocks deleted."""
+  run = Run(tiny_config(imagenet_folder, tmp_path), str(tmp_path / 'w'))
+  plain = run.input.evaluate(run.state, 'center_crop')['val']
+  kept = run.input.evaluate(run.state, 'center_crop', block_modes=np.zeros(8, np.int32))['val']
+  deleted = run.input.evaluate(run.state, 'center_crop', block_modes=np.eye(8, dtype=np.int32)[1])['val']
+  run.close()
+  np.testing.assert_allclose(kept['loss'], plain['loss'], rtol=1e-5)
+  assert deleted['loss'] != plain['loss']
 
 
 def test_train_then_evaluate_each_protocol(imagenet_folder, tmp_path):

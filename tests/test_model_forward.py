@@ -3,6 +3,7 @@ import functools
 
 import flax.linen as nn
 import jax
+import jax.extend as jex
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -215,12 +216,20 @@ def test_output_shapes_at_any_size(name, size, expected):
   assert logits.shape == (3, config.dataset.num_classes)
 
 
+def equations(jaxpr):
+  """Every equation of a jaxpr, those inside loops and custom-gradient calls included."""
+  for eqn in jaxpr.eqns:
+    yield eqn
+    for sub in jex.core.jaxprs_in_params(eqn.params):
+      yield from equations(getattr(sub, 'jaxpr', sub))
+
+
 def test_bfloat16_computes_in_bf16_and_keeps_float32_params():
   model = create_model(get_config('cifar10:resnet20', dtype='bfloat16'))
   variables = abstract_variables(model, 32)
   assert {leaf.dtype for leaf in jax.tree.leaves(variables)} == {jnp.dtype(jnp.float32)}
   jaxpr = jax.make_jaxpr(model.apply)(variables, jax.ShapeDtypeStruct((2, 32, 32, 3), jnp.float32))
-  convs = [e for e in jaxpr.eqns if e.primitive.name == 'conv_general_dilated']
+  convs = [e for e in equations(jaxpr.jaxpr) if e.primitive.name == 'conv_general_dilated']
   assert convs and all(e.outvars[0].aval.dtype == jnp.bfloat16 for e in convs)
   assert jax.eval_shape(model.apply, variables, jnp.zeros((2, 32, 32, 3))).dtype == jnp.float32
 

@@ -21,7 +21,8 @@ class Block(nn.Module):
   """out = relu(shortcut(x) + F(x)) (post-activation, He et al. 2015) or shortcut(x) + F(bn_relu(x)) (pre-activation).
 
   Returns (out, None), the form nn.scan needs. `mode` is a BlockMode scalar, or None for KEEP without the
-  switching ops.
+  switching ops. With the 'intermediates' collection mutable, each 3x3 layer sows its response: its BN output
+  (pre-activation: its conv output), before any ReLU or addition.
   """
   features: int  # Width of the 3x3 conv; a bottleneck's output is 4x wider.
   stride: int
@@ -55,8 +56,10 @@ class Block(nn.Module):
       if not self.preact:
         scale_init = nn.initializers.zeros if zero else nn.initializers.ones
         residual = self.norm(scale_init=scale_init, name=f'bn{i + 1}')(residual)
-        if not last:
-          residual = nn.relu(residual)
+      if kernel == 3:  # The layer's response (He et al. 2015, Fig. 7): after BN, before ReLU or addition.
+        self.sow('intermediates', 'response', residual)
+      if not self.preact and not last:
+        residual = nn.relu(residual)
 
     activate = (lambda v: v) if self.preact else nn.relu
     if self.shortcut == 'none':

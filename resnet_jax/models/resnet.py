@@ -6,6 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from resnet_jax.models import conv as standard_layout
 from resnet_jax.models.blocks import Block
 from resnet_jax.models.depths import Architecture
 from resnet_jax.models.norm import BatchNorm
@@ -13,9 +14,15 @@ from resnet_jax.models.norm import BatchNorm
 HE_NORMAL = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')  # He et al. 2015b, as torchvision.
 
 
-def conv(features: int, kernel: int, stride: int, *, dtype: Any, **kwargs) -> nn.Conv:
-  """A bias-free square conv padded by kernel // 2 on each side, as the paper's (and torchvision's) are."""
+def conv(features: int, kernel: int, stride: int, *, dtype: Any, standard_layout_gradients: bool = False,
+         **kwargs) -> nn.Conv:
+  """A bias-free square conv padded by kernel // 2 on each side, as the paper's (and torchvision's) are.
+
+  standard_layout_gradients: compute its gradients as convolutions in the forward's layout (models/conv.py).
+  """
   kwargs = {'kernel_init': HE_NORMAL, **kwargs}
+  if standard_layout_gradients:
+    kwargs['conv_general_dilated'] = standard_layout.conv_general_dilated
   return nn.Conv(features, (kernel, kernel), strides=stride, padding=[(kernel // 2, kernel // 2)] * 2,
                  use_bias=False, dtype=dtype, **kwargs)
 
@@ -35,7 +42,7 @@ class Stage(nn.Module):
       modes = None if modes is None else modes[1:]
     scanned = self.num_blocks - self.transition
     if scanned:
-      blocks = nn.scan(Block, variable_axes={'params': 0, 'batch_stats': 0}, split_rngs={'params': True},
+      blocks = nn.scan(Block, variable_axes={'params': 0, 'batch_stats': 0, 'intermediates': 0}, split_rngs={'params': True},
                        in_axes=0, length=scanned, unroll=scanned if self.unroll else 1)
       x, _ = blocks(stride=1, **self.block.keywords, name='blocks')(x, modes)
     return x
@@ -57,13 +64,14 @@ class ResNet(nn.Module):
   bn_momentum: float = 0.9
   bn_epsilon: float = 1e-5
   bn_group_size: int = 0  # Training statistics over groups of this many examples; 0: the whole batch.
-  unroll_blocks: bool = False  # Unroll each stage's scan (XLA:CPU runs convolutions in loops far slower).
+  unroll_blocks: bool = False  # Unroll each stage's scan: the same variables, straight-line code.
+  standard_layout_gradients: bool = False  # Conv gradients as standard-layout convs (fast in loops on XLA:CPU).
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False, block_modes: jax.Array | None = None) -> jax.Array:
     if block_modes is not None and block_modes.shape != (self.arch.num_blocks,):
       raise ValueError(f'block_modes has shape {block_modes.shape}; this net needs ({self.arch.num_blocks},).')
-    make_conv = functools.partial(conv, dtype=self.dtype)
+    make_conv = functools.partial(conv, dtype=self.dtype, standard_layout_gradients=self.standard_layout_gradients)
     norm = functools.partial(BatchNorm, use_running_average=not train, group_size=self.bn_group_size,
                              momentum=self.bn_momentum, epsilon=self.bn_epsilon, dtype=self.dtype)
     x = x.astype(self.dtype)
@@ -71,7 +79,9 @@ class ResNet(nn.Module):
       x = nn.relu(norm(name='stem_bn')(make_conv(self.arch.widths[0], 7, 2, name='stem_conv')(x)))
       x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
     else:
-      x = nn.relu(norm(name='stem_bn')(make_conv(self.arch.widths[0], 3, 1, name='stem_conv')(x)))
+      x = norm(name='stem_bn')(make_conv(self.arch.widths[0], 3, 1, name='stem_conv')(x))
+      self.sow('intermediates', 'response', x)  # The first 3x3 layer's response (Fig. 7).
+      x = nn.relu(x)
 
     for i, (size, offset) in enumerate(zip(self.arch.stage_sizes, self.arch.stage_offsets())):
       block = functools.partial(

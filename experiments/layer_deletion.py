@@ -1,0 +1,97 @@
+"""Lesion studies of Veit et al. 2016 on trained workdirs (a ResNet and its plain twin, say): delete each block
+alone, delete k random blocks, reorder same-shape blocks; for ResNets, the path-length distribution and the input
+gradient by path length. Nothing recompiles per configuration.
+
+    python experiments/layer_deletion.py --workdirs=workdirs/paper/cifar10/resnet110-A,workdirs/paper/cifar10/plain110 \
+        --out=workdirs/paper/report [--draws=5 --path_samples=20]
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+from absl import flags  # noqa: E402
+
+from resnet_jax import cli, plots, reporting  # noqa: E402
+from resnet_jax.analysis import lesion, paths  # noqa: E402
+from resnet_jax.analysis.study import Trained  # noqa: E402
+
+flags.DEFINE_list('workdirs', None, 'Trained workdirs to study.', required=True)
+flags.DEFINE_multi_string('set', [], 'Override of the saved configs, KEY=VALUE (e.g. dataset.dir=PATH).')
+flags.DEFINE_string('out', 'workdirs/report', 'Where the tables, CSVs and figures go.')
+flags.DEFINE_integer('draws', 5, 'Random draws per number of deleted blocks and per number of swaps.')
+flags.DEFINE_list('ks', None, 'Numbers of blocks to delete at random; default 1..all deletable.')
+flags.DEFINE_list('swaps', ['1', '2', '4', '8', '16', '32'], 'Numbers of random swaps of same-shape blocks.')
+flags.DEFINE_bool('include_downsampling', False, 'Let random deletions pick shape-changing blocks too.')
+flags.DEFINE_integer('path_samples', 20, 'Gradient measurements (training batches) per path length; 0: no paths.')
+flags.DEFINE_integer('seed', 0, 'Seed of the random blocks, swaps and routes.')
+FLAGS = flags.FLAGS
+
+
+def study_paths(trained, rng):
+  n = len(trained.blocks)
+  lengths = list(range(n + 1))
+  rows = paths.gradient_by_path_length(trained, lengths, FLAGS.path_samples, rng)
+  grads = [[r['gradient_norm'] for r in rows if r['length'] == k] for k in lengths]
+  mean, std = [float(np.mean(g)) for g in grads], [float(np.std(g)) for g in grads]
+  distribution = paths.path_length_distribution(n)
+  effective = paths.effective_paths(n, lengths, mean)
+  table = [[k, distribution[k], mean[k], std[k], effective[k]] for k in lengths]
+  cumulative = np.cumsum(effective)
+  low, high = int(np.searchsorted(cumulative, 0.05)), int(np.searchsorted(cumulative, 0.95))
+  print(reporting.write_table(
+      FLAGS.out, f'paths_{trained.name}', f'{trained.name}: paths by length (Veit et al. 2016, Fig. 6)',
+      ['length', 'fraction of paths', 'gradient norm (mean)', 'gradient norm (std)', 'share of total gradient'],
+      table, [f'{n} blocks; {FLAGS.path_samples} training batches per length; 90% of the gradient comes from paths '
+              f'of length {low} to {high}.', reporting.CLAIMS['paths']]))
+  print(plots.paths(os.path.join(FLAGS.out, f'paths_{trained.name}.png'), trained.name, lengths, distribution, mean,
+                    std, effective))
+
+
+def main():
+  rng = np.random.default_rng(FLAGS.seed)
+  single, random, reorder, baselines, summary = {}, {}, {}, {}, []
+  for workdir in FLAGS.workdirs:
+    trained = Trained(workdir, FLAGS.set)
+    try:
+      name = trained.name
+      baselines[name] = trained.error()['top1_error']
+      single[name] = lesion.single_deletions(trained)
+      pool = lesion.candidates(trained, FLAGS.include_downsampling)
+      ks = [int(k) for k in FLAGS.ks] if FLAGS.ks else list(range(1, len(pool) + 1))
+      random[name] = lesion.random_deletions(trained, ks, FLAGS.draws, rng, FLAGS.include_downsampling)
+      reorder[name] = lesion.random_reorderings(trained, [int(s) for s in FLAGS.swaps], FLAGS.draws, rng)
+      if trained.residual and FLAGS.path_samples:
+        study_paths(trained, rng)
+    finally:
+      trained.close()
+    kept_shape = [r['top1_error'] for r in single[name] if not r['changes_shape']]
+    changing = [r['top1_error'] for r in single[name] if r['changes_shape'] and not np.isnan(r['top1_error'])]
+    summary.append([name, trained.step, baselines[name], float(np.mean(kept_shape)), float(np.max(kept_shape)),
+                    float(np.mean(changing)) if changing else None])
+
+  names = list(single)
+  reporting.write_table(FLAGS.out, 'single_deletion', 'Test error (%) with one block deleted',
+                        ['network', 'block', 'shape-changing', 'error %'],
+                        [[n, r['label'], r['changes_shape'], r['top1_error']] for n in names for r in single[n]],
+                        ['NaN: a plain net\'s shape-changing block cannot be skipped.'])
+  reporting.write_table(FLAGS.out, 'random_deletion', 'Test error (%) with k random blocks deleted',
+                        ['network', 'k', 'draw', 'deleted', 'error %'],
+                        [[n, r['k'], r['draw'], r['deleted'], r['top1_error']] for n in names for r in random[n]])
+  reporting.write_table(FLAGS.out, 'reordering', "Test error (%) after random swaps, by Kendall's tau",
+                        ['network', 'swaps', 'draw', 'kendall tau', 'error %'],
+                        [[n, r['swaps'], r['draw'], r['kendall_tau'], r['top1_error']] for n in names
+                         for r in reorder[n]])
+  print(reporting.write_table(
+      FLAGS.out, 'deletion', 'Deleting blocks (Veit et al. 2016, Fig. 3 and 5)',
+      ['network', 'step', 'error %, none deleted', 'one block deleted: mean', 'one block: max',
+       'one shape-changing block: mean'], summary,
+      ['"one block": blocks that keep the shape; per block: single_deletion.csv; k blocks: random_deletion.csv; '
+       'reordering: reordering.csv.', reporting.CLAIMS['single_deletion'], reporting.CLAIMS['random_deletion'],
+       reporting.CLAIMS['reordering']]))
+  print(plots.deletions(os.path.join(FLAGS.out, 'fig_deletion.png'), single, random, reorder, baselines))
+
+
+if __name__ == '__main__':
+  cli.run(main)

@@ -1,0 +1,50 @@
+"""Layer responses (He et al. 2015, Fig. 7): the std of each 3x3 layer's response over CIFAR-10's test set, for
+trained plain nets and ResNets.
+
+    python experiments/layer_responses.py --workdirs=workdirs/paper/cifar10/plain20,workdirs/paper/cifar10/resnet20-A \
+        --out=workdirs/paper/report
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+from absl import flags  # noqa: E402
+
+from resnet_jax import cli, plots, reporting  # noqa: E402
+from resnet_jax.analysis.responses import layer_responses  # noqa: E402
+from resnet_jax.analysis.study import Trained  # noqa: E402
+
+flags.DEFINE_list('workdirs', None, 'Trained CIFAR-10 workdirs.', required=True)
+flags.DEFINE_multi_string('set', [], 'Override of the saved configs, KEY=VALUE (e.g. dataset.dir=PATH).')
+flags.DEFINE_string('out', 'workdirs/report', 'Where the table, CSV and figure go.')
+FLAGS = flags.FLAGS
+
+
+def main():
+  stds, summary, long_rows = {}, [], []
+  for workdir in FLAGS.workdirs:
+    trained = Trained(workdir, FLAGS.set)
+    try:
+      rows = layer_responses(trained)
+    finally:
+      trained.close()
+    values = [r['std'] for r in rows]
+    stds[trained.name] = values
+    summary.append([trained.name, trained.step, len(values), float(np.mean(values)), float(np.median(values)),
+                    float(np.max(values))])
+    long_rows += [[trained.name, r['layer'], r['name'], r['std']] for r in rows]
+  reporting.write_table(FLAGS.out, 'layer_responses_all', 'Layer responses, every 3x3 layer',
+                        ['network', 'layer', 'name', 'std'], long_rows)
+  print(reporting.write_table(
+      FLAGS.out, 'layer_responses', 'Std of the 3x3 layer responses on the CIFAR-10 test set (He et al. 2015, Fig. 7)',
+      ['network', 'step', '3x3 layers', 'mean std', 'median std', 'max std'], summary,
+      ['A response is a layer\'s BN output before ReLU or the addition; a layer\'s std is its channels\' std over '
+       'all test images and positions, averaged over the channels. Every layer: layer_responses_all.csv.',
+       reporting.CLAIMS['responses']]))
+  print(plots.responses(os.path.join(FLAGS.out, 'fig7_layer_responses.png'), stds))
+
+
+if __name__ == '__main__':
+  cli.run(main)

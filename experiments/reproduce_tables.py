@@ -1,0 +1,46 @@
+"""Rebuilds every table and figure of the paper sweeps from the workdirs under --root (no training).
+
+    python experiments/reproduce_tables.py --root=workdirs/paper [--out=workdirs/paper/report]
+
+Writes Table 6 and Fig. 6 (CIFAR-10 depth), the CIFAR shortcut proxy, Table 2 and Fig. 4 (ImageNet depth) and
+Table 3 (ImageNet shortcuts), for whichever of their runs exist, and prints the tables.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import flags  # noqa: E402
+
+from resnet_jax import cli, reporting, sweep  # noqa: E402
+from resnet_jax.errors import ConfigError  # noqa: E402
+
+flags.DEFINE_string('root', 'workdirs/paper', 'The root of the sweeps: ROOT/<dataset name>/<network name>.')
+flags.DEFINE_string('out', None, 'Where tables and figures go; default ROOT/report.')
+FLAGS = flags.FLAGS
+
+REPORTS = {
+    'cifar10': (reporting.cifar_depth_table, reporting.cifar_depth_figure, reporting.cifar_shortcut_table),
+    'imagenet2012': (reporting.imagenet_table2, reporting.imagenet_depth_figure, reporting.imagenet_table3),
+}
+
+
+def main():
+  out = FLAGS.out or os.path.join(FLAGS.root, 'report')
+  written = []
+  for dataset, reports in REPORTS.items():
+    results = sweep.collect(FLAGS.root, dataset)
+    if results:
+      written += [path for path in (report(results, out) for report in reports) if path]
+  if not written:
+    raise ConfigError(f'No runs under {FLAGS.root}/cifar10 or {FLAGS.root}/imagenet2012: run '
+                      'experiments/depth_ablation.py or experiments/shortcut_ablation.py first.')
+  for path in written:
+    print(path)
+    if path.endswith('.md'):
+      with open(path) as f:
+        print(f.read())
+
+
+if __name__ == '__main__':
+  cli.run(main)

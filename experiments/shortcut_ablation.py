@@ -1,0 +1,42 @@
+"""Shortcut options A, B and C (He et al. 2015, Table 3): ResNet-34 and plain-34 on ImageNet, or CIFAR ResNets of
+the given depths as a cheap proxy.
+
+    python experiments/shortcut_ablation.py --dataset=imagenet --set=dataset.dir=/data/imagenet --launcher=slurm
+    python experiments/shortcut_ablation.py --dataset=cifar10 --depths=20,56 --set=dataset.source=folder \
+        --set=dataset.dir=../shared/datasets/cifar10-jpeg.tar.gz [--steps=N]
+
+Skips finished runs and writes the table, CSV and error curves to --out.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import flags  # noqa: E402
+
+from resnet_jax import cli, plots, reporting, sweep_cli  # noqa: E402
+
+flags.DEFINE_list('depths', None, 'CIFAR depths; default 20,56 (ImageNet: Table 3 is ResNet-34).')
+FLAGS = flags.FLAGS
+
+
+def report(results, out):
+  options = {n: r for n, r in results.items() if n[-2:] in ('-A', '-B', '-C') or n == 'plain34'}
+  curves = os.path.join(out, f'shortcuts_{FLAGS.dataset}.png')
+  panels = [(f'ResNet-{d}', [r for n, r in sorted(options.items()) if r.config['model']['depth'] == d])
+            for d in sorted({r.config['model']['depth'] for r in options.values()})]
+  split = 'test' if FLAGS.dataset == 'cifar10' else 'val'
+  table = (reporting.cifar_shortcut_table if FLAGS.dataset == 'cifar10' else reporting.imagenet_table3)(results, out)
+  return [table, plots.error_curves(curves, panels, split)]
+
+
+def main():
+  if FLAGS.dataset == 'imagenet':
+    variants = ['plain34', 'resnet34-A', 'resnet34-B', 'resnet34-C']
+  else:
+    variants = [f'resnet{d}-{option}' for d in map(int, FLAGS.depths or (20, 56)) for option in 'ABC']
+  sweep_cli.run('shortcut_ablation', variants, report)
+
+
+if __name__ == '__main__':
+  cli.run(main)

@@ -1,0 +1,2 @@
+"""Studies of trained networks: layer responses (He et al. 2015, Fig. 7), deleting and reordering blocks, and
+path lengths (Veit et al. 2016). Each works on a `Trained` workdir and never recompiles per configuration."""

@@ -1,0 +1,87 @@
+"""A trained network to study: a workdir's config and newest checkpoint, its blocks, and its held-out error under
+any block modes or block order. Modes are an input of the compiled evaluation and an order is a gather of the
+stacked parameters, so neither recompiles."""
+import dataclasses
+
+import numpy as np
+
+from resnet_jax.config_io import workdir_config
+from resnet_jax.models import BlockMode, model_name
+from resnet_jax.models.control import reorder_stage
+from resnet_jax.models.depths import Architecture
+from resnet_jax.train import Run, require_checkpoints
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockInfo:
+  index: int  # In network order.
+  stage: int  # 0-based.
+  position: int  # Within its stage; the stage's scanned blocks follow its transition block, if any.
+  changes_shape: bool  # A transition block: it downsamples or widens, so its shortcut is not the identity.
+  deletable: bool  # Deleting it leaves a network: any residual block; a plain block only where shapes allow.
+
+  @property
+  def label(self) -> str:
+    return f'{self.stage + 1}.{self.position + 1}'
+
+
+def describe_blocks(arch: Architecture, shortcut: str) -> list[BlockInfo]:
+  blocks = []
+  for stage, (size, offset) in enumerate(zip(arch.stage_sizes, arch.stage_offsets())):
+    for position in range(size):
+      changes_shape = position == 0 and arch.has_transition(stage)
+      blocks.append(BlockInfo(offset + position, stage, position, changes_shape,
+                              shortcut != 'none' or not changes_shape))
+  return blocks
+
+
+def modes_deleting(num_blocks: int, deleted) -> np.ndarray:
+  modes = np.full((num_blocks,), BlockMode.KEEP, np.int32)
+  modes[list(deleted)] = BlockMode.DELETE
+  return modes
+
+
+class Trained:
+  """The newest checkpoint of a workdir, and the error of the net on its held-out split (CIFAR-10's test set,
+  ImageNet's val under eval.protocol).
+
+  `overrides` ('KEY=VALUE') adjust the saved config, e.g. where the data is on this machine.
+  """
+
+  def __init__(self, workdir: str, overrides=(), mesh=None):
+    require_checkpoints(workdir)
+    self.workdir = workdir
+    self.config = workdir_config(workdir, overrides)
+    self.run = Run(self.config, workdir, mesh)
+    self.model, self.state, self.step = self.run.model, self.run.state, self.run.step
+    self.name = model_name(self.config.model)
+    self.residual = self.config.model.shortcut != 'none'
+    self.blocks = describe_blocks(self.model.arch, self.config.model.shortcut)
+    self.split = 'test' if self.config.dataset.name == 'cifar10' else 'val'
+
+  @property
+  def variables(self):
+    return {'params': self.state.params, 'batch_stats': self.state.batch_stats}
+
+  def error(self, block_modes=None, variables=None) -> dict[str, float]:
+    """Loss, top-1 and top-5 error (%) of the net with `block_modes` (one BlockMode per block) and `variables`
+    (by default the trained ones)."""
+    state = self.state if variables is None else self.state.replace(**variables)
+    return self.run.input.evaluate(state, block_modes=block_modes)[self.split]
+
+  def reordered(self, order) -> dict:
+    """The variables with block i computed by block order[i], where `order` permutes blocks of the same shape only
+    (the scanned blocks of each stage among themselves)."""
+    order = np.asarray(order)
+    variables = self.variables
+    for stage, (size, offset) in enumerate(zip(self.model.arch.stage_sizes, self.model.arch.stage_offsets())):
+      first = offset + int(self.model.arch.has_transition(stage))
+      local = order[first:offset + size] - first
+      if sorted(local) != list(range(len(local))):
+        raise ValueError(f'order {order.tolist()} moves a block out of stage {stage + 1}\'s same-shape blocks.')
+      if np.any(local != np.arange(len(local))):
+        variables = reorder_stage(variables, f'stage{stage + 1}', local)
+    return variables
+
+  def close(self) -> None:
+    self.run.close()

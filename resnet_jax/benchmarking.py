@@ -1,0 +1,94 @@
+"""Timing the training step on synthetic data already on the devices: images/s, compile time, memory, FLOPs.
+
+A step's time is the median over `repeats` windows of `window` steps each (after `warmup` steps), so that
+dispatch overlaps execution as in training, and one slow window does not move the result.
+"""
+import functools
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from resnet_jax import parallel
+from resnet_jax.models import count_macs, create_model
+from resnet_jax.optim import create_optimizer
+from resnet_jax.train import Metrics, create_train_state, train_step
+
+
+def median_step_seconds(step, sync, warmup: int, window: int, repeats: int) -> float:
+  """Runs step() warmup times, then `repeats` windows of `window` calls, each ended by sync(); returns the
+  median seconds per call."""
+  for _ in range(warmup):
+    step()
+  sync()
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    for _ in range(window):
+      step()
+    sync()
+    times.append((time.perf_counter() - start) / window)
+  return statistics.median(times)
+
+
+def _memory_bytes(compiled) -> int | None:
+  """One device's footprint of the step: its arguments, outputs and temporaries, less donated buffers."""
+  memory = compiled.memory_analysis()
+  if memory is None:
+    return None
+  return (memory.argument_size_in_bytes + memory.output_size_in_bytes + memory.temp_size_in_bytes
+          - memory.alias_size_in_bytes)
+
+
+def _xla_flops(step_fn, *args) -> float | None:
+  """XLA's cost analysis of the whole step, lowered with its blocks unrolled: the analysis counts a loop's body
+  once, not once per iteration."""
+  cost = step_fn.lower(*args).cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  return float(cost['flops']) if cost and 'flops' in cost else None
+
+
+def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, repeats: int = 5) -> dict:
+  """Times config's training step (the one training runs, donated state) on a synthetic batch over all devices."""
+  model, tx = create_model(config), create_optimizer(config)
+  mesh = parallel.make_mesh()
+  size = config.dataset.image_size
+  replicated = parallel.replicated(mesh)
+  state = jax.jit(functools.partial(create_train_state, model, tx, size, config.seed), out_shardings=replicated)()
+  running = jax.jit(Metrics.empty, out_shardings=replicated)()
+  sharded = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(parallel.DATA))
+  rng = np.random.default_rng(0)
+  batch = jax.device_put({'image': rng.normal(size=(batch_size, size, size, 3)).astype(np.float32),
+                          'label': rng.integers(0, config.dataset.num_classes, batch_size).astype(np.int32)},
+                         sharded)
+  jitted_step = lambda model: jax.jit(functools.partial(train_step, model=model, tx=tx, config=config,
+                                                        make_batch=lambda inputs, step: inputs), donate_argnums=(0, 1))
+  step_fn = jitted_step(model)
+  xla_flops = _xla_flops(jitted_step(model.clone(unroll_blocks=True)), state, running, batch)
+  start = time.perf_counter()
+  compiled = step_fn.lower(state, running, batch).compile()
+  compile_seconds = time.perf_counter() - start
+  carry = [state, running]
+
+  def step():
+    carry[0], carry[1] = compiled(carry[0], carry[1], batch)
+
+  seconds = median_step_seconds(step, lambda: jax.block_until_ready(carry), warmup, window, repeats)
+  variables = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, size, size, 3))))
+  return {'step_seconds': seconds, 'images_per_sec': batch_size / seconds, 'compile_seconds': compile_seconds,
+          'xla_flops': xla_flops, 'model_flops': 6.0 * count_macs(model, variables, size) * batch_size,
+          'memory_bytes': _memory_bytes(compiled)}
+
+
+def matmul_flops_per_second(n: int, dtype, repeats: int = 10) -> float:
+  """A device's measured peak: FLOP/s of an n x n matrix product in `dtype`, the median of `repeats`."""
+  a = jnp.ones((n, n), dtype)
+  product, out = jax.jit(lambda x: x @ x), [None]
+
+  def step():
+    out[0] = product(a)
+
+  seconds = median_step_seconds(step, lambda: jax.block_until_ready(out[0]), 2, 1, repeats)
+  return 2.0 * n ** 3 / seconds

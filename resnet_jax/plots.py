@@ -1,0 +1,95 @@
+"""The figures of the papers, drawn from our results with matplotlib (PNG files)."""
+import os
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(fig, path: str) -> str:
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+  return path
+
+
+def error_curves(path: str, panels, eval_split: str) -> str:
+  """He et al. 2015, Fig. 4 / Fig. 6: training error (dashed) and `eval_split` error (solid) against steps.
+
+  panels: [(title, [Result, ...]), ...]; each run gets one colour.
+  """
+  fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.3), squeeze=False, sharey=True)
+  fig.suptitle(f'dashed: training error, solid: {eval_split} error')
+  for ax, (title, runs) in zip(axes[0], panels):
+    for color, run in zip(plt.cm.tab10.colors, runs):
+      ax.plot(*run.curve('train'), '--', color=color, linewidth=1)
+      ax.plot(*run.curve(eval_split), '-', color=color, linewidth=2, label=run.name)
+    ax.set(title=title, xlabel='iterations', ylabel='error (%)')
+    ax.grid(alpha=0.3)
+    ax.legend()
+  return _save(fig, path)
+
+
+def responses(path: str, stds: dict[str, list[float]]) -> str:
+  """He et al. 2015, Fig. 7: the std of each 3x3 layer's response, in layer order (top) and sorted (bottom)."""
+  fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7))
+  for name, values in stds.items():
+    style = '--' if name.startswith('plain') else '-'
+    top.plot(np.arange(1, len(values) + 1), values, style, marker='.', label=name)
+    bottom.plot(np.arange(1, len(values) + 1), sorted(values, reverse=True), style, marker='.', label=name)
+  top.set(xlabel='layer index (original)', ylabel='std')
+  bottom.set(xlabel='layer index (sorted by magnitude)', ylabel='std')
+  for ax in (top, bottom):
+    ax.grid(alpha=0.3)
+    ax.legend()
+  return _save(fig, path)
+
+
+def deletions(path: str, single: dict, random: dict, reorder: dict, baselines: dict[str, float]) -> str:
+  """Veit et al. 2016, Fig. 3 and 5: error with each block deleted alone, with k random blocks deleted, and
+  after reordering (against Kendall's tau). Each dict maps a network name to its study's rows."""
+  fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+  for color, (name, rows) in zip(plt.cm.tab10.colors, single.items()):
+    x = np.arange(len(rows))
+    axes[0].plot(x, [r['top1_error'] for r in rows], 'o-', color=color, markersize=3, label=name)
+    marked = [i for i, r in enumerate(rows) if r['changes_shape']]
+    axes[0].plot(x[marked], [rows[i]['top1_error'] for i in marked], 'x', color='black', markersize=8)
+    axes[0].axhline(baselines[name], color=color, linestyle=':', linewidth=1)
+  if single:
+    labels = [r['label'] for r in next(iter(single.values()))]
+    axes[0].set_xticks(np.arange(len(labels)), labels, rotation=90, fontsize=max(4, min(9, 400 // len(labels))))
+  axes[0].set(title='deleting one block (x: shape-changing; dotted: none deleted)', xlabel='deleted block',
+              ylabel='test error (%)')
+  for color, (name, rows) in zip(plt.cm.tab10.colors, random.items()):
+    ks = sorted({r['k'] for r in rows})
+    errors = [[r['top1_error'] for r in rows if r['k'] == k] for k in ks]
+    axes[1].errorbar(ks, [np.mean(e) for e in errors], yerr=[np.std(e) for e in errors], color=color, marker='o',
+                     markersize=3, capsize=2, label=name)
+  axes[1].set(title='deleting k random blocks (mean, std)', xlabel='blocks deleted', ylabel='test error (%)')
+  for color, (name, rows) in zip(plt.cm.tab10.colors, reorder.items()):
+    axes[2].scatter([r['kendall_tau'] for r in rows], [r['top1_error'] for r in rows], color=color, s=10,
+                    label=name)
+  axes[2].set(title='reordering blocks', xlabel="Kendall's tau", ylabel='test error (%)')
+  axes[2].invert_xaxis()
+  for ax in axes:
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+      ax.legend()
+  return _save(fig, path)
+
+
+def paths(path: str, name: str, lengths, distribution, gradient_mean, gradient_std, effective) -> str:
+  """Veit et al. 2016, Fig. 6: path lengths, the input gradient along a path of each length, and their product."""
+  fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+  axes[0].bar(np.arange(len(distribution)), distribution)
+  axes[0].set(title=f'{name}: distribution of path lengths', xlabel='path length', ylabel='fraction of paths')
+  axes[1].errorbar(lengths, gradient_mean, yerr=gradient_std, marker='o', markersize=3, capsize=2)
+  axes[1].set(title='gradient magnitude per path', xlabel='path length', ylabel='|d loss / d input|', yscale='log')
+  axes[2].bar(lengths, effective)
+  axes[2].set(title='total gradient by path length', xlabel='path length', ylabel='share of the gradient')
+  for ax in axes:
+    ax.grid(alpha=0.3)
+  return _save(fig, path)

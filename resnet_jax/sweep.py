@@ -1,0 +1,172 @@
+"""Sweeps: the runs of a grid, launched here one after another or as a SLURM array; finished runs are skipped;
+results are read back from the workdirs.
+
+A run of configs/DATASET.py:VARIANT lives in ROOT/<dataset name>/<network name> (e.g. ROOT/cifar10/resnet56-A),
+so sweeps that share a root share runs: Table 2's ResNet-34-A is also Table 3's option A.
+"""
+import dataclasses
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+from absl import logging
+
+from resnet_jax.config_io import apply_overrides, named_config
+from resnet_jax.models import model_name
+from resnet_jax.progress import duration
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EVAL_SPLITS = ('test', 'val')
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+  """One run: `python launch.py --config=configs/<dataset>.py:<variant> --config.<override> ...`."""
+  dataset: str  # 'cifar10' or 'imagenet': the config file.
+  variant: str  # e.g. 'resnet56', 'plain34', 'resnet34-C'.
+  overrides: tuple[str, ...]  # 'KEY=VALUE', passed as --config.KEY=VALUE.
+  root: str
+
+  @property
+  def config(self):
+    return apply_overrides(named_config(f'configs/{self.dataset}.py', self.variant), self.overrides)
+
+  @property
+  def name(self) -> str:
+    return model_name(self.config.model)
+
+  @property
+  def workdir(self) -> str:
+    return os.path.join(self.root, self.config.dataset.name, self.name)
+
+  def command(self, python: str) -> list[str]:
+    return [python, os.path.join(REPO, 'launch.py'), f'--config={os.path.join(REPO, "configs", self.dataset)}.py:'
+            f'{self.variant}', f'--workdir={os.path.abspath(self.workdir)}', *[f'--config.{o}' for o in self.overrides]]
+
+
+def budget_overrides(config, steps: int) -> tuple[str, ...]:
+  """Overrides that shrink config's recipe to `steps` steps, with the schedule's boundaries and warm-up at the
+  same fractions of the run, 4 evaluations and a checkpoint at the end: a cheap proxy of the full run."""
+  s = config.schedule
+  per_unit = config.steps_per_epoch if s.unit == 'epochs' else 1
+  scale = steps / config.total_steps
+  boundaries = tuple(max(1, round(b * per_unit * scale)) for b in s.boundaries)
+  return (f'total_steps={steps}', 'schedule.unit=steps', f'schedule.boundaries={boundaries}',
+          f'schedule.warmup_length={round(s.warmup_length * per_unit * scale)}',
+          f'eval_every_steps={max(1, steps // 4)}', f'log_every_steps={max(1, steps // 12)}',
+          f'checkpoint_every_steps={steps}')
+
+
+def read_rows(workdir: str) -> list[dict]:
+  path = os.path.join(workdir, 'metrics.jsonl')
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def finished(workdir: str) -> bool:
+  """Whether the run in workdir has reached its last step and evaluated there."""
+  result = load(workdir)
+  return result is not None and result.finished
+
+
+def run_local(jobs, python: str = sys.executable) -> list[Job]:
+  """Runs the unfinished jobs one after another, each logging to <workdir>/launch.log; returns those that
+  failed."""
+  todo = [job for job in jobs if not finished(job.workdir)]
+  for job in jobs:
+    if job not in todo:
+      logging.info('%s: finished in %s, skipped.', job.name, job.workdir)
+  failed, start = [], time.time()
+  for i, job in enumerate(todo):
+    os.makedirs(job.workdir, exist_ok=True)
+    log = os.path.join(job.workdir, 'launch.log')
+    logging.info('[%d/%d] %s: running, log in %s', i + 1, len(todo), job.name, log)
+    begun = time.time()
+    with open(log, 'a') as f:
+      status = subprocess.run(job.command(python), cwd=REPO, stdout=f, stderr=subprocess.STDOUT).returncode
+    elapsed = time.time() - start
+    logging.info('[%d/%d] %s: %s in %s; sweep ETA %s', i + 1, len(todo), job.name,
+                 'done' if status == 0 else f'FAILED (exit {status})', duration(time.time() - begun),
+                 duration(elapsed / (i + 1) * (len(todo) - i - 1)))
+    if status:
+      failed.append(job)
+  return failed
+
+
+def slurm_array(jobs, path: str, python: str, time_limit: str, gpus: int) -> int:
+  """Writes a SLURM array script with one task per unfinished job; returns how many tasks it has."""
+  todo = [job for job in jobs if not finished(job.workdir)]
+  commands = '\n'.join(f'  {shlex.quote(shlex.join(job.command(python)))}' for job in todo)
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, 'w') as f:
+    f.write(f"""#!/bin/bash
+# {len(todo)} runs, one array task each: sbatch {path}
+#SBATCH --job-name=resnet_jax-sweep
+#SBATCH --array=0-{max(len(todo) - 1, 0)}
+#SBATCH --nodes=1
+#SBATCH --ntasks-per-node=1
+#SBATCH --gpus-per-node={gpus}
+#SBATCH --time={time_limit}
+#SBATCH --output={os.path.abspath(os.path.dirname(path))}/slurm-%A_%a.out
+# A task that runs out of time resumes from its checkpoint when resubmitted; finished runs are not listed.
+COMMANDS=(
+{commands}
+)
+cd {shlex.quote(REPO)}
+eval "${{COMMANDS[$SLURM_ARRAY_TASK_ID]}}"
+""")
+  return len(todo)
+
+
+@dataclasses.dataclass
+class Result:
+  """What a run's workdir says: its config and its metrics.jsonl rows."""
+  name: str
+  workdir: str
+  config: dict
+  rows: list[dict]
+
+  @property
+  def total_steps(self) -> int:
+    return self.config['total_steps']
+
+  @property
+  def last_step(self) -> int:
+    return max((r['step'] for r in self.rows), default=0)
+
+  @property
+  def finished(self) -> bool:
+    return any(r['step'] == self.total_steps and r['split'] in EVAL_SPLITS for r in self.rows)
+
+  def curve(self, split: str) -> tuple[list[int], list[float]]:
+    """(steps, top-1 errors) logged during training on `split` ('train', 'test' or 'val')."""
+    rows = [r for r in self.rows if r['split'] == split and 'protocol' not in r]
+    return [r['step'] for r in rows], [r['top1_error'] for r in rows]
+
+  def final(self, protocol: str | None = None) -> dict | None:
+    """The newest evaluation row (CIFAR: test, ImageNet: val) of the latest step evaluated, under `protocol` if
+    given (ImageNet's --mode=eval rows carry one); None if there is none."""
+    split = 'test' if any(r['split'] == 'test' for r in self.rows) else 'val'
+    rows = [r for r in self.rows if r['split'] == split and (protocol is None or r.get('protocol') == protocol)]
+    return max(reversed(rows), key=lambda r: r['step']) if rows else None
+
+
+def load(workdir: str) -> Result | None:
+  """The run in workdir, or None if nothing has run there."""
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return Result(os.path.basename(os.path.normpath(workdir)), workdir, json.load(f), read_rows(workdir))
+
+
+def collect(root: str, dataset_name: str) -> dict[str, Result]:
+  """The runs under root/<dataset_name>/, by network name."""
+  base = os.path.join(root, dataset_name)
+  runs = [load(os.path.join(base, name)) for name in sorted(os.listdir(base))] if os.path.isdir(base) else []
+  return {run.name: run for run in runs if run is not None}

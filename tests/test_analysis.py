@@ -1,0 +1,151 @@
+"""The studies of trained nets (resnet_jax/analysis), on a ResNet-14 trained for two steps on a generated folder."""
+import itertools
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from resnet_jax.analysis import lesion, paths, responses
+from resnet_jax.analysis.study import Trained, modes_deleting
+from resnet_jax.data import on_device
+from resnet_jax.models import BlockMode, keep_all
+from resnet_jax.models.blocks import Block, option_a
+from resnet_jax.train import cross_entropy, train_and_evaluate
+from tests.helpers import build, tiny_config
+
+
+@pytest.fixture(scope='module')
+def trained(image_folder, tmp_path_factory):
+  """ResNet-14 (option A; blocks 1.1 1.2 | 2.1* 2.2 | 3.1* 3.2, * shape-changing) after two steps."""
+  workdir = str(tmp_path_factory.mktemp('resnet14'))
+  config = tiny_config(image_folder, tmp_path_factory.mktemp('cache'), total_steps=2, eval_every_steps=2)
+  config.model.depth = 14
+  train_and_evaluate(config, workdir)
+  net = Trained(workdir)
+  yield net
+  net.close()
+
+
+def with_block(variables, stage: int, position: int | None, edit):
+  """The variables with edit(leaf_dict) applied to one block: stage's transition (position None) or its scanned
+  block `position`."""
+  def edit_collection(collection):
+    collection = jax.tree.map(np.array, collection)
+    stage_vars = collection[f'stage{stage}']
+    if position is None:
+      edit(stage_vars['transition'], slice(None))
+    else:
+      edit(stage_vars['blocks'], position)
+    return collection
+  return {name: edit_collection(c) for name, c in variables.items()}
+
+
+def test_keeping_every_block_is_the_plain_evaluation(trained):
+  plain, kept = trained.error(), trained.error(keep_all(len(trained.blocks)))
+  assert kept['top1_error'] == plain['top1_error'] and kept['top5_error'] == plain['top5_error']
+  np.testing.assert_allclose(kept['loss'], plain['loss'], rtol=1e-5)
+
+
+@pytest.mark.parametrize('index,stage,position', [(1, 1, 1), (2, 2, None), (5, 3, 0)])
+def test_deleting_a_block_equals_zeroing_its_residual_branch(trained, index, stage, position):
+  """A post-activation block whose last BN has scale and bias 0 adds nothing to its shortcut: deleted."""
+  def zero_last_bn(block, at):
+    block['bn2']['scale'][at] = 0
+    block['bn2']['bias'][at] = 0
+  params = with_block({'params': trained.state.params}, stage, position, zero_last_bn)
+  zeroed = trained.error(variables={**trained.variables, **params})
+  deleted = trained.error(modes_deleting(len(trained.blocks), [index]))
+  assert deleted['top1_error'] == zeroed['top1_error']
+  np.testing.assert_allclose(deleted['loss'], zeroed['loss'], rtol=1e-5)
+  assert deleted['loss'] != trained.error()['loss']
+
+
+def test_reordering_swaps_the_blocks_parameters(trained):
+  order = np.arange(6)
+  order[[0, 1]] = [1, 0]  # Stage 1's two blocks trade places.
+  swapped = trained.reordered(order)
+  for name, collection in trained.variables.items():
+    for got, want in zip(jax.tree.leaves(swapped[name]['stage1']['blocks']),
+                         jax.tree.leaves(collection['stage1']['blocks'])):
+      np.testing.assert_array_equal(got, np.asarray(want)[::-1])
+    assert swapped[name]['stage2'] is collection['stage2']
+  assert trained.error(variables=swapped)['loss'] != trained.error()['loss']
+  with pytest.raises(ValueError, match='out of stage'):
+    trained.reordered([0, 2, 1, 3, 4, 5])  # 2.1 changes the shape: it cannot move.
+
+
+def test_single_and_random_deletions_cover_the_blocks(trained):
+  single = lesion.single_deletions(trained)
+  assert [r['label'] for r in single] == ['1.1', '1.2', '2.1', '2.2', '3.1', '3.2']
+  assert [r['changes_shape'] for r in single] == [False, False, True, False, True, False]
+  assert lesion.candidates(trained, include_shape_changing=False) == [0, 1, 3, 5]
+  rows = lesion.random_deletions(trained, [1, 4, 9], 2, np.random.default_rng(0))
+  assert [r['k'] for r in rows] == [1, 1, 4, 4]  # k = 9 exceeds the 4 blocks that keep the shape.
+  assert rows[-1]['deleted'] == '0 1 3 5'
+  assert lesion.swappable_pairs(trained) == [(0, 1)]  # Stages 2 and 3 have one same-shape block each.
+
+
+def test_kendall_tau_counts_discordant_pairs():
+  rng = np.random.default_rng(0)
+  for n in (2, 5, 9):
+    order = rng.permutation(n)
+    concordant = sum((order[i] < order[j]) for i, j in itertools.combinations(range(n), 2))
+    pairs = n * (n - 1) / 2
+    assert lesion.kendall_tau(order) == pytest.approx((concordant - (pairs - concordant)) / pairs)
+  assert lesion.kendall_tau(np.arange(7)) == 1 and lesion.kendall_tau(np.arange(7)[::-1]) == -1
+
+
+def test_path_lengths_are_binomial():
+  n = 10
+  counts = np.bincount([sum(route) for route in itertools.product((0, 1), repeat=n)], minlength=n + 1)
+  np.testing.assert_allclose(paths.path_length_distribution(n), counts / 2 ** n)
+  assert counts.tolist() == [math.comb(n, k) for k in range(n + 1)]
+  effective = paths.effective_paths(n, [0, 5, 10], [4.0, 1.0, 0.5])
+  np.testing.assert_allclose(effective, np.array([4, 252, 0.5]) / 256.5)
+
+
+def identity_backward(next_fun, args, kwargs, context):
+  """Intercepts Block.__call__: the block's output, with the gradient of its shortcut alone (pre-activation:
+  out = shortcut(x) + F(x), so this is the gradient of the path through no residual branch)."""
+  if context.method_name != '__call__' or not isinstance(context.module, Block):
+    return next_fun(*args, **kwargs)
+  x, block = args[0], context.module
+  out, carry = next_fun(*args, **kwargs)
+  skip = option_a(x, block.stride, block.features) if block.stride != 1 or x.shape[-1] != block.features else x
+  return skip + jax.lax.stop_gradient(out - skip), carry
+
+
+def test_gradient_routed_through_no_residual_branch_is_the_identity_paths():
+  _, model, _ = build('cifar10:resnet14', preact=True)
+  variables = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  images, labels = jax.random.normal(jax.random.key(1), (4, 32, 32, 3)), jnp.arange(4)
+  loss = lambda x, modes=None: cross_entropy(model.apply(variables, x, block_modes=modes), labels, 0.0).sum()
+  routed = jax.grad(loss)(images, jnp.asarray(paths.routed_modes(6, [])))
+  with nn.intercept_methods(identity_backward):
+    identity = jax.grad(loss)(images)
+  np.testing.assert_allclose(routed, identity, rtol=1e-6, atol=1e-9)
+  assert not np.allclose(routed, jax.grad(loss)(images), atol=1e-6)  # The full gradient has the other paths too.
+  np.testing.assert_array_equal(paths.routed_modes(4, [1, 3]), [BlockMode.SKIP_ONLY, BlockMode.RESIDUAL_ONLY] * 2)
+
+
+def test_gradient_by_path_length_measures_each_length(trained):
+  rows = paths.gradient_by_path_length(trained, [0, 3, 6], 2, np.random.default_rng(0))
+  assert [(r['length'], r['sample']) for r in rows] == [(0, 0), (0, 1), (3, 0), (3, 1), (6, 0), (6, 1)]
+  assert all(np.isfinite(r['gradient_norm']) and r['gradient_norm'] > 0 for r in rows)
+  assert rows[4]['gradient_norm'] != rows[5]['gradient_norm']  # Another training batch.
+
+
+def test_layer_responses_are_the_channel_stds_of_the_sown_responses(trained):
+  rows = responses.layer_responses(trained)
+  assert [r['name'] for r in rows] == ['stem'] + [f'{s}.{b}/{i}' for s in (1, 2, 3) for b in (1, 2) for i in (1, 2)]
+  split = trained.run.input.evals['test']
+  images = on_device.normalize(split.images, trained.run.input.data['norm'])
+  _, state = trained.model.apply(trained.variables, images, mutable=['intermediates'])
+  stage1 = state['intermediates']['stage1']['blocks']['response'][1][1]  # Block 1.2, its second conv.
+  want = np.asarray(stage1, np.float64).reshape(-1, stage1.shape[-1]).std(0).mean()
+  np.testing.assert_allclose(rows[4]['std'], want, rtol=1e-4)
+  stem = np.asarray(state['intermediates']['response'][0], np.float64)
+  np.testing.assert_allclose(rows[0]['std'], stem.reshape(-1, stem.shape[-1]).std(0).mean(), rtol=1e-4)

@@ -1,0 +1,57 @@
+"""The training-step benchmark on a tiny configuration (its numbers mean nothing here; docs/benchmarks.md has
+the measured ones), and the PyTorch reference nets it compares with."""
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from resnet_jax.models import architecture, count_params
+from tests.helpers import ROOT, build
+
+torch = pytest.importorskip('torch')
+from resnet_jax import torch_reference  # noqa: E402
+
+
+@pytest.mark.parametrize('name,family,shortcut', [('cifar10:resnet20', 'cifar', 'A'), ('imagenet:resnet18', 'imagenet', 'B'),
+                                                  ('imagenet:resnet50', 'imagenet', 'B')])
+def test_torch_reference_has_our_parameter_count(name, family, shortcut):
+  config, _, variables = build(name)
+  net = torch_reference.TorchResNet(architecture(family, config.model.depth), config.dataset.num_classes, shortcut)
+  assert sum(p.numel() for p in net.parameters()) == count_params(variables['params'])
+
+
+def test_torch_reference_option_a_pads_the_subsampled_identity():
+  x = torch.arange(2 * 4 * 4 * 4, dtype=torch.float32).reshape(2, 4, 4, 4)
+  out = torch_reference._option_a(x, 2, 8)
+  assert out.shape == (2, 8, 2, 2) and torch.equal(out[:, :4], x[:, :, ::2, ::2]) and not out[:, 4:].any()
+
+
+def test_step_benchmark_reports_each_implementation(tmp_path):
+  out = tmp_path / 'step.json'
+  env = {**os.environ, 'JAX_PLATFORMS': 'cpu', 'XLA_FLAGS': ''}
+  done = subprocess.run(
+      [sys.executable, 'experiments/benchmark.py', '--bench=step', '--nets=cifar10:resnet14', '--batch=8',
+       '--warmup=1', '--window=1', '--repeats=2', '--notorch_compile', '--host_devices=2', f'--out={out}'],
+      cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+  assert done.returncode == 0, done.stderr[-3000:]
+  results = json.loads(out.read_text())
+  assert results['devices'] == 2 and results['platform'] == 'cpu' and results['peak_flops'] > 0
+  ours, *theirs = results['rows']
+  assert [r['implementation'] for r in theirs] == ['torch eager', 'torch channels_last']
+  assert ours['network'] == 'resnet14-A' and ours['images_per_sec'] > 0 and ours['compile_seconds'] > 0
+  assert ours['vs_best_torch'] == pytest.approx(
+      ours['images_per_sec'] / max(r['images_per_sec'] for r in theirs))
+  # XLA's count of the (unrolled) step: forward, and the backward's input and weight gradients, ~3x the forward.
+  assert 0.85 < ours['xla_flops'] / ours['model_flops'] < 1.05
+  assert done.stdout.strip().splitlines()[-1].startswith('| resnet14-A | 8 | float32 | torch channels_last |')
+  assert ours['implementation'] == 'resnet_jax (scan, standard-layout conv gradients)'
+
+
+def test_matmul_peak_is_measured():
+  from resnet_jax.benchmarking import matmul_flops_per_second
+  assert matmul_flops_per_second(64, jnp.float32, repeats=2) > 0
+  assert jax.default_backend() == 'cpu'

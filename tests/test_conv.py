@@ -1,0 +1,55 @@
+"""Standard-layout conv gradients (models/conv.py) equal XLA's, and 'auto' picks them, with scan, on the CPU."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from jax import lax
+
+from resnet_jax.models import conv
+from tests.helpers import build
+
+STANDARD = ('NHWC', 'HWIO', 'NHWC')
+
+
+@pytest.mark.parametrize('kernel,stride,size', [(3, 1, 8), (3, 2, 8), (3, 2, 9), (1, 1, 7), (1, 2, 8), (1, 2, 7),
+                                                (7, 2, 15), (7, 2, 16)])
+def test_gradients_equal_xlas(kernel, stride, size):
+  x = jax.random.normal(jax.random.key(0), (2, size, size + 1, 3))
+  w = jax.random.normal(jax.random.key(1), (kernel, kernel, 3, 5))
+  pad = [(kernel // 2, kernel // 2)] * 2
+
+  def loss(x, w, conv_fn):
+    return jnp.sum(jnp.sin(conv_fn(x, w, (stride, stride), pad, dimension_numbers=STANDARD)))
+
+  want = jax.grad(loss, (0, 1))(x, w, lax.conv_general_dilated)
+  got = jax.grad(loss, (0, 1))(x, w, conv.conv_general_dilated)
+  for g, v in zip(got, want):
+    np.testing.assert_allclose(g, v, rtol=1e-5, atol=1e-5)
+  # The gradients are convolutions of the standard layout: the kernel's gradient transposes its operands.
+  jaxpr = str(jax.make_jaxpr(jax.grad(loss, (0, 1)), static_argnums=2)(x, w, conv.conv_general_dilated))
+  assert 'permutation=(3, 1, 2, 0)' in jaxpr
+
+
+def test_other_convolutions_go_to_lax():
+  x, w = jnp.ones((1, 6, 6, 4)), jnp.ones((3, 3, 2, 4))
+  grouped = conv.conv_general_dilated(x, w, (1, 1), 'SAME', dimension_numbers=STANDARD, feature_group_count=2)
+  np.testing.assert_array_equal(grouped, lax.conv_general_dilated(x, w, (1, 1), 'SAME', dimension_numbers=STANDARD,
+                                                                   feature_group_count=2))
+
+
+def test_auto_scans_with_standard_layout_gradients_on_cpu():
+  _, auto, variables = build('cifar10:resnet20')
+  _, xla, _ = build('cifar10:resnet20', conv_gradients='xla')
+  assert auto.standard_layout_gradients and not auto.unroll_blocks  # A loop, as fast as unrolled (benchmarks.md).
+  assert not xla.standard_layout_gradients and xla.unroll_blocks  # XLA's own gradients are slow in a loop.
+  images, labels = jax.random.normal(jax.random.key(0), (4, 32, 32, 3)), jnp.arange(4)
+  real = auto.init(jax.random.key(1), images)
+
+  def grads(model):
+    def loss(params):
+      logits, _ = model.apply({**real, 'params': params}, images, train=True, mutable=['batch_stats'])
+      return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+    return jax.grad(loss)(real['params'])
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5), grads(auto), grads(xla))
+  assert jax.tree.structure(variables) == jax.tree.structure(real)

@@ -1,0 +1,143 @@
+"""The experiment scripts end to end, as a user runs them, on tiny nets and budgets over a generated image folder."""
+import csv
+import os
+import subprocess
+import sys
+
+import pytest
+
+from resnet_jax import config_io, sweep
+from resnet_jax.errors import ConfigError
+from tests.helpers import ROOT
+
+
+def script(name: str, *args) -> subprocess.CompletedProcess:
+  env = {**os.environ, 'JAX_PLATFORMS': 'cpu'}
+  done = subprocess.run([sys.executable, os.path.join('experiments', name), *args], cwd=ROOT, env=env, text=True,
+                        capture_output=True, timeout=600)
+  assert done.returncode == 0, done.stderr[-3000:]
+  return done
+
+
+def read_csv(path):
+  with open(path) as f:
+    return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope='module')
+def sweep_args(image_folder, tmp_path_factory):
+  root = tmp_path_factory.mktemp('paper')
+  cache = tmp_path_factory.mktemp('cache')
+  return [f'--root={root}', '--steps=2', '--depths=14', '--set=dataset.source=folder', f'--set=dataset.dir={image_folder}',
+          f'--set=dataset.cache_dir={cache}', '--set=batch_size=16', '--set=eval_batch_size=40']
+
+
+@pytest.fixture(scope='module')
+def depth_sweep(sweep_args):
+  """plain14 and resnet14-A trained for 2 steps by the depth sweep: (root, its output)."""
+  return sweep_args[0].split('=', 1)[1], script('depth_ablation.py', *sweep_args)
+
+
+def test_depth_ablation_runs_the_grid_and_reports(depth_sweep, sweep_args):
+  root, _ = depth_sweep
+  report = os.path.join(root, 'report')
+  for name in ('plain14', 'resnet14-A'):
+    assert sweep.finished(os.path.join(root, 'cifar10', name))
+  rows = {r['network']: r for r in read_csv(os.path.join(report, 'table6_cifar10.csv'))}
+  assert set(rows) == {'plain14', 'resnet14-A'}
+  assert rows['resnet14-A']['run'] == '2 steps' and 0 <= float(rows['plain14']['error % (ours)']) <= 100
+  assert os.path.getsize(os.path.join(report, 'fig6_cifar10.png')) > 10_000
+  log = os.path.join(root, 'cifar10', 'plain14', 'launch.log')
+  before = os.path.getmtime(log)
+  again = script('depth_ablation.py', *sweep_args)
+  assert 'skipped' in again.stderr and os.path.getmtime(log) == before  # Finished runs are not run again.
+
+
+def test_shortcut_ablation_writes_a_slurm_array_of_the_unfinished_runs(depth_sweep, sweep_args):
+  root, _ = depth_sweep
+  done = script('shortcut_ablation.py', *sweep_args, '--launcher=slurm', '--python=.venv/bin/python')
+  path = os.path.join(root, 'shortcut_ablation_cifar10.sbatch')
+  with open(path) as f:
+    text = f.read()
+  assert '#SBATCH --array=0-1' in text and path in done.stdout
+  assert 'resnet14-B' in text and 'resnet14-C' in text and 'resnet14-A' not in text  # A ran in the depth sweep.
+  assert '--config.total_steps=2' in text and '.venv/bin/python' in text
+  assert subprocess.run(['bash', '-n', path]).returncode == 0
+  rows = read_csv(os.path.join(root, 'report', 'shortcuts_cifar10.csv'))
+  assert rows[0]['network'] == 'resnet14' and rows[0]['A error %'] and not rows[0]['B error %']
+
+
+def test_reproduce_tables_rebuilds_from_the_workdirs(depth_sweep):
+  root, _ = depth_sweep
+  out = os.path.join(root, 'rebuilt')
+  done = script('reproduce_tables.py', f'--root={root}', f'--out={out}')
+  assert sorted(os.listdir(out)) == ['fig6_cifar10.png', 'shortcuts_cifar10.csv', 'shortcuts_cifar10.md',
+                                     'table6_cifar10.csv', 'table6_cifar10.md']
+  assert '| resnet14-A | 14 |' in done.stdout and '8.75' not in done.stdout  # No paper number for depth 14.
+
+
+def test_layer_responses_script(depth_sweep):
+  root, _ = depth_sweep
+  out = os.path.join(root, 'responses')
+  workdirs = ','.join(os.path.join(root, 'cifar10', n) for n in ('plain14', 'resnet14-A'))
+  script('layer_responses.py', f'--workdirs={workdirs}', f'--out={out}')
+  rows = read_csv(os.path.join(out, 'layer_responses_all.csv'))
+  assert len(rows) == 2 * 13  # The stem and two 3x3 layers in each of 6 blocks.
+  assert all(float(r['std']) > 0 for r in rows)
+  assert [r['network'] for r in read_csv(os.path.join(out, 'layer_responses.csv'))] == ['plain14', 'resnet14-A']
+  assert os.path.getsize(os.path.join(out, 'fig7_layer_responses.png')) > 10_000
+
+
+def test_layer_deletion_script(depth_sweep):
+  root, _ = depth_sweep
+  out = os.path.join(root, 'deletion')
+  workdirs = ','.join(os.path.join(root, 'cifar10', n) for n in ('resnet14-A', 'plain14'))
+  script('layer_deletion.py', f'--workdirs={workdirs}', f'--out={out}', '--draws=2', '--swaps=1',
+         '--path_samples=1')
+  single = read_csv(os.path.join(out, 'single_deletion.csv'))
+  assert [r['block'] for r in single] == ['1.1', '1.2', '2.1', '2.2', '3.1', '3.2'] * 2
+  assert [r['network'] for r in single[::6]] == ['resnet14-A', 'plain14']
+  assert single[8]['error %'] == 'nan' and single[2]['error %'] != 'nan'  # A plain transition stays.
+  assert len(read_csv(os.path.join(out, 'random_deletion.csv'))) == 2 * 4 * 2  # 2 nets, k = 1..4, 2 draws.
+  assert len(read_csv(os.path.join(out, 'reordering.csv'))) == 2 * 2
+  assert len(read_csv(os.path.join(out, 'paths_resnet14-A.csv'))) == 7  # Lengths 0..6; none for the plain net.
+  assert not os.path.exists(os.path.join(out, 'paths_plain14.csv'))
+  for figure in ('fig_deletion.png', 'paths_resnet14-A.png'):
+    assert os.path.getsize(os.path.join(out, figure)) > 10_000
+
+
+def test_budget_shrinks_the_schedule_with_the_run():
+  cifar = config_io.named_config('configs/cifar10.py', 'resnet110')  # lr 0.01 for 400 of 64k steps.
+  assert sweep.budget_overrides(cifar, 640) == (
+      'total_steps=640', 'schedule.unit=steps', 'schedule.boundaries=(320, 480)', 'schedule.warmup_length=4',
+      'eval_every_steps=160', 'log_every_steps=53', 'checkpoint_every_steps=640')
+  imagenet = config_io.named_config('configs/imagenet.py', 'resnet50,modern')  # Epochs: 5 of 90 warm up.
+  overrides = sweep.budget_overrides(imagenet, 900)
+  assert 'schedule.warmup_length=50' in overrides and 'schedule.unit=steps' in overrides
+  job = sweep.Job('cifar10', 'resnet56-B', ('total_steps=10',), '/runs')
+  assert job.workdir == '/runs/cifar10/resnet56-B' and job.config.total_steps == 10
+
+
+def test_overrides_parse_as_the_fields_type():
+  config = config_io.named_config('configs/cifar10.py', 'resnet20')
+  config_io.apply_overrides(config, ['batch_size=64', 'schedule.boundaries=(1, 2)', 'dataset.val_split=True',
+                                     'optimizer.learning_rate=0.05'])
+  assert (config.batch_size, config.schedule.boundaries, config.dataset.val_split) == (64, (1, 2), True)
+  assert config.optimizer.learning_rate == 0.05
+  with pytest.raises(ConfigError, match='no field'):
+    config_io.apply_overrides(config, ['model.width=3'])
+  with pytest.raises(ConfigError, match='is not a valid int'):
+    config_io.apply_overrides(config, ['batch_size=big'])
+  with pytest.raises(ConfigError, match='KEY=VALUE'):
+    config_io.apply_overrides(config, ['batch_size'])
+
+
+def test_imagenet_sweeps_print_the_papers_grids(tmp_path):
+  root = f'--root={tmp_path}'
+  depth = script('depth_ablation.py', '--dataset=imagenet', '--launcher=print', root, '--set=dataset.dir=/data/in')
+  shortcut = script('shortcut_ablation.py', '--dataset=imagenet', '--launcher=print', root)
+  workdirs = [line.split('--workdir=')[1].split()[0] for line in (depth.stdout + shortcut.stdout).splitlines()]
+  assert [os.path.relpath(w, tmp_path) for w in workdirs] == [
+      f'imagenet2012/{n}' for n in ('plain18', 'resnet18-A', 'plain34', 'resnet34-A', 'plain34', 'resnet34-A',
+                                    'resnet34-B', 'resnet34-C')]
+  assert depth.stdout.count('--config.dataset.dir=/data/in') == 4 and not os.listdir(tmp_path)
