@@ -16,7 +16,8 @@ torch = pytest.importorskip('torch')
 from resnet_jax import torch_reference  # noqa: E402
 
 
-@pytest.mark.parametrize('name,family,shortcut', [('cifar10:resnet20', 'cifar', 'A'), ('imagenet:resnet18', 'imagenet', 'B'),
+@pytest.mark.parametrize('name,family,shortcut', [('cifar10:resnet20', 'cifar', 'A'),
+                                                  ('imagenet:resnet18', 'imagenet', 'B'),
                                                   ('imagenet:resnet50', 'imagenet', 'B')])
 def test_torch_reference_has_our_parameter_count(name, family, shortcut):
   config, _, variables = build(name)

@@ -28,8 +28,9 @@ def read_csv(path):
 def sweep_args(image_folder, tmp_path_factory):
   root = tmp_path_factory.mktemp('paper')
   cache = tmp_path_factory.mktemp('cache')
-  return [f'--root={root}', '--steps=2', '--depths=14', '--set=dataset.source=folder', f'--set=dataset.dir={image_folder}',
-          f'--set=dataset.cache_dir={cache}', '--set=batch_size=16', '--set=eval_batch_size=40']
+  return [f'--root={root}', '--steps=2', '--depths=14', '--set=dataset.source=folder',
+          f'--set=dataset.dir={image_folder}', f'--set=dataset.cache_dir={cache}', '--set=batch_size=16',
+          '--set=eval_batch_size=40']
 
 
 @pytest.fixture(scope='module')

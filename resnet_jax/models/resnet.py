@@ -42,8 +42,8 @@ class Stage(nn.Module):
       modes = None if modes is None else modes[1:]
     scanned = self.num_blocks - self.transition
     if scanned:
-      blocks = nn.scan(Block, variable_axes={'params': 0, 'batch_stats': 0, 'intermediates': 0}, split_rngs={'params': True},
-                       in_axes=0, length=scanned, unroll=scanned if self.unroll else 1)
+      blocks = nn.scan(Block, variable_axes={'params': 0, 'batch_stats': 0, 'intermediates': 0},
+                       split_rngs={'params': True}, in_axes=0, length=scanned, unroll=scanned if self.unroll else 1)
       x, _ = blocks(stride=1, **self.block.keywords, name='blocks')(x, modes)
     return x
 
