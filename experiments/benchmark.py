@@ -9,6 +9,12 @@ device's peak (--peak_tflops, or measured with a large matrix product). Prints a
   python experiments/benchmark.py --bench=step --out=docs/step_cpu.json
   python experiments/benchmark.py --bench=step --nets=imagenet:resnet50 --dtypes=bfloat16 --batch=256
 
+--bench=conv: each convolution of a 3x3 layer alone (forward, input gradient, kernel gradient; the gradients both
+as XLA derives them and as models/conv.py writes them), beside PyTorch's channels_last (oneDNN) on the CPU:
+milliseconds and GFLOP/s, for the layers in --layers at the first --batch (default 128).
+
+  python experiments/benchmark.py --bench=conv --out=docs/conv_cpu.json
+
 --bench=pipeline: the ImageNet host pipeline alone (decode + augmentation), images/s.
 
   python experiments/benchmark.py --bench=pipeline --out=docs/pipeline.json
@@ -30,9 +36,10 @@ from absl import app, flags
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from resnet_jax import cli  # noqa: E402
 from resnet_jax.data import augment  # noqa: E402
 
-flags.DEFINE_enum('bench', 'step', ['step', 'pipeline'], 'What to measure.')
+flags.DEFINE_enum('bench', 'step', ['step', 'conv', 'pipeline'], 'What to measure.')
 flags.DEFINE_string('out', None, 'Write the results as JSON here.')
 flags.DEFINE_integer('repeats', 5, 'Windows of steps (step) or passes over the images (pipeline); the median counts.')
 # --bench=step
@@ -51,6 +58,9 @@ flags.DEFINE_bool('torch_compile', True, 'Include torch.compile among the PyTorc
 flags.DEFINE_float('peak_tflops', 0.0, 'One device\'s peak for FLOP utilisation; 0: measure it with a matrix '
                    'product.')
 flags.DEFINE_integer('host_devices', 0, 'CPU: split the host into this many XLA devices (0: leave XLA_FLAGS).')
+# --bench=conv
+flags.DEFINE_list('layers', ['32:16', '16:32', '8:64'], 'SIZE:CHANNELS of each 3x3 layer; default: the three '
+                  'stages of the CIFAR nets.')
 # --bench=pipeline
 flags.DEFINE_integer('images', 200, 'Generated JPEGs.')
 flags.DEFINE_integer('threads', os.cpu_count() or 1, 'Threads of the pool.')
@@ -126,7 +136,7 @@ def time_torch(config, batch: int, dtype: str, platform_name: str) -> list[dict]
   import torch
   from resnet_jax import torch_reference
   from resnet_jax.models import architecture
-  from resnet_jax.benchmarking import median_step_seconds
+  from resnet_jax.benchmarking import timed_steps
   device = 'cuda' if platform_name == 'gpu' else 'cpu'
   rows = []
   for variant in step_variants(platform_name, dtype):
@@ -142,8 +152,9 @@ def time_torch(config, batch: int, dtype: str, platform_name: str) -> list[dict]
     step()
     sync()
     first = time.perf_counter() - start
-    seconds = median_step_seconds(step, sync, FLAGS.warmup, FLAGS.window, FLAGS.repeats)
-    rows.append({'implementation': variant['name'], 'images_per_sec': batch / seconds, 'step_seconds': seconds,
+    timing = timed_steps(step, sync, FLAGS.warmup, FLAGS.window, FLAGS.repeats)
+    seconds = timing['step_seconds']
+    rows.append({'implementation': variant['name'], 'images_per_sec': batch / seconds, **timing,
                  'compile_seconds': first - seconds if variant['compile'] else None,
                  'memory_bytes': torch.cuda.max_memory_allocated() if device == 'cuda' else None,
                  'torch_net': type(net).__module__.split('.')[0] + '.' + type(net).__name__})
@@ -205,14 +216,45 @@ def step() -> dict:
       results['rows'] += [mine, *theirs]
   print(f'\n{results["device"]} x{results["devices"]} ({platform_name}), jax {results["jax"]}, torch '
         f'{results["torch"]}; peak {peak / 1e12:.2f} TFLOP/s ({"given" if FLAGS.peak_tflops else "measured"})')
-  print('| network | batch | dtype | implementation | images/s | step ms | compile s | memory MB | GFLOP/step '
-        '(XLA) | MFU | vs best torch |\n|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|')
+  print('| network | batch | dtype | implementation | images/s | step ms | page faults/step | compile s | memory MB '
+        '| GFLOP/step (XLA) | MFU | vs best torch |\n|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|')
   for r in results['rows']:
     flops = r.get('xla_flops')
     print(f'| {r["network"]} | {r["batch"]} | {r["dtype"]} | {r["implementation"]} | {r["images_per_sec"]:.0f} | '
-          f'{1e3 * r["step_seconds"]:.1f} | {_number(r.get("compile_seconds"), 1)} | '
+          f'{1e3 * r["step_seconds"]:.1f} | {r["page_faults_per_step"]:.0f} | {_number(r.get("compile_seconds"), 1)} | '
           f'{_number(r["memory_bytes"] and r["memory_bytes"] / 2**20, 0)} | {_number(flops and flops / 1e9, 1)} | '
           f'{_number(r["mfu"] and 100 * r["mfu"], 1, "%")} | {_number(r.get("vs_best_torch"), 2, "x")} |')
+  return results
+
+
+def convs() -> dict:
+  import jax
+  from resnet_jax import benchmarking
+  try:
+    from resnet_jax import torch_reference
+  except ImportError as e:
+    raise app.UsageError(f'--bench=conv compares with PyTorch, which is not importable ({e}).')
+  batch = int(FLAGS.batch[0]) if FLAGS.batch else 128
+  results = {'device': jax.devices()[0].device_kind, 'platform': jax.default_backend(), 'jax': jax.__version__,
+             'torch': torch_reference.torch.__version__, 'cpu': platform.processor() or platform.machine(),
+             'cores': os.cpu_count(), 'batch': batch, 'rows': []}
+  for layer in FLAGS.layers:
+    size, channels = (int(n) for n in layer.split(':'))
+    flops = benchmarking.conv_flops(batch, size, channels)
+    theirs = torch_reference.conv_seconds(batch, size, channels, FLAGS.repeats)
+    mine = benchmarking.jax_conv_seconds(batch, size, channels, FLAGS.repeats)
+    common = {'input': f'{batch}x{size}x{size}x{channels}', 'flops': flops}
+    for name, seconds in [*mine.items(), *((f'{op}, torch channels_last', s) for op, s in theirs.items())]:
+      operation = name.split(',')[0]
+      results['rows'].append({**common, 'operation': operation, 'implementation': name.split(', ')[-1],
+                              'seconds': seconds, 'flops_per_second': flops / seconds,
+                              'vs_torch': theirs[operation] / seconds})
+  print(f'\none {results["platform"]} conv layer (3x3, stride 1) at a time; jax {results["jax"]}, torch '
+        f'{results["torch"]}, {results["cores"]} cores')
+  print('| input (NHWC) | convolution | implementation | ms | GFLOP/s | vs torch |\n|---|---|---|---:|---:|---:|')
+  for r in results['rows']:
+    print(f'| {r["input"]} | {r["operation"]} | {r["implementation"]} | {1e3 * r["seconds"]:.2f} | '
+          f'{r["flops_per_second"] / 1e9:.0f} | {r["vs_torch"]:.2f}x |')
   return results
 
 
@@ -222,7 +264,9 @@ def _number(value, digits: int, unit: str = '') -> str:
 
 def main(argv) -> None:
   del argv
-  results = {'step': step, 'pipeline': pipeline}[FLAGS.bench]()
+  retained = cli.retain_host_memory()  # --retain_host_memory, as launch.py's runs.
+  results = {'step': step, 'conv': convs, 'pipeline': pipeline}[FLAGS.bench]()
+  results['host_memory_retained'] = retained
   if FLAGS.out:
     with open(FLAGS.out, 'w') as f:
       json.dump(results, f, indent=2)

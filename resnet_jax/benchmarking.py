@@ -1,18 +1,21 @@
-"""Timing the training step on synthetic data already on the devices: images/s, compile time, memory, FLOPs.
+"""Timing the training step on synthetic data already on the devices: images/s, compile time, memory, FLOPs; and
+one convolution layer's three convolutions alone.
 
 A step's time is the median over `repeats` windows of `window` steps each (after `warmup` steps), so that
 dispatch overlaps execution as in training, and one slow window does not move the result.
 """
 import functools
+import resource
 import statistics
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from resnet_jax import parallel
-from resnet_jax.models import count_macs, create_model
+from resnet_jax.models import conv, count_macs, create_model
 from resnet_jax.optim import create_optimizer
 from resnet_jax.train import Metrics, create_train_state, train_step
 
@@ -31,6 +34,21 @@ def median_step_seconds(step, sync, warmup: int, window: int, repeats: int) -> f
     sync()
     times.append((time.perf_counter() - start) / window)
   return statistics.median(times)
+
+
+def timed_steps(step, sync, warmup: int, window: int, repeats: int) -> dict:
+  """median_step_seconds, the process's page faults and kernel CPU seconds per timed step, and its peak resident
+  size so far (Linux counts ru_maxrss in KiB)."""
+  for _ in range(warmup):
+    step()
+  sync()
+  before = resource.getrusage(resource.RUSAGE_SELF)
+  seconds = median_step_seconds(step, sync, 0, window, repeats)
+  after = resource.getrusage(resource.RUSAGE_SELF)
+  steps = window * repeats
+  return {'step_seconds': seconds, 'page_faults_per_step': (after.ru_minflt - before.ru_minflt) / steps,
+          'system_seconds_per_step': (after.ru_stime - before.ru_stime) / steps,
+          'peak_resident_bytes': after.ru_maxrss * 1024}
 
 
 def _memory_bytes(compiled) -> int | None:
@@ -75,9 +93,9 @@ def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, re
   def step():
     carry[0], carry[1] = compiled(carry[0], carry[1], batch)
 
-  seconds = median_step_seconds(step, lambda: jax.block_until_ready(carry), warmup, window, repeats)
+  timing = timed_steps(step, lambda: jax.block_until_ready(carry), warmup, window, repeats)
   variables = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, size, size, 3))))
-  return {'step_seconds': seconds, 'images_per_sec': batch_size / seconds, 'compile_seconds': compile_seconds,
+  return {**timing, 'images_per_sec': batch_size / timing['step_seconds'], 'compile_seconds': compile_seconds,
           'xla_flops': xla_flops, 'model_flops': 6.0 * count_macs(model, variables, size) * batch_size,
           'memory_bytes': _memory_bytes(compiled)}
 
@@ -92,3 +110,41 @@ def matmul_flops_per_second(n: int, dtype, repeats: int = 10) -> float:
 
   seconds = median_step_seconds(step, lambda: jax.block_until_ready(out[0]), 2, 1, repeats)
   return 2.0 * n ** 3 / seconds
+
+
+def conv_flops(batch: int, size: int, channels: int) -> float:
+  """FLOPs of each of a 3x3, stride-1, channels-to-channels layer's convolutions (forward, either gradient)."""
+  return 2.0 * batch * size * size * channels * channels * 9
+
+
+def jax_conv_seconds(batch: int, size: int, channels: int, repeats: int) -> dict[str, float]:
+  """Seconds of each convolution of a 3x3, stride-1, channels-to-channels layer on a batch x size x size input,
+  jitted alone (the median of `repeats` calls): the forward pass, and each gradient both as XLA derives it and as
+  models/conv.py writes it in the standard layout."""
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.normal(size=(batch, size, size, channels)), jnp.float32)
+  w = jnp.asarray(rng.normal(size=(3, 3, channels, channels)), jnp.float32)
+  strides, padding = (1, 1), ((1, 1), (1, 1))
+
+  def forward(x, w):
+    return lax.conv_general_dilated(x, w, strides, padding, dimension_numbers=conv.STANDARD)
+
+  def xla_gradients(x, w, g):
+    return jax.vjp(forward, x, w)[1](g)
+
+  ops = {'forward, XLA': (forward, (x, w)),
+         'input gradient, XLA': (lambda x, w, g: xla_gradients(x, w, g)[0], (x, w, x)),
+         'kernel gradient, XLA': (lambda x, w, g: xla_gradients(x, w, g)[1], (x, w, x)),
+         'input gradient, standard layout': (
+             lambda w, g: conv.input_gradient(g, w, x.shape, strides, padding), (w, x)),
+         'kernel gradient, standard layout': (
+             lambda x, g: conv.kernel_gradient(x, g, w.shape, strides, padding), (x, x))}
+  seconds = {}
+  for name, (op, args) in ops.items():
+    compiled, out = jax.jit(op).lower(*args).compile(), [None]
+
+    def call():
+      out[0] = compiled(*args)
+
+    seconds[name] = median_step_seconds(call, lambda: jax.block_until_ready(out[0]), 2, 1, repeats)
+  return seconds

@@ -122,3 +122,21 @@ def train_step_timer(net: nn.Module, batch_size: int, image_size: int, num_class
     if device == 'cuda':
       torch.cuda.synchronize()
   return step, sync
+
+
+def conv_seconds(batch: int, size: int, channels: int, repeats: int) -> dict[str, float]:
+  """benchmarking.jax_conv_seconds in PyTorch on the CPU, channels_last (oneDNN's kernels): the forward pass and
+  the input and kernel gradients of one 3x3, stride-1 layer, each alone."""
+  from resnet_jax.benchmarking import median_step_seconds
+  x = torch.randn(batch, channels, size, size).contiguous(memory_format=torch.channels_last)
+  w = torch.randn(channels, channels, 3, 3).contiguous(memory_format=torch.channels_last)
+  g = torch.randn_like(x)
+
+  def gradient(mask):
+    return lambda: torch.ops.aten.convolution_backward(g, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
+                                                       mask)
+
+  ops = {'forward': lambda: nn.functional.conv2d(x, w, padding=1), 'input gradient': gradient([True, False, False]),
+         'kernel gradient': gradient([False, True, False])}
+  with torch.no_grad():
+    return {name: median_step_seconds(op, lambda: None, 2, 1, repeats) for name, op in ops.items()}

@@ -1,5 +1,5 @@
-"""The training-step benchmark on a tiny configuration (its numbers mean nothing here; docs/benchmarks.md has
-the measured ones), and the PyTorch reference nets it compares with."""
+"""The training-step and convolution benchmarks on tiny configurations (their numbers mean nothing here;
+docs/benchmarks.md has the measured ones), and the PyTorch reference nets they compare with."""
 import json
 import os
 import subprocess
@@ -41,6 +41,9 @@ def test_step_benchmark_reports_each_implementation(tmp_path):
   assert done.returncode == 0, done.stderr[-3000:]
   results = json.loads(out.read_text())
   assert results['devices'] == 2 and results['platform'] == 'cpu' and results['peak_flops'] > 0
+  assert results['host_memory_retained']  # A CPU-only run, as launch.py's.
+  assert all(r['page_faults_per_step'] >= 0 and r['system_seconds_per_step'] >= 0 and r['peak_resident_bytes'] > 0
+             for r in results['rows'])
   ours, *theirs = results['rows']
   assert [r['implementation'] for r in theirs] == ['torch eager', 'torch channels_last']
   assert ours['network'] == 'resnet14-A' and ours['images_per_sec'] > 0 and ours['compile_seconds'] > 0
@@ -56,3 +59,28 @@ def test_matmul_peak_is_measured():
   from resnet_jax.benchmarking import matmul_flops_per_second
   assert matmul_flops_per_second(64, jnp.float32, repeats=2) > 0
   assert jax.default_backend() == 'cpu'
+
+
+def test_conv_benchmark_times_each_convolution_beside_torch(tmp_path):
+  out = tmp_path / 'conv.json'
+  done = subprocess.run(
+      [sys.executable, 'experiments/benchmark.py', '--bench=conv', '--batch=2', '--layers=8:4,4:8', '--repeats=2',
+       f'--out={out}'], cwd=ROOT, env={**os.environ, 'JAX_PLATFORMS': 'cpu', 'XLA_FLAGS': ''}, capture_output=True,
+      text=True, timeout=600)
+  assert done.returncode == 0, done.stderr[-3000:]
+  results = json.loads(out.read_text())
+  assert results['host_memory_retained'] and results['batch'] == 2
+  rows = results['rows']
+  assert [(r['operation'], r['implementation']) for r in rows[:8]] == [
+      ('forward', 'XLA'), ('input gradient', 'XLA'), ('kernel gradient', 'XLA'),
+      ('input gradient', 'standard layout'), ('kernel gradient', 'standard layout'),
+      ('forward', 'torch channels_last'), ('input gradient', 'torch channels_last'),
+      ('kernel gradient', 'torch channels_last')]
+  assert [r['input'] for r in rows] == ['2x8x8x4'] * 8 + ['2x4x4x8'] * 8
+  torch_seconds = {r['operation']: r['seconds'] for r in rows[5:8]}
+  for r in rows[:8]:
+    assert r['flops'] == 2 * 2 * 8 * 8 * 4 * 4 * 9 and r['flops_per_second'] == pytest.approx(r['flops'] / r['seconds'])
+    assert r['vs_torch'] == pytest.approx(torch_seconds[r['operation']] / r['seconds'])
+  assert done.stdout.strip().splitlines()[-1] == (
+      f'| 2x4x4x8 | kernel gradient | torch channels_last | {1e3 * rows[-1]["seconds"]:.2f} | '
+      f'{rows[-1]["flops_per_second"] / 1e9:.0f} | 1.00x |')

@@ -25,7 +25,7 @@ def _forward(x, w, strides, padding):
   return lax.conv_general_dilated(x, w, strides, padding, dimension_numbers=STANDARD)
 
 
-def _input_gradient(g, w, x_shape, strides, padding):
+def input_gradient(g, w, x_shape, strides, padding):
   """d(conv)/dx applied to g: the stride-dilated g convolved with the flipped, transposed kernel."""
   flipped = jnp.flip(w, (0, 1)).transpose(0, 1, 3, 2)
   pads = []
@@ -35,7 +35,7 @@ def _input_gradient(g, w, x_shape, strides, padding):
   return lax.conv_general_dilated(g, flipped, (1, 1), pads, lhs_dilation=strides, dimension_numbers=STANDARD)
 
 
-def _kernel_gradient(x, g, w_shape, strides, padding):
+def kernel_gradient(x, g, w_shape, strides, padding):
   """d(conv)/dw applied to g: x with batch and channels swapped, convolved with g (stride-dilated) as kernel."""
   pads = []
   for axis, (low, _) in enumerate(padding):
@@ -56,8 +56,8 @@ def _make(strides, padding):
 
   def backward(residuals, g):
     x, w = residuals
-    return (_input_gradient(g, w, x.shape, strides, padding).astype(x.dtype),
-            _kernel_gradient(x, g, w.shape, strides, padding).astype(w.dtype))
+    return (input_gradient(g, w, x.shape, strides, padding).astype(x.dtype),
+            kernel_gradient(x, g, w.shape, strides, padding).astype(w.dtype))
 
   conv.defvjp(forward, backward)
   return conv
