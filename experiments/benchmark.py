@@ -169,7 +169,7 @@ def step() -> dict:
   import jax.numpy as jnp
   from resnet_jax import benchmarking
   from resnet_jax.config_io import named_config
-  from resnet_jax.models import create_model, model_name
+  from resnet_jax.models import model_name
   platform_name = jax.default_backend()
   gpu = platform_name == 'gpu'
   dtypes = FLAGS.dtypes or ['bfloat16' if gpu else 'float32']
@@ -197,9 +197,8 @@ def step() -> dict:
       name = model_name(config.model)
       common = {'network': name, 'batch': batch, 'dtype': dtype}
       mine = benchmarking.jax_train_step(config, batch, FLAGS.warmup, FLAGS.window, FLAGS.repeats)
-      model = create_model(config)
-      how = (f'{"unrolled" if model.unroll_blocks else "scan"}, '
-             f'{"standard-layout" if model.standard_layout_gradients else "XLA"} conv gradients')
+      how = (f'{"unrolled" if mine["unrolled"] else "scan"}, '
+             f'{"standard-layout" if mine["standard_layout_gradients"] else "XLA"} conv gradients')
       mine = {**common, 'implementation': f'resnet_jax ({how})', **mine}
       mine['mfu'] = mine['xla_flops'] / mine['step_seconds'] / peak if mine['xla_flops'] else None
       print(f'{name} batch {batch} {dtype}: resnet_jax {mine["images_per_sec"]:.0f} images/s', flush=True)
@@ -244,9 +243,9 @@ def convs() -> dict:
     theirs = torch_reference.conv_seconds(batch, size, channels, FLAGS.repeats)
     mine = benchmarking.jax_conv_seconds(batch, size, channels, FLAGS.repeats)
     common = {'input': f'{batch}x{size}x{size}x{channels}', 'flops': flops}
-    for name, seconds in [*mine.items(), *((f'{op}, torch channels_last', s) for op, s in theirs.items())]:
-      operation = name.split(',')[0]
-      results['rows'].append({**common, 'operation': operation, 'implementation': name.split(', ')[-1],
+    for (operation, implementation), seconds in [
+        *mine.items(), *(((op, 'torch channels_last'), s) for op, s in theirs.items())]:
+      results['rows'].append({**common, 'operation': operation, 'implementation': implementation,
                               'seconds': seconds, 'flops_per_second': flops / seconds,
                               'vs_torch': theirs[operation] / seconds})
   print(f'\none {results["platform"]} conv layer (3x3, stride 1) at a time; jax {results["jax"]}, torch '

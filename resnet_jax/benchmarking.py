@@ -69,7 +69,8 @@ def _xla_flops(step_fn, *args) -> float | None:
 
 
 def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, repeats: int = 5) -> dict:
-  """Times config's training step (the one training runs, donated state) on a synthetic batch over all devices."""
+  """Times config's training step (the one training runs, donated state) on a synthetic batch over all devices;
+  also says whether its blocks were unrolled and its conv gradients standard-layout (the config's 'auto' resolved)."""
   model, tx = create_model(config), create_optimizer(config)
   mesh = parallel.make_mesh()
   size = config.dataset.image_size
@@ -97,19 +98,24 @@ def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, re
   variables = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, size, size, 3))))
   return {**timing, 'images_per_sec': batch_size / timing['step_seconds'], 'compile_seconds': compile_seconds,
           'xla_flops': xla_flops, 'model_flops': 6.0 * count_macs(model, variables, size) * batch_size,
-          'memory_bytes': _memory_bytes(compiled)}
+          'memory_bytes': _memory_bytes(compiled), 'unrolled': model.unroll_blocks,
+          'standard_layout_gradients': model.standard_layout_gradients}
+
+
+def call_seconds(fn, args, repeats: int) -> float:
+  """Seconds of one call of jit(fn)(*args), compiled beforehand: the median of `repeats` after 2 warm-up calls."""
+  compiled, out = jax.jit(fn).lower(*args).compile(), [None]
+
+  def call():
+    out[0] = compiled(*args)
+
+  return median_step_seconds(call, lambda: jax.block_until_ready(out[0]), 2, 1, repeats)
 
 
 def matmul_flops_per_second(n: int, dtype, repeats: int = 10) -> float:
   """A device's measured peak: FLOP/s of an n x n matrix product in `dtype`, the median of `repeats`."""
   a = jnp.ones((n, n), dtype)
-  product, out = jax.jit(lambda x: x @ x), [None]
-
-  def step():
-    out[0] = product(a)
-
-  seconds = median_step_seconds(step, lambda: jax.block_until_ready(out[0]), 2, 1, repeats)
-  return 2.0 * n ** 3 / seconds
+  return 2.0 * n ** 3 / call_seconds(lambda x: x @ x, (a,), repeats)
 
 
 def conv_flops(batch: int, size: int, channels: int) -> float:
@@ -117,10 +123,10 @@ def conv_flops(batch: int, size: int, channels: int) -> float:
   return 2.0 * batch * size * size * channels * channels * 9
 
 
-def jax_conv_seconds(batch: int, size: int, channels: int, repeats: int) -> dict[str, float]:
+def jax_conv_seconds(batch: int, size: int, channels: int, repeats: int) -> dict[tuple[str, str], float]:
   """Seconds of each convolution of a 3x3, stride-1, channels-to-channels layer on a batch x size x size input,
-  jitted alone (the median of `repeats` calls): the forward pass, and each gradient both as XLA derives it and as
-  models/conv.py writes it in the standard layout."""
+  jitted alone (the median of `repeats` calls), by (convolution, implementation): the forward pass, and each
+  gradient both as XLA derives it and as models/conv.py writes it in the standard layout."""
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.normal(size=(batch, size, size, channels)), jnp.float32)
   w = jnp.asarray(rng.normal(size=(3, 3, channels, channels)), jnp.float32)
@@ -132,19 +138,11 @@ def jax_conv_seconds(batch: int, size: int, channels: int, repeats: int) -> dict
   def xla_gradients(x, w, g):
     return jax.vjp(forward, x, w)[1](g)
 
-  ops = {'forward, XLA': (forward, (x, w)),
-         'input gradient, XLA': (lambda x, w, g: xla_gradients(x, w, g)[0], (x, w, x)),
-         'kernel gradient, XLA': (lambda x, w, g: xla_gradients(x, w, g)[1], (x, w, x)),
-         'input gradient, standard layout': (
+  ops = {('forward', 'XLA'): (forward, (x, w)),
+         ('input gradient', 'XLA'): (lambda x, w, g: xla_gradients(x, w, g)[0], (x, w, x)),
+         ('kernel gradient', 'XLA'): (lambda x, w, g: xla_gradients(x, w, g)[1], (x, w, x)),
+         ('input gradient', 'standard layout'): (
              lambda w, g: conv.input_gradient(g, w, x.shape, strides, padding), (w, x)),
-         'kernel gradient, standard layout': (
+         ('kernel gradient', 'standard layout'): (
              lambda x, g: conv.kernel_gradient(x, g, w.shape, strides, padding), (x, x))}
-  seconds = {}
-  for name, (op, args) in ops.items():
-    compiled, out = jax.jit(op).lower(*args).compile(), [None]
-
-    def call():
-      out[0] = compiled(*args)
-
-    seconds[name] = median_step_seconds(call, lambda: jax.block_until_ready(out[0]), 2, 1, repeats)
-  return seconds
+  return {key: call_seconds(op, args, repeats) for key, (op, args) in ops.items()}
