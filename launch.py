@@ -2,7 +2,9 @@
 
 Modes: train (the default: trains and evaluates, resuming from DIR's newest checkpoint), eval (evaluates DIR's
 newest checkpoint; for ImageNet under --config.eval.protocol), summary (the network's parameters and
-multiply-adds, ending in one JSON line).
+multiply-adds, ending in one JSON line), config (prints the resolved config, overrides applied, and exits).
+
+Progress and results go to stdout; the libraries' logs to DIR/train.log (--alsologtostderr: on stderr too).
 """
 import json
 import sys
@@ -15,7 +17,8 @@ from resnet_jax.errors import ConfigError
 
 config_flags.DEFINE_config_file('config', None, 'A config file and variant: configs/DATASET.py:NETWORK.',
                                 lock_config=True)
-flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'summary'], 'What to do with the network the config names.')
+flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'summary', 'config'],
+                  'train, eval (the newest checkpoint), summary (parameters, multiply-adds) or config (print it).')
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints, metrics and the saved config (train).')
 flags.DEFINE_bool('multihost', False, 'Call jax.distributed.initialize() (automatic on SLURM and Cloud TPU).')
 flags.DEFINE_string('coordinator_address', None, 'host:port of process 0, for a hand-made multi-process run.')
@@ -30,6 +33,10 @@ def summary(config) -> None:
   overview, facts = summarize(config)
   print(overview)
   print(json.dumps(facts))
+
+
+def show_config(config) -> None:
+  print(config.to_json(indent=2))
 
 
 def train(config) -> None:
@@ -53,12 +60,13 @@ def evaluate(config) -> None:
 def _initialize() -> None:
   if not FLAGS.workdir:
     raise ConfigError(f'--mode={FLAGS.mode} needs --workdir=DIR (checkpoints, metrics and TensorBoard events).')
-  from resnet_jax import parallel
+  from resnet_jax import parallel, runtime
   parallel.initialize(FLAGS.multihost, FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+  runtime.announce(FLAGS.config.model.dtype)
 
 
 def main() -> None:
-  {'summary': summary, 'train': train, 'eval': evaluate}[FLAGS.mode](FLAGS.config)
+  {'summary': summary, 'train': train, 'eval': evaluate, 'config': show_config}[FLAGS.mode](FLAGS.config)
 
 
 if __name__ == '__main__':

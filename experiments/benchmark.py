@@ -261,9 +261,8 @@ def _number(value, digits: int, unit: str = '') -> str:
   return '-' if value is None else f'{value:.{digits}f}{unit}'
 
 
-def main(argv) -> None:
-  del argv
-  retained = cli.retain_host_memory()  # --retain_host_memory, as launch.py's runs.
+def main() -> None:
+  retained = cli.retain_host_memory()  # Set by cli.run already, as for launch.py's runs; recorded with the rows.
   results = {'step': step, 'conv': convs, 'pipeline': pipeline}[FLAGS.bench]()
   results['host_memory_retained'] = retained
   if FLAGS.out:
@@ -272,4 +271,4 @@ def main(argv) -> None:
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

@@ -1,4 +1,4 @@
-"""Plain nets against ResNets by depth (He et al. 2015, Tables 2 and 6, Figs. 4 and 6).
+r"""Plain nets against ResNets by depth (He et al. 2015, Tables 2 and 6, Figs. 4 and 6).
 
     python experiments/depth_ablation.py --dataset=cifar10 --set=dataset.source=folder \
         --set=dataset.dir=../shared/datasets/cifar10-jpeg.tar.gz [--steps=N] [--launcher=local|slurm|print|none]

@@ -1,4 +1,4 @@
-"""Lesion studies of Veit et al. 2016 on trained workdirs (a ResNet and its plain twin, say): delete each block
+r"""Lesion studies of Veit et al. 2016 on trained workdirs (a ResNet and its plain twin, say): delete each block
 alone, delete k random blocks, reorder same-shape blocks; for ResNets, the path-length distribution and the input
 gradient by path length. Nothing recompiles per configuration.
 
@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
 
-from resnet_jax import cli, plots, reporting  # noqa: E402
+from resnet_jax import cli, plots, reporting, runtime  # noqa: E402
 from resnet_jax.analysis import lesion, paths  # noqa: E402
 from resnet_jax.analysis.study import Trained  # noqa: E402
 
@@ -50,6 +50,7 @@ def study_paths(trained, rng):
 
 
 def main():
+  runtime.announce()
   rng = np.random.default_rng(FLAGS.seed)
   single, random, reorder, baselines, summary = {}, {}, {}, {}, []
   for workdir in FLAGS.workdirs:

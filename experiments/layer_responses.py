@@ -1,4 +1,4 @@
-"""Layer responses (He et al. 2015, Fig. 7): the std of each 3x3 layer's response over CIFAR-10's test set, for
+r"""Layer responses (He et al. 2015, Fig. 7): the std of each 3x3 layer's response over CIFAR-10's test set, for
 trained plain nets and ResNets.
 
     python experiments/layer_responses.py --workdirs=workdirs/paper/cifar10/plain20,workdirs/paper/cifar10/resnet20-A \
@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
 
-from resnet_jax import cli, plots, reporting  # noqa: E402
+from resnet_jax import cli, plots, reporting, runtime  # noqa: E402
 from resnet_jax.analysis.responses import layer_responses  # noqa: E402
 from resnet_jax.analysis.study import Trained  # noqa: E402
 
@@ -23,6 +23,7 @@ FLAGS = flags.FLAGS
 
 
 def main():
+  runtime.announce()
   stds, summary, long_rows = {}, [], []
   for workdir in FLAGS.workdirs:
     trained = Trained(workdir, FLAGS.set)

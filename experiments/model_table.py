@@ -8,6 +8,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from resnet_jax import cli  # noqa: E402
 from resnet_jax.summary import summarize  # noqa: E402
 
 NETS = [('imagenet', v) for v in ('resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'plain18',
@@ -26,4 +27,4 @@ def main():
 
 
 if __name__ == '__main__':
-  main()
+  cli.run(main)

@@ -1,4 +1,4 @@
-"""Shortcut options A, B and C (He et al. 2015, Table 3): ResNet-34 and plain-34 on ImageNet, or CIFAR ResNets of
+r"""Shortcut options A, B and C (He et al. 2015, Table 3): ResNet-34 and plain-34 on ImageNet, or CIFAR ResNets of
 the given depths as a cheap proxy.
 
     python experiments/shortcut_ablation.py --dataset=imagenet --set=dataset.dir=/data/imagenet --launcher=slurm

@@ -1,4 +1,4 @@
-"""Import torchvision ResNet weights into a workdir, to evaluate or lesion-study the published models.
+r"""Import torchvision ResNet weights into a workdir, to evaluate or lesion-study the published models.
 
   python -m resnet_jax.convert --torchvision resnet50-0676ba61.pth --config=configs/imagenet.py:resnet50,modern \
       --workdir=workdirs/resnet50-torchvision
@@ -94,7 +94,11 @@ def check_config(config) -> None:
 
 
 def load_state_dict(path: str) -> dict[str, np.ndarray]:
-  import torch  # Only this command needs torch.
+  try:
+    import torch  # Only this command needs torch.
+  except ImportError:
+    raise ConfigError('Reading a .pth needs torch, which the main job does not install: '
+                      '.venv/bin/pip install -r requirements-test.txt') from None
   loaded = torch.load(path, map_location='cpu', weights_only=True)
   for wrapper in ('state_dict', 'model'):
     if isinstance(loaded, dict) and isinstance(loaded.get(wrapper), dict):

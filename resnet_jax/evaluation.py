@@ -17,11 +17,11 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import logging
 from clu import metrics
 from jax.experimental import multihost_utils
 
 from resnet_jax import parallel
+from resnet_jax.console import say
 from resnet_jax.data import augment, on_device
 from resnet_jax.data.imagenet import Split
 from resnet_jax.errors import ConfigError
@@ -153,8 +153,8 @@ def evaluate_protocol(state, split: Split, protocol: str, *, model, norm, batch_
           done += len(chunk)
           if time.time() - last_log > 30:
             last_log = time.time()
-            logging.info('Evaluating %s, pass %d: %d of %d images, %.0f images/s.', protocol, number + 1, done,
-                         len(mine), done / (last_log - started))
+            say(f'Evaluating {protocol}, pass {number + 1}: {done} of {len(mine)} images, '
+                f'{done / (last_log - started):.0f} images/s.')
   log_probs = np.log(np.maximum(total / sum(p.count for p in all_passes), 1e-30)).astype(np.float32)
   local = scores(jnp.asarray(log_probs), jnp.asarray(split.labels[mine]))
   return summary(multihost_utils.process_allgather(local).reduce() if jax.process_count() > 1 else local)

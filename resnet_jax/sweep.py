@@ -12,11 +12,11 @@ import subprocess
 import sys
 import time
 
-from absl import logging
-
 from resnet_jax.config_io import apply_overrides, named_config
+from resnet_jax.console import say
 from resnet_jax.models import model_name
 from resnet_jax.progress import duration
+from resnet_jax.writers import read_rows
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EVAL_SPLITS = ('test', 'val')
@@ -60,14 +60,6 @@ def budget_overrides(config, steps: int) -> tuple[str, ...]:
           f'checkpoint_every_steps={steps}')
 
 
-def read_rows(workdir: str) -> list[dict]:
-  path = os.path.join(workdir, 'metrics.jsonl')
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
-
-
 def finished(workdir: str) -> bool:
   """Whether the run in workdir has reached its last step and evaluated there."""
   result = load(workdir)
@@ -80,19 +72,18 @@ def run_local(jobs, python: str = sys.executable) -> list[Job]:
   todo = [job for job in jobs if not finished(job.workdir)]
   for job in jobs:
     if job not in todo:
-      logging.info('%s: finished in %s, skipped.', job.name, job.workdir)
+      say(f'{job.name}: finished in {job.workdir}, skipped.')
   failed, start = [], time.time()
   for i, job in enumerate(todo):
     os.makedirs(job.workdir, exist_ok=True)
     log = os.path.join(job.workdir, 'launch.log')
-    logging.info('[%d/%d] %s: running, log in %s', i + 1, len(todo), job.name, log)
+    say(f'[{i + 1}/{len(todo)}] {job.name}: running, log in {log}')
     begun = time.time()
     with open(log, 'a') as f:
       status = subprocess.run(job.command(python), cwd=REPO, stdout=f, stderr=subprocess.STDOUT).returncode
     elapsed = time.time() - start
-    logging.info('[%d/%d] %s: %s in %s; sweep ETA %s', i + 1, len(todo), job.name,
-                 'done' if status == 0 else f'FAILED (exit {status})', duration(time.time() - begun),
-                 duration(elapsed / (i + 1) * (len(todo) - i - 1)))
+    say(f'[{i + 1}/{len(todo)}] {job.name}: {"done" if status == 0 else f"FAILED (exit {status})"} in '
+        f'{duration(time.time() - begun)}; sweep ETA {duration(elapsed / (i + 1) * (len(todo) - i - 1))}')
     if status:
       failed.append(job)
   return failed

@@ -1,8 +1,9 @@
 """The command line of the sweep scripts (experiments/depth_ablation.py, experiments/shortcut_ablation.py)."""
 import os
+import shlex
 import sys
 
-from absl import flags, logging
+from absl import flags
 
 from resnet_jax import sweep
 from resnet_jax.config_io import apply_overrides, named_config
@@ -47,12 +48,11 @@ def run(name: str, variants, report) -> None:
   elif FLAGS.launcher == 'print':
     for job in grid:
       if not sweep.finished(job.workdir):
-        print(' '.join(job.command(FLAGS.python)))
+        print(shlex.join(job.command(FLAGS.python)))
   out = FLAGS.out or os.path.join(FLAGS.root, 'report')
   results = sweep.collect(FLAGS.root, grid[0].config.dataset.name)
   if results:
     for path in filter(None, report(results, out)):
-      logging.info('Wrote %s', path)
       print(path)
   if failed:
     print(f'error: {len(failed)} runs failed; their logs: '

@@ -13,14 +13,15 @@ import optax
 from absl import logging
 from clu import metrics
 
-from resnet_jax import parallel
+from resnet_jax import console, parallel
 from resnet_jax.checkpoint import Checkpoints
+from resnet_jax.console import say
 from resnet_jax.errors import ConfigError
 from resnet_jax.inputs import create_input
 from resnet_jax.models import create_model, model_name
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
-from resnet_jax.progress import duration
-from resnet_jax.writers import MetricsWriter
+from resnet_jax.progress import StepClock, duration
+from resnet_jax.writers import MetricsWriter, evaluations
 
 
 class NonFiniteLossError(RuntimeError):
@@ -91,11 +92,15 @@ def validate(config, mesh) -> None:
 
 
 class Preemption:
-  """Turns SIGTERM into a flag the loop reads: save a checkpoint, then exit cleanly."""
+  """While the context lasts, SIGTERM is a flag the loop reads: save a checkpoint, then exit cleanly."""
 
-  def __init__(self):
+  def __enter__(self):
     self.requested = False
-    signal.signal(signal.SIGTERM, self._handle)
+    self._previous = signal.signal(signal.SIGTERM, self._handle)
+    return self
+
+  def __exit__(self, *exc_info):
+    signal.signal(signal.SIGTERM, self._previous)
 
   def _handle(self, signum, frame):
     del signum, frame
@@ -119,11 +124,13 @@ class Run:
     (self.state, self.running), self.step = self.checkpoints.restore_newest((init(), self.empty()))
 
   def evaluate(self, writer: MetricsWriter, protocol: str | None = None) -> dict[str, dict[str, float]]:
+    began = time.perf_counter()
     results = self.input.evaluate(self.state, protocol)
+    seconds = time.perf_counter() - began
     for split, values in results.items():
       writer.write(self.step, split, {**values, **({'protocol': protocol} if protocol else {})})
-      logging.info('step %d: %s loss %.4f, top-1 error %.2f%%, top-5 error %.2f%%', self.step, split,
-                   values['loss'], values['top1_error'], values['top5_error'])
+      say(f'eval at step {self.step}: {split}{f" ({protocol})" if protocol else ""}  loss {values["loss"]:.4f}  '
+          f'error {values["top1_error"]:.2f}%  top-5 {values["top5_error"]:.2f}%  ({seconds:.1f} s)')
     return results
 
   def close(self) -> None:
@@ -134,48 +141,91 @@ class Run:
 def train_and_evaluate(config, workdir: str, mesh=None) -> TrainState:
   """Trains config's network, resuming from the newest checkpoint in workdir; returns the final state.
 
-  The mesh defaults to every device of every process.
+  The mesh defaults to every device of every process. Progress goes to stdout, every log to workdir/train.log.
   """
+  began = time.perf_counter()
   run = Run(config, workdir, mesh)
-  start, total = run.step, config.total_steps
-  logging.info('%s on %d devices (%d processes): %s from step %d.', model_name(config.model), jax.device_count(),
-               jax.process_count(), 'resuming' if start else 'starting', start)
+  log_name = 'train.log' if jax.process_index() == 0 else f'train.{jax.process_index()}.log'
+  os.makedirs(workdir, exist_ok=True)  # Process 0 made it; another host may not share its file system.
+  with console.log_file(os.path.join(workdir, log_name)):
+    try:
+      state = _train(run, workdir, began)
+    finally:
+      run.close()
+  return state
+
+
+def _train(run: Run, workdir: str, began: float) -> TrainState:
+  config, start, total = run.config, run.step, run.config.total_steps
+  say(f'{model_name(config.model)}: {"resuming at" if start else "starting from"} step {start} of {total}, '
+      f'batch {config.batch_size}, in {workdir}.')
   schedule = learning_rate_schedule(config)
   step_fn = jax.jit(functools.partial(train_step, model=run.model, tx=run.tx, config=config,
                                       make_batch=run.input.batch), donate_argnums=(0, 1))
   writer = MetricsWriter(workdir, start)
-  preemption = Preemption()
-  window_start, window_time = start, time.time()
+  clock = StepClock(start)
   state, running = run.state, run.running
+
+  def outside_training(step, work):
+    """work(), with the clock stopped: first the device finishes the steps dispatched so far."""
+    jax.block_until_ready(state)
+    clock.stop(step)
+    result = work()
+    clock.start(step)
+    return result
+
   try:
-    for step, inputs in zip(range(start + 1, total + 1), run.input.stream(start)):
-      state, running = step_fn(state, running, inputs)
-      preempted = preemption.requested  # Read once: a signal may land at any line below.
-      last = step == total or preempted
-      if step % config.log_every_steps == 0 or last or step % config.checkpoint_every_steps == 0:
-        train = summary(running)  # Waits for the device: also the finiteness check before any save.
-        if not np.isfinite(train['loss']):
-          raise NonFiniteLossError(f'The training loss is {train["loss"]} at step {step}; the newest checkpoint '
-                                   f'({run.checkpoints.manager.latest_step()}) is the last good state.')
-      if step % config.log_every_steps == 0 or last:
-        rate = (step - window_start) / (time.time() - window_time)
-        writer.write(step, 'train', {**train, 'learning_rate': schedule(step - 1),
-                                     'images_per_sec': rate * config.batch_size})
-        logging.info('step %d/%d: loss %.4f, top-1 error %.2f%%, %.1f steps/s, ETA %s', step, total,
-                     train['loss'], train['top1_error'], rate, duration((total - step) / rate))
-        running = run.empty()
-        window_start, window_time = step, time.time()
-      run.state, run.step = state, step
-      if step % config.eval_every_steps == 0 or step == total:
-        run.evaluate(writer)
-      if step % config.checkpoint_every_steps == 0 or last:
-        run.checkpoints.save(step, (state, running), force=True)
-      if preempted:
-        break
+    with Preemption() as preemption:
+      for step, inputs in zip(range(start + 1, total + 1), run.input.stream(start)):
+        state, running = step_fn(state, running, inputs)
+        if step == start + 1:  # Compiled (and ran once) the step: not part of the training time.
+          jax.block_until_ready(state)
+          say(f'Compiled the training step and ran step {step} in {time.perf_counter() - began:.1f} s '
+              '(with start-up and data loading).')
+          clock.start(step, overhead=False)
+        preempted = preemption.requested  # Read once: a signal may land at any line below.
+        last = step == total or preempted
+        if step % config.log_every_steps == 0 or last or step % config.checkpoint_every_steps == 0:
+          train = summary(running)  # Waits for the device: also the finiteness check before any save.
+          if not np.isfinite(train['loss']):
+            raise NonFiniteLossError(f'The training loss is {train["loss"]} at step {step}; the newest checkpoint '
+                                     f'({run.checkpoints.manager.latest_step()}) is the last good state.')
+        if step % config.log_every_steps == 0 or last:
+          rate = clock.window(step)
+          timed = {'images_per_sec': rate * config.batch_size} if rate else {}
+          writer.write(step, 'train', {**train, 'learning_rate': schedule(step - 1), **timed})
+          say(progress_line(step, total, train, rate, config.batch_size, clock.eta(rate, total - step)))
+          running = run.empty()
+        run.state, run.step = state, step
+        if step % config.eval_every_steps == 0 or step == total:
+          outside_training(step, lambda: run.evaluate(writer))
+        if step % config.checkpoint_every_steps == 0 or last:
+          outside_training(step, lambda: run.checkpoints.save(step, (state, running), force=True))
+        if preempted:
+          say(f'Stopped by SIGTERM at step {step}, checkpoint saved: run the same command to resume.')
+          break
   finally:
-    run.close()
     writer.close()
+  if run.step == total:
+    say(final_line(workdir, time.perf_counter() - began))
   return state
+
+
+def progress_line(step: int, total: int, train: dict, rate: float | None, batch_size: int, eta: float | None) -> str:
+  speed = f'{rate * batch_size:,.0f} images/s, ETA {duration(eta)}' if rate else 'images/s and ETA after the next log'
+  return (f'step {step:>{len(str(total))}}/{total}  loss {train["loss"]:.4f}  error {train["top1_error"]:5.2f}%  '
+          f'{speed}')
+
+
+def final_line(workdir: str, seconds: float) -> str:
+  """Done: each evaluated split's final and best top-1 error (over every evaluation in metrics.jsonl)."""
+  parts = []
+  for split, evals in evaluations(workdir).items():
+    best = min(evals, key=lambda row: row['top1_error'])
+    parts.append(f'{split} error {evals[-1]["top1_error"]:.2f}% (best {best["top1_error"]:.2f}% at step '
+                 f'{best["step"]})')
+  return (f'Done in {duration(seconds)}: {"; ".join(parts) or "no evaluation"}. Results in {workdir}: '
+          'metrics.jsonl, checkpoints/, tensorboard/, train.log.')
 
 
 def evaluate_workdir(config, workdir: str, protocol: str | None = None) -> dict[str, dict[str, float]]:

@@ -50,3 +50,21 @@ class MetricsWriter:
       self.file.close()
       if self.tensorboard:
         self.tensorboard.close()
+
+
+def read_rows(workdir: str) -> list[dict]:
+  """The rows of workdir/metrics.jsonl; none where it does not exist."""
+  path = os.path.join(workdir, 'metrics.jsonl')
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def evaluations(workdir: str) -> dict[str, list[dict]]:
+  """The evaluation rows of workdir/metrics.jsonl by split, in file order."""
+  splits = {}
+  for row in read_rows(workdir):
+    if row['split'] != 'train':
+      splits.setdefault(row['split'], []).append(row)
+  return splits

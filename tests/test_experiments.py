@@ -51,7 +51,7 @@ def test_depth_ablation_runs_the_grid_and_reports(depth_sweep, sweep_args):
   log = os.path.join(root, 'cifar10', 'plain14', 'launch.log')
   before = os.path.getmtime(log)
   again = script('depth_ablation.py', *sweep_args)
-  assert 'skipped' in again.stderr and os.path.getmtime(log) == before  # Finished runs are not run again.
+  assert 'skipped' in again.stdout and os.path.getmtime(log) == before  # Finished runs are not run again.
 
 
 def test_shortcut_ablation_writes_a_slurm_array_of_the_unfinished_runs(depth_sweep, sweep_args):

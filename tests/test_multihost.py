@@ -18,10 +18,14 @@ def run_on_two_processes(*args):
   port = free_port()
   processes = [launch(*args, f'--coordinator_address=localhost:{port}', '--num_processes=2', f'--process_id={i}',
                       env={'XLA_FLAGS': '--xla_force_host_platform_device_count=4'}) for i in range(2)]
+  stdouts = []
   for process in processes:
-    _, stderr = process.communicate(timeout=300)
+    stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr[-3000:]
-    assert 'on 8 devices (2 processes)' in stderr
+    stdouts.append(stdout)
+  assert '8 devices (cpu), 4 of them local, in 2 processes' in stdouts[0].splitlines()[0]
+  # Process 0 speaks for the run; gloo (the CPU collectives) prints its connections from C++.
+  assert [line for line in stdouts[1].splitlines() if not line.startswith('[Gloo]')] == []
 
 
 def assert_same_rows(got, want, rtol):

@@ -6,6 +6,7 @@ import dataclasses
 import numpy as np
 
 from resnet_jax.config_io import workdir_config
+from resnet_jax.console import say
 from resnet_jax.models import BlockMode, model_name
 from resnet_jax.models.control import reorder_stage
 from resnet_jax.models.depths import Architecture
@@ -58,6 +59,7 @@ class Trained:
     self.residual = self.config.model.shortcut != 'none'
     self.blocks = describe_blocks(self.model.arch, self.config.model.shortcut)
     self.split = 'test' if self.config.dataset.name == 'cifar10' else 'val'
+    say(f'Studying {self.name} at step {self.step} of {workdir}, compute dtype {self.config.model.dtype}.')
 
   @property
   def variables(self):

@@ -1,4 +1,6 @@
 """CIFAR-10 in memory: train, test and optionally the paper's 45k/5k train/val split, from tfds or a folder."""
+import socket
+
 import numpy as np
 
 from resnet_jax.data import folder
@@ -7,10 +9,27 @@ from resnet_jax.errors import ConfigError
 VAL_SIZE = 5000  # He et al. 2015 Section 4.2: "a 45k/5k train/val split".
 
 
+FOLDER_FLAGS = ('--config.dataset.source=folder --config.dataset.dir=PATH (a folder or .tar.gz of '
+                'train/<class>/*.jpg and test/<class>/*.jpg)')
+DOWNLOAD_HOST = 'www.cs.toronto.edu'  # Where tfds's cifar10 builder downloads from.
+
+
+def _check_online(host: str = DOWNLOAD_HOST, timeout: float = 5.0) -> None:
+  """Refuses at once where tfds's download cannot connect (it would retry for minutes, then leave a half-written
+  incomplete.* directory)."""
+  try:
+    socket.create_connection((host, 443), timeout=timeout).close()
+  except OSError as e:
+    raise ConfigError(f'dataset.source=tfds needs to download CIFAR-10 from {host}, which is unreachable here '
+                      f'({e}). Offline, use an image folder: {FOLDER_FLAGS}.') from None
+
+
 def _from_tfds(data_dir: str | None) -> dict[str, np.ndarray]:
   import tensorflow_datasets as tfds  # Only this source needs TensorFlow.
   builder = tfds.builder('cifar10', data_dir=data_dir)
-  builder.download_and_prepare()
+  if not builder.is_prepared():
+    _check_online()
+    builder.download_and_prepare()
   arrays = {}
   for split in ('train', 'test'):
     data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
@@ -24,8 +43,7 @@ def load(config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     arrays = _from_tfds(config.dir or None)
   elif config.source == 'folder':
     if not config.dir:
-      raise ConfigError('dataset.source=folder needs --config.dataset.dir=PATH (a folder or .tar.gz of '
-                        'train/<class>/*.jpg and test/<class>/*.jpg).')
+      raise ConfigError(f'dataset.source=folder needs the folder: {FOLDER_FLAGS}.')
     arrays = folder.load(config.dir, ('train', 'test'), config.cache_dir)
   else:
     raise ConfigError(f"Unknown dataset.source {config.source!r}: use 'tfds' or 'folder'.")

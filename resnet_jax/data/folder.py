@@ -9,9 +9,9 @@ import os
 import tarfile
 
 import numpy as np
-from absl import logging
 from PIL import Image
 
+from resnet_jax.console import say
 from resnet_jax.errors import ConfigError
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
@@ -68,7 +68,7 @@ def load(source: str, splits: tuple[str, ...], cache_dir: str) -> dict[str, np.n
   if os.path.exists(cache):
     with np.load(cache) as arrays:
       return dict(arrays)
-  logging.info('Decoding %s (once; cached as %s).', source, cache)
+  say(f'Decoding {source} (once; cached as {cache}).')
   arrays = _decode(source, splits)
   os.makedirs(cache_dir, exist_ok=True)
   partial = f'{cache}.{os.getpid()}.tmp.npz'

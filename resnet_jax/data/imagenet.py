@@ -11,8 +11,8 @@ from concurrent import futures
 from typing import Callable
 
 import numpy as np
-from absl import logging
 
+from resnet_jax.console import say
 from resnet_jax.data import augment, folder
 from resnet_jax.errors import ConfigError
 
@@ -127,7 +127,7 @@ def mean_image(split: Split, size: int, samples: int, cache_dir: str, workers: i
   cache = os.path.join(cache_dir, f'imagenet-mean-{size}-{samples}-{key}.npy')
   if os.path.exists(cache):
     return np.load(cache)
-  logging.info('Estimating the per-pixel mean from %d training images (once; cached as %s).', len(chosen), cache)
+  say(f'Estimating the per-pixel mean from {len(chosen)} training images (once; cached as {cache}).')
   with futures.ThreadPoolExecutor(workers) as pool:
     total = sum(pool.map(lambda i: augment.center_crop(split.read(int(i)), size).astype(np.float64), chosen),
                 np.zeros((size, size, 3)))

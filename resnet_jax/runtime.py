@@ -1,0 +1,64 @@
+"""What a run runs on: the backend, devices, processes and JAX version, said in its first lines; a loud warning
+when an accelerator sits unused because the installed JAX is CPU-only; the lowest JAX this code supports."""
+import os
+
+import jax
+from absl import logging
+
+from resnet_jax.errors import ConfigError
+
+LOWEST_JAX = (0, 11, 2)  # The lent GPU machine's image; .ci/run runs the tests under it.
+
+# What fixes a CPU-only JAX on a machine with an accelerator (README.md, "Set-up").
+INSTALL = {'NVIDIA GPU': '.venv/bin/pip install -r requirements-cuda.txt',
+           'TPU': '.venv/bin/pip install -r requirements.txt "jax[tpu]==0.12.0.1"'}
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+  return tuple(int(part) for part in version.split('.')[:3] if part.isdigit())
+
+
+def check_jax_version(version: str = jax.__version__) -> None:
+  if version_tuple(version) < LOWEST_JAX:
+    lowest = '.'.join(map(str, LOWEST_JAX))
+    raise ConfigError(f'jax {version} is older than {lowest}, the lowest this code supports: install the pinned '
+                      'versions, .venv/bin/pip install -r requirements.txt.')
+
+
+def accelerator_on_host(root: str = '/') -> str | None:
+  """'NVIDIA GPU' or 'TPU' where the host has one (its device files or driver), whatever JAX can use; else None."""
+  def exists(path):
+    return os.path.exists(os.path.join(root, path))
+  if exists('dev/nvidia0') or exists('proc/driver/nvidia/version'):
+    return 'NVIDIA GPU'
+  if exists('dev/accel0') or (exists('dev/vfio/0') and 'TPU_ACCELERATOR_TYPE' in os.environ):
+    return 'TPU'
+  return None
+
+
+def unused_accelerator(backend: str, accelerator: str | None, platforms: str) -> str | None:
+  """The warning for a host whose accelerator JAX does not use, unless JAX_PLATFORMS asked for the CPU."""
+  if backend != 'cpu' or accelerator is None or platforms == 'cpu':
+    return None
+  return (f'This machine has an {accelerator}, but JAX runs on the CPU: the installed jaxlib has no '
+          f'{accelerator} support. Fix: {INSTALL[accelerator]}')
+
+
+def describe(dtype: str | None) -> str:
+  """One line: backend, devices, processes, JAX version and compute dtype (where one net's run)."""
+  devices, processes = jax.device_count(), jax.process_count()
+  kinds = ', '.join(sorted({d.device_kind for d in jax.devices()}))
+  return (f'Running on {jax.default_backend()}: {devices} device{"s" * (devices > 1)} ({kinds}), '
+          f'{jax.local_device_count()} of them local, in {processes} process{"es" * (processes > 1)}; '
+          f'jax {jax.__version__}, jaxlib {jax.lib.__version__}'
+          + (f'; compute dtype {dtype}, parameters float32.' if dtype else '.'))
+
+
+def announce(dtype: str | None = None) -> None:
+  """The first lines of a run: what it runs on, and a warning if an accelerator is left unused."""
+  from resnet_jax.console import say
+  say(describe(dtype))
+  warning = unused_accelerator(jax.default_backend(), accelerator_on_host(), os.environ.get('JAX_PLATFORMS', ''))
+  if warning:
+    line = '!' * 100
+    logging.warning('\n%s\n%s\n%s', line, warning, line)
