@@ -7,15 +7,17 @@ multiply-adds, ending in one JSON line), config (prints the resolved config, ove
 Progress and results go to stdout; the libraries' logs to DIR/train.log (--alsologtostderr: on stderr too).
 """
 import json
+import os
 import sys
 
-from absl import flags, logging
+from absl import flags
 from ml_collections import config_flags
 
 from resnet_jax import cli
-from resnet_jax.errors import ConfigError
+from resnet_jax.errors import ConfigError, WriteError
 
-config_flags.DEFINE_config_file('config', None, 'A config file and variant: configs/DATASET.py:NETWORK.',
+config_flags.DEFINE_config_file('config', None, 'A config file and variant: configs/DATASET.py:NETWORK (eval: '
+                                'optional, the workdir\'s config.json is read).',
                                 lock_config=True)
 flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'summary', 'config'],
                   'train, eval (the newest checkpoint), summary (parameters, multiply-adds) or config (print it).')
@@ -24,7 +26,6 @@ flags.DEFINE_bool('multihost', False, 'Call jax.distributed.initialize() (automa
 flags.DEFINE_string('coordinator_address', None, 'host:port of process 0, for a hand-made multi-process run.')
 flags.DEFINE_integer('num_processes', None, 'Number of processes, with --coordinator_address.')
 flags.DEFINE_integer('process_id', None, 'This process, 0..num_processes-1, with --coordinator_address.')
-flags.mark_flags_as_required(['config'])
 FLAGS = flags.FLAGS
 
 
@@ -41,31 +42,52 @@ def show_config(config) -> None:
 
 def train(config) -> None:
   from resnet_jax import train as training
-  _initialize()
+  _initialize(config)
   try:
     training.train_and_evaluate(config, FLAGS.workdir)
-  except training.NonFiniteLossError as e:
-    logging.error('%s', e)
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+  except (training.NonFiniteLossError, WriteError) as e:
+    print(f'error: {e}', file=sys.stderr, flush=True)
+    os._exit(1)  # Not sys.exit: the failed save's background threads would print their own tracebacks at exit.
 
 
 def evaluate(config) -> None:
+  """The workdir's newest checkpoint, under the workdir's own config.json; the command line may set only where
+  the data is and how to evaluate (config_io.READ_OVERRIDABLE)."""
+  from resnet_jax import config_io
   from resnet_jax import train as training
-  _initialize()
-  protocol = config.eval.protocol if 'eval' in config else None
-  print(json.dumps(training.evaluate_workdir(config, FLAGS.workdir, protocol)))
+  from resnet_jax.models import model_name
+  _require_workdir()
+  saved = config_io.workdir_config(FLAGS.workdir, command_line_overrides())
+  if config is not None and json.loads(config.model.to_json()) != json.loads(saved.model.to_json()):
+    raise ConfigError(f'{FLAGS.workdir} was trained as {model_name(saved.model)}, not {model_name(config.model)}: '
+                      'drop --config (the workdir\'s config.json is read) or name that network.')
+  _initialize(saved)
+  protocol = saved.eval.protocol if 'eval' in saved else None
+  print(json.dumps(training.evaluate_workdir(saved, FLAGS.workdir, protocol)))
 
 
-def _initialize() -> None:
+def command_line_overrides() -> list[str]:
+  """The --config.KEY=VALUE arguments, as KEY=VALUE."""
+  return [arg.removeprefix('--config.') for arg in sys.argv[1:] if arg.startswith('--config.')]
+
+
+def _require_workdir() -> None:
   if not FLAGS.workdir:
     raise ConfigError(f'--mode={FLAGS.mode} needs --workdir=DIR (checkpoints, metrics and TensorBoard events).')
+
+
+def _initialize(config) -> None:
+  """Starts JAX (on every process of a multi-host run) and says what the run of `config` runs on."""
+  _require_workdir()
   from resnet_jax import parallel, runtime
   parallel.initialize(FLAGS.multihost, FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
-  runtime.announce(FLAGS.config.model.dtype)
+  runtime.announce(config.model.dtype)
 
 
 def main() -> None:
+  if FLAGS.config is None and FLAGS.mode != 'eval':
+    raise ConfigError(f'--mode={FLAGS.mode} needs --config=configs/DATASET.py:NETWORK, e.g. '
+                      '--config=configs/cifar10.py:resnet20.')
   {'summary': summary, 'train': train, 'eval': evaluate, 'config': show_config}[FLAGS.mode](FLAGS.config)
 
 

@@ -16,16 +16,23 @@ from absl import flags  # noqa: E402
 from resnet_jax import cli, plots, reporting, runtime  # noqa: E402
 from resnet_jax.analysis import lesion, paths  # noqa: E402
 from resnet_jax.analysis.study import Trained  # noqa: E402
+from resnet_jax.errors import ConfigError  # noqa: E402
 
 flags.DEFINE_list('workdirs', None, 'Trained workdirs to study.', required=True)
 flags.DEFINE_multi_string('set', [], 'Override of the saved configs, KEY=VALUE (e.g. dataset.dir=PATH).')
 flags.DEFINE_string('out', 'workdirs/report', 'Where the tables, CSVs and figures go.')
-flags.DEFINE_integer('draws', 5, 'Random draws per number of deleted blocks and per number of swaps.')
+flags.DEFINE_integer('draws', 5, 'Random draws per number of deleted blocks and per number of swaps.',
+                     lower_bound=1)
 flags.DEFINE_list('ks', None, 'Numbers of blocks to delete at random; default 1..all deletable.')
 flags.DEFINE_list('swaps', ['1', '2', '4', '8', '16', '32'], 'Numbers of random swaps of same-shape blocks.')
 flags.DEFINE_bool('include_downsampling', False, 'Let random deletions pick shape-changing blocks too.')
-flags.DEFINE_integer('path_samples', 20, 'Gradient measurements (training batches) per path length; 0: no paths.')
+flags.DEFINE_integer('path_samples', 20, 'Gradient measurements (training batches) per path length; 0: no paths.',
+                     lower_bound=0)
 flags.DEFINE_integer('seed', 0, 'Seed of the random blocks, swaps and routes.')
+flags.register_validator('ks', lambda ks: ks is None or all(k.isdigit() and int(k) > 0 for k in ks),
+                         message='--ks takes positive integers separated by commas, e.g. --ks=1,2,4')
+flags.register_validator('swaps', lambda swaps: all(s.isdigit() for s in swaps),
+                         message='--swaps takes integers separated by commas, e.g. --swaps=1,2,4')
 FLAGS = flags.FLAGS
 
 
@@ -57,10 +64,13 @@ def main():
     trained = Trained(workdir, FLAGS.set)
     try:
       name = trained.name
-      baselines[name] = trained.error()['top1_error']
-      single[name] = lesion.single_deletions(trained)
       pool = lesion.candidates(trained, FLAGS.include_downsampling)
       ks = [int(k) for k in FLAGS.ks] if FLAGS.ks else list(range(1, len(pool) + 1))
+      if max(ks, default=0) > len(pool):
+        raise ConfigError(f'--ks={",".join(FLAGS.ks)}: {name} has {len(pool)} blocks to delete at random, not '
+                          f'{max(ks)}: name at most {len(pool)}.')
+      baselines[name] = trained.error()['top1_error']
+      single[name] = lesion.single_deletions(trained)
       random[name] = lesion.random_deletions(trained, ks, FLAGS.draws, rng, FLAGS.include_downsampling)
       reorder[name] = lesion.random_reorderings(trained, [int(s) for s in FLAGS.swaps], FLAGS.draws, rng)
       if trained.residual and FLAGS.path_samples:

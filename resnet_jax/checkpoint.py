@@ -1,33 +1,100 @@
 """Checkpoints with orbax: save every N steps and at the end, keep the last K, resume from the newest readable one.
 
-A workdir belongs to one network: its config.json names it, and a run of another network there is refused.
+A workdir belongs to one network: its config.json names it, and a run of another network there is refused. It has
+one writer: training holds its lock (workdir/.lock, released by the kernel when the process ends, however it
+ends). Evaluation and the studies open it read-only: they write no config, move nothing, and need a checkpoint.
 """
+import fcntl
 import json
 import os
+import socket
+import tempfile
 
 import jax
 import ml_collections
 import orbax.checkpoint as ocp
 from absl import logging
 
-from resnet_jax.errors import ConfigError
+from resnet_jax.errors import ConfigError, WriteError
 from resnet_jax.models import model_name
 
 
+def step_dirs(workdir: str) -> list[int]:
+  """The steps of workdir's checkpoints, by their directory names."""
+  directory = os.path.join(workdir, 'checkpoints')
+  return sorted(int(name) for name in os.listdir(directory) if name.isdigit()) if os.path.isdir(directory) else []
+
+
+def _shapes(tree) -> list[tuple[int, ...]]:
+  return sorted(tuple(leaf.shape) for leaf in jax.tree.leaves(tree))
+
+
+def check_writable(workdir: str) -> None:
+  """Refuses a workdir that cannot be written (a file, a read-only place), leaving nothing behind."""
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise ConfigError(f'--workdir={workdir} is a file, not a directory: name a directory.')
+  existing = os.path.abspath(workdir)
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  try:
+    os.rmdir(tempfile.mkdtemp(dir=existing))
+  except OSError as e:
+    raise ConfigError(f'--workdir={workdir} cannot be written ({existing}: {e.strerror or e}): name a writable '
+                      'directory.') from None
+
+
+class WorkdirLock:
+  """An exclusive lock on workdir/.lock for the life of this process's training; names its holder if taken."""
+
+  def __init__(self, workdir: str):
+    path = os.path.join(workdir, '.lock')
+    self.file = open(path, 'a+')
+    try:
+      fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      self.file.seek(0)
+      holder = self.file.read().strip() or 'another process'
+      self.file.close()
+      raise ConfigError(f'{workdir} is being trained by {holder}: wait for it to end, stop it, or use another '
+                        '--workdir.') from None
+    self.file.seek(0)
+    self.file.truncate()
+    self.file.write(f'process {os.getpid()} on {socket.gethostname()}\n')
+    self.file.flush()
+
+  def release(self) -> None:
+    self.file.close()  # Closing the file releases the lock.
+
+
 class Checkpoints:
-  """The checkpoints of a workdir. Items are pytrees of jax arrays; restored with the target's shardings."""
+  """The checkpoints of a workdir. Items are pytrees of jax arrays; restored with the target's shardings.
 
-  def __init__(self, workdir: str, config, keep: int):
+  read_only: evaluation and studies (Checkpoints.require first): nothing in the workdir changes.
+  """
+
+  def __init__(self, workdir: str, config, keep: int, read_only: bool = False):
+    self.workdir, self.read_only, self.config_model = workdir, read_only, config.model
     self.directory = os.path.abspath(os.path.join(workdir, 'checkpoints'))
-    self._check_workdir(workdir, config)
-    self.manager = ocp.CheckpointManager(self.directory, options=ocp.CheckpointManagerOptions(
-        max_to_keep=keep, create=True, enable_async_checkpointing=True))
+    self.lock, self.failed = None, False
+    if not read_only:
+      self._take_workdir(workdir, config)
+    self.manager = ocp.CheckpointManager(self.directory, item_handlers=ocp.StandardCheckpointHandler(),
+                                         options=ocp.CheckpointManagerOptions(
+                                             max_to_keep=keep, create=not read_only, read_only=read_only,
+                                             cleanup_tmp_directories=not read_only,  # A failed save's remains.
+                                             enable_async_checkpointing=True))
 
-  def _check_workdir(self, workdir: str, config) -> None:
+  @staticmethod
+  def require(workdir: str) -> None:
+    """Refuses a workdir without checkpoints, before anything is loaded to read them."""
+    if not step_dirs(workdir):
+      raise ConfigError(f'{workdir} holds no checkpoints: train there first, or convert weights into it '
+                        '(python -m resnet_jax.convert).')
+
+  def _take_workdir(self, workdir: str, config) -> None:
+    """Refuses another network's workdir, and locks it (process 0)."""
     saved = os.path.join(workdir, 'config.json')
-    has_checkpoints = os.path.isdir(self.directory) and any(
-        name.isdigit() for name in os.listdir(self.directory))
-    if has_checkpoints and os.path.exists(saved):
+    if step_dirs(workdir) and os.path.exists(saved):
       with open(saved) as f:
         theirs = json.load(f)['model']
       ours = json.loads(config.model.to_json())
@@ -35,30 +102,85 @@ class Checkpoints:
         raise ConfigError(f'{workdir} holds checkpoints of {model_name(ml_collections.ConfigDict(theirs))}, not of '
                           f'{model_name(config.model)}: use another --workdir, or delete that one.')
     if jax.process_index() == 0:
-      os.makedirs(workdir, exist_ok=True)
+      try:
+        os.makedirs(workdir, exist_ok=True)
+        self.lock = WorkdirLock(workdir)
+      except OSError as e:
+        raise ConfigError(f'Cannot write the workdir {workdir} ({e.strerror or e}): use a writable '
+                          '--workdir.') from None
+
+  def write_config(self, config) -> None:
+    """Writes workdir/config.json (process 0), once the checkpoints are known to be this config's."""
+    if jax.process_index() != 0:
+      return
+    saved = os.path.join(self.workdir, 'config.json')
+    try:
       with open(saved + '.tmp', 'w') as f:  # Atomic: other processes may be reading the old one.
         f.write(config.to_json(indent=2))
       os.replace(saved + '.tmp', saved)
+    except OSError as e:
+      raise WriteError(f'Could not write {saved} ({e.strerror or e}): free space or fix permissions there.') from None
 
   def save(self, step: int, item, force: bool = False) -> None:
-    self.manager.save(step, args=ocp.args.StandardSave(item), force=force)
+    """Saves in the background; a write that failed (this one's or the previous one's: disk full, permissions)
+    raises WriteError, naming the newest checkpoint that was written whole."""
+    try:
+      self.manager.save(step, args=ocp.args.StandardSave(item), force=force)
+    except Exception as e:  # noqa: BLE001 -- orbax reports a failed background write as any of several types.
+      self.failed = True
+      raise WriteError(self._failure(e)) from None
+
+  def _failure(self, error: Exception) -> str:
+    whole = step_dirs(self.workdir)
+    return (f'Could not write a checkpoint in {self.directory} ({" ".join(str(error).split())[:300]}): free space '
+            f'or fix permissions there, then run the same command to resume from the newest whole checkpoint '
+            f'({whole[-1] if whole else "none"}).')
 
   def restore_newest(self, target):
     """(item, step) from the newest checkpoint that reads; (target, 0) if none.
 
-    A checkpoint that does not read is moved aside to <step>.unreadable, kept for inspection.
+    A checkpoint whose arrays have other shapes than the target's is refused (another network's). One that does
+    not read is skipped, and, unless read-only, moved aside to <step>.unreadable, kept for inspection.
     """
     for step in sorted(self.manager.all_steps(), reverse=True):
       try:
         return self.manager.restore(step, args=ocp.args.StandardRestore(target)), step
       except Exception as e:  # noqa: BLE001 -- any failure to read means: try the one before.
+        self._refuse_other_structure(step, target)
         logging.warning('Checkpoint %d in %s is unreadable (%s: %s); falling back to the one before.',
                         step, self.directory, type(e).__name__, str(e)[:200])
-        if jax.process_index() == 0:
-          os.replace(os.path.join(self.directory, str(step)), os.path.join(self.directory, f'{step}.unreadable'))
+        if not self.read_only and jax.process_index() == 0:
+          self._move_aside(step)
         self.manager.reload()
+    if self.read_only:
+      raise ConfigError(f'No checkpoint in {self.directory} reads: train there again, or restore a copy.')
     return target, 0
 
+  def _refuse_other_structure(self, step: int, target) -> None:
+    try:
+      saved = _shapes(self.manager.item_metadata(step))
+    except Exception:  # noqa: BLE001 -- unreadable metadata: unreadable bytes, not another structure.
+      return
+    if saved and saved != _shapes(target):
+      raise ConfigError(f'Checkpoint {step} in {self.directory} holds arrays of other shapes than the network of '
+                        f'this config, {model_name(self.config_model)}: use the config it was trained with, or '
+                        'another --workdir.')
+
+  def _move_aside(self, step: int) -> None:
+    aside, n = os.path.join(self.directory, f'{step}.unreadable'), 1
+    while os.path.exists(aside):
+      aside, n = os.path.join(self.directory, f'{step}.unreadable.{n}'), n + 1
+    os.replace(os.path.join(self.directory, str(step)), aside)
+
   def close(self) -> None:
-    self.manager.wait_until_finished()
-    self.manager.close()
+    """Waits for the last save; a failed one raises WriteError (unless one was raised already)."""
+    try:
+      self.manager.wait_until_finished()
+      self.manager.close()
+    except Exception as e:  # noqa: BLE001 -- as in save().
+      if not self.failed:
+        self.failed = True
+        raise WriteError(self._failure(e)) from None
+    finally:
+      if self.lock:
+        self.lock.release()

@@ -1,6 +1,7 @@
 """The shared shape of a command-line entry point: absl flags, bad input as one line `error: ...`, the libraries'
 INFO logs kept off the terminal (console.py), and on CPU-only runs glibc's malloc set to keep freed memory
 (host_memory.py)."""
+import re
 import sys
 
 from absl import app, flags
@@ -27,19 +28,50 @@ def _show_library_flags_in_help() -> None:
         flags.FLAGS.register_key_flag_for_module(main, flag)
 
 
+def fail(message: str) -> None:
+  """Ends the program on bad input: one line `error: MESSAGE` on stderr, exit status 2."""
+  print(f'error: {" ".join(message.split())}', file=sys.stderr)
+  sys.exit(2)
+
+
+def flag_error(error: Exception) -> str:
+  """The one-line message of an error raised while the flags, and the config files they name, were parsed."""
+  text = str(error)
+  if found := re.findall(r'ConfigError: (.*)', text):  # Raised in get_config; ml_collections keeps only its text.
+    return found[-1]
+  if isinstance(error, AttributeError):  # ml_collections: --config.KEY for a KEY the config lacks.
+    missing = error.args[0]
+    lines = str(missing.args[0] if isinstance(missing, KeyError) else missing).splitlines()
+    return f'The config has no field {lines[0]}. {" ".join(lines[1:])} List the fields with --mode=config.'
+  if isinstance(error, OSError):  # ml_collections: --config=FILE that does not load.
+    return f'{text}. Use --config=configs/cifar10.py:NETWORK or configs/imagenet.py:NETWORK.'
+  return f'{text.rstrip(".")}. See --help.'
+
+
+def _parse_flags(argv):
+  try:
+    rest = flags.FLAGS(argv)
+    for name in flags.FLAGS:  # A config file that failed to load raises only when its config is read.
+      getattr(getattr(flags.FLAGS, name), 'keys', None)
+  except Exception as e:  # noqa: BLE001 -- whatever the flags or config files raised is the user's input.
+    fail(flag_error(e))
+  if len(rest) > 1:
+    fail(f'Unexpected arguments: {" ".join(rest[1:])}: every argument is a --flag=VALUE. See --help.')
+  return rest
+
+
 def run(main) -> None:
-  """app.run(main) for a main() of no arguments; a ConfigError ends it with `error: ...` and exit status 2.
-  On CPU-only runs malloc keeps freed memory (--retain_host_memory), set before main() can start JAX's backend."""
+  """app.run(main) for a main() of no arguments. Bad input, found while the flags and the config are parsed or
+  raised as a ConfigError, ends it with one line `error: ...` and exit status 2 (fail()). On CPU-only runs malloc
+  keeps freed memory (--retain_host_memory), set before main() can start JAX's backend."""
   def wrapped(argv):
-    if len(argv) > 1:
-      raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+    del argv  # Checked by _parse_flags.
     console.quiet_libraries()
     retain_host_memory()
     try:
       runtime.check_jax_version()
       main()
     except ConfigError as e:
-      print(f'error: {e}', file=sys.stderr)
-      sys.exit(2)
+      fail(str(e))
   _show_library_flags_in_help()
-  app.run(wrapped)
+  app.run(wrapped, flags_parser=_parse_flags)

@@ -48,11 +48,22 @@ def _parse(text: str, old, key: str):
     raise ConfigError(f'{key}={text!r} is not a valid {type(old).__name__}.') from None
 
 
+# What a read of a trained workdir (evaluation, the studies) may change in its config: where the data is on this
+# machine, and how it is evaluated. Nothing that would make the checkpoint another network's.
+READ_OVERRIDABLE = ('dataset.source', 'dataset.dir', 'dataset.cache_dir', 'dataset.workers', 'eval.protocol',
+                    'eval.scales', 'eval_batch_size')
+
+
 def workdir_config(workdir: str, overrides=()) -> ml_collections.ConfigDict:
-  """The config a workdir was trained with (its config.json), with `overrides` applied (e.g. where its data is
-  on this machine)."""
+  """The config a workdir was trained with (its config.json), with `overrides` of READ_OVERRIDABLE keys applied
+  (e.g. where its data is on this machine)."""
   path = os.path.join(workdir, 'config.json')
   if not os.path.exists(path):
     raise ConfigError(f'{workdir} has no config.json: it is not the workdir of a run (launch.py --workdir=...).')
+  for override in overrides:
+    key = override.partition('=')[0]
+    if key not in READ_OVERRIDABLE:
+      raise ConfigError(f'{key} is the trained run\'s own, read from {path}; reading a workdir may set only '
+                        f'{", ".join(READ_OVERRIDABLE)}.')
   with open(path) as f:
     return apply_overrides(ml_collections.ConfigDict(json.load(f)), overrides)

@@ -7,6 +7,8 @@ absl's `--alsologtostderr` (or `--stderrthreshold=info`) brings them back to std
 import contextlib
 import logging as python_logging
 import os
+import sys
+import threading
 
 import jax
 from absl import flags, logging
@@ -38,13 +40,46 @@ def quiet_libraries() -> None:
   # whose banner this silences, compute nothing of the run's.
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
-  logging.get_absl_handler().addFilter(lambda record: record.levelno >= _stderr_threshold())
+  logging.get_absl_handler().addFilter(
+      lambda record: record.levelno >= _stderr_threshold() and not _from_background(record))
+  threading.excepthook = _log_thread_exception
+  sys.unraisablehook = _log_unraisable
+
+
+def _from_background(record) -> bool:
+  """orbax's own reports, and exceptions of background threads: the run states their outcome on the terminal
+  itself (a checkpoint that does not read or write), so they stay in the log file."""
+  return f'{os.sep}orbax{os.sep}' in record.pathname or record.name == _BACKGROUND.name
+
+
+_BACKGROUND = python_logging.getLogger('resnet_jax.background')
+
+
+def _log_unraisable(args) -> None:
+  _BACKGROUND.error('Unraisable exception in %r', args.object, exc_info=(args.exc_type, args.exc_value,
+                                                                        args.exc_traceback))
+
+
+def _log_thread_exception(args) -> None:
+  _BACKGROUND.error('Exception in thread %s', args.thread.name if args.thread else '?',
+                    exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+
+class _LogFile(python_logging.FileHandler):
+  """A log file that never interrupts the run: a record it cannot write (disk full) is dropped."""
+
+  def handleError(self, record) -> None:
+    del record
+
+  def close(self) -> None:
+    with contextlib.suppress(OSError):
+      super().close()
 
 
 @contextlib.contextmanager
 def log_file(path: str):
   """Appends every log record, INFO and above, to `path` while the context lasts."""
-  handler = python_logging.FileHandler(path)
+  handler = _LogFile(path)
   handler.setFormatter(logging.PythonFormatter())
   root = python_logging.getLogger()
   root.addHandler(handler)

@@ -7,15 +7,16 @@ torchvision's nets are ResNet-18/34/50/101/152 with option B shortcuts, the v1.5
 conv) and inputs normalized by ImageNet's per-channel mean and std; the config must say so. The checkpoint is
 step 0 of a TrainState, with fresh optimizer state. Needs torch (for reading the file) and nothing else of it.
 """
-import sys
+import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
-from resnet_jax import parallel
+from resnet_jax import cli, parallel
+from resnet_jax.checkpoint import step_dirs
 from resnet_jax.errors import ConfigError
 
 BN = {'scale': 'weight', 'bias': 'bias', 'mean': 'running_mean', 'var': 'running_var'}
@@ -99,10 +100,19 @@ def load_state_dict(path: str) -> dict[str, np.ndarray]:
   except ImportError:
     raise ConfigError('Reading a .pth needs torch, which the main job does not install: '
                       '.venv/bin/pip install -r requirements-test.txt') from None
-  loaded = torch.load(path, map_location='cpu', weights_only=True)
+  if not os.path.isfile(path):
+    raise ConfigError(f'{path} does not exist: pass --torchvision=FILE.pth, a torchvision ResNet state_dict.')
+  try:
+    loaded = torch.load(path, map_location='cpu', weights_only=True)
+  except Exception as e:  # noqa: BLE001 -- torch raises many kinds for a file that is not a checkpoint.
+    raise ConfigError(f'{path} is not a torch checkpoint ({type(e).__name__}: {" ".join(str(e).split())[:150]}): '
+                      'pass a torchvision ResNet state_dict (.pth).') from None
   for wrapper in ('state_dict', 'model'):
     if isinstance(loaded, dict) and isinstance(loaded.get(wrapper), dict):
       loaded = loaded[wrapper]
+  if not isinstance(loaded, dict) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
+    raise ConfigError(f'{path} holds a {type(loaded).__name__}, not a state_dict of tensors: pass a torchvision '
+                      'ResNet state_dict (torch.save(model.state_dict(), PATH)).')
   return {k.removeprefix('module.'): v.detach().float().numpy() for k, v in loaded.items()}
 
 
@@ -123,17 +133,15 @@ def convert(state_dict: dict[str, np.ndarray], config, workdir: str) -> None:
                      batch_stats=variables['batch_stats'], opt_state=tx.init(variables['params']))
   replicated = parallel.replicated(parallel.make_mesh())
   checkpoints = Checkpoints(workdir, config, keep=1)
+  checkpoints.write_config(config)
   checkpoints.save(0, jax.device_put((state, Metrics.empty()), replicated), force=True)
   checkpoints.close()
 
 
-def main(argv) -> None:
-  del argv
-  try:
-    convert(load_state_dict(FLAGS.torchvision), FLAGS.config, FLAGS.workdir)
-  except ConfigError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
+def main() -> None:
+  if step_dirs(FLAGS.workdir):
+    raise ConfigError(f'{FLAGS.workdir} already holds checkpoints: convert into a new --workdir.')
+  convert(load_state_dict(FLAGS.torchvision), FLAGS.config, FLAGS.workdir)
   print(f'Wrote {FLAGS.workdir}/checkpoints/0; evaluate with: python launch.py --mode=eval '
         f'--config=... --workdir={FLAGS.workdir}')
 
@@ -144,4 +152,4 @@ if __name__ == '__main__':
   flags.DEFINE_string('workdir', None, 'Where the checkpoint goes.')
   flags.mark_flags_as_required(['config', 'torchvision', 'workdir'])
   FLAGS = flags.FLAGS
-  app.run(main)
+  cli.run(main)

@@ -7,28 +7,40 @@ from absl import flags
 
 from resnet_jax import sweep
 from resnet_jax.config_io import apply_overrides, named_config
+from resnet_jax.models import create_model
+from resnet_jax.train import check_limits
 
 flags.DEFINE_enum('dataset', 'cifar10', ['cifar10', 'imagenet'], 'configs/<dataset>.py.')
 flags.DEFINE_string('root', 'workdirs/paper', 'Runs go to ROOT/<dataset name>/<network name>.')
 flags.DEFINE_enum('launcher', 'local', ['local', 'slurm', 'print', 'none'],
                   'local: run here one after another; slurm: write ROOT/<sweep>.sbatch, an array job; print: print '
                   'the commands; none: only collect the results. Finished runs are skipped.')
-flags.DEFINE_integer('steps', 0, 'A short budget: this many steps, the schedule shrunk with it; 0: the recipe.')
+flags.DEFINE_integer('steps', 0, 'A short budget: this many steps, the schedule shrunk with it; 0: the recipe.',
+                     lower_bound=0)
 flags.DEFINE_multi_string('set', [], 'A config override for every run, KEY=VALUE (e.g. dataset.dir=PATH).')
 flags.DEFINE_string('out', None, 'Where tables and figures go; default ROOT/report.')
 flags.DEFINE_string('python', sys.executable, 'The interpreter the runs use (on the cluster for slurm).')
 flags.DEFINE_string('slurm_time', '24:00:00', 'Time limit of each array task.')
-flags.DEFINE_integer('slurm_gpus', 1, 'GPUs per array task.')
+flags.DEFINE_integer('slurm_gpus', 1, 'GPUs per array task.', lower_bound=1)
 FLAGS = flags.FLAGS
 
 
+def positive_integers(name: str) -> None:
+  """Makes the list flag `name` refuse anything but positive integers, while the flags are parsed."""
+  flags.register_validator(name, lambda values: values is None or all(v.isdigit() and int(v) > 0 for v in values),
+                           message=f'--{name} takes positive integers separated by commas, e.g. --{name}=20,56')
+
+
 def jobs(variants) -> list[sweep.Job]:
-  """The runs of `variants` under the flags' dataset, root, budget and overrides."""
+  """The runs of `variants` under the flags' dataset, root, budget and overrides; a variant or override that
+  does not make a valid config is refused before any run."""
   result = []
   for variant in variants:
     overrides = tuple(FLAGS.set)
+    config = apply_overrides(named_config(f'configs/{FLAGS.dataset}.py', variant), overrides)
+    check_limits(config)
+    create_model(config)
     if FLAGS.steps:
-      config = apply_overrides(named_config(f'configs/{FLAGS.dataset}.py', variant), overrides)
       overrides += sweep.budget_overrides(config, FLAGS.steps)
     result.append(sweep.Job(FLAGS.dataset, variant, overrides, FLAGS.root))
   return result

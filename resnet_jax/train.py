@@ -12,9 +12,10 @@ import numpy as np
 import optax
 from absl import logging
 from clu import metrics
+from jax.experimental import multihost_utils
 
 from resnet_jax import console, parallel
-from resnet_jax.checkpoint import Checkpoints
+from resnet_jax.checkpoint import Checkpoints, check_writable
 from resnet_jax.console import say
 from resnet_jax.errors import ConfigError
 from resnet_jax.inputs import create_input
@@ -75,8 +76,38 @@ def train_step(state: TrainState, running: Metrics, inputs, *, model, tx, config
   return state, running.merge(Metrics.single_from_model_output(loss=loss, logits=logits, labels=batch['label']))
 
 
+# (field, lowest, highest): numbers that must lie in [lowest, highest]; None: unbounded.
+LIMITS = (('batch_size', 1, None), ('eval_batch_size', 1, None), ('total_steps', 1, None),
+          ('log_every_steps', 1, None), ('eval_every_steps', 1, None), ('checkpoint_every_steps', 1, None),
+          ('keep_checkpoints', 1, None), ('optimizer.learning_rate', 0, None), ('optimizer.momentum', 0, 1),
+          ('optimizer.weight_decay', 0, None), ('optimizer.label_smoothing', 0, 1), ('schedule.decay', 0, None),
+          ('schedule.warmup_length', 0, None), ('schedule.warmup_factor', 0, None), ('model.bn_group_size', 0, None),
+          ('dataset.crop_padding', 0, None), ('dataset.workers', 1, None), ('dataset.mean_samples', 1, None),
+          ('dataset.image_size', 1, None), ('dataset.num_classes', 2, None))
+
+
+def check_limits(config) -> None:
+  """Refuses a number out of its range (LIMITS), or schedule.boundaries that are not increasing numbers."""
+  for key, lowest, highest in LIMITS:
+    parent, _, field = key.rpartition('.')
+    node = config[parent] if parent else config
+    if field not in node:
+      continue
+    value = node[field]
+    bounds = f'at least {lowest}' + (f' and at most {highest}' if highest is not None else '')
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+        lowest <= value and (highest is None or value <= highest)):
+      raise ConfigError(f'{key} must be a number {bounds}, not {value!r}: set --config.{key}.')
+  boundaries = list(config.schedule.boundaries)
+  if not all(isinstance(b, (int, float)) and not isinstance(b, bool) and b > 0 for b in boundaries) or (
+      boundaries != sorted(set(boundaries))):
+    raise ConfigError(f'schedule.boundaries must be increasing positive numbers, not {tuple(boundaries)}: set '
+                      '--config.schedule.boundaries="(32000, 48000)", say.')
+
+
 def validate(config, mesh) -> None:
   """Refuses bad settings before anything is loaded, compiled or overwritten."""
+  check_limits(config)
   create_model(config)
   parallel.check_batch_size(config.batch_size, mesh)
   parallel.check_batch_size(config.eval_batch_size, mesh, 'eval_batch_size')
@@ -85,43 +116,64 @@ def validate(config, mesh) -> None:
   if group and per_device % group:
     raise ConfigError(f'model.bn_group_size={group} does not divide the {per_device} images per device: '
                       'set it to a divisor, or 0 for statistics over the whole batch.')
-  for name in ('total_steps', 'log_every_steps', 'eval_every_steps', 'checkpoint_every_steps'):
-    if config[name] <= 0:
-      raise ConfigError(f'{name} must be positive, not {config[name]}.')
   learning_rate_schedule(config)
 
 
 class Preemption:
-  """While the context lasts, SIGTERM is a flag the loop reads: save a checkpoint, then exit cleanly."""
+  """While the context lasts, SIGTERM and SIGINT (Ctrl-C) are a request the loop reads: save a checkpoint, then
+  exit cleanly. A second signal acts as it did before (Ctrl-C: KeyboardInterrupt)."""
+
+  SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
   def __enter__(self):
     self.requested = False
-    self._previous = signal.signal(signal.SIGTERM, self._handle)
+    self._previous = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS}
     return self
 
   def __exit__(self, *exc_info):
-    signal.signal(signal.SIGTERM, self._previous)
+    for signum, handler in self._previous.items():
+      signal.signal(signum, handler)
 
   def _handle(self, signum, frame):
-    del signum, frame
-    logging.warning('SIGTERM: saving a checkpoint and exiting.')
+    del frame
+    logging.warning('%s: saving a checkpoint and exiting; send it again to stop at once.',
+                    signal.Signals(signum).name)
     self.requested = True
+    signal.signal(signum, self._previous[signum])
+
+  def stop_at(self, step: int, every: int) -> bool:
+    """Whether to stop after `step`. One process stops at once; several agree at each multiple of `every` (all of
+    them stop there if any was signalled), so that none waits in a collective the others left."""
+    if jax.process_count() == 1:
+      return self.requested
+    if step % every:
+      return False
+    return bool(multihost_utils.process_allgather(np.int32(self.requested)).max())
 
 
 class Run:
-  """A network's training in a workdir: the model, optimizer, input and checkpoints, and the restored state."""
+  """A network's training in a workdir: the model, optimizer, input and checkpoints, and the restored state.
 
-  def __init__(self, config, workdir: str, mesh=None):
+  read_only: to evaluate or study the workdir's newest checkpoint, changing nothing in it but metrics.jsonl.
+  """
+
+  def __init__(self, config, workdir: str, mesh=None, read_only: bool = False):
     self.config, self.mesh = config, mesh or parallel.make_mesh()
     validate(config, self.mesh)
+    if read_only:
+      Checkpoints.require(workdir)
+    elif jax.process_index() == 0:
+      check_writable(workdir)
     self.model, self.tx = create_model(config), create_optimizer(config)
     self.input = create_input(config, self.mesh, self.model)
-    self.checkpoints = Checkpoints(workdir, config, config.keep_checkpoints)
+    self.checkpoints = Checkpoints(workdir, config, config.keep_checkpoints, read_only)
     replicated = parallel.replicated(self.mesh)
     init = jax.jit(functools.partial(create_train_state, self.model, self.tx, config.dataset.image_size,
                                      config.seed), out_shardings=replicated)
     self.empty = jax.jit(Metrics.empty, out_shardings=replicated)
     (self.state, self.running), self.step = self.checkpoints.restore_newest((init(), self.empty()))
+    if not read_only:
+      self.checkpoints.write_config(config)
 
   def evaluate(self, writer: MetricsWriter, protocol: str | None = None) -> dict[str, dict[str, float]]:
     began = time.perf_counter()
@@ -183,13 +235,15 @@ def _train(run: Run, workdir: str, began: float) -> TrainState:
           say(f'Compiled the training step and ran step {step} in {time.perf_counter() - began:.1f} s '
               '(with start-up and data loading).')
           clock.start(step, overhead=False)
-        preempted = preemption.requested  # Read once: a signal may land at any line below.
+        preempted = preemption.stop_at(step, config.log_every_steps)  # Once: a signal may land at any line below.
         last = step == total or preempted
         if step % config.log_every_steps == 0 or last or step % config.checkpoint_every_steps == 0:
           train = summary(running)  # Waits for the device: also the finiteness check before any save.
           if not np.isfinite(train['loss']):
-            raise NonFiniteLossError(f'The training loss is {train["loss"]} at step {step}; the newest checkpoint '
-                                     f'({run.checkpoints.manager.latest_step()}) is the last good state.')
+            newest = run.checkpoints.manager.latest_step()
+            raise NonFiniteLossError(f'The training loss is {train["loss"]} at step {step}; ' + (
+                f'the newest checkpoint ({newest}) is the last good state.' if newest is not None else
+                'no checkpoint was saved before: lower the learning rate, or add warm-up.'))
         if step % config.log_every_steps == 0 or last:
           rate = clock.window(step)
           timed = {'images_per_sec': rate * config.batch_size} if rate else {}
@@ -202,7 +256,7 @@ def _train(run: Run, workdir: str, began: float) -> TrainState:
         if step % config.checkpoint_every_steps == 0 or last:
           outside_training(step, lambda: run.checkpoints.save(step, (state, running), force=True))
         if preempted:
-          say(f'Stopped by SIGTERM at step {step}, checkpoint saved: run the same command to resume.')
+          say(f'Stopped by a signal at step {step}, checkpoint saved: run the same command to resume.')
           break
   finally:
     writer.close()
@@ -230,18 +284,11 @@ def final_line(workdir: str, seconds: float) -> str:
 
 def evaluate_workdir(config, workdir: str, protocol: str | None = None) -> dict[str, dict[str, float]]:
   """Evaluates the newest checkpoint of workdir (under `protocol`, for ImageNet) and appends the results to its
-  metrics.jsonl."""
-  require_checkpoints(workdir)
-  run = Run(config, workdir)
-  writer = MetricsWriter(workdir, run.step, keep_later=True)
+  metrics.jsonl; config is the workdir's own (config_io.workdir_config)."""
+  run = Run(config, workdir, read_only=True)
+  writer = MetricsWriter(workdir, run.step, evaluation=True)
   try:
     return run.evaluate(writer, protocol)
   finally:
     run.close()
     writer.close()
-
-
-def require_checkpoints(workdir: str) -> None:
-  if not os.path.isdir(os.path.join(workdir, 'checkpoints')):
-    raise ConfigError(f'{workdir} holds no checkpoints: train there first, or convert weights into it '
-                      '(python -m resnet_jax.convert).')

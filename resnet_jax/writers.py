@@ -1,31 +1,38 @@
 """Where metrics go: DIR/metrics.jsonl (one JSON object per log or evaluation), TensorBoard where TensorFlow is
 installed (clu's writer), and the log. Only process 0 writes."""
+import contextlib
 import json
+import math
 import os
 
 import jax
 from absl import logging
 
+from resnet_jax.errors import WriteError
+
 
 class MetricsWriter:
 
   """Appends to workdir/metrics.jsonl; a resumed run first drops the rows after its step (it writes them again,
-  identically), an evaluation (keep_later) keeps them."""
+  identically). An evaluation of a trained workdir (evaluation=True) keeps them and writes its rows to
+  metrics.jsonl alone, adding no TensorBoard file."""
 
-  def __init__(self, workdir: str, resume_step: int, keep_later: bool = False):
+  def __init__(self, workdir: str, resume_step: int, evaluation: bool = False):
     self.enabled = jax.process_index() == 0
+    self.tensorboard = None
     if not self.enabled:
       return
     self.path = os.path.join(workdir, 'metrics.jsonl')
-    if not keep_later:
+    if not evaluation:
       self._drop_rows_after(resume_step)
     self.file = open(self.path, 'a')
+    if evaluation:
+      return
     try:
       from clu import metric_writers  # Imports TensorFlow.
       self.tensorboard = metric_writers.SummaryWriter(os.path.join(workdir, 'tensorboard'))
     except ImportError:
       logging.info('TensorFlow is not installed: no TensorBoard events; metrics go to %s.', self.path)
-      self.tensorboard = None
 
   def _drop_rows_after(self, step: int) -> None:
     if not os.path.exists(self.path):
@@ -38,18 +45,29 @@ class MetricsWriter:
   def write(self, step: int, split: str, scalars: dict) -> None:
     if not self.enabled:
       return
-    row = {'step': step, 'split': split, **{k: v if isinstance(v, str) else float(v) for k, v in scalars.items()}}
-    self.file.write(json.dumps(row) + '\n')
-    self.file.flush()
+    row = {'step': step, 'split': split, **{k: v if isinstance(v, str) else _finite(v) for k, v in scalars.items()}}
+    try:
+      self.file.write(json.dumps(row, allow_nan=False) + '\n')
+      self.file.flush()
+    except OSError as e:
+      raise WriteError(f'Could not write {self.path} ({e.strerror or e}): free space or fix permissions there, then '
+                       'run the same command to resume from the newest checkpoint.') from None
     if self.tensorboard:
       self.tensorboard.write_scalars(step, {f'{split}/{k}': v for k, v in row.items()
-                                            if k not in ('step', 'split') and not isinstance(v, str)})
+                                            if k not in ('step', 'split') and isinstance(v, float)})
 
   def close(self) -> None:
     if self.enabled:
-      self.file.close()
+      with contextlib.suppress(OSError):  # Reported by write() already.
+        self.file.close()
       if self.tensorboard:
         self.tensorboard.close()
+
+
+def _finite(value) -> float | None:
+  """A float, or None (JSON's null) for NaN and infinities, which JSON cannot hold."""
+  value = float(value)
+  return value if math.isfinite(value) else None
 
 
 def read_rows(workdir: str) -> list[dict]:

@@ -1,8 +1,10 @@
 """Two local processes of four CPU devices each train like one process of eight, and resume together."""
 import os
+import signal
 import socket
+import time
 
-from resnet_jax import parallel
+from resnet_jax import checkpoint, parallel
 from resnet_jax.train import train_and_evaluate
 from tests.helpers import imagenet_tiny_config, launch, rows, tiny_config
 
@@ -67,3 +69,25 @@ def test_imagenet_processes_read_their_own_rows_and_share_the_evaluation(imagene
   config.eval.protocol, config.optimizer.learning_rate = 'ten_crop', 0.0
   train_and_evaluate(config, str(tmp_path / 'one'), parallel.make_mesh())
   assert_same_rows(rows(two), rows(tmp_path / 'one'), rtol=1e-5)
+
+
+def test_a_signal_to_one_process_stops_both_at_the_same_step(image_folder, tmp_path):
+  """Only process 1 gets SIGTERM; the processes agree at the next log step, save there together and exit 0."""
+  workdir, port = tmp_path / 'w', free_port()
+  processes = [launch(
+      '--config=configs/cifar10.py:resnet8', f'--workdir={workdir}', '--config.dataset.source=folder',
+      f'--config.dataset.dir={image_folder}', f'--config.dataset.cache_dir={tmp_path / "cache"}',
+      '--config.batch_size=16', '--config.total_steps=100000', '--config.log_every_steps=2',
+      '--config.eval_every_steps=100000', '--config.checkpoint_every_steps=100000',
+      f'--coordinator_address=localhost:{port}', '--num_processes=2', f'--process_id={i}',
+      env={'XLA_FLAGS': '--xla_force_host_platform_device_count=4'}) for i in range(2)]
+  metrics, deadline = workdir / 'metrics.jsonl', time.time() + 300
+  while not (metrics.exists() and metrics.read_text().count('\n') >= 2) and time.time() < deadline:
+    time.sleep(0.2)
+  processes[1].send_signal(signal.SIGTERM)
+  for process in processes:
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-3000:]
+  [step] = checkpoint.step_dirs(str(workdir))
+  for log in ('train.log', 'train.1.log'):
+    assert f'Stopped by a signal at step {step},' in (workdir / log).read_text()

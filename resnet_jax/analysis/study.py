@@ -10,7 +10,7 @@ from resnet_jax.console import say
 from resnet_jax.models import BlockMode, model_name
 from resnet_jax.models.control import reorder_stage
 from resnet_jax.models.depths import Architecture
-from resnet_jax.train import Run, require_checkpoints
+from resnet_jax.train import Run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,10 +50,9 @@ class Trained:
   """
 
   def __init__(self, workdir: str, overrides=(), mesh=None):
-    require_checkpoints(workdir)
     self.workdir = workdir
     self.config = workdir_config(workdir, overrides)
-    self.run = Run(self.config, workdir, mesh)
+    self.run = Run(self.config, workdir, mesh, read_only=True)
     self.model, self.state, self.step = self.run.model, self.run.state, self.run.step
     self.name = model_name(self.config.model)
     self.residual = self.config.model.shortcut != 'none'

@@ -45,6 +45,10 @@ def load(config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     if not config.dir:
       raise ConfigError(f'dataset.source=folder needs the folder: {FOLDER_FLAGS}.')
     arrays = folder.load(config.dir, ('train', 'test'), config.cache_dir)
+    if len(arrays['classes']) != config.num_classes:
+      raise ConfigError(f'{config.dir} has {len(arrays["classes"])} class folders ({", ".join(arrays["classes"])}) '
+                        f'but dataset.num_classes is {config.num_classes}: point dataset.dir at a folder of '
+                        f'{config.num_classes} classes, or set --config.dataset.num_classes.')
   else:
     raise ConfigError(f"Unknown dataset.source {config.source!r}: use 'tfds' or 'folder'.")
   splits = {split: (arrays[f'{split}_images'], arrays[f'{split}_labels']) for split in ('train', 'test')}

@@ -1,7 +1,8 @@
 """Small image folders held in memory: root/<split>/<class>/<image>, as a directory or a .tar.gz of one.
 
-Decoded once, then cached as .npz beside nothing the user owns: under cache_dir, keyed by the source's path, size
-and modification time.
+Decoded once, then cached as .npz beside nothing the user owns: under cache_dir, keyed by the source's path and
+the name, size and modification time of every entry under it (of the archive itself, for a .tar.gz), so that
+replacing an image or emptying a class folder decodes again.
 """
 import hashlib
 import io
@@ -18,43 +19,83 @@ IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 
 
 def _entries(source: str):
-  """Yields (split, class name, file name, bytes reader) for every image under source."""
+  """Yields (split, class name, file name, bytes reader) for every file under source's class folders, and
+  (split, class name, None, None) for every class folder, empty or not."""
   if os.path.isdir(source):
     for split in sorted(os.listdir(source)):
-      for cls in sorted(os.listdir(os.path.join(source, split))) if os.path.isdir(
-          os.path.join(source, split)) else ():
+      if not os.path.isdir(os.path.join(source, split)):
+        continue
+      for cls in sorted(os.listdir(os.path.join(source, split))):
         folder = os.path.join(source, split, cls)
-        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else ():
-          yield split, cls, name, lambda path=os.path.join(folder, name): open(path, 'rb').read()
+        if os.path.isdir(folder):
+          yield split, cls, None, None
+          for name in sorted(os.listdir(folder)):
+            yield split, cls, name, lambda path=os.path.join(folder, name): open(path, 'rb').read()
     return
-  with tarfile.open(source, 'r:*') as tar:
-    for member in tar:
-      parts = member.name.strip('./').split('/')
-      if member.isfile() and len(parts) >= 3:
-        data = tar.extractfile(member).read()
-        yield parts[-3], parts[-2], parts[-1], lambda data=data: data
+  try:
+    with tarfile.open(source, 'r:*') as tar:
+      for member in tar:
+        parts = member.name.strip('./').split('/')
+        if member.isdir() and len(parts) >= 2:
+          yield parts[-2], parts[-1], None, None
+        elif member.isfile() and len(parts) >= 3:
+          data = tar.extractfile(member).read()
+          yield parts[-3], parts[-2], parts[-1], lambda data=data: data
+  except (tarfile.TarError, EOFError, OSError) as e:
+    raise ConfigError(f'{source} is not a readable image folder or .tar.gz ({e}): point dataset.dir at one.') from None
+
+
+def _decode_image(data: bytes, path: str) -> np.ndarray:
+  try:
+    with Image.open(io.BytesIO(data)) as image:
+      return np.asarray(image.convert('RGB'))
+  except (OSError, SyntaxError, ValueError) as e:  # PIL's errors for corrupt or truncated files.
+    raise ConfigError(f'{path} is not a readable image ({e}): replace or remove it.') from None
 
 
 def _decode(source: str, splits: tuple[str, ...]) -> dict[str, np.ndarray]:
   files = {split: [] for split in splits}
+  folders = {split: set() for split in splits}
   for split, cls, name, read in _entries(source):
-    if split in files and name.lower().endswith(IMAGE_SUFFIXES):
+    if split not in files:
+      continue
+    folders[split].add(cls)
+    if name and name.lower().endswith(IMAGE_SUFFIXES):
       files[split].append((cls, name, read()))
   layout = f'{source}/{{{",".join(splits)}}}/<class>/<image>.jpg'
   missing = [split for split in splits if not files[split]]
   if missing:
     raise ConfigError(f'{source} is not an image folder of the expected layout {layout}: no images in split(s) '
                       f'{missing}. Point dataset.dir at such a folder or .tar.gz.')
-  classes = sorted({cls for cls, _, _ in files[splits[0]]})
+  classes = sorted(folders[splits[0]])
   arrays = {'classes': np.array(classes)}
   for split in splits:
     items = sorted(files[split], key=lambda item: (item[0], item[1]))
-    if unknown := {cls for cls, _, _ in items} - set(classes):
+    if unknown := folders[split] - set(classes):
       raise ConfigError(f'{source}/{split} has classes {sorted(unknown)} that {splits[0]} lacks.')
-    arrays[f'{split}_images'] = np.stack([np.asarray(Image.open(io.BytesIO(data)).convert('RGB'))
-                                          for _, _, data in items])
+    if empty := sorted(set(classes) - {cls for cls, _, _ in items}):
+      raise ConfigError(f'{source}/{split} has no images of class(es) {empty}: fill or remove those folders.')
+    paths = [f'{source}/{split}/{cls}/{name}' for cls, name, _ in items]
+    images = [_decode_image(data, path) for (_, _, data), path in zip(items, paths)]
+    for path, image in zip(paths, images):
+      if image.shape != images[0].shape:
+        (h, w, _), (h0, w0, _) = image.shape, images[0].shape
+        raise ConfigError(f'{path} is {w}x{h} pixels, {paths[0]} {w0}x{h0}: every image must have the same size.')
+    arrays[f'{split}_images'] = np.stack(images)
     arrays[f'{split}_labels'] = np.array([classes.index(cls) for cls, _, _ in items], np.int32)
   return arrays
+
+
+def fingerprint(source: str) -> str:
+  """A hash of source's path and of the name, size and modification time of every entry under it."""
+  digest = hashlib.sha1(os.path.abspath(source).encode())
+  for root, dirs, names in os.walk(source) if os.path.isdir(source) else [('', [], [source])]:
+    dirs.sort()
+    for name in sorted(dirs + names):
+      path = os.path.join(root, name)
+      stat = os.stat(path)
+      digest.update(f'{os.path.relpath(path, source)}:{stat.st_size}:{stat.st_mtime_ns}\n'.encode())
+  return digest.hexdigest()
 
 
 def load(source: str, splits: tuple[str, ...], cache_dir: str) -> dict[str, np.ndarray]:
@@ -62,8 +103,7 @@ def load(source: str, splits: tuple[str, ...], cache_dir: str) -> dict[str, np.n
   if not os.path.exists(source):
     raise ConfigError(f'Dataset {source} does not exist: set --config.dataset.dir to an image folder or .tar.gz '
                       'laid out as <root>/{train,test}/<class>/<image>.')
-  stat = os.stat(source)
-  key = hashlib.sha1(f'{os.path.abspath(source)}:{stat.st_size}:{stat.st_mtime_ns}:{splits}'.encode()).hexdigest()
+  key = hashlib.sha1(f'{fingerprint(source)}:{splits}'.encode()).hexdigest()
   cache = os.path.join(cache_dir, f'{os.path.basename(source.rstrip("/"))}-{key[:16]}.npz')
   if os.path.exists(cache):
     with np.load(cache) as arrays:

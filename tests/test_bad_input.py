@@ -1,0 +1,336 @@
+"""Bad input and faults: one `error:` line and exit 2 before anything is written, data that names its bad file,
+workdirs that reading never changes, one writer per workdir, signals that save. docs/bad_input.md lists the
+cases and the tests that hold them."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from resnet_jax import checkpoint, writers
+from resnet_jax.data import cifar10, folder
+from resnet_jax.errors import ConfigError
+from resnet_jax.train import NonFiniteLossError, train_and_evaluate
+from tests.helpers import ROOT, launch, rows, tiny_config, write_image_folder
+
+NET = '--config=configs/cifar10.py:resnet8'
+
+
+def assert_refused(process_or_done, message, workdir=None):
+  """Exit 2, no traceback, one `error:` line (the last) holding `message`, and the workdir not created."""
+  if isinstance(process_or_done, subprocess.Popen):
+    _, stderr = process_or_done.communicate(timeout=300)
+  else:
+    stderr = process_or_done.stderr
+  assert process_or_done.returncode == 2, stderr[-3000:]
+  errors = [line for line in stderr.splitlines() if line.startswith('error:')]
+  assert errors == [stderr.strip().splitlines()[-1]] and 'Traceback' not in stderr, stderr[-3000:]
+  assert message in errors[0], errors[0]
+  if workdir is not None:
+    assert not os.path.exists(workdir)
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--config=configs/cifar10.py:resnet20-D'], "unknown shortcut option 'D'"),
+    (['--config=configs/cifar10.py:foonet20'], "Unknown network 'foonet20'"),
+    (['--config=configs/cifar10.py:plain20-A'], 'plain nets have no shortcut'),
+    (['--config=configs/nope.py:resnet20'], 'configs/nope.py'),
+    ([NET, '--config.batchsize=8'], 'Did you mean "batch_size"'),
+    ([NET, '--config.model.widht=8'], "no field 'widht'"),
+    ([NET, '--config.batch_size=abc'], "--config.batch_size=abc"),
+    ([NET, '--config.batch_size=0'], 'batch_size must be a number at least 1, not 0'),
+    ([NET, '--config.batch_size=-8'], 'batch_size must be a number at least 1, not -8'),
+    ([NET, '--config.keep_checkpoints=0'], 'keep_checkpoints must be a number at least 1'),
+    ([NET, '--config.keep_checkpoints=-1'], 'keep_checkpoints must be a number at least 1'),
+    ([NET, '--config.optimizer.momentum=1.5'], 'optimizer.momentum must be a number at least 0 and at most 1'),
+    ([NET, '--config.optimizer.learning_rate=-1'], 'optimizer.learning_rate must be a number at least 0'),
+    ([NET, '--config.schedule.boundaries=abc'], 'schedule.boundaries must be increasing'),
+    ([NET, '--config.schedule.boundaries=(20, 10)'], 'schedule.boundaries must be increasing'),
+    ([NET, '--config.total_steps=0'], 'total_steps must be a number at least 1'),
+    ([NET, '--mode=bogus'], 'value should be one of'),
+    ([NET, 'stray'], 'Unexpected arguments: stray'),
+    ([NET, '--nosuchflag'], "Unknown command line flag 'nosuchflag'"),
+    ([], '--mode=train needs --config='),
+])
+def test_bad_flags_and_configs_end_in_one_error_line(args, message, image_folder, tmp_path):
+  workdir = tmp_path / 'w'
+  data = ['--config.dataset.source=folder', f'--config.dataset.dir={image_folder}'] if args[:1] == [NET] else []
+  process = launch(f'--workdir={workdir}', *args[:1], *data, *args[1:])
+  assert_refused(process, message, workdir)
+
+
+def test_an_unwritable_workdir_is_refused_before_loading(image_folder, tmp_path):
+  (tmp_path / 'file').write_text('')
+  for workdir, message in ((tmp_path / 'file', 'is a file'), ('/proc/resnet_jax', 'cannot be written')):
+    process = launch(NET, f'--workdir={workdir}', '--config.dataset.source=folder',
+                     f'--config.dataset.dir={image_folder}')
+    assert_refused(process, message)
+
+
+def cifar_config(source, cache, **dataset):
+  config = tiny_config(source, cache)
+  config.dataset.update(dataset)
+  return config.dataset
+
+
+@pytest.fixture
+def folder_copy(tmp_path):
+  """A fresh folder of 10 classes, 2 train and 1 test 32x32 JPEGs each."""
+  return write_image_folder(tmp_path / 'data', {'train': 2, 'test': 1}, [f'c{k}' for k in range(10)], [(32, 32)],
+                            '.jpg', brightness=20)
+
+
+def test_bad_images_are_named(folder_copy, tmp_path):
+  bad = os.path.join(folder_copy, 'train', 'c3', '0.jpg')
+  with open(bad, 'rb') as f:
+    data = f.read()
+  with open(bad, 'wb') as f:
+    f.write(data[:len(data) // 3])  # Truncated.
+  with pytest.raises(ConfigError, match=f'{bad} is not a readable image'):
+    folder.load(folder_copy, ('train', 'test'), str(tmp_path / 'cache'))
+  os.remove(bad)
+  from PIL import Image
+  Image.new('RGB', (40, 32)).save(bad)
+  with pytest.raises(ConfigError, match=f'{bad} is 40x32 pixels, .* 32x32: every image must have the same size'):
+    folder.load(folder_copy, ('train', 'test'), str(tmp_path / 'cache'))
+
+
+def test_a_garbage_archive_is_refused(tmp_path):
+  archive = tmp_path / 'data.tar.gz'
+  archive.write_bytes(os.urandom(5000))
+  with pytest.raises(ConfigError, match='is not a readable image folder or .tar.gz'):
+    folder.load(str(archive), ('train', 'test'), str(tmp_path / 'cache'))
+
+
+def test_class_folders_must_match_num_classes(folder_copy, tmp_path):
+  for split in ('train', 'test'):
+    os.makedirs(os.path.join(folder_copy, split, 'extra'))
+    shutil.copy(os.path.join(folder_copy, split, 'c0', '0.jpg'), os.path.join(folder_copy, split, 'extra', '0.jpg'))
+  with pytest.raises(ConfigError, match='has 11 class folders .* but dataset.num_classes is 10'):
+    cifar10.load(cifar_config(folder_copy, tmp_path / 'cache'))
+
+
+def test_a_class_folder_empty_in_both_splits_is_refused(folder_copy, tmp_path):
+  for split in ('train', 'test'):
+    for name in os.listdir(os.path.join(folder_copy, split, 'c4')):
+      os.remove(os.path.join(folder_copy, split, 'c4', name))
+  with pytest.raises(ConfigError, match=r"no images of class\(es\) \['c4'\]"):
+    cifar10.load(cifar_config(folder_copy, tmp_path / 'cache'))
+
+
+def test_the_decode_cache_follows_every_file(folder_copy, tmp_path):
+  cache = str(tmp_path / 'cache')
+  before = folder.load(folder_copy, ('train', 'test'), cache)
+  from PIL import Image
+  image = os.path.join(folder_copy, 'train', 'c2', '1.jpg')
+  Image.new('RGB', (32, 32), (255, 0, 0)).save(image)  # Replaced in place: the top folder's mtime stays.
+  after = folder.load(folder_copy, ('train', 'test'), cache)
+  assert not np.array_equal(before['train_images'], after['train_images'])
+  assert len(os.listdir(cache)) == 2
+
+
+def test_metrics_rows_stay_valid_json(tmp_path):
+  writer = writers.MetricsWriter(str(tmp_path), 0)
+  writer.write(1, 'train', {'loss': float('nan'), 'top1_error': float('inf'), 'learning_rate': 0.1})
+  writer.close()
+  with open(tmp_path / 'metrics.jsonl') as f:
+    row = json.loads(f.read(), parse_constant=lambda name: pytest.fail(f'{name} is not JSON'))
+  assert row == {'step': 1, 'split': 'train', 'loss': None, 'top1_error': None, 'learning_rate': 0.1}
+
+
+@pytest.fixture(scope='module')
+def trained(image_folder, tmp_path_factory):
+  """A ResNet-8 workdir trained for 2 steps, and the cache of its data."""
+  tmp = tmp_path_factory.mktemp('trained')
+  config = tiny_config(image_folder, tmp / 'cache', total_steps=2, eval_every_steps=2, checkpoint_every_steps=2)
+  train_and_evaluate(config, str(tmp / 'w'))
+  return str(tmp / 'w'), str(tmp / 'cache')
+
+
+def snapshot(workdir):
+  """Every file under workdir (but metrics.jsonl, which evaluations append to) with its bytes."""
+  found = {}
+  for root, _, names in os.walk(workdir):
+    for name in names:
+      if name != 'metrics.jsonl':
+        with open(os.path.join(root, name), 'rb') as f:
+          found[os.path.relpath(os.path.join(root, name), workdir)] = f.read()
+  return found
+
+
+def test_eval_reads_the_workdirs_config_and_changes_nothing_else(trained, image_folder):
+  workdir, cache = trained
+  before = snapshot(workdir)
+  done = launch('--mode=eval', f'--workdir={workdir}')  # No --config: config.json says it all.
+  stdout, stderr = done.communicate(timeout=300)
+  assert done.returncode == 0, stderr[-3000:]
+  assert json.loads(stdout.splitlines()[-1])['test']['top1_error'] >= 0
+  assert snapshot(workdir) == before
+  assert [r['split'] for r in rows(workdir)][-1] == 'test'
+  changes_the_net = launch('--mode=eval', f'--workdir={workdir}', NET, '--config.total_steps=64000')
+  assert_refused(changes_the_net, 'total_steps is the trained run\'s own')
+  other_net = launch('--mode=eval', f'--workdir={workdir}', '--config=configs/cifar10.py:resnet20')
+  assert_refused(other_net, 'was trained as resnet8-A, not resnet20-A')
+  assert snapshot(workdir) == before
+
+
+def test_reading_a_workdir_without_checkpoints_is_refused(trained, tmp_path):
+  workdir, _ = trained
+  empty = tmp_path / 'empty'
+  os.makedirs(empty / 'checkpoints')
+  with open(os.path.join(workdir, 'config.json')) as f:
+    (empty / 'config.json').write_text(f.read())
+  assert_refused(launch('--mode=eval', f'--workdir={empty}'), 'holds no checkpoints')
+  deletion = subprocess.run([sys.executable, 'experiments/layer_deletion.py', f'--workdirs={empty}'], cwd=ROOT,
+                            text=True, capture_output=True, timeout=300, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  assert_refused(deletion, 'holds no checkpoints')
+
+
+def test_another_networks_checkpoints_are_refused_not_moved(trained, image_folder, tmp_path):
+  workdir, cache = trained
+  other = tmp_path / 'other'
+  os.makedirs(other)
+  subprocess.run(['cp', '-r', os.path.join(workdir, 'checkpoints'), str(other)], check=True)  # No config.json.
+  config = tiny_config(image_folder, cache)
+  config.model.depth = 14
+  with pytest.raises(ConfigError, match='holds arrays of other shapes than the network of this config'):
+    train_and_evaluate(config, str(other))
+  assert sorted(os.listdir(other / 'checkpoints')) == sorted(os.listdir(os.path.join(workdir, 'checkpoints')))
+  assert not (other / 'config.json').exists() and not (other / 'metrics.jsonl').exists()  # Neither written.
+
+
+def test_moving_aside_twice_keeps_both(tmp_path, image_folder):
+  config = tiny_config(image_folder, tmp_path / 'cache')
+  checkpoints = checkpoint.Checkpoints(str(tmp_path / 'w'), config, keep=3)
+  for n in range(2):
+    os.makedirs(tmp_path / 'w' / 'checkpoints' / '7')
+    checkpoints._move_aside(7)
+  checkpoints.close()
+  assert sorted(n for n in os.listdir(tmp_path / 'w' / 'checkpoints') if 'unreadable' in n) == [
+      '7.unreadable', '7.unreadable.1']
+
+
+def test_one_training_process_per_workdir(tmp_path, image_folder):
+  config = tiny_config(image_folder, tmp_path / 'cache')
+  first = checkpoint.Checkpoints(str(tmp_path / 'w'), config, keep=3)
+  with pytest.raises(ConfigError, match=f'is being trained by process {os.getpid()} on '):
+    checkpoint.Checkpoints(str(tmp_path / 'w'), config, keep=3)
+  first.close()
+  checkpoint.Checkpoints(str(tmp_path / 'w'), config, keep=3).close()  # Released with the first.
+
+
+def test_a_killed_trainers_lock_does_not_block(tmp_path, image_folder):
+  os.makedirs(tmp_path / 'w')
+  holder = subprocess.Popen([sys.executable, '-c', 'import fcntl, sys, time; f = open(sys.argv[1], "a+"); '
+                             'fcntl.flock(f, fcntl.LOCK_EX); f.write("process 1 on elsewhere"); f.flush(); '
+                             'print("locked", flush=True); time.sleep(600)', str(tmp_path / 'w' / '.lock')],
+                            stdout=subprocess.PIPE, text=True)
+  assert holder.stdout.readline().strip() == 'locked'
+  config = tiny_config(image_folder, tmp_path / 'cache')
+  with pytest.raises(ConfigError, match='is being trained by process 1 on elsewhere'):
+    checkpoint.Checkpoints(str(tmp_path / 'w'), config, keep=3)
+  holder.kill()
+  holder.wait()
+  checkpoint.Checkpoints(str(tmp_path / 'w'), config, keep=3).close()  # The kernel released the dead one's lock.
+
+
+@pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_saves_and_the_resumed_run_matches_an_unstopped_one(signum, image_folder, tmp_path):
+  args = [NET, '--config.dataset.source=folder', f'--config.dataset.dir={image_folder}',
+          f'--config.dataset.cache_dir={tmp_path / "cache"}', '--config.batch_size=16', '--config.total_steps=40',
+          '--config.log_every_steps=1', '--config.eval_every_steps=20', '--config.checkpoint_every_steps=1000']
+  stopped = tmp_path / 'stopped'
+  process = launch(*args, f'--workdir={stopped}')
+  metrics, deadline = stopped / 'metrics.jsonl', time.time() + 300
+  while not (metrics.exists() and metrics.read_text().count('\n') >= 3) and time.time() < deadline:
+    time.sleep(0.2)
+  process.send_signal(signum)
+  stdout, stderr = process.communicate(timeout=120)
+  assert process.returncode == 0 and 'Traceback' not in stderr, stderr[-3000:]
+  saved = checkpoint.step_dirs(str(stopped))
+  assert len(saved) == 1 and saved[0] < 40 and 'Stopped by a signal at step' in stdout
+  resumed = launch(*args, f'--workdir={stopped}')
+  assert resumed.communicate(timeout=300)[0] and resumed.returncode == 0
+  whole = launch(*args, f'--workdir={tmp_path / "whole"}')
+  assert whole.communicate(timeout=300)[0] and whole.returncode == 0
+  assert rows(stopped) == rows(tmp_path / 'whole')
+
+
+def test_sweep_flags_are_checked_before_any_run(tmp_path):
+  for args, message in ((['--depths=abc'], '--depths takes positive integers'),
+                        (['--depths=21'], 'depth 6n+2'), (['--steps=-5'], '--steps=-5')):
+    done = subprocess.run([sys.executable, 'experiments/depth_ablation.py', '--launcher=print', f'--root={tmp_path}',
+                           *args], cwd=ROOT, text=True, capture_output=True, timeout=120,
+                          env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+    assert_refused(done, message)
+    assert done.stdout == ''  # No command printed.
+
+
+def test_converter_refuses_what_is_not_a_state_dict(tmp_path):
+  import torch
+  text, noise, tensor = tmp_path / 'a.txt', tmp_path / 'b.pth', tmp_path / 'c.pth'
+  text.write_text('hello')
+  noise.write_bytes(os.urandom(4096))
+  torch.save(torch.zeros(3), tensor)
+  for path, message in ((tmp_path / 'missing.pth', 'does not exist'), (text, 'is not a torch checkpoint'),
+                        (noise, 'is not a torch checkpoint'), (tensor, 'holds a Tensor, not a state_dict')):
+    done = subprocess.run([sys.executable, '-m', 'resnet_jax.convert', f'--torchvision={path}',
+                           '--config=configs/imagenet.py:resnet18,modern', f'--workdir={tmp_path / "w"}'], cwd=ROOT,
+                          text=True, capture_output=True, timeout=120, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+    assert_refused(done, message, tmp_path / 'w')
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+  """A 1.5 MB tmpfs (room for two ResNet-8 checkpoints), where this process may mount one (as root, as in CI)."""
+  disk = tmp_path / 'disk'
+  disk.mkdir()
+  if subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1500k', 'tmpfs', str(disk)], capture_output=True).returncode:
+    pytest.skip('mounting a tmpfs needs root')
+  yield disk
+  subprocess.run(['umount', str(disk)], check=True)
+
+
+def test_a_full_disk_ends_in_one_line_and_keeps_the_last_checkpoint(small_disk, image_folder, tmp_path):
+  args = [NET, '--config.dataset.source=folder', f'--config.dataset.dir={image_folder}',
+          f'--config.dataset.cache_dir={tmp_path / "cache"}', '--config.batch_size=16', '--config.total_steps=10',
+          '--config.log_every_steps=2', '--config.eval_every_steps=100', '--config.checkpoint_every_steps=2']
+  full = launch(*args, f'--workdir={small_disk / "w"}')
+  _, stderr = full.communicate(timeout=300)
+  saved = checkpoint.step_dirs(str(small_disk / 'w'))
+  assert full.returncode == 1 and stderr.strip().splitlines() == [stderr.strip()], stderr[-3000:]
+  assert stderr.startswith('error: Could not write a checkpoint') and f'checkpoint ({saved[-1]})' in stderr
+  shutil.copytree(small_disk / 'w', tmp_path / 'w')  # Room again: the run resumes from what was kept.
+  resumed = launch(*args, f'--workdir={tmp_path / "w"}')
+  stdout, stderr = resumed.communicate(timeout=300)
+  assert resumed.returncode == 0 and f'resuming at step {saved[-1]}' in stdout, stderr[-3000:]
+
+
+def test_layer_deletion_refuses_more_blocks_than_the_net_has(trained):
+  workdir, _ = trained
+  done = subprocess.run([sys.executable, 'experiments/layer_deletion.py', f'--workdirs={workdir}', '--ks=99',
+                         f'--out={workdir}-report'], cwd=ROOT, text=True, capture_output=True, timeout=300,
+                        env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  assert_refused(done, '--ks=99: resnet8-A has 1 blocks to delete at random, not 99', f'{workdir}-report')
+
+
+def test_converter_refuses_a_workdir_with_checkpoints(tmp_path):
+  os.makedirs(tmp_path / 'w' / 'checkpoints' / '0')
+  done = subprocess.run([sys.executable, '-m', 'resnet_jax.convert', f'--torchvision={tmp_path / "any.pth"}',
+                         '--config=configs/imagenet.py:resnet18,modern', f'--workdir={tmp_path / "w"}'], cwd=ROOT,
+                        text=True, capture_output=True, timeout=120, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  assert_refused(done, 'already holds checkpoints: convert into a new --workdir')
+
+
+def test_a_non_finite_loss_before_any_checkpoint_says_so(image_folder, tmp_path):
+  config = tiny_config(image_folder, tmp_path / 'cache', total_steps=40, checkpoint_every_steps=1000,
+                       eval_every_steps=1000)
+  config.optimizer.learning_rate = 1e12
+  with pytest.raises(NonFiniteLossError, match='no checkpoint was saved before: lower the learning rate'):
+    train_and_evaluate(config, str(tmp_path / 'w'))
+  assert checkpoint.step_dirs(str(tmp_path / 'w')) == []
