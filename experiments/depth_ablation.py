@@ -16,7 +16,7 @@ from absl import flags  # noqa: E402
 from resnet_jax import cli, reporting, sweep_cli  # noqa: E402
 
 flags.DEFINE_list('depths', None, 'Depths to run; default CIFAR 20,32,44,56,110 or ImageNet 18,34.')
-sweep_cli.positive_integers('depths')
+cli.integer_list('depths')
 FLAGS = flags.FLAGS
 DEFAULT_DEPTHS = {'cifar10': (20, 32, 44, 56, 110), 'imagenet': (18, 34)}
 

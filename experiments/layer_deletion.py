@@ -29,10 +29,8 @@ flags.DEFINE_bool('include_downsampling', False, 'Let random deletions pick shap
 flags.DEFINE_integer('path_samples', 20, 'Gradient measurements (training batches) per path length; 0: no paths.',
                      lower_bound=0)
 flags.DEFINE_integer('seed', 0, 'Seed of the random blocks, swaps and routes.')
-flags.register_validator('ks', lambda ks: ks is None or all(k.isdigit() and int(k) > 0 for k in ks),
-                         message='--ks takes positive integers separated by commas, e.g. --ks=1,2,4')
-flags.register_validator('swaps', lambda swaps: all(s.isdigit() for s in swaps),
-                         message='--swaps takes integers separated by commas, e.g. --swaps=1,2,4')
+cli.integer_list('ks')
+cli.integer_list('swaps', lowest=0)
 FLAGS = flags.FLAGS
 
 

@@ -17,7 +17,7 @@ from absl import flags  # noqa: E402
 from resnet_jax import cli, plots, reporting, sweep_cli  # noqa: E402
 
 flags.DEFINE_list('depths', None, 'CIFAR depths; default 20,56 (ImageNet: Table 3 is ResNet-34).')
-sweep_cli.positive_integers('depths')
+cli.integer_list('depths')
 FLAGS = flags.FLAGS
 
 

@@ -28,6 +28,13 @@ def _show_library_flags_in_help() -> None:
         flags.FLAGS.register_key_flag_for_module(main, flag)
 
 
+def integer_list(name: str, lowest: int = 1) -> None:
+  """Makes the list flag `name` refuse anything but integers of at least `lowest` while the flags are parsed."""
+  flags.register_validator(
+      name, lambda values: values is None or all(v.isdigit() and int(v) >= lowest for v in values),
+      message=f'--{name} takes integers of at least {lowest} separated by commas, e.g. --{name}={lowest},{lowest + 1}')
+
+
 def fail(message: str) -> None:
   """Ends the program on bad input: one line `error: MESSAGE` on stderr, exit status 2."""
   print(f'error: {" ".join(message.split())}', file=sys.stderr)

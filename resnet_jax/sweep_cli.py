@@ -25,12 +25,6 @@ flags.DEFINE_integer('slurm_gpus', 1, 'GPUs per array task.', lower_bound=1)
 FLAGS = flags.FLAGS
 
 
-def positive_integers(name: str) -> None:
-  """Makes the list flag `name` refuse anything but positive integers, while the flags are parsed."""
-  flags.register_validator(name, lambda values: values is None or all(v.isdigit() and int(v) > 0 for v in values),
-                           message=f'--{name} takes positive integers separated by commas, e.g. --{name}=20,56')
-
-
 def jobs(variants) -> list[sweep.Job]:
   """The runs of `variants` under the flags' dataset, root, budget and overrides; a variant or override that
   does not make a valid config is refused before any run."""

@@ -262,7 +262,7 @@ def test_a_signal_saves_and_the_resumed_run_matches_an_unstopped_one(signum, ima
 
 
 def test_sweep_flags_are_checked_before_any_run(tmp_path):
-  for args, message in ((['--depths=abc'], '--depths takes positive integers'),
+  for args, message in ((['--depths=abc'], '--depths takes integers of at least 1'),
                         (['--depths=21'], 'depth 6n+2'), (['--steps=-5'], '--steps=-5')):
     done = subprocess.run([sys.executable, 'experiments/depth_ablation.py', '--launcher=print', f'--root={tmp_path}',
                            *args], cwd=ROOT, text=True, capture_output=True, timeout=120,
