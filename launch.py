@@ -13,8 +13,8 @@ import sys
 from absl import flags
 from ml_collections import config_flags
 
-from resnet_jax import cli
 from resnet_jax.errors import ConfigError, WriteError
+from resnet_jax.runtime import cli
 
 config_flags.DEFINE_config_file('config', None, 'A config file and variant: configs/DATASET.py:NETWORK (eval: '
                                 'optional, the workdir\'s config.json is read).',
@@ -30,14 +30,20 @@ FLAGS = flags.FLAGS
 
 
 def summary(config) -> None:
-  from resnet_jax.summary import summarize
+  from resnet_jax.tools.summary import summarize
   overview, facts = summarize(config)
   print(overview)
   print(json.dumps(facts))
 
 
 def show_config(config) -> None:
-  print(config.to_json(indent=2))
+  """The config as JSON, and under "derived" what the run computes from it (not config fields)."""
+  from resnet_jax import optim
+  from resnet_jax.models import create_model, model_name
+  create_model(config)  # Refuses bad model settings.
+  derived = {'network': model_name(config.model), 'steps_per_epoch': optim.steps_per_epoch(config),
+             'warmup_steps': optim.warmup_steps(config)}
+  print(json.dumps({**json.loads(config.to_json()), 'derived': derived}, indent=2))
 
 
 def train(config) -> None:
@@ -53,9 +59,9 @@ def train(config) -> None:
 def evaluate(config) -> None:
   """The workdir's newest checkpoint, under the workdir's own config.json; the command line may set only where
   the data is and how to evaluate (config_io.READ_OVERRIDABLE)."""
-  from resnet_jax import config_io
   from resnet_jax import train as training
   from resnet_jax.models import model_name
+  from resnet_jax.runtime import config_io
   _require_workdir()
   saved = config_io.workdir_config(FLAGS.workdir, command_line_overrides())
   if config is not None and json.loads(config.model.to_json()) != json.loads(saved.model.to_json()):
@@ -79,9 +85,10 @@ def _require_workdir() -> None:
 def _initialize(config) -> None:
   """Starts JAX (on every process of a multi-host run) and says what the run of `config` runs on."""
   _require_workdir()
-  from resnet_jax import parallel, runtime
+  from resnet_jax import parallel
+  from resnet_jax.runtime import environment
   parallel.initialize(FLAGS.multihost, FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
-  runtime.announce(config.model.dtype)
+  environment.announce(config.model.dtype)
 
 
 def main() -> None:

@@ -4,7 +4,8 @@ Variants: resnet20, resnet32, resnet44, resnet56, resnet110, resnet1202 (any res
 with an optional shortcut suffix (-A, the paper's default here, -B or -C): configs/cifar10.py:resnet56-B.
 The recipe is the paper's: batch 128, SGD momentum 0.9, weight decay 1e-4, lr 0.1 divided by 10 at 32k and 48k
 iterations, 64k iterations; 4-pixel padding, random 32x32 crops and flips; per-pixel mean subtracted. Nets of
-depth 110 and more start at lr 0.01 for 400 iterations.
+depth 110 and more start at lr 0.01 for 400 iterations (schedule.warmup_min_depth: so does
+--config.model.depth=110 on resnet20).
 """
 import os
 
@@ -18,6 +19,7 @@ def get_config(variant: str = 'resnet20') -> ml_collections.ConfigDict:
   config.model = model_config('cifar', variant, default_shortcut='A')
   config.dataset = ml_collections.ConfigDict({
       'name': 'cifar10', 'num_classes': 10, 'image_size': 32,
+      'train_size': 50_000,  # Images per epoch, for schedule.unit='epochs'.
       'source': 'tfds',  # 'tfds' (downloads when online) or 'folder' (a folder or .tar.gz of train/ and test/).
       'dir': '',  # The folder or tarball; for tfds, its data_dir ('' for tfds' default).
       'cache_dir': os.path.expanduser('~/.cache/resnet_jax'),  # Decoded folders are cached here.
@@ -28,7 +30,6 @@ def get_config(variant: str = 'resnet20') -> ml_collections.ConfigDict:
   config.seed = 0
   config.batch_size = 128  # Global, over all devices and hosts.
   config.eval_batch_size = 1000
-  config.steps_per_epoch = 50_000 // config.get_ref('batch_size')  # For schedule.unit='epochs'.
   config.total_steps = 64_000
   config.log_every_steps = 100
   config.eval_every_steps = 2_000
@@ -42,5 +43,6 @@ def get_config(variant: str = 'resnet20') -> ml_collections.ConfigDict:
       'unit': 'steps',  # Of boundaries and warmup_length: 'steps' or 'epochs'.
       'boundaries': (32_000, 48_000), 'decay': 0.1,
       'warmup': 'constant',  # 'constant' (lr x warmup_factor) or 'linear' (from 0).
-      'warmup_length': 400 if config.model.depth >= 110 else 0, 'warmup_factor': 0.1})
+      'warmup_length': 400, 'warmup_factor': 0.1,
+      'warmup_min_depth': 110})  # Only nets this deep warm up (the paper's ResNet-110 and -1202).
   return config

@@ -1,7 +1,30 @@
-"""The model section shared by every dataset's config."""
+"""What every dataset's config shares: network names and the model section. Imports nothing from resnet_jax."""
+import re
+
 import ml_collections
 
-from resnet_jax.models import parse_name
+_NAME = re.compile(r'(resnet|plain)(\d+)(?:-([A-Za-z]+))?')
+
+
+class ConfigError(ValueError):
+  """A variant that names no network or recipe; launch.py prints its message as one `error:` line."""
+
+
+def parse_name(name: str, default_shortcut: str) -> tuple[int, str]:
+  """'resnet34-C' -> (34, 'C'); 'resnet56' -> (56, default_shortcut); 'plain20' -> (20, 'none')."""
+  match = _NAME.fullmatch(name)
+  if not match:
+    raise ConfigError(f'Unknown network {name!r}: name one as resnetDEPTH, resnetDEPTH-A/B/C or plainDEPTH '
+                      '(e.g. resnet56, resnet34-C, plain20).')
+  kind, depth, shortcut = match.groups()
+  if kind == 'plain':
+    if shortcut:
+      raise ConfigError(f'{name!r}: plain nets have no shortcut; drop -{shortcut} or use resnet{depth}-{shortcut}.')
+    return int(depth), 'none'
+  shortcut = (shortcut or default_shortcut).upper()
+  if shortcut not in 'ABC' or len(shortcut) != 1:
+    raise ConfigError(f'{name!r}: unknown shortcut option {shortcut!r}; use -A, -B or -C.')
+  return int(depth), shortcut
 
 
 def model_config(family: str, variant: str, default_shortcut: str) -> ml_collections.ConfigDict:

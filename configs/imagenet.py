@@ -16,8 +16,7 @@ import os
 
 import ml_collections
 
-from configs.common import model_config
-from resnet_jax.data.imagenet import TRAIN_SIZE
+from configs.common import ConfigError, model_config
 
 RECIPES = ('paper', 'modern')
 
@@ -26,7 +25,7 @@ def get_config(variant: str = 'resnet50') -> ml_collections.ConfigDict:
   network, _, recipe = variant.partition(',')
   recipe = recipe or 'paper'
   if recipe not in RECIPES:
-    raise ValueError(f'Unknown recipe {recipe!r} in {variant!r}: use one of {", ".join(RECIPES)}.')
+    raise ConfigError(f'Unknown recipe {recipe!r} in {variant!r}: use one of {", ".join(RECIPES)}.')
   modern = recipe == 'modern'
   config = ml_collections.ConfigDict()
   config.recipe = recipe
@@ -37,6 +36,7 @@ def get_config(variant: str = 'resnet50') -> ml_collections.ConfigDict:
     config.model.update(dtype='bfloat16', bottleneck_stride='3x3')
   config.dataset = ml_collections.ConfigDict({
       'name': 'imagenet2012', 'num_classes': 1000, 'image_size': 224,
+      'train_size': 1_281_167,  # He et al. 2015: "1.28 million training images": the length of an epoch.
       'source': 'folder',  # 'folder' (train/<wnid>/*.JPEG, val/<wnid>/*.JPEG) or 'tfds' (array_record).
       'dir': '',  # The folder; for tfds, its data_dir.
       'cache_dir': os.path.expanduser('~/.cache/resnet_jax'),  # The estimated mean image is cached here.
@@ -48,17 +48,18 @@ def get_config(variant: str = 'resnet50') -> ml_collections.ConfigDict:
       'workers': os.cpu_count() or 8,  # Decoding threads per process.
   })
   config.eval = ml_collections.ConfigDict({
-      'protocol': 'center_crop',  # Or 'ten_crop', 'multi_scale' (resnet_jax/evaluation.py).
+      'protocol': 'center_crop',  # Or 'ten_crop', 'multi_scale' (resnet_jax/data/protocols.py).
       'scales': (224, 256, 384, 480, 640),  # multi_scale's shorter sides.
   })
   config.seed = 0
   config.batch_size = 256  # Global, over all devices and hosts.
   config.eval_batch_size = 256  # Views of 224x224 per evaluation batch (more pixels: proportionally fewer).
   config.num_epochs = 90
-  config.steps_per_epoch = TRAIN_SIZE // config.get_ref('batch_size')
-  config.total_steps = config.get_ref('num_epochs') * config.get_ref('steps_per_epoch')
+  # Counted in epochs: ml_collections references, read after --config overrides (batch_size=1024: 1/4 the steps).
+  epoch = config.dataset.get_ref('train_size') // config.get_ref('batch_size')
+  config.total_steps = config.get_ref('num_epochs') * epoch
   config.log_every_steps = 100
-  config.eval_every_steps = config.get_ref('steps_per_epoch') * 5
+  config.eval_every_steps = epoch * 5
   config.checkpoint_every_steps = 2_000
   config.keep_checkpoints = 3
   config.optimizer = ml_collections.ConfigDict({
@@ -66,5 +67,5 @@ def get_config(variant: str = 'resnet50') -> ml_collections.ConfigDict:
       'nesterov': False, 'weight_decay': 1e-4, 'label_smoothing': 0.1 if modern else 0.0})
   config.schedule = ml_collections.ConfigDict({
       'name': 'cosine' if modern else 'step', 'unit': 'epochs', 'boundaries': (30, 60), 'decay': 0.1,
-      'warmup': 'linear', 'warmup_length': 5 if modern else 0, 'warmup_factor': 0.1})
+      'warmup': 'linear', 'warmup_length': 5 if modern else 0, 'warmup_factor': 0.1, 'warmup_min_depth': 0})
   return config

@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 from concurrent import futures
 
@@ -35,9 +34,8 @@ import numpy as np
 from absl import app, flags
 from PIL import Image
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from resnet_jax import cli  # noqa: E402
-from resnet_jax.data import augment  # noqa: E402
+from resnet_jax.data import augment
+from resnet_jax.runtime import cli
 
 flags.DEFINE_enum('bench', 'step', ['step', 'conv', 'pipeline'], 'What to measure.')
 flags.DEFINE_string('out', None, 'Write the results as JSON here.')
@@ -134,9 +132,10 @@ def step_variants(platform_name: str, dtype: str) -> list[dict]:
 
 def time_torch(config, batch: int, dtype: str, platform_name: str) -> list[dict]:
   import torch
-  from resnet_jax import torch_reference
+
   from resnet_jax.models import architecture
-  from resnet_jax.benchmarking import timed_steps
+  from resnet_jax.tools import torch_reference
+  from resnet_jax.tools.benchmarking import timed_steps
   device = 'cuda' if platform_name == 'gpu' else 'cpu'
   rows = []
   for variant in step_variants(platform_name, dtype):
@@ -167,9 +166,10 @@ def step() -> dict:
                                f' --xla_force_host_platform_device_count={FLAGS.host_devices}')
   import jax
   import jax.numpy as jnp
-  from resnet_jax import benchmarking
-  from resnet_jax.config_io import named_config
+
   from resnet_jax.models import model_name
+  from resnet_jax.runtime.config_io import config_file, named_config
+  from resnet_jax.tools import benchmarking
   platform_name = jax.default_backend()
   gpu = platform_name == 'gpu'
   dtypes = FLAGS.dtypes or ['bfloat16' if gpu else 'float32']
@@ -192,7 +192,7 @@ def step() -> dict:
     batch = batches[i] if len(batches) == len(FLAGS.nets) else batches[0]
     batch = batch or (128 if dataset == 'cifar10' else 256)
     for dtype in dtypes:
-      config = named_config(f'configs/{dataset}.py', variant)
+      config = named_config(config_file(dataset), variant)
       config.model.update(dtype=dtype, block_loop=FLAGS.block_loop, conv_gradients=FLAGS.conv_gradients)
       name = model_name(config.model)
       common = {'network': name, 'batch': batch, 'dtype': dtype}
@@ -228,9 +228,10 @@ def step() -> dict:
 
 def convs() -> dict:
   import jax
-  from resnet_jax import benchmarking
+
+  from resnet_jax.tools import benchmarking
   try:
-    from resnet_jax import torch_reference
+    from resnet_jax.tools import torch_reference
   except ImportError as e:
     raise app.UsageError(f'--bench=conv compares with PyTorch, which is not importable ({e}).')
   batch = int(FLAGS.batch[0]) if FLAGS.batch else 128

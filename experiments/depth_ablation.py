@@ -6,14 +6,10 @@ r"""Plain nets against ResNets by depth (He et al. 2015, Tables 2 and 6, Figs. 4
 Runs plainD and resnetD-A for each depth D (CIFAR: 20, 32, 44, 56, 110; ImageNet: 18, 34) under --root, skips
 finished ones, and writes the table(s), CSV and error curves to --out.
 """
-import os
-import sys
+from absl import flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from absl import flags  # noqa: E402
-
-from resnet_jax import cli, reporting, sweep_cli  # noqa: E402
+from resnet_jax.reproduce import reporting, sweep_cli
+from resnet_jax.runtime import cli
 
 flags.DEFINE_list('depths', None, 'Depths to run; default CIFAR 20,32,44,56,110 or ImageNet 18,34.')
 cli.integer_list('depths')

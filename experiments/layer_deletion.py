@@ -6,17 +6,15 @@ gradient by path length. Nothing recompiles per configuration.
         --out=workdirs/paper/report [--draws=5 --path_samples=20]
 """
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
+from absl import flags
 
-import numpy as np  # noqa: E402
-from absl import flags  # noqa: E402
-
-from resnet_jax import cli, plots, reporting, runtime  # noqa: E402
-from resnet_jax.analysis import lesion, paths  # noqa: E402
-from resnet_jax.analysis.study import Trained  # noqa: E402
-from resnet_jax.errors import ConfigError  # noqa: E402
+from resnet_jax.analysis import lesion, paths
+from resnet_jax.analysis.study import Trained
+from resnet_jax.errors import ConfigError
+from resnet_jax.reproduce import plots, reporting
+from resnet_jax.runtime import cli, environment
 
 flags.DEFINE_list('workdirs', None, 'Trained workdirs to study.', required=True)
 flags.DEFINE_multi_string('set', [], 'Override of the saved configs, KEY=VALUE (e.g. dataset.dir=PATH).')
@@ -55,7 +53,7 @@ def study_paths(trained, rng):
 
 
 def main():
-  runtime.announce()
+  environment.announce()
   rng = np.random.default_rng(FLAGS.seed)
   single, random, reorder, baselines, summary = {}, {}, {}, {}, []
   for workdir in FLAGS.workdirs:

@@ -5,16 +5,14 @@ trained plain nets and ResNets.
         --out=workdirs/paper/report
 """
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
+from absl import flags
 
-import numpy as np  # noqa: E402
-from absl import flags  # noqa: E402
-
-from resnet_jax import cli, plots, reporting, runtime  # noqa: E402
-from resnet_jax.analysis.responses import layer_responses  # noqa: E402
-from resnet_jax.analysis.study import Trained  # noqa: E402
+from resnet_jax.analysis.responses import layer_responses
+from resnet_jax.analysis.study import Trained
+from resnet_jax.reproduce import plots, reporting
+from resnet_jax.runtime import cli, environment
 
 flags.DEFINE_list('workdirs', None, 'Trained CIFAR-10 workdirs.', required=True)
 flags.DEFINE_multi_string('set', [], 'Override of the saved configs, KEY=VALUE (e.g. dataset.dir=PATH).')
@@ -23,7 +21,7 @@ FLAGS = flags.FLAGS
 
 
 def main():
-  runtime.announce()
+  environment.announce()
   stds, summary, long_rows = {}, [], []
   for workdir in FLAGS.workdirs:
     trained = Trained(workdir, FLAGS.set)

@@ -3,13 +3,9 @@
 python experiments/model_table.py
 """
 import importlib
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from resnet_jax import cli  # noqa: E402
-from resnet_jax.summary import summarize  # noqa: E402
+from resnet_jax.runtime import cli
+from resnet_jax.tools.summary import summarize
 
 NETS = [('imagenet', v) for v in ('resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'plain18',
                                   'plain34', 'resnet34-A', 'resnet34-C')]

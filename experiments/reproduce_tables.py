@@ -6,14 +6,12 @@ Writes Table 6 and Fig. 6 (CIFAR-10 depth), the CIFAR shortcut proxy, Table 2 an
 Table 3 (ImageNet shortcuts), for whichever of their runs exist, and prints the tables.
 """
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from absl import flags
 
-from absl import flags  # noqa: E402
-
-from resnet_jax import cli, reporting, sweep  # noqa: E402
-from resnet_jax.errors import ConfigError  # noqa: E402
+from resnet_jax.errors import ConfigError
+from resnet_jax.reproduce import reporting, sweep
+from resnet_jax.runtime import cli
 
 flags.DEFINE_string('root', 'workdirs/paper', 'The root of the sweeps: ROOT/<dataset name>/<network name>.')
 flags.DEFINE_string('out', None, 'Where tables and figures go; default ROOT/report.')

@@ -8,13 +8,11 @@ the given depths as a cheap proxy.
 Skips finished runs and writes the table, CSV and error curves to --out.
 """
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from absl import flags
 
-from absl import flags  # noqa: E402
-
-from resnet_jax import cli, plots, reporting, sweep_cli  # noqa: E402
+from resnet_jax.reproduce import plots, reporting, sweep_cli
+from resnet_jax.runtime import cli
 
 flags.DEFINE_list('depths', None, 'CIFAR depths; default 20,56 (ImageNet: Table 3 is ResNet-34).')
 cli.integer_list('depths')

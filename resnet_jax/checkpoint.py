@@ -89,7 +89,7 @@ class Checkpoints:
     """Refuses a workdir without checkpoints, before anything is loaded to read them."""
     if not step_dirs(workdir):
       raise ConfigError(f'{workdir} holds no checkpoints: train there first, or convert weights into it '
-                        '(python -m resnet_jax.convert).')
+                        '(python -m resnet_jax.tools.convert).')
 
   def _take_workdir(self, workdir: str, config) -> None:
     """Refuses another network's workdir, and locks it (process 0)."""

@@ -1,4 +1,4 @@
-"""Training: TrainState, pure train_step / eval_step, and train_and_evaluate(config, workdir)."""
+"""Training: TrainState, the pure train_step, and train_and_evaluate(config, workdir)."""
 import functools
 import os
 import signal
@@ -14,14 +14,16 @@ from absl import logging
 from clu import metrics
 from jax.experimental import multihost_utils
 
-from resnet_jax import console, parallel
+from resnet_jax import parallel
 from resnet_jax.checkpoint import Checkpoints, check_writable
-from resnet_jax.console import say
+from resnet_jax.data import create_dataset
 from resnet_jax.errors import ConfigError
-from resnet_jax.inputs import create_input
+from resnet_jax.evaluation import Evaluator, model_predict
 from resnet_jax.models import create_model, model_name
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
-from resnet_jax.progress import StepClock, duration
+from resnet_jax.runtime import console
+from resnet_jax.runtime.console import say
+from resnet_jax.runtime.progress import StepClock, duration
 from resnet_jax.writers import MetricsWriter, evaluations
 
 
@@ -106,9 +108,9 @@ def check_limits(config) -> None:
 
 
 def validate(config, mesh) -> None:
-  """Refuses bad settings before anything is loaded, compiled or overwritten."""
+  """Refuses bad numbers and batch sizes that do not split over the mesh (the model, optimizer and schedule
+  refuse their own settings when built)."""
   check_limits(config)
-  create_model(config)
   parallel.check_batch_size(config.batch_size, mesh)
   parallel.check_batch_size(config.eval_batch_size, mesh, 'eval_batch_size')
   group = config.model.bn_group_size
@@ -116,7 +118,6 @@ def validate(config, mesh) -> None:
   if group and per_device % group:
     raise ConfigError(f'model.bn_group_size={group} does not divide the {per_device} images per device: '
                       'set it to a divisor, or 0 for statistics over the whole batch.')
-  learning_rate_schedule(config)
 
 
 class Preemption:
@@ -152,7 +153,8 @@ class Preemption:
 
 
 class Run:
-  """A network's training in a workdir: the model, optimizer, input and checkpoints, and the restored state.
+  """A network's training in a workdir: the model, schedule, optimizer, dataset, evaluator and checkpoints, each
+  built once before anything is compiled, and the restored state.
 
   read_only: to evaluate or study the workdir's newest checkpoint, changing nothing in it but metrics.jsonl.
   """
@@ -160,12 +162,14 @@ class Run:
   def __init__(self, config, workdir: str, mesh=None, read_only: bool = False):
     self.config, self.mesh = config, mesh or parallel.make_mesh()
     validate(config, self.mesh)
+    self.model, self.schedule = create_model(config), learning_rate_schedule(config)
+    self.tx = create_optimizer(config, self.schedule)
     if read_only:
       Checkpoints.require(workdir)
     elif jax.process_index() == 0:
       check_writable(workdir)
-    self.model, self.tx = create_model(config), create_optimizer(config)
-    self.input = create_input(config, self.mesh, self.model)
+    self.dataset = create_dataset(config, self.mesh)
+    self.evaluator = Evaluator(model_predict(self.model), self.mesh)
     self.checkpoints = Checkpoints(workdir, config, config.keep_checkpoints, read_only)
     replicated = parallel.replicated(self.mesh)
     init = jax.jit(functools.partial(create_train_state, self.model, self.tx, config.dataset.image_size,
@@ -175,9 +179,14 @@ class Run:
     if not read_only:
       self.checkpoints.write_config(config)
 
+  @property
+  def variables(self):
+    return {'params': self.state.params, 'batch_stats': self.state.batch_stats}
+
   def evaluate(self, writer: MetricsWriter, protocol: str | None = None) -> dict[str, dict[str, float]]:
+    """Evaluates every held-out split (under `protocol`: ImageNet's), writes and prints the results."""
     began = time.perf_counter()
-    results = self.input.evaluate(self.state, protocol)
+    results = {split.name: self.evaluator(self.variables, split) for split in self.dataset.eval_splits(protocol)}
     seconds = time.perf_counter() - began
     for split, values in results.items():
       writer.write(self.step, split, {**values, **({'protocol': protocol} if protocol else {})})
@@ -186,7 +195,7 @@ class Run:
     return results
 
   def close(self) -> None:
-    self.input.close()
+    self.dataset.close()
     self.checkpoints.close()
 
 
@@ -211,9 +220,8 @@ def _train(run: Run, workdir: str, began: float) -> TrainState:
   config, start, total = run.config, run.step, run.config.total_steps
   say(f'{model_name(config.model)}: {"resuming at" if start else "starting from"} step {start} of {total}, '
       f'batch {config.batch_size}, in {workdir}.')
-  schedule = learning_rate_schedule(config)
   step_fn = jax.jit(functools.partial(train_step, model=run.model, tx=run.tx, config=config,
-                                      make_batch=run.input.batch), donate_argnums=(0, 1))
+                                      make_batch=run.dataset.batch), donate_argnums=(0, 1))
   writer = MetricsWriter(workdir, start)
   clock = StepClock(start)
   state, running = run.state, run.running
@@ -228,7 +236,7 @@ def _train(run: Run, workdir: str, began: float) -> TrainState:
 
   try:
     with Preemption() as preemption:
-      for step, inputs in zip(range(start + 1, total + 1), run.input.stream(start)):
+      for step, inputs in zip(range(start + 1, total + 1), run.dataset.stream(start)):
         state, running = step_fn(state, running, inputs)
         if step == start + 1:  # Compiled (and ran once) the step: not part of the training time.
           jax.block_until_ready(state)
@@ -247,7 +255,7 @@ def _train(run: Run, workdir: str, began: float) -> TrainState:
         if step % config.log_every_steps == 0 or last:
           rate = clock.window(step)
           timed = {'images_per_sec': rate * config.batch_size} if rate else {}
-          writer.write(step, 'train', {**train, 'learning_rate': schedule(step - 1), **timed})
+          writer.write(step, 'train', {**train, 'learning_rate': run.schedule(step - 1), **timed})
           say(progress_line(step, total, train, rate, config.batch_size, clock.eta(rate, total - step)))
           running = run.empty()
         run.state, run.step = state, step

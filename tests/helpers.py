@@ -82,3 +82,21 @@ def write_image_folder(root, counts: dict[str, int], classes: list[str], sizes, 
         pixels = np.clip(rng.normal(brightness * label + 30, 40, (height, width, 3)), 0, 255).astype(np.uint8)
         Image.fromarray(pixels).save(root / split / cls / f'{i}{suffix}')
   return str(root)
+
+
+def markdown_rows(text: str) -> list[list[str]]:
+  """The cells of every row of the Markdown tables in text (header rows included, separator rows left out)."""
+  rows = [[cell.strip() for cell in line.strip().strip('|').split('|')] for line in text.splitlines()
+          if line.strip().startswith('|')]
+  return [row for row in rows if not all(set(cell) <= set('-:') for cell in row)]
+
+
+def primitives(jaxpr) -> list:
+  """Every equation of a jaxpr, those of its sub-jaxprs (scan, pjit, custom_vjp) included."""
+  import jax.extend as jex
+  found = []
+  for eqn in jaxpr.eqns:
+    found.append(eqn)
+    for sub in jex.core.jaxprs_in_params(eqn.params):
+      found += primitives(getattr(sub, 'jaxpr', sub))
+  return found

@@ -43,19 +43,21 @@ def with_block(variables, stage: int, position: int | None, edit):
   return {name: edit_collection(c) for name, c in variables.items()}
 
 
+@pytest.mark.slow
 def test_keeping_every_block_is_the_plain_evaluation(trained):
   plain, kept = trained.error(), trained.error(keep_all(len(trained.blocks)))
   assert kept['top1_error'] == plain['top1_error'] and kept['top5_error'] == plain['top5_error']
   np.testing.assert_allclose(kept['loss'], plain['loss'], rtol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('index,stage,position', [(1, 1, 1), (2, 2, None), (5, 3, 0)])
 def test_deleting_a_block_equals_zeroing_its_residual_branch(trained, index, stage, position):
   """A post-activation block whose last BN has scale and bias 0 adds nothing to its shortcut: deleted."""
   def zero_last_bn(block, at):
     block['bn2']['scale'][at] = 0
     block['bn2']['bias'][at] = 0
-  params = with_block({'params': trained.state.params}, stage, position, zero_last_bn)
+  params = with_block({'params': trained.variables['params']}, stage, position, zero_last_bn)
   zeroed = trained.error(variables={**trained.variables, **params})
   deleted = trained.error(modes_deleting(len(trained.blocks), [index]))
   assert deleted['top1_error'] == zeroed['top1_error']
@@ -63,6 +65,7 @@ def test_deleting_a_block_equals_zeroing_its_residual_branch(trained, index, sta
   assert deleted['loss'] != trained.error()['loss']
 
 
+@pytest.mark.slow
 def test_reordering_swaps_the_blocks_parameters(trained):
   order = np.arange(6)
   order[[0, 1]] = [1, 0]  # Stage 1's two blocks trade places.
@@ -77,6 +80,7 @@ def test_reordering_swaps_the_blocks_parameters(trained):
     trained.reordered([0, 2, 1, 3, 4, 5])  # 2.1 changes the shape: it cannot move.
 
 
+@pytest.mark.slow
 def test_single_and_random_deletions_cover_the_blocks(trained):
   single = lesion.single_deletions(trained)
   assert [r['label'] for r in single] == ['1.1', '1.2', '2.1', '2.2', '3.1', '3.2']
@@ -118,6 +122,7 @@ def identity_backward(next_fun, args, kwargs, context):
   return skip + jax.lax.stop_gradient(out - skip), carry
 
 
+@pytest.mark.slow
 def test_gradient_routed_through_no_residual_branch_is_the_identity_paths():
   _, model, _ = build('cifar10:resnet14', preact=True)
   variables = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
@@ -131,6 +136,7 @@ def test_gradient_routed_through_no_residual_branch_is_the_identity_paths():
   np.testing.assert_array_equal(paths.routed_modes(4, [1, 3]), [BlockMode.SKIP_ONLY, BlockMode.RESIDUAL_ONLY] * 2)
 
 
+@pytest.mark.slow
 def test_gradient_by_path_length_measures_each_length(trained):
   rows = paths.gradient_by_path_length(trained, [0, 3, 6], 2, np.random.default_rng(0))
   assert [(r['length'], r['sample']) for r in rows] == [(0, 0), (0, 1), (3, 0), (3, 1), (6, 0), (6, 1)]
@@ -138,11 +144,11 @@ def test_gradient_by_path_length_measures_each_length(trained):
   assert rows[4]['gradient_norm'] != rows[5]['gradient_norm']  # Another training batch.
 
 
+@pytest.mark.slow
 def test_layer_responses_are_the_channel_stds_of_the_sown_responses(trained):
   rows = responses.layer_responses(trained)
   assert [r['name'] for r in rows] == ['stem'] + [f'{s}.{b}/{i}' for s in (1, 2, 3) for b in (1, 2) for i in (1, 2)]
-  split = trained.run.input.evals['test']
-  images = on_device.normalize(split.images, trained.run.input.data['norm'])
+  images = on_device.normalize(np.concatenate([v for _, v in trained.split.batches()]), trained.split.norm)
   _, state = trained.model.apply(trained.variables, images, mutable=['intermediates'])
   stage1 = state['intermediates']['stage1']['blocks']['response'][1][1]  # Block 1.2, its second conv.
   want = np.asarray(stage1, np.float64).reshape(-1, stage1.shape[-1]).std(0).mean()

@@ -163,6 +163,7 @@ def snapshot(workdir):
   return found
 
 
+@pytest.mark.slow
 def test_eval_reads_the_workdirs_config_and_changes_nothing_else(trained, image_folder):
   workdir, cache = trained
   before = snapshot(workdir)
@@ -191,6 +192,7 @@ def test_reading_a_workdir_without_checkpoints_is_refused(trained, tmp_path):
   assert_refused(deletion, 'holds no checkpoints')
 
 
+@pytest.mark.slow
 def test_another_networks_checkpoints_are_refused_not_moved(trained, image_folder, tmp_path):
   workdir, cache = trained
   other = tmp_path / 'other'
@@ -239,6 +241,7 @@ def test_a_killed_trainers_lock_does_not_block(tmp_path, image_folder):
   checkpoint.Checkpoints(str(tmp_path / 'w'), config, keep=3).close()  # The kernel released the dead one's lock.
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_saves_and_the_resumed_run_matches_an_unstopped_one(signum, image_folder, tmp_path):
   args = [NET, '--config.dataset.source=folder', f'--config.dataset.dir={image_folder}',
@@ -261,6 +264,7 @@ def test_a_signal_saves_and_the_resumed_run_matches_an_unstopped_one(signum, ima
   assert rows(stopped) == rows(tmp_path / 'whole')
 
 
+@pytest.mark.slow
 def test_sweep_flags_are_checked_before_any_run(tmp_path):
   for args, message in ((['--depths=abc'], '--depths takes integers of at least 1'),
                         (['--depths=21'], 'depth 6n+2'), (['--steps=-5'], '--steps=-5')):
@@ -271,6 +275,7 @@ def test_sweep_flags_are_checked_before_any_run(tmp_path):
     assert done.stdout == ''  # No command printed.
 
 
+@pytest.mark.slow
 def test_converter_refuses_what_is_not_a_state_dict(tmp_path):
   import torch
   text, noise, tensor = tmp_path / 'a.txt', tmp_path / 'b.pth', tmp_path / 'c.pth'
@@ -279,7 +284,7 @@ def test_converter_refuses_what_is_not_a_state_dict(tmp_path):
   torch.save(torch.zeros(3), tensor)
   for path, message in ((tmp_path / 'missing.pth', 'does not exist'), (text, 'is not a torch checkpoint'),
                         (noise, 'is not a torch checkpoint'), (tensor, 'holds a Tensor, not a state_dict')):
-    done = subprocess.run([sys.executable, '-m', 'resnet_jax.convert', f'--torchvision={path}',
+    done = subprocess.run([sys.executable, '-m', 'resnet_jax.tools.convert', f'--torchvision={path}',
                            '--config=configs/imagenet.py:resnet18,modern', f'--workdir={tmp_path / "w"}'], cwd=ROOT,
                           text=True, capture_output=True, timeout=120, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
     assert_refused(done, message, tmp_path / 'w')
@@ -296,6 +301,7 @@ def small_disk(tmp_path):
   subprocess.run(['umount', str(disk)], check=True)
 
 
+@pytest.mark.slow
 def test_a_full_disk_ends_in_one_line_and_keeps_the_last_checkpoint(small_disk, image_folder, tmp_path):
   args = [NET, '--config.dataset.source=folder', f'--config.dataset.dir={image_folder}',
           f'--config.dataset.cache_dir={tmp_path / "cache"}', '--config.batch_size=16', '--config.total_steps=10',
@@ -311,6 +317,7 @@ def test_a_full_disk_ends_in_one_line_and_keeps_the_last_checkpoint(small_disk, 
   assert resumed.returncode == 0 and f'resuming at step {saved[-1]}' in stdout, stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_layer_deletion_refuses_more_blocks_than_the_net_has(trained):
   workdir, _ = trained
   done = subprocess.run([sys.executable, 'experiments/layer_deletion.py', f'--workdirs={workdir}', '--ks=99',
@@ -321,12 +328,13 @@ def test_layer_deletion_refuses_more_blocks_than_the_net_has(trained):
 
 def test_converter_refuses_a_workdir_with_checkpoints(tmp_path):
   os.makedirs(tmp_path / 'w' / 'checkpoints' / '0')
-  done = subprocess.run([sys.executable, '-m', 'resnet_jax.convert', f'--torchvision={tmp_path / "any.pth"}',
+  done = subprocess.run([sys.executable, '-m', 'resnet_jax.tools.convert', f'--torchvision={tmp_path / "any.pth"}',
                          '--config=configs/imagenet.py:resnet18,modern', f'--workdir={tmp_path / "w"}'], cwd=ROOT,
                         text=True, capture_output=True, timeout=120, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
   assert_refused(done, 'already holds checkpoints: convert into a new --workdir')
 
 
+@pytest.mark.slow
 def test_a_non_finite_loss_before_any_checkpoint_says_so(image_folder, tmp_path):
   config = tiny_config(image_folder, tmp_path / 'cache', total_steps=40, checkpoint_every_steps=1000,
                        eval_every_steps=1000)

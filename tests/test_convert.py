@@ -3,17 +3,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from resnet_jax import convert
 from resnet_jax.checkpoint import Checkpoints
 from resnet_jax.errors import ConfigError
 from resnet_jax.models import architecture, create_model
+from resnet_jax.optim import create_optimizer, learning_rate_schedule
+from resnet_jax.tools import convert
 from resnet_jax.train import Metrics, create_train_state
-from resnet_jax.optim import create_optimizer
 from tests.helpers import get_config
 
 torch = pytest.importorskip('torch')
 nn = torch.nn
-from resnet_jax.torch_reference import TorchResNet  # noqa: E402
+from resnet_jax.tools.torch_reference import TorchResNet  # noqa: E402
 
 
 def random_torch_net(depth):
@@ -29,13 +29,14 @@ def random_torch_net(depth):
   return net.eval()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('depth', [18, 50])
 def test_converted_logits_equal_torch(depth, tmp_path):
   net = random_torch_net(depth)
   config = get_config(f'imagenet:resnet{depth},modern', dtype='float32', block_loop='unroll')
   convert.convert({k: v.numpy() for k, v in net.state_dict().items()}, config, str(tmp_path))
 
-  model, tx = create_model(config), create_optimizer(config)
+  model, tx = create_model(config), create_optimizer(config, learning_rate_schedule(config))
   target = (create_train_state(model, tx, 224, 0), Metrics.empty())
   checkpoints = Checkpoints(str(tmp_path), config, keep=1)
   (state, _), step = checkpoints.restore_newest(target)

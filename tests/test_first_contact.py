@@ -12,8 +12,9 @@ import time
 import jax
 import pytest
 
-from resnet_jax import progress, runtime, train
+from resnet_jax import train
 from resnet_jax.errors import ConfigError
+from resnet_jax.runtime import environment, progress
 from tests.helpers import ROOT, launch, rows, tiny_config
 
 
@@ -38,45 +39,46 @@ def test_requirements_are_pinned_and_fit_the_job():
   assert 'torch' not in main and 'pytest' not in main  # The main job needs neither.
   assert tests['-r'] == cuda['-r'] == 'requirements.txt' and 'torch' in tests and 'pytest' in tests
   assert main['jax'] == main['jaxlib'] == cuda['jax[cuda13]']  # One JAX, CPU or CUDA.
-  assert f'"jax[tpu]=={main["jax"]}"' in runtime.INSTALL['TPU']
-  assert runtime.version_tuple(main['jax']) >= runtime.LOWEST_JAX
+  assert f'"jax[tpu]=={main["jax"]}"' in environment.INSTALL['TPU']
+  assert environment.version_tuple(main['jax']) >= environment.LOWEST_JAX
   with open(os.path.join(ROOT, 'README.md')) as f:
     readme = f.read()
-  for command in ('python3.12 -m venv .venv && .venv/bin/pip install -r requirements.txt && .venv/bin/python '
-                  'launch.py', 'python3.12 -m venv .venv && .venv/bin/pip install -r requirements-test.txt && '
-                  '.venv/bin/python -m pytest -q tests', runtime.INSTALL['NVIDIA GPU']):
+  for command in ('python3.12 -m venv .venv && .venv/bin/pip install -r requirements.txt -e . && .venv/bin/python '
+                  'launch.py', 'python3.12 -m venv .venv && .venv/bin/pip install -r requirements-test.txt -e . && '
+                  ".venv/bin/python -m pytest -q -m '' tests", environment.INSTALL['NVIDIA GPU']):
     assert command in readme
   with open(os.path.join(ROOT, '.ci', 'run')) as f:
-    assert '.venv/bin/pip install -r requirements-test.txt && .venv/bin/python -m pytest -q tests' in f.read()
+    ci = f.read()
+  assert ".venv/bin/pip install -r requirements-test.txt -e . && .venv/bin/python -m pytest -q -m '' tests" in ci
 
 
 def test_lowest_jax_is_checked():
-  runtime.check_jax_version()  # The installed one.
-  runtime.check_jax_version('0.11.2')
-  runtime.check_jax_version('0.12.0.1')
+  environment.check_jax_version()  # The installed one.
+  environment.check_jax_version('0.11.2')
+  environment.check_jax_version('0.12.0.1')
   with pytest.raises(ConfigError, match='jax 0.11.1 is older than 0.11.2'):
-    runtime.check_jax_version('0.11.1')
+    environment.check_jax_version('0.11.1')
 
 
 def test_run_says_what_it_runs_on():
-  line = runtime.describe('bfloat16')
+  line = environment.describe('bfloat16')
   assert line.startswith('Running on cpu: 8 devices (cpu), 8 of them local, in 1 process;')
   assert f'jax {jax.__version__}' in line and 'compute dtype bfloat16' in line
 
 
 def test_an_unused_accelerator_is_named_with_its_fix(tmp_path):
-  assert runtime.accelerator_on_host(str(tmp_path)) is None
+  assert environment.accelerator_on_host(str(tmp_path)) is None
   (tmp_path / 'dev').mkdir()
   (tmp_path / 'dev' / 'accel0').touch()
-  assert runtime.accelerator_on_host(str(tmp_path)) == 'TPU'
+  assert environment.accelerator_on_host(str(tmp_path)) == 'TPU'
   (tmp_path / 'dev' / 'nvidia0').touch()
-  assert runtime.accelerator_on_host(str(tmp_path)) == 'NVIDIA GPU'
-  warning = runtime.unused_accelerator('cpu', 'NVIDIA GPU', '')
+  assert environment.accelerator_on_host(str(tmp_path)) == 'NVIDIA GPU'
+  warning = environment.unused_accelerator('cpu', 'NVIDIA GPU', '')
   assert 'JAX runs on the CPU' in warning and 'pip install -r requirements-cuda.txt' in warning
-  assert 'jax[tpu]' in runtime.unused_accelerator('cpu', 'TPU', '')
-  assert runtime.unused_accelerator('gpu', 'NVIDIA GPU', '') is None  # JAX uses it.
-  assert runtime.unused_accelerator('cpu', 'NVIDIA GPU', 'cpu') is None  # The CPU was asked for.
-  assert runtime.unused_accelerator('cpu', None, '') is None
+  assert 'jax[tpu]' in environment.unused_accelerator('cpu', 'TPU', '')
+  assert environment.unused_accelerator('gpu', 'NVIDIA GPU', '') is None  # JAX uses it.
+  assert environment.unused_accelerator('cpu', 'NVIDIA GPU', 'cpu') is None  # The CPU was asked for.
+  assert environment.unused_accelerator('cpu', None, '') is None
 
 
 BLOCK_NETWORK = '''
@@ -121,6 +123,7 @@ def test_step_clock_counts_training_time_only(monkeypatch):
   assert clock.window(21) is None and clock.eta(None, 100) is None  # No step timed since.
 
 
+@pytest.mark.slow
 def test_throughput_excludes_evaluation_and_checkpointing(image_folder, tmp_path, monkeypatch, capsys):
   """With each evaluation and checkpoint 3 s slower, images/s stays what the steps alone reach; counting them it
   would be at most 32 images / 3 s."""
@@ -138,6 +141,7 @@ def test_throughput_excludes_evaluation_and_checkpointing(image_folder, tmp_path
              for line in lines), lines
 
 
+@pytest.mark.slow
 def test_terminal_shows_progress_and_results_and_keeps_library_logs_in_the_log_file(image_folder, tmp_path):
   args = ['--config=configs/cifar10.py:resnet8', '--config.dataset.source=folder',
           f'--config.dataset.dir={image_folder}', f'--config.dataset.cache_dir={tmp_path / "cache"}',
@@ -168,6 +172,7 @@ def test_mode_config_prints_the_resolved_config():
   assert process.returncode == 0, stderr
   config = json.loads(stdout)
   assert config['model']['depth'] == 110 and config['batch_size'] == 128 and stdout.count('\n') > 20
+  assert config['derived'] == {'network': 'resnet110-A', 'steps_per_epoch': 390, 'warmup_steps': 400}
 
 
 @pytest.mark.parametrize('name', sorted(n for n in os.listdir(os.path.join(ROOT, 'experiments'))

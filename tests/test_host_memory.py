@@ -7,13 +7,13 @@ import sys
 
 import pytest
 
-from resnet_jax import host_memory
+from resnet_jax.runtime import host_memory
 from tests.helpers import ROOT
 
 # Page faults of touching 256 MB that malloc gives, after the same amount was given, touched and freed.
 FAULTS_OF_A_SECOND_BUFFER = '''
 import ctypes, resource, sys
-from resnet_jax import host_memory
+from resnet_jax.runtime import host_memory
 if sys.argv[1] == 'retain':
   assert host_memory.retain_freed_memory()
 libc = ctypes.CDLL('libc.so.6')

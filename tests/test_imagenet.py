@@ -1,4 +1,6 @@
 """ImageNet on a generated folder of real JPEGs: augmentation, the host pipeline, evaluation protocols, end to end."""
+import dataclasses
+import io
 import json
 import os
 
@@ -7,17 +9,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from resnet_jax import evaluation, parallel
-from resnet_jax.data import augment, host, imagenet, on_device
+from resnet_jax import parallel
+from resnet_jax.data import augment, host, imagenet, on_device, protocols
 from resnet_jax.errors import ConfigError
 from resnet_jax.train import Run, evaluate_workdir, train_and_evaluate
-from tests.helpers import get_config, imagenet_tiny_config as tiny_config, launch
+from tests.helpers import get_config, launch
+from tests.helpers import imagenet_tiny_config as tiny_config
+
 
 def jpeg(width, height):
   pixels = np.random.default_rng(width).integers(0, 255, (height, width, 3), np.uint8)
-  path = f'/tmp/{width}x{height}.jpg'
-  Image.fromarray(pixels).save(path)
-  return open(path, 'rb').read()
+  encoded = io.BytesIO()
+  Image.fromarray(pixels).save(encoded, format='JPEG')
+  return encoded.getvalue()
 
 
 def test_augmentations_give_fixed_size_views_that_depend_only_on_the_seed():
@@ -43,8 +47,8 @@ def test_lighting_adds_the_pca_colour_shift():
   np.testing.assert_allclose(shifted[0, 0, 0], want, rtol=1e-5)
 
 
-def test_stream_is_deterministic_and_resumes_at_the_same_batch(imagenet_folder):
-  split = imagenet.load(tiny_config(imagenet_folder, '/tmp').dataset)['train']
+def test_stream_is_deterministic_and_resumes_at_the_same_batch(imagenet_folder, tmp_path):
+  split = imagenet.load(tiny_config(imagenet_folder, tmp_path).dataset)['train']
   transform = lambda data, rng: (augment.paper_train(data, rng, 32, (36, 48)), augment.lighting(rng))
   mesh = parallel.make_mesh()
 
@@ -70,7 +74,7 @@ def expected(state, model, norm, split, protocol, size, scales):
       train=False))[0])
   probs = []
   for i in range(len(split)):
-    views = [v for p in evaluation.passes(protocol, size, scales)
+    views = [v for p in protocols.passes(protocol, size, scales)
              for v in p.views(split.read(i))]
     scores = [probabilities(view) for view in views]
     probs.append(np.mean(scores, 0))
@@ -82,21 +86,18 @@ def expected(state, model, norm, split, protocol, size, scales):
           'top5_error': 100 * np.mean(~(top5 == labels[:, None]).any(1)), 'views': len(views)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('protocol,views,shorter_sides', [
     ('center_crop', 1, {64}), ('ten_crop', 10, {64}), ('multi_scale', 2, {64, 96})])
-def test_protocol_averages_its_views(imagenet_folder, tmp_path, monkeypatch, protocol, views, shorter_sides):
+def test_protocol_averages_its_views(imagenet_folder, tmp_path, protocol, views, shorter_sides):
   config = tiny_config(imagenet_folder, tmp_path)
   config.eval.scales = (64, 96)
   run = Run(config, str(tmp_path / 'w'))
   seen = []
-  original = evaluation.view_probabilities
-
-  def recording(model, norm, mesh):
-    fn = original(model, norm, mesh)
-    return lambda state, images, modes: seen.append(images.shape) or fn(state, images, modes)
-  monkeypatch.setattr(evaluation, 'view_probabilities', recording)
-  got = run.input.evaluate(run.state, protocol)['val']
-  want = expected(run.state, run.model, run.input.host_norm, run.input.splits['val'], protocol, 64, (64, 96))
+  [split] = run.dataset.eval_splits(protocol)
+  recording = dataclasses.replace(split, batches=lambda: ((i, seen.append(v.shape) or v) for i, v in split.batches()))
+  got = run.evaluator(run.variables, recording)
+  want = expected(run.state, run.model, run.dataset.norm, run.dataset.splits['val'], protocol, 64, (64, 96))
   run.close()
   assert want['views'] == views
   assert {min(shape[1:3]) for shape in seen} == shorter_sides
@@ -105,21 +106,24 @@ def test_protocol_averages_its_views(imagenet_folder, tmp_path, monkeypatch, pro
       want['top5_error'])
 
 
+@pytest.mark.slow
 def test_block_modes_reach_the_protocol_evaluation(imagenet_folder, tmp_path):
   """The lesion studies evaluate ImageNet nets through the same protocol, with blocks deleted."""
   run = Run(tiny_config(imagenet_folder, tmp_path), str(tmp_path / 'w'))
-  plain = run.input.evaluate(run.state, 'center_crop')['val']
-  kept = run.input.evaluate(run.state, 'center_crop', block_modes=np.zeros(8, np.int32))['val']
-  deleted = run.input.evaluate(run.state, 'center_crop', block_modes=np.eye(8, dtype=np.int32)[1])['val']
+  [split] = run.dataset.eval_splits('center_crop')
+  plain = run.evaluator(run.variables, split)
+  kept = run.evaluator(run.variables, split, block_modes=np.zeros(8, np.int32))
+  deleted = run.evaluator(run.variables, split, block_modes=np.eye(8, dtype=np.int32)[1])
   run.close()
   np.testing.assert_allclose(kept['loss'], plain['loss'], rtol=1e-5)
   assert deleted['loss'] != plain['loss']
 
 
+@pytest.mark.slow
 def test_train_then_evaluate_each_protocol(imagenet_folder, tmp_path):
   workdir = str(tmp_path / 'w')
   train_and_evaluate(tiny_config(imagenet_folder, tmp_path), workdir)
-  for protocol in evaluation.PROTOCOLS:
+  for protocol in protocols.PROTOCOLS:
     config = tiny_config(imagenet_folder, tmp_path)
     config.eval.protocol = protocol
     evaluate_workdir(config, workdir, protocol)
@@ -127,16 +131,16 @@ def test_train_then_evaluate_each_protocol(imagenet_folder, tmp_path):
     rows = [json.loads(line) for line in f]
   assert [r['step'] for r in rows if r['split'] == 'train'] == [1, 2, 3]
   evals = [r for r in rows if r['split'] == 'val']
-  assert [r.get('protocol') for r in evals] == [None, *evaluation.PROTOCOLS]
+  assert [r.get('protocol') for r in evals] == [None, *protocols.PROTOCOLS]
   assert all(0 <= r['top5_error'] <= r['top1_error'] <= 100 for r in evals)
 
 
 def test_learning_rate_and_steps_follow_the_batch():
   config = get_config('imagenet:resnet50')
-  assert config.total_steps == 90 * (imagenet.TRAIN_SIZE // 256) and config.optimizer.learning_rate == 0.1
+  assert config.total_steps == 90 * (1_281_167 // 256) and config.optimizer.learning_rate == 0.1
   config.batch_size = 1024
   assert config.optimizer.learning_rate == pytest.approx(0.4)
-  assert config.total_steps == 90 * (imagenet.TRAIN_SIZE // 1024)
+  assert config.total_steps == 90 * (1_281_167 // 1024)
   config.optimizer.learning_rate = 0.05  # A float override of the derived value (as --config.KEY=0.05 does).
   assert config.optimizer.learning_rate == 0.05
   modern = get_config('imagenet:resnet50,modern')

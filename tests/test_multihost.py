@@ -4,9 +4,13 @@ import signal
 import socket
 import time
 
+import pytest
+
 from resnet_jax import checkpoint, parallel
 from resnet_jax.train import train_and_evaluate
 from tests.helpers import imagenet_tiny_config, launch, rows, tiny_config
+
+pytestmark = pytest.mark.slow  # Every test starts processes that train.
 
 
 def free_port() -> int:

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from tests.helpers import build
 
@@ -28,6 +29,7 @@ def lowered_training_step(name: str) -> str:
   return jax.jit(step).lower(variables, images, labels).as_text()
 
 
+@pytest.mark.slow
 def test_unrolled_blocks_keep_the_variables_and_the_function():
   _, scanned, variables = build('cifar10:resnet20', block_loop='scan')
   _, unrolled, unrolled_variables = build('cifar10:resnet20', block_loop='unroll')

@@ -25,6 +25,7 @@ def test_one_and_eight_devices_give_the_same_losses(image_folder, tmp_path):
   np.testing.assert_allclose([r['loss'] for r in one], [r['loss'] for r in eight], rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_ghost_batch_norm_groups_match_the_devices(image_folder, tmp_path):
   """Statistics over groups of 2 images: the same on 1 device and on 8 (each device holds one group)."""
   config = tiny_config(image_folder, tmp_path / 'cache', total_steps=2)
@@ -38,6 +39,7 @@ def test_ghost_batch_norm_groups_match_the_devices(image_folder, tmp_path):
   assert rows(tmp_path / 'global')[1]['loss'] != rows(tmp_path / 'eight')[1]['loss']
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_parameters_and_metrics(image_folder, tmp_path):
   config = tiny_config(image_folder, tmp_path / 'cache')
   whole = train_and_evaluate(config, str(tmp_path / 'whole'))
@@ -51,6 +53,7 @@ def test_killed_run_resumes_to_the_same_parameters_and_metrics(image_folder, tmp
   assert rows(tmp_path / 'cut') == rows(tmp_path / 'whole')
 
 
+@pytest.mark.slow
 def test_corrupt_newest_checkpoint_falls_back_to_the_one_before(image_folder, tmp_path, caplog):
   config = tiny_config(image_folder, tmp_path / 'cache', total_steps=4)
   whole = train_and_evaluate(config, str(tmp_path / 'whole'))
@@ -66,6 +69,7 @@ def test_corrupt_newest_checkpoint_falls_back_to_the_one_before(image_folder, tm
   assert len(warnings) == 1 and warnings[0].startswith('Checkpoint 4 ')
 
 
+@pytest.mark.slow
 def test_workdir_of_another_network_is_refused(image_folder, tmp_path):
   train_and_evaluate(tiny_config(image_folder, tmp_path / 'cache', total_steps=2), str(tmp_path / 'w'))
   other = tiny_config(image_folder, tmp_path / 'cache', total_steps=2)
@@ -74,6 +78,7 @@ def test_workdir_of_another_network_is_refused(image_folder, tmp_path):
     train_and_evaluate(other, str(tmp_path / 'w'))
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(image_folder, tmp_path):
   config = tiny_config(image_folder, tmp_path / 'cache', total_steps=40, checkpoint_every_steps=1)
   config.optimizer.learning_rate = 1e12
@@ -103,6 +108,7 @@ def test_bad_input_exits_2_with_one_line(image_folder, tmp_path, args, message):
   assert not os.path.exists(workdir / 'checkpoints')
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists(CIFAR_TARBALL), reason='needs ../shared/datasets/cifar10-jpeg.tar.gz')
 def test_short_run_on_real_cifar10_beats_chance(tmp_path):
   config = get_config('cifar10:resnet20')

@@ -5,7 +5,7 @@ Each returns rows (dicts) ready for a table; errors are top-1 errors in % on the
 import numpy as np
 
 from resnet_jax.analysis.study import Trained, modes_deleting
-from resnet_jax.progress import Progress
+from resnet_jax.runtime.progress import Progress
 
 
 def single_deletions(trained: Trained) -> list[dict]:

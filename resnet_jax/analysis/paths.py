@@ -16,7 +16,7 @@ import numpy as np
 from resnet_jax import parallel
 from resnet_jax.analysis.study import Trained
 from resnet_jax.models import BlockMode
-from resnet_jax.progress import Progress
+from resnet_jax.runtime.progress import Progress
 from resnet_jax.train import cross_entropy
 
 
@@ -53,8 +53,8 @@ def gradient_by_path_length(trained: Trained, lengths, samples: int, rng: np.ran
   if not trained.residual:
     raise ValueError(f'{trained.name} is a plain net: it has one path, no path lengths to study.')
   n = len(trained.blocks)
-  norms = input_gradient_norms(trained.model, trained.run.input.batch)
-  stream = trained.run.input.stream(0)
+  norms = input_gradient_norms(trained.model, trained.dataset.batch)
+  stream = trained.dataset.stream(0)
   progress = Progress(f'{trained.name}: gradient by path length', len(lengths) * samples)
   rows, step = [], 0
   for k in lengths:

@@ -8,18 +8,21 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
 
+from resnet_jax import parallel
 from resnet_jax.analysis.study import Trained
 from resnet_jax.data import on_device
 from resnet_jax.errors import ConfigError
-from resnet_jax.progress import Progress
+from resnet_jax.evaluation import local_variables, padded_batches
+from resnet_jax.runtime.progress import Progress
 
 
-def _moments(variables, split, norm, index, *, model, batch_size, mesh):
-  """Per layer and channel, the count, sum and sum of squares of the responses over one batch."""
-  batch = on_device.eval_batch(split, norm, index, batch_size, mesh)
-  _, state = model.apply(variables, batch['image'], train=False, mutable=['intermediates'])
-  weight = (batch['label'] >= 0).astype(jnp.float32)[:, None, None, None]
+def _moments(variables, images, norm, real, *, model, mesh):
+  """Per layer and channel, the count, sum and sum of squares of the responses to the first `real` images."""
+  images = on_device.normalize(parallel.shard_batch(images, mesh), norm)
+  _, state = model.apply(variables, images, train=False, mutable=['intermediates'])
+  weight = (jnp.arange(images.shape[0]) < real).astype(jnp.float32)[:, None, None, None]
 
   def sums(x):  # (N, H, W, C), or (L, N, H, W, C) for a stage's scanned blocks: -> (3, [L,] C).
     axes = tuple(range(x.ndim - 4, x.ndim - 1))
@@ -50,17 +53,19 @@ def layer_responses(trained: Trained) -> list[dict]:
   if trained.config.dataset.name != 'cifar10':
     raise ConfigError('Layer responses are measured on the CIFAR-10 test set (He et al. 2015, Fig. 7); '
                       f'{trained.workdir} is an {trained.config.dataset.name} run.')
-  data = trained.run.input
-  split, batch_size = data.evals['test'], trained.config.eval_batch_size
-  moments = jax.jit(functools.partial(_moments, model=trained.model, batch_size=batch_size, mesh=trained.run.mesh))
-  num_batches = split.labels.shape[0] // batch_size
-  progress = Progress(f'{trained.name}: layer responses', num_batches)
+  split, mesh = trained.split, trained.run.evaluator.mesh
+  moments = jax.jit(functools.partial(_moments, model=trained.model, mesh=mesh))
+  variables = local_variables(trained.variables, mesh)
+  norm = jax.device_put(split.norm, parallel.replicated(mesh))
+  progress = Progress(f'{trained.name}: layer responses', len(split.labels))
   total = None
-  for index in range(num_batches):
-    sums = moments(trained.variables, split, data.data['norm'], jnp.int32(index))
+  for index, images, real in padded_batches(split, mesh.devices.size):
+    sums = moments(variables, images, norm, real)
     sums = jax.tree.map(lambda s: np.asarray(s, np.float64), sums)  # Batches add up on the host, in float64.
     total = sums if total is None else jax.tree.map(np.add, total, sums)
-    progress.update()
+    progress.update(len(index))
+  if jax.process_count() > 1:  # Each process saw its share of the images.
+    total = jax.tree.map(lambda s: multihost_utils.process_allgather(s).sum(0), total)
   rows = []
   for layer, (name, value) in enumerate(ordered_layers(total, len(trained.model.arch.stage_sizes)), 1):
     mean, mean_square = value[1] / value[0], value[2] / value[0]

@@ -5,11 +5,11 @@ import dataclasses
 
 import numpy as np
 
-from resnet_jax.config_io import workdir_config
-from resnet_jax.console import say
 from resnet_jax.models import BlockMode, model_name
 from resnet_jax.models.control import reorder_stage
 from resnet_jax.models.depths import Architecture
+from resnet_jax.runtime.config_io import workdir_config
+from resnet_jax.runtime.console import say
 from resnet_jax.train import Run
 
 
@@ -30,7 +30,7 @@ def describe_blocks(arch: Architecture, shortcut: str) -> list[BlockInfo]:
   blocks = []
   for stage, (size, offset) in enumerate(zip(arch.stage_sizes, arch.stage_offsets())):
     for position in range(size):
-      changes_shape = position == 0 and arch.has_transition(stage)
+      changes_shape = arch.changes_shape(stage, position)
       blocks.append(BlockInfo(offset + position, stage, position, changes_shape,
                               shortcut != 'none' or not changes_shape))
   return blocks
@@ -53,22 +53,22 @@ class Trained:
     self.workdir = workdir
     self.config = workdir_config(workdir, overrides)
     self.run = Run(self.config, workdir, mesh, read_only=True)
-    self.model, self.state, self.step = self.run.model, self.run.state, self.run.step
+    self.model, self.step, self.dataset = self.run.model, self.run.step, self.run.dataset
     self.name = model_name(self.config.model)
     self.residual = self.config.model.shortcut != 'none'
     self.blocks = describe_blocks(self.model.arch, self.config.model.shortcut)
-    self.split = 'test' if self.config.dataset.name == 'cifar10' else 'val'
+    held_out = 'test' if self.config.dataset.name == 'cifar10' else 'val'
+    self.split = next(s for s in self.dataset.eval_splits() if s.name == held_out)
     say(f'Studying {self.name} at step {self.step} of {workdir}, compute dtype {self.config.model.dtype}.')
 
   @property
   def variables(self):
-    return {'params': self.state.params, 'batch_stats': self.state.batch_stats}
+    return self.run.variables
 
   def error(self, block_modes=None, variables=None) -> dict[str, float]:
     """Loss, top-1 and top-5 error (%) of the net with `block_modes` (one BlockMode per block) and `variables`
     (by default the trained ones)."""
-    state = self.state if variables is None else self.state.replace(**variables)
-    return self.run.input.evaluate(state, block_modes=block_modes)[self.split]
+    return self.run.evaluator(self.variables if variables is None else variables, self.split, block_modes)
 
   def reordered(self, order) -> dict:
     """The variables with block i computed by block order[i], where `order` permutes blocks of the same shape only

@@ -1,2 +1,17 @@
-"""Datasets. Every source yields uint8 images (N, H, W, 3) and int32 labels; nothing here imports TensorFlow
-except the tfds source, and that only when it is used."""
+"""Datasets, each behind the interface of data/dataset.py. Every source yields uint8 images (N, H, W, 3) and int32
+labels; nothing here imports TensorFlow except the tfds sources, and those only when they are used."""
+from resnet_jax.data import cifar10, imagenet
+from resnet_jax.data.dataset import Dataset, EvalSplit
+from resnet_jax.errors import ConfigError
+
+DATASETS = {'cifar10': cifar10.Cifar10, 'imagenet2012': imagenet.Imagenet}
+
+
+def create_dataset(config, mesh) -> Dataset:
+  """The dataset of config.dataset.name, loaded; training batches are laid out over `mesh`."""
+  if config.dataset.name not in DATASETS:
+    raise ConfigError(f'Unknown dataset {config.dataset.name!r}: use configs/cifar10.py or configs/imagenet.py.')
+  return DATASETS[config.dataset.name](config, mesh)
+
+
+__all__ = ['Dataset', 'EvalSplit', 'create_dataset']

@@ -1,9 +1,13 @@
-"""CIFAR-10 in memory: train, test and optionally the paper's 45k/5k train/val split, from tfds or a folder."""
+"""CIFAR-10 in memory: train, test and optionally the paper's 45k/5k train/val split, from tfds or a folder; and
+the dataset the training loop and evaluation read."""
+import itertools
 import socket
 
+import jax
 import numpy as np
 
-from resnet_jax.data import folder
+from resnet_jax.data import folder, on_device
+from resnet_jax.data.dataset import EvalSplit, process_share
 from resnet_jax.errors import ConfigError
 
 VAL_SIZE = 5000  # He et al. 2015 Section 4.2: "a 45k/5k train/val split".
@@ -60,3 +64,44 @@ def load(config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     train, val = order[:-VAL_SIZE], order[-VAL_SIZE:]
     splits['train'], splits['val'] = (images[train], labels[train]), (images[val], labels[val])
   return splits
+
+
+class Cifar10:
+  """CIFAR-10 (data/dataset.py's interface): the training set replicated on every device, where each step gathers
+  and augments its batch; the held-out splits from the host, as they are (32x32, one view)."""
+
+  def __init__(self, config, mesh):
+    self.config, self.mesh = config, mesh
+    splits = load(config.dataset)
+    images, labels = splits.pop('train')
+    if len(labels) < config.batch_size:
+      raise ConfigError(f'batch_size {config.batch_size} exceeds the {len(labels)} training images.')
+    self.train = on_device.put(images, labels, mesh)
+    self.norm = on_device.normalization(images, config.dataset.normalization)
+    self.held_out = splits
+
+  def stream(self, start_step: int):
+    del start_step  # The batch is a function of the step, drawn on the device.
+    return itertools.repeat({'train': self.train, 'norm': self.norm})
+
+  def batch(self, inputs, step):
+    c = self.config
+    return on_device.train_batch(inputs['train'], inputs['norm'], step, c.seed, c.batch_size,
+                                 c.dataset.crop_padding, self.mesh)
+
+  def eval_splits(self, protocol: str | None = None) -> list[EvalSplit]:
+    del protocol  # CIFAR is tested on the 32x32 images as they are.
+    return [self._eval_split(name, *split) for name, split in self.held_out.items()]
+
+  def _eval_split(self, name: str, images: np.ndarray, labels: np.ndarray) -> EvalSplit:
+    mine = process_share(len(labels))
+    per_batch = max(1, self.config.eval_batch_size // jax.process_count())
+
+    def batches():
+      for start in range(0, len(mine), per_batch):
+        index = np.arange(start, min(start + per_batch, len(mine)))
+        yield index, images[mine[index]]
+    return EvalSplit(name, labels[mine], 1, self.norm, batches)
+
+  def close(self) -> None:
+    pass

@@ -12,8 +12,8 @@ import tarfile
 import numpy as np
 from PIL import Image
 
-from resnet_jax.console import say
 from resnet_jax.errors import ConfigError
+from resnet_jax.runtime.console import say
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 

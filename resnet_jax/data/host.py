@@ -16,7 +16,6 @@ import jax
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from resnet_jax.data.imagenet import Split
 from resnet_jax.parallel import DATA
 
 # (encoded image, generator) -> (uint8 image, float32 lighting coefficients (3,)).
@@ -58,7 +57,7 @@ def put_rows(arrays: dict[str, np.ndarray], rows: list[tuple[jax.Device, slice]]
 class TrainStream:
   """Iterator of training batches from `start_step` on: {'image' uint8, 'label', 'lighting'}, sharded over mesh."""
 
-  def __init__(self, split: Split, transform: Transform, seed: int, batch_size: int, start_step: int, mesh,
+  def __init__(self, split, transform: Transform, seed: int, batch_size: int, start_step: int, mesh,
                workers: int, prefetch: int = 2):
     self._split, self._transform, self._seed, self._batch_size = split, transform, seed, batch_size
     self._sharding = NamedSharding(mesh, PartitionSpec(DATA))

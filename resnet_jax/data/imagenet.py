@@ -1,4 +1,5 @@
-"""ImageNet (ILSVRC 2012) as random-access splits of JPEG bytes: an image folder or a prepared tfds dataset.
+"""ImageNet (ILSVRC 2012) as random-access splits of JPEG bytes, from an image folder or a prepared tfds dataset;
+and the dataset the training loop and evaluation read.
 
 Folder layout: <dir>/train/<wnid>/*.JPEG and <dir>/val/<wnid>/*.JPEG (classes are the sorted train wnids).
 tfds: <dir> is the tfds data_dir holding imagenet2012 prepared in the array_record format (random access).
@@ -10,21 +11,23 @@ import os
 from concurrent import futures
 from typing import Callable
 
+import jax
 import numpy as np
 
-from resnet_jax.console import say
-from resnet_jax.data import augment, folder
+from resnet_jax import parallel
+from resnet_jax.data import augment, folder, host, on_device, protocols
+from resnet_jax.data.dataset import EvalSplit, process_share
 from resnet_jax.errors import ConfigError
+from resnet_jax.runtime.console import say
 
-TRAIN_SIZE = 1_281_167  # He et al. 2015: "1.28 million training images"; sets the epoch length of the recipes.
 TFDS_FIX = ('put ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar in {dir}/downloads/manual and run '
             '`tfds build imagenet2012 --data_dir={dir} --file_format=array_record`, or use '
             '--config.dataset.source=folder')
 
 
 @dataclasses.dataclass(frozen=True)
-class Split:
-  """One split: read(i) gives example i's encoded image; labels[i] its class."""
+class Encoded:
+  """One split of encoded images: read(i) gives example i's bytes; labels[i] its class."""
   read: Callable[[int], bytes]
   labels: np.ndarray
 
@@ -32,7 +35,7 @@ class Split:
     return len(self.labels)
 
 
-def _folder_split(root: str, split: str, classes: list[str] | None) -> tuple[Split, list[str]]:
+def _folder_split(root: str, split: str, classes: list[str] | None) -> tuple[Encoded, list[str]]:
   path = os.path.join(root, split)
   if not os.path.isdir(path):
     raise ConfigError(f'{root} has no {split}/ folder: ImageNet folders are laid out as '
@@ -56,10 +59,10 @@ def _folder_split(root: str, split: str, classes: list[str] | None) -> tuple[Spl
   def read(i: int) -> bytes:
     with open(files[i], 'rb') as f:
       return f.read()
-  return Split(read, np.array(labels, np.int32)), classes
+  return Encoded(read, np.array(labels, np.int32)), classes
 
 
-def _tfds_splits(data_dir: str) -> dict[str, Split]:
+def _tfds_splits(data_dir: str) -> dict[str, Encoded]:
   try:
     import tensorflow_datasets as tfds  # Only this source needs tfds (and TensorFlow to decode its records).
   except ImportError as e:
@@ -83,7 +86,7 @@ def _tfds_splits(data_dir: str) -> dict[str, Split]:
     except Exception as e:  # noqa: BLE001 -- a half-prepared dataset fails in many ways; all mean: prepare it.
       raise ConfigError(f'imagenet2012 in {builder.data_path} is incomplete ({type(e).__name__}: '
                         f'{str(e)[:200]}): {fix}.') from e
-    splits[name] = Split(lambda i, source=source: source[int(i)]['image'], labels)
+    splits[name] = Encoded(lambda i, source=source: source[int(i)]['image'], labels)
   return splits
 
 
@@ -99,7 +102,7 @@ def _cached_labels(source, path: str) -> np.ndarray:
   return labels
 
 
-def load(config) -> dict[str, Split]:
+def load(config) -> dict[str, Encoded]:
   """{'train', 'val'} of config.dataset (source 'folder' or 'tfds', dir)."""
   if config.source == 'folder':
     if not config.dir or not os.path.isdir(config.dir):
@@ -117,7 +120,7 @@ def load(config) -> dict[str, Split]:
   return splits
 
 
-def mean_image(split: Split, size: int, samples: int, cache_dir: str, workers: int) -> np.ndarray:
+def mean_image(split: Encoded, size: int, samples: int, cache_dir: str, workers: int) -> np.ndarray:
   """The per-pixel mean (size, size, 3) in [0, 1] of the central crops of `samples` training images.
 
   A fixed sample (the first of a permutation with seed 0), so every run and host gets the same; cached.
@@ -137,3 +140,66 @@ def mean_image(split: Split, size: int, samples: int, cache_dir: str, workers: i
   np.save(partial, mean)
   os.replace(partial, cache)
   return mean
+
+
+# dataset.augmentation -> (encoded image, generator, dataset config) -> uint8 training view.
+AUGMENTATIONS = {
+    'paper': lambda data, rng, d: augment.paper_train(data, rng, d.image_size, tuple(d.scale_range)),
+    'random_resized_crop': lambda data, rng, d: augment.random_resized_crop(data, rng, d.image_size),
+}
+NORMALIZATIONS = ('per_pixel_mean', 'per_channel')
+# ImageNet's per-channel statistics in [0, 1] units, as torchvision's pretrained models expect.
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+class Imagenet:
+  """ImageNet (data/dataset.py's interface): decoded and augmented on the host (data/host.py), the step adds
+  lighting and normalizes; `val` is tested under a protocol of data/protocols.py."""
+
+  def __init__(self, config, mesh):
+    self.config, self.mesh = config, mesh
+    d = config.dataset
+    if d.augmentation not in AUGMENTATIONS:
+      raise ConfigError(f'Unknown dataset.augmentation {d.augmentation!r}: use one of {", ".join(AUGMENTATIONS)}.')
+    if d.normalization not in NORMALIZATIONS:
+      raise ConfigError(f'Unknown dataset.normalization {d.normalization!r}: use one of {", ".join(NORMALIZATIONS)}.')
+    protocols.passes(config.eval.protocol, d.image_size, ())  # Refuses an unknown protocol.
+    self.splits = load(d)
+    if len(self.splits['train']) < config.batch_size:
+      raise ConfigError(f'batch_size {config.batch_size} exceeds the {len(self.splits["train"])} training images.')
+    if d.normalization == 'per_pixel_mean':
+      mean = mean_image(self.splits['train'], d.image_size, d.mean_samples, d.cache_dir, d.workers)
+      self.norm = on_device.Normalization(mean, np.ones((3,), np.float32))
+    else:
+      self.norm = on_device.Normalization(np.array(IMAGENET_MEAN, np.float32), np.array(IMAGENET_STD, np.float32))
+    self._streams = []
+
+  def transform(self, data: bytes, rng: np.random.Generator):
+    d = self.config.dataset
+    image = AUGMENTATIONS[d.augmentation](data, rng, d)
+    return image, augment.lighting(rng) if d.lighting else np.zeros(3, np.float32)
+
+  def stream(self, start_step: int):
+    c = self.config
+    stream = host.TrainStream(self.splits['train'], self.transform, c.seed, c.batch_size, start_step, self.mesh,
+                              c.dataset.workers)
+    self._streams.append(stream)
+    norm = jax.device_put(self.norm, parallel.replicated(self.mesh))
+    return ({**batch, 'norm': norm} for batch in stream)
+
+  def batch(self, inputs, step):
+    del step
+    image = on_device.normalize(inputs['image'], inputs['norm'], inputs['lighting'])
+    return {'image': parallel.shard_batch(image, self.mesh), 'label': inputs['label']}
+
+  def eval_splits(self, protocol: str | None = None) -> list[EvalSplit]:
+    c, split = self.config, self.splits['val']
+    all_passes = protocols.passes(protocol or c.eval.protocol, c.dataset.image_size, tuple(c.eval.scales))
+    mine = process_share(len(split))
+    pixels = c.eval_batch_size * c.dataset.image_size ** 2
+    batches = lambda: protocols.view_batches(split.read, mine, all_passes, pixels, c.dataset.workers)
+    return [EvalSplit('val', split.labels[mine], sum(p.count for p in all_passes), self.norm, batches)]
+
+  def close(self) -> None:
+    for stream in self._streams:
+      stream.close()

@@ -14,8 +14,8 @@ from resnet_jax.data import augment
 
 
 @flax.struct.dataclass
-class Split:
-  """One split on the devices: uint8 images, int32 labels (-1 marks padding), replicated on every device."""
+class Examples:
+  """A training set on the devices: uint8 images and int32 labels, replicated on every device."""
   images: jax.Array
   labels: jax.Array
 
@@ -36,12 +36,9 @@ def normalization(train_images: np.ndarray, kind: str) -> Normalization:
   raise ValueError(kind)
 
 
-def put(images: np.ndarray, labels: np.ndarray, mesh, multiple: int = 1) -> Split:
-  """A split replicated on the mesh, padded with label -1 to a multiple of `multiple` examples."""
-  pad = -len(labels) % multiple
-  images = np.concatenate([images, np.zeros((pad, *images.shape[1:]), images.dtype)])
-  labels = np.concatenate([labels, np.full((pad,), -1, np.int32)])
-  return Split(parallel.replicate(images, mesh), parallel.replicate(labels, mesh))
+def put(images: np.ndarray, labels: np.ndarray, mesh) -> Examples:
+  """Examples replicated on the mesh."""
+  return Examples(parallel.replicate(images, mesh), parallel.replicate(labels, mesh))
 
 
 def crop_and_flip(images: jax.Array, key: jax.Array, padding: int) -> jax.Array:
@@ -68,7 +65,7 @@ def normalize(images: jax.Array, norm: Normalization, lighting: jax.Array | None
   return (x - mean) / norm.std
 
 
-def train_batch(split: Split, norm: Normalization, step: jax.Array, seed: int, batch_size: int,
+def train_batch(split: Examples, norm: Normalization, step: jax.Array, seed: int, batch_size: int,
                 crop_padding: int, mesh) -> dict[str, jax.Array]:
   """The training batch of `step`: images (B, H, W, 3) float32 and labels (B,), sharded over the mesh."""
   num_examples = split.labels.shape[0]
@@ -82,10 +79,3 @@ def train_batch(split: Split, norm: Normalization, step: jax.Array, seed: int, b
     images = crop_and_flip(images, jax.random.fold_in(jax.random.fold_in(key, 1 << 30), step), crop_padding)
   return {'image': normalize(images, norm), 'label': split.labels[index]}
 
-
-def eval_batch(split: Split, norm: Normalization, index: jax.Array, batch_size: int, mesh):
-  """Examples [index * batch_size, (index + 1) * batch_size) of an evaluation split, sharded over the mesh."""
-  start = index * batch_size
-  images = jax.lax.dynamic_slice_in_dim(split.images, start, batch_size)
-  labels = jax.lax.dynamic_slice_in_dim(split.labels, start, batch_size)
-  return {'image': parallel.shard_batch(normalize(images, norm), mesh), 'label': parallel.shard_batch(labels, mesh)}

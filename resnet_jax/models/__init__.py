@@ -7,7 +7,7 @@ from resnet_jax.models.blocks import SHORTCUTS
 from resnet_jax.models.control import BlockMode, keep_all, reorder_stage
 from resnet_jax.models.cost import count_macs, count_params
 from resnet_jax.models.depths import Architecture, architecture
-from resnet_jax.models.names import model_name, parse_name
+from resnet_jax.models.names import model_name
 from resnet_jax.models.resnet import ResNet
 
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
@@ -48,4 +48,4 @@ def create_model(config) -> ResNet:
 
 
 __all__ = ['Architecture', 'BlockMode', 'ConfigError', 'ResNet', 'architecture', 'count_macs', 'count_params',
-           'create_model', 'keep_all', 'model_name', 'parse_name', 'reorder_stage']
+           'create_model', 'keep_all', 'model_name', 'reorder_stage']

@@ -1,33 +1,95 @@
-"""Blocks: basic (3x3, 3x3) or bottleneck (1x1, 3x3, 1x1); post- or pre-activation; shortcut A, B, C or none."""
+"""Residual blocks, read beside He et al. 2015: the basic block of Fig. 2 and Fig. 5 (left), the bottleneck block of
+Fig. 5 (right), and the shortcut options A, B and C of Section 3.3.
+
+A block computes relu(shortcut(x) + F(x)) (post-activation, He et al. 2015), or shortcut(x) + F(x) where each
+weighted layer of F starts with BN-ReLU (pre-activation, He et al. 2016). A plain block computes F(x) alone.
+"""
 from typing import Any, Callable
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from resnet_jax.models.control import BlockMode
+from resnet_jax.models.control import apply_mode
 
 ModuleDef = Callable[..., nn.Module]
 SHORTCUTS = ('A', 'B', 'C', 'none')  # 'none' is a plain block: no shortcut, no addition.
 
 
+def layer(block: 'Block', i: int, x: jax.Array, kernel: int, features: int, stride: int,
+          last: bool = False) -> jax.Array:
+  """Weighted layer i (1-based) of a residual branch, named conv{i} and bn{i}.
+
+  Post-activation: conv, BN, then ReLU unless it is the branch's last layer. Pre-activation: BN-ReLU, then conv
+  (layer 1's BN-ReLU is the block's, on its input, shared with a projection shortcut). The last layer starts at
+  zero with zero_init_residual (its BN scale; pre-activation: its conv). A 3x3 layer sows its response (Fig. 7):
+  its BN output, before any ReLU or addition (pre-activation: its conv output).
+  """
+  zero = block.zero_init_residual and last
+  if block.preact:
+    if i > 1:
+      x = nn.relu(block.norm(name=f'bn{i}')(x))
+    init = {'kernel_init': nn.initializers.zeros} if zero else {}
+    y = block.conv(features, kernel, stride, name=f'conv{i}', **init)(x)
+  else:
+    y = block.conv(features, kernel, stride, name=f'conv{i}')(x)
+    y = block.norm(scale_init=nn.initializers.zeros if zero else nn.initializers.ones, name=f'bn{i}')(y)
+  if kernel == 3:
+    block.sow('intermediates', 'response', y)
+  return y if block.preact or last else nn.relu(y)
+
+
+def basic_branch(block: 'Block', x: jax.Array) -> jax.Array:
+  """F(x) of Fig. 2: two 3x3 layers of `features` channels, the first with the block's stride."""
+  y = layer(block, 1, x, 3, block.features, block.stride)
+  return layer(block, 2, y, 3, block.features, 1, last=True)
+
+
+def bottleneck_branch(block: 'Block', x: jax.Array) -> jax.Array:
+  """F(x) of Fig. 5 (right): a 1x1 layer reducing to `features` channels, a 3x3 layer, and a 1x1 layer restoring
+  `out_features`. The stride is on the first 1x1 (the paper's) or on the 3x3 (stride_on_3x3: torchvision's v1.5)."""
+  s1, s3 = (1, block.stride) if block.stride_on_3x3 else (block.stride, 1)
+  y = layer(block, 1, x, 1, block.features, s1)
+  y = layer(block, 2, y, 3, block.features, s3)
+  return layer(block, 3, y, 1, block.out_features, 1, last=True)
+
+
 def option_a(x: jax.Array, stride: int, features: int) -> jax.Array:
-  """Option A: identity, subsampled by `stride` and zero-padded to `features` channels. No parameters."""
+  """Option A's identity where the shape changes: subsampled by `stride`, zero-padded to `features` channels."""
   x = x[:, ::stride, ::stride, :]
   return jnp.pad(x, ((0, 0), (0, 0), (0, 0), (0, features - x.shape[-1])))
 
 
-class Block(nn.Module):
-  """out = relu(shortcut(x) + F(x)) (post-activation, He et al. 2015) or shortcut(x) + F(bn_relu(x)) (pre-activation).
+def shortcut(block: 'Block', x: jax.Array, pre: jax.Array) -> jax.Array:
+  """The shortcut of Section 3.3, by option:
 
-  Returns (out, None), the form nn.scan needs. `mode` is a BlockMode scalar, or None for KEEP without the
-  switching ops. With the 'intermediates' collection mutable, each 3x3 layer sows its response: its BN output
-  (pre-activation: its conv output), before any ReLU or addition.
+    A  the identity; where the block changes the shape, x subsampled by the stride and zero-padded with new
+       channels (option_a). No parameters.
+    B  the identity; where the block changes the shape, a projection: 1x1 conv with the stride, then BN.
+    C  a projection on every block.
+
+  `pre` is the block's BN-ReLU'd input in a pre-activation net, which its projections read (with no BN after
+  them, He et al. 2016); otherwise x.
   """
-  features: int  # Width of the 3x3 conv; a bottleneck's output is 4x wider.
+  if block.shortcut == 'C' or (block.shortcut == 'B' and block.changes_shape):
+    skip = block.conv(block.out_features, 1, block.stride, name='shortcut_conv')(pre)
+    return skip if block.preact else block.norm(name='shortcut_bn')(skip)
+  if block.changes_shape:
+    return option_a(x, block.stride, block.out_features)
+  return x
+
+
+class Block(nn.Module):
+  """A residual (or plain) block. Returns (out, None), the form nn.scan needs.
+
+  `mode` is a BlockMode scalar (control.apply_mode), or None for KEEP without the switching ops.
+  """
+  features: int  # Width of the 3x3 convs.
+  out_features: int  # Width of the output: `features`, or 4x for a bottleneck (Architecture.out_width).
   stride: int
+  changes_shape: bool  # Stride or width differ from the input's (Architecture.changes_shape).
   bottleneck: bool
-  shortcut: str
+  shortcut: str  # A, B, C or 'none'.
   preact: bool
   stride_on_3x3: bool  # Bottleneck stride on the 3x3 conv (torchvision's "v1.5"), not the first 1x1 (the paper's).
   zero_init_residual: bool  # Start each residual branch at zero: its last BN scale (or pre-act: last conv) is 0.
@@ -36,48 +98,8 @@ class Block(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, mode: Any = None):
-    out_features = self.features * (4 if self.bottleneck else 1)
-    changes_shape = self.stride != 1 or x.shape[-1] != out_features
     pre = nn.relu(self.norm(name='bn1')(x)) if self.preact else x
-
-    if self.bottleneck:
-      s1, s3 = (1, self.stride) if self.stride_on_3x3 else (self.stride, 1)
-      layers = ((1, self.features, s1), (3, self.features, s3), (1, out_features, 1))
-    else:
-      layers = ((3, self.features, self.stride), (3, self.features, 1))
-    residual = pre
-    for i, (kernel, features, stride) in enumerate(layers):
-      last = i == len(layers) - 1
-      zero = self.zero_init_residual and last
-      if self.preact and i:
-        residual = nn.relu(self.norm(name=f'bn{i + 1}')(residual))
-      init = {'kernel_init': nn.initializers.zeros} if zero and self.preact else {}
-      residual = self.conv(features, kernel, stride, name=f'conv{i + 1}', **init)(residual)
-      if not self.preact:
-        scale_init = nn.initializers.zeros if zero else nn.initializers.ones
-        residual = self.norm(scale_init=scale_init, name=f'bn{i + 1}')(residual)
-      if kernel == 3:  # The layer's response (He et al. 2015, Fig. 7): after BN, before ReLU or addition.
-        self.sow('intermediates', 'response', residual)
-      if not self.preact and not last:
-        residual = nn.relu(residual)
-
+    residual = (bottleneck_branch if self.bottleneck else basic_branch)(self, pre)
+    skip = None if self.shortcut == 'none' else shortcut(self, x, pre)
     activate = (lambda v: v) if self.preact else nn.relu
-    if self.shortcut == 'none':
-      out = activate(residual)
-      if mode is not None and not changes_shape:  # A plain block can be deleted (skipped) where shapes allow.
-        out = jnp.where(mode == BlockMode.DELETE, x, out)
-      return out, None
-
-    if self.shortcut == 'C' or (self.shortcut == 'B' and changes_shape):
-      skip = self.conv(out_features, 1, self.stride, name='shortcut_conv')(pre if self.preact else x)
-      if not self.preact:
-        skip = self.norm(name='shortcut_bn')(skip)
-    elif changes_shape:
-      skip = option_a(x, self.stride, out_features)
-    else:
-      skip = x
-    if mode is not None:
-      residual = jnp.where(mode == BlockMode.SKIP_ONLY, jax.lax.stop_gradient(residual), residual)
-      residual = jnp.where(mode == BlockMode.DELETE, jnp.zeros_like(residual), residual)
-      skip = jnp.where(mode == BlockMode.RESIDUAL_ONLY, jax.lax.stop_gradient(skip), skip)
-    return activate(skip + residual), None
+    return apply_mode(mode, x, residual, skip, activate, self.changes_shape), None

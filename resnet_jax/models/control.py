@@ -18,6 +18,24 @@ class BlockMode(enum.IntEnum):
   SKIP_ONLY = 3  # Forward unchanged; the gradient flows back through the shortcut only.
 
 
+def apply_mode(mode, x: jax.Array, residual: jax.Array, skip: jax.Array | None, activate, changes_shape: bool):
+  """A block's output under `mode` (None: KEEP, without the switching ops): activate(skip + residual), with the
+  residual branch removed (DELETE) or one path's gradient stopped (RESIDUAL_ONLY, SKIP_ONLY).
+
+  A plain block (skip None) computes activate(residual); DELETE skips it (out = x) where its shape allows.
+  """
+  if skip is None:
+    out = activate(residual)
+    if mode is not None and not changes_shape:
+      out = jnp.where(mode == BlockMode.DELETE, x, out)
+    return out
+  if mode is not None:
+    residual = jnp.where(mode == BlockMode.SKIP_ONLY, jax.lax.stop_gradient(residual), residual)
+    residual = jnp.where(mode == BlockMode.DELETE, jnp.zeros_like(residual), residual)
+    skip = jnp.where(mode == BlockMode.RESIDUAL_ONLY, jax.lax.stop_gradient(skip), skip)
+  return activate(skip + residual)
+
+
 def keep_all(num_blocks: int) -> np.ndarray:
   return np.full((num_blocks,), BlockMode.KEEP, np.int32)
 

@@ -3,7 +3,7 @@ import dataclasses
 
 from resnet_jax.errors import ConfigError
 
-# depth -> (bottleneck blocks?, blocks per stage). Widths 64/128/256/512; a bottleneck's output is 4x wider.
+# depth -> (bottleneck blocks?, blocks per stage). Widths 64/128/256/512.
 IMAGENET_STAGES = {
     18: (False, (2, 2, 2, 2)),
     34: (False, (3, 4, 6, 3)),
@@ -13,6 +13,7 @@ IMAGENET_STAGES = {
     200: (True, (3, 24, 36, 3)),  # He et al. 2016; the net of Veit et al.'s ImageNet lesion study.
 }
 IMAGENET_WIDTHS = (64, 128, 256, 512)
+BOTTLENECK_EXPANSION = 4  # A bottleneck block's output is 4x its 3x3 width (Fig. 5: 64-d -> 256-d).
 CIFAR_WIDTHS = (16, 32, 64)  # Three stages of n basic blocks each: depth 6n + 2.
 
 
@@ -26,7 +27,7 @@ class Architecture:
 
   @property
   def expansion(self) -> int:
-    return 4 if self.bottleneck else 1
+    return BOTTLENECK_EXPANSION if self.bottleneck else 1
 
   @property
   def num_blocks(self) -> int:
@@ -40,9 +41,20 @@ class Architecture:
   def stride(self, stage: int) -> int:
     return 1 if stage == 0 else 2
 
+  def out_width(self, stage: int) -> int:
+    """The width of the stage's block outputs."""
+    return self.widths[stage] * self.expansion
+
+  def changes_shape(self, stage: int, position: int) -> bool:
+    """Whether block `position` of `stage` changes the shape (stride or width), so that its shortcut is not the
+    identity: only a stage's first block can, where it strides or widens what comes in (the stem's width for
+    stage 0)."""
+    width_in = self.widths[0] if stage == 0 else self.out_width(stage - 1)
+    return position == 0 and (self.stride(stage) != 1 or width_in != self.out_width(stage))
+
   def has_transition(self, stage: int) -> bool:
-    """Whether the stage's first block changes the shape (stride or width) and so runs apart from the rest."""
-    return self.stride(stage) != 1 or self.widths[0] != self.widths[stage] * self.expansion
+    """Whether the stage's first block changes the shape and so runs apart from the stage's scanned blocks."""
+    return self.changes_shape(stage, 0)
 
   def stage_offsets(self) -> tuple[int, ...]:
     """Index of each stage's first block in the network's block order."""

@@ -32,19 +32,19 @@ class Stage(nn.Module):
   num_blocks: int
   stride: int
   transition: bool
-  block: functools.partial  # Block with everything set but the stride.
+  block: functools.partial  # Block with everything set but the stride and changes_shape.
   unroll: bool  # Unroll the scan: same variables, straight-line code.
 
   @nn.compact
   def __call__(self, x: jax.Array, modes: jax.Array | None):
     if self.transition:
-      x, _ = self.block(stride=self.stride, name='transition')(x, None if modes is None else modes[0])
-      modes = None if modes is None else modes[1:]
+      first, modes = (None, None) if modes is None else (modes[0], modes[1:])
+      x, _ = self.block(stride=self.stride, changes_shape=True, name='transition')(x, first)
     scanned = self.num_blocks - self.transition
     if scanned:
       blocks = nn.scan(Block, variable_axes={'params': 0, 'batch_stats': 0, 'intermediates': 0},
                        split_rngs={'params': True}, in_axes=0, length=scanned, unroll=scanned if self.unroll else 1)
-      x, _ = blocks(stride=1, **self.block.keywords, name='blocks')(x, modes)
+      x, _ = blocks(stride=1, changes_shape=False, **self.block.keywords, name='blocks')(x, modes)
     return x
 
 
@@ -85,9 +85,9 @@ class ResNet(nn.Module):
 
     for i, (size, offset) in enumerate(zip(self.arch.stage_sizes, self.arch.stage_offsets())):
       block = functools.partial(
-          Block, features=self.arch.widths[i], bottleneck=self.arch.bottleneck, shortcut=self.shortcut,
-          preact=self.preact, stride_on_3x3=self.stride_on_3x3, zero_init_residual=self.zero_init_residual,
-          conv=make_conv, norm=norm)
+          Block, features=self.arch.widths[i], out_features=self.arch.out_width(i), bottleneck=self.arch.bottleneck,
+          shortcut=self.shortcut, preact=self.preact, stride_on_3x3=self.stride_on_3x3,
+          zero_init_residual=self.zero_init_residual, conv=make_conv, norm=norm)
       modes = None if block_modes is None else block_modes[offset:offset + size]
       x = Stage(size, self.arch.stride(i), self.arch.has_transition(i), block, self.unroll_blocks,
                 name=f'stage{i + 1}')(x, modes)

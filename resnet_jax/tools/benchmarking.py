@@ -16,7 +16,7 @@ from jax import lax
 
 from resnet_jax import parallel
 from resnet_jax.models import conv, count_macs, create_model
-from resnet_jax.optim import create_optimizer
+from resnet_jax.optim import create_optimizer, learning_rate_schedule
 from resnet_jax.train import Metrics, create_train_state, train_step
 
 
@@ -71,7 +71,7 @@ def _xla_flops(step_fn, *args) -> float | None:
 def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, repeats: int = 5) -> dict:
   """Times config's training step (the one training runs, donated state) on a synthetic batch over all devices;
   also says whether its blocks were unrolled and its conv gradients standard-layout (the config's 'auto' resolved)."""
-  model, tx = create_model(config), create_optimizer(config)
+  model, tx = create_model(config), create_optimizer(config, learning_rate_schedule(config))
   mesh = parallel.make_mesh()
   size = config.dataset.image_size
   replicated = parallel.replicated(mesh)

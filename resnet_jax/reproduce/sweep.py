@@ -12,13 +12,14 @@ import subprocess
 import sys
 import time
 
-from resnet_jax.config_io import apply_overrides, named_config
-from resnet_jax.console import say
 from resnet_jax.models import model_name
-from resnet_jax.progress import duration
+from resnet_jax.optim import steps_per_unit
+from resnet_jax.runtime.config_io import apply_overrides, config_file, named_config
+from resnet_jax.runtime.console import say
+from resnet_jax.runtime.progress import duration
 from resnet_jax.writers import read_rows
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EVAL_SPLITS = ('test', 'val')
 
 
@@ -32,7 +33,7 @@ class Job:
 
   @property
   def config(self):
-    return apply_overrides(named_config(f'configs/{self.dataset}.py', self.variant), self.overrides)
+    return apply_overrides(named_config(config_file(self.dataset), self.variant), self.overrides)
 
   @property
   def name(self) -> str:
@@ -43,15 +44,15 @@ class Job:
     return os.path.join(self.root, self.config.dataset.name, self.name)
 
   def command(self, python: str) -> list[str]:
-    return [python, os.path.join(REPO, 'launch.py'), f'--config={os.path.join(REPO, "configs", self.dataset)}.py:'
-            f'{self.variant}', f'--workdir={os.path.abspath(self.workdir)}', *[f'--config.{o}' for o in self.overrides]]
+    return [python, os.path.join(REPO, 'launch.py'), f'--config={config_file(self.dataset)}:{self.variant}',
+            f'--workdir={os.path.abspath(self.workdir)}', *[f'--config.{o}' for o in self.overrides]]
 
 
 def budget_overrides(config, steps: int) -> tuple[str, ...]:
   """Overrides that shrink config's recipe to `steps` steps, with the schedule's boundaries and warm-up at the
   same fractions of the run, 4 evaluations and a checkpoint at the end: a cheap proxy of the full run."""
   s = config.schedule
-  per_unit = config.steps_per_epoch if s.unit == 'epochs' else 1
+  per_unit = steps_per_unit(config)
   scale = steps / config.total_steps
   boundaries = tuple(max(1, round(b * per_unit * scale)) for b in s.boundaries)
   return (f'total_steps={steps}', 'schedule.unit=steps', f'schedule.boundaries={boundaries}',

@@ -12,7 +12,10 @@ import importlib.metadata
 import importlib.util
 import os
 
+from absl import logging
+
 _M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8  # mallopt's options, from glibc's malloc.h.
+_retained = False  # Whether retain_freed_memory() has set this process's malloc.
 
 
 def cpu_only() -> bool:
@@ -34,5 +37,15 @@ def retain_freed_memory() -> bool:
     mallopt = ctypes.CDLL('libc.so.6').mallopt
   except (OSError, AttributeError):
     return False
+  global _retained
   settings = ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, -1))  # -1: SIZE_MAX, never trim.
-  return all(mallopt(option, value) == 1 for option, value in settings)
+  _retained = all(mallopt(option, value) == 1 for option, value in settings)
+  if _retained:
+    logging.info('glibc malloc set for this process: one arena, no mmap, no trimming (freed memory is kept for '
+                 'reuse; --noretain_host_memory leaves it as it was).')
+  return _retained
+
+
+def retained() -> bool:
+  """Whether this process's malloc keeps freed memory (retain_freed_memory() succeeded)."""
+  return _retained

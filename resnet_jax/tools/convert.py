@@ -1,6 +1,6 @@
 r"""Import torchvision ResNet weights into a workdir, to evaluate or lesion-study the published models.
 
-  python -m resnet_jax.convert --torchvision resnet50-0676ba61.pth --config=configs/imagenet.py:resnet50,modern \
+  python -m resnet_jax.tools.convert --torchvision resnet50-0676ba61.pth --config=configs/imagenet.py:resnet50,modern \
       --workdir=workdirs/resnet50-torchvision
 
 torchvision's nets are ResNet-18/34/50/101/152 with option B shortcuts, the v1.5 bottleneck (stride on the 3x3
@@ -15,9 +15,10 @@ import numpy as np
 from absl import flags
 from ml_collections import config_flags
 
-from resnet_jax import cli, parallel
+from resnet_jax import parallel
 from resnet_jax.checkpoint import step_dirs
 from resnet_jax.errors import ConfigError
+from resnet_jax.runtime import cli
 
 BN = {'scale': 'weight', 'bias': 'bias', 'mean': 'running_mean', 'var': 'running_var'}
 
@@ -120,10 +121,10 @@ def convert(state_dict: dict[str, np.ndarray], config, workdir: str) -> None:
   """Writes the converted weights as step 0 of a training run of config in workdir."""
   from resnet_jax.checkpoint import Checkpoints
   from resnet_jax.models import create_model, depths
-  from resnet_jax.optim import create_optimizer
+  from resnet_jax.optim import create_optimizer, learning_rate_schedule
   from resnet_jax.train import Metrics, TrainState
   check_config(config)
-  model, tx = create_model(config), create_optimizer(config)
+  model, tx = create_model(config), create_optimizer(config, learning_rate_schedule(config))
   size = config.dataset.image_size
   abstract = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, size, size, 3)), train=False))
   arch = depths.architecture(config.model.family, config.model.depth)

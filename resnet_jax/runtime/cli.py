@@ -6,11 +6,11 @@ import sys
 
 from absl import app, flags
 
-from resnet_jax import console, host_memory, runtime
 from resnet_jax.errors import ConfigError
+from resnet_jax.runtime import console, environment, host_memory
 
 flags.DEFINE_bool('retain_host_memory', True, 'CPU-only runs: glibc\'s malloc keeps freed memory for reuse '
-                  '(resnet_jax/host_memory.py): faster steps, a larger resident size (up to 2.3x measured).')
+                  '(resnet_jax/runtime/host_memory.py): faster steps, a larger resident size (up to 2.3x measured).')
 
 
 def retain_host_memory() -> bool:
@@ -76,7 +76,7 @@ def run(main) -> None:
     console.quiet_libraries()
     retain_host_memory()
     try:
-      runtime.check_jax_version()
+      environment.check_jax_version()
       main()
     except ConfigError as e:
       fail(str(e))

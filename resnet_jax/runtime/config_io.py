@@ -1,7 +1,7 @@
 """Configs outside of launch.py's flags: a named config file and variant, `KEY=VALUE` overrides, a workdir's
 saved config."""
 import ast
-import importlib
+import importlib.util
 import json
 import os
 
@@ -9,11 +9,23 @@ import ml_collections
 
 from resnet_jax.errors import ConfigError
 
+CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'configs')
 
-def named_config(config_file: str, variant: str) -> ml_collections.ConfigDict:
-  """The config of `configs/DATASET.py` and a variant, as `--config=configs/DATASET.py:VARIANT` gives it."""
-  module = os.path.splitext(os.path.normpath(config_file))[0].replace(os.sep, '.')
-  return importlib.import_module(module).get_config(variant)
+
+def config_file(dataset: str) -> str:
+  """The path of the repository's config file of a dataset: configs/cifar10.py, configs/imagenet.py."""
+  return os.path.join(CONFIGS, f'{dataset}.py')
+
+
+def named_config(path: str, variant: str) -> ml_collections.ConfigDict:
+  """The config of a config file and a variant, as `--config=PATH:VARIANT` gives it (the file is loaded by path,
+  as ml_collections' config flags load it)."""
+  spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
+  if spec is None or not os.path.isfile(path):
+    raise ConfigError(f'{path} is not a config file: use configs/cifar10.py or configs/imagenet.py.')
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(variant)
 
 
 def apply_overrides(config: ml_collections.ConfigDict, overrides) -> ml_collections.ConfigDict:
@@ -66,4 +78,13 @@ def workdir_config(workdir: str, overrides=()) -> ml_collections.ConfigDict:
       raise ConfigError(f'{key} is the trained run\'s own, read from {path}; reading a workdir may set only '
                         f'{", ".join(READ_OVERRIDABLE)}.')
   with open(path) as f:
-    return apply_overrides(ml_collections.ConfigDict(json.load(f)), overrides)
+    return apply_overrides(upgrade(ml_collections.ConfigDict(json.load(f))), overrides)
+
+
+def upgrade(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """A config.json saved before steps_per_epoch became derived (optim.steps_per_epoch) in today's form: the same
+  number of steps per epoch, from dataset.train_size."""
+  if 'steps_per_epoch' in config and 'train_size' not in config.dataset:
+    config.dataset.train_size = config.steps_per_epoch * config.batch_size
+    del config['steps_per_epoch']
+  return config

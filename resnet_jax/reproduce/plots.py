@@ -1,18 +1,26 @@
-"""The figures of the papers, drawn from our results with matplotlib (PNG files)."""
+"""The figures of the papers, drawn from our results with matplotlib (PNG files).
+
+Figures are made with matplotlib's object interface (Figure, not pyplot), so drawing them selects no backend and
+opens no window, whatever the importing program does with matplotlib.
+"""
 import os
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+COLORS = matplotlib.colormaps['tab10'].colors
+
+
+def _figure(rows: int, columns: int, size, **kwargs):
+  fig = Figure(figsize=size)
+  return fig, fig.subplots(rows, columns, **kwargs)
 
 
 def _save(fig, path: str) -> str:
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   fig.tight_layout()
   fig.savefig(path, dpi=120)
-  plt.close(fig)
   return path
 
 
@@ -21,10 +29,10 @@ def error_curves(path: str, panels, eval_split: str) -> str:
 
   panels: [(title, [Result, ...]), ...]; each run gets one colour.
   """
-  fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.3), squeeze=False, sharey=True)
+  fig, axes = _figure(1, len(panels), (5 * len(panels), 4.3), squeeze=False, sharey=True)
   fig.suptitle(f'dashed: training error, solid: {eval_split} error')
   for ax, (title, runs) in zip(axes[0], panels):
-    for color, run in zip(plt.cm.tab10.colors, runs):
+    for color, run in zip(COLORS, runs):
       ax.plot(*run.curve('train'), '--', color=color, linewidth=1)
       ax.plot(*run.curve(eval_split), '-', color=color, linewidth=2, label=run.name)
     ax.set(title=title, xlabel='iterations', ylabel='error (%)')
@@ -35,7 +43,7 @@ def error_curves(path: str, panels, eval_split: str) -> str:
 
 def responses(path: str, stds: dict[str, list[float]]) -> str:
   """He et al. 2015, Fig. 7: the std of each 3x3 layer's response, in layer order (top) and sorted (bottom)."""
-  fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7))
+  fig, (top, bottom) = _figure(2, 1, (8, 7))
   for name, values in stds.items():
     style = '--' if name.startswith('plain') else '-'
     top.plot(np.arange(1, len(values) + 1), values, style, marker='.', label=name)
@@ -51,8 +59,8 @@ def responses(path: str, stds: dict[str, list[float]]) -> str:
 def deletions(path: str, single: dict, random: dict, reorder: dict, baselines: dict[str, float]) -> str:
   """Veit et al. 2016, Fig. 3 and 5: error with each block deleted alone, with k random blocks deleted, and
   after reordering (against Kendall's tau). Each dict maps a network name to its study's rows."""
-  fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
-  for color, (name, rows) in zip(plt.cm.tab10.colors, single.items()):
+  fig, axes = _figure(1, 3, (16, 4.5))
+  for color, (name, rows) in zip(COLORS, single.items()):
     x = np.arange(len(rows))
     axes[0].plot(x, [r['top1_error'] for r in rows], 'o-', color=color, markersize=3, label=name)
     marked = [i for i, r in enumerate(rows) if r['changes_shape']]
@@ -63,13 +71,13 @@ def deletions(path: str, single: dict, random: dict, reorder: dict, baselines: d
     axes[0].set_xticks(np.arange(len(labels)), labels, rotation=90, fontsize=max(4, min(9, 400 // len(labels))))
   axes[0].set(title='deleting one block (x: shape-changing; dotted: none deleted)', xlabel='deleted block',
               ylabel='test error (%)')
-  for color, (name, rows) in zip(plt.cm.tab10.colors, random.items()):
+  for color, (name, rows) in zip(COLORS, random.items()):
     ks = sorted({r['k'] for r in rows})
     errors = [[r['top1_error'] for r in rows if r['k'] == k] for k in ks]
     axes[1].errorbar(ks, [np.mean(e) for e in errors], yerr=[np.std(e) for e in errors], color=color, marker='o',
                      markersize=3, capsize=2, label=name)
   axes[1].set(title='deleting k random blocks (mean, std)', xlabel='blocks deleted', ylabel='test error (%)')
-  for color, (name, rows) in zip(plt.cm.tab10.colors, reorder.items()):
+  for color, (name, rows) in zip(COLORS, reorder.items()):
     axes[2].scatter([r['kendall_tau'] for r in rows], [r['top1_error'] for r in rows], color=color, s=10,
                     label=name)
   axes[2].set(title='reordering blocks', xlabel="Kendall's tau", ylabel='test error (%)')
@@ -83,7 +91,7 @@ def deletions(path: str, single: dict, random: dict, reorder: dict, baselines: d
 
 def paths(path: str, name: str, lengths, distribution, gradient_mean, gradient_std, effective) -> str:
   """Veit et al. 2016, Fig. 6: path lengths, the input gradient along a path of each length, and their product."""
-  fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+  fig, axes = _figure(1, 3, (15, 4))
   axes[0].bar(np.arange(len(distribution)), distribution)
   axes[0].set(title=f'{name}: distribution of path lengths', xlabel='path length', ylabel='fraction of paths')
   axes[1].errorbar(lengths, gradient_mean, yerr=gradient_std, marker='o', markersize=3, capsize=2)

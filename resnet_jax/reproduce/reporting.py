@@ -10,8 +10,8 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from resnet_jax import plots
 from resnet_jax.models import count_params, create_model
+from resnet_jax.reproduce import plots
 
 # He et al. 2015, Table 6: CIFAR-10 test error of the option-A ResNets, and their parameters.
 CIFAR_TABLE6 = {'resnet20-A': ('0.27M', 8.75), 'resnet32-A': ('0.46M', 7.51), 'resnet44-A': ('0.66M', 7.17),

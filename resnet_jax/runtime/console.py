@@ -47,9 +47,10 @@ def quiet_libraries() -> None:
 
 
 def _from_background(record) -> bool:
-  """orbax's own reports, and exceptions of background threads: the run states their outcome on the terminal
-  itself (a checkpoint that does not read or write), so they stay in the log file."""
-  return f'{os.sep}orbax{os.sep}' in record.pathname or record.name == _BACKGROUND.name
+  """orbax's own reports, and exceptions of background threads and of asyncio tasks (orbax writes with asyncio:
+  a failed write's tasks may be reported "never retrieved" when collected): the run states their outcome on the
+  terminal itself (a checkpoint that does not read or write), so they stay in the log file."""
+  return (f'{os.sep}orbax{os.sep}' in record.pathname or record.name in (_BACKGROUND.name, 'asyncio'))
 
 
 _BACKGROUND = python_logging.getLogger('resnet_jax.background')

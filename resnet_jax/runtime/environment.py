@@ -6,12 +6,13 @@ import jax
 from absl import logging
 
 from resnet_jax.errors import ConfigError
+from resnet_jax.runtime import host_memory
 
 LOWEST_JAX = (0, 11, 2)  # The lent GPU machine's image; .ci/run runs the tests under it.
 
 # What fixes a CPU-only JAX on a machine with an accelerator (README.md, "Set-up").
-INSTALL = {'NVIDIA GPU': '.venv/bin/pip install -r requirements-cuda.txt',
-           'TPU': '.venv/bin/pip install -r requirements.txt "jax[tpu]==0.12.0.1"'}
+INSTALL = {'NVIDIA GPU': '.venv/bin/pip install -r requirements-cuda.txt -e .',
+           'TPU': '.venv/bin/pip install -r requirements.txt -e . "jax[tpu]==0.12.0.1"'}
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
@@ -45,18 +46,20 @@ def unused_accelerator(backend: str, accelerator: str | None, platforms: str) ->
 
 
 def describe(dtype: str | None) -> str:
-  """One line: backend, devices, processes, JAX version and compute dtype (where one net's run)."""
+  """One line: backend, devices, processes, JAX version, compute dtype (where one net's run), and whether malloc
+  keeps freed memory (runtime/host_memory.py)."""
   devices, processes = jax.device_count(), jax.process_count()
   kinds = ', '.join(sorted({d.device_kind for d in jax.devices()}))
   return (f'Running on {jax.default_backend()}: {devices} device{"s" * (devices > 1)} ({kinds}), '
           f'{jax.local_device_count()} of them local, in {processes} process{"es" * (processes > 1)}; '
           f'jax {jax.__version__}, jaxlib {jax.lib.__version__}'
-          + (f'; compute dtype {dtype}, parameters float32.' if dtype else '.'))
+          + (f'; compute dtype {dtype}, parameters float32' if dtype else '')
+          + ('; malloc keeps freed memory (--retain_host_memory).' if host_memory.retained() else '.'))
 
 
 def announce(dtype: str | None = None) -> None:
   """The first lines of a run: what it runs on, and a warning if an accelerator is left unused."""
-  from resnet_jax.console import say
+  from resnet_jax.runtime.console import say
   say(describe(dtype))
   warning = unused_accelerator(jax.default_backend(), accelerator_on_host(), os.environ.get('JAX_PLATFORMS', ''))
   if warning:

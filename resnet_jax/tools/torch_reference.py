@@ -127,7 +127,7 @@ def train_step_timer(net: nn.Module, batch_size: int, image_size: int, num_class
 def conv_seconds(batch: int, size: int, channels: int, repeats: int) -> dict[str, float]:
   """benchmarking.jax_conv_seconds in PyTorch on the CPU, channels_last (oneDNN's kernels): the forward pass and
   the input and kernel gradients of one 3x3, stride-1 layer, each alone."""
-  from resnet_jax.benchmarking import median_step_seconds
+  from resnet_jax.tools.benchmarking import median_step_seconds
   x = torch.randn(batch, channels, size, size).contiguous(memory_format=torch.channels_last)
   w = torch.randn(channels, channels, 3, 3).contiguous(memory_format=torch.channels_last)
   g = torch.randn_like(x)

@@ -5,9 +5,9 @@ import sys
 
 from absl import flags
 
-from resnet_jax import sweep
-from resnet_jax.config_io import apply_overrides, named_config
 from resnet_jax.models import create_model
+from resnet_jax.reproduce import sweep
+from resnet_jax.runtime.config_io import apply_overrides, config_file, named_config
 from resnet_jax.train import check_limits
 
 flags.DEFINE_enum('dataset', 'cifar10', ['cifar10', 'imagenet'], 'configs/<dataset>.py.')
@@ -31,7 +31,7 @@ def jobs(variants) -> list[sweep.Job]:
   result = []
   for variant in variants:
     overrides = tuple(FLAGS.set)
-    config = apply_overrides(named_config(f'configs/{FLAGS.dataset}.py', variant), overrides)
+    config = apply_overrides(named_config(config_file(FLAGS.dataset), variant), overrides)
     check_limits(config)
     create_model(config)
     if FLAGS.steps:

@@ -1,7 +1,7 @@
 """Progress and ETA of long work, on stdout: units of work done, and the training loop's clock."""
 import time
 
-from resnet_jax.console import say
+from resnet_jax.runtime.console import say
 
 
 def duration(seconds: float) -> str:

@@ -1,0 +1,67 @@
+"""ImageNet's testing protocols (He et al. 2015, Section 3.4), as batches of views for evaluation:
+
+  center_crop  shorter side 256, the central 224 crop (1 view);
+  ten_crop     shorter side 256, the four corner and central 224 crops and their mirror images (10 views);
+  multi_scale  the whole image, fully convolutional, at shorter side 224, 256, 384, 480 and 640 (5 views;
+               eval.scales).
+
+Views are decoded by a thread pool, one batch ahead of the devices, in batches of one shape each.
+"""
+import dataclasses
+import functools
+from concurrent import futures
+from typing import Callable, Iterator
+
+import numpy as np
+
+from resnet_jax.data import augment
+from resnet_jax.data.dataset import ViewBatch
+from resnet_jax.errors import ConfigError
+
+PROTOCOLS = ('center_crop', 'ten_crop', 'multi_scale')
+
+
+@dataclasses.dataclass(frozen=True)
+class Pass:
+  """One pass over the images: `count` views of each, of one shape (h, w), or of a shape that depends on the
+  image's (width, height)."""
+  count: int
+  views: Callable[[bytes], np.ndarray]  # (count, h, w, 3) uint8.
+  shape: tuple[int, int] | Callable[[int, int], tuple[int, int]]
+
+
+def passes(protocol: str, size: int, scales: tuple[int, ...]) -> list[Pass]:
+  if protocol == 'center_crop':
+    return [Pass(1, lambda data: augment.center_crop(data, size)[None], (size, size))]
+  if protocol == 'ten_crop':
+    return [Pass(10, lambda data: augment.ten_crops(data, size), (size, size))]
+  if protocol == 'multi_scale':
+    return [Pass(1, lambda data, s=s: augment.full_image(data, s)[None],
+                 functools.partial(augment.full_image_shape, shorter=s)) for s in scales]
+  raise ConfigError(f'Unknown eval.protocol {protocol!r}: use one of {", ".join(PROTOCOLS)}.')
+
+
+def view_batches(read: Callable[[int], bytes], examples: np.ndarray, all_passes: list[Pass], pixels: int,
+                 workers: int) -> Iterator[ViewBatch]:
+  """The views of `examples` (indices for `read`) under each pass, in batches of one shape of about `pixels`
+  pixels each; a batch's index counts positions in `examples`."""
+  with futures.ThreadPoolExecutor(workers) as pool:
+    if any(callable(p.shape) for p in all_passes):  # Read the headers once, for every pass.
+      sizes = list(pool.map(lambda i: augment.image_size(read(int(i))), examples))
+    for one_pass in all_passes:
+      groups = {}
+      if callable(one_pass.shape):
+        for position, (width, height) in enumerate(sizes):
+          groups.setdefault(one_pass.shape(width, height), []).append(position)
+      else:
+        groups[one_pass.shape] = list(range(len(examples)))
+      for (h, w), positions in sorted(groups.items()):
+        per_batch = max(1, pixels // (h * w) // one_pass.count)
+        chunks = [np.array(positions[i:i + per_batch]) for i in range(0, len(positions), per_batch)]
+        decode = lambda chunk, p=one_pass: [pool.submit(lambda i: p.views(read(int(examples[i]))), i) for i in chunk]
+        pending = decode(chunks[0])
+        for k, chunk in enumerate(chunks):
+          decoded = np.concatenate([f.result() for f in pending])
+          if k + 1 < len(chunks):  # The next chunk decodes while this one runs on the devices.
+            pending = decode(chunks[k + 1])
+          yield chunk, decoded
