@@ -28,6 +28,7 @@ def get_config(variant: str = 'resnet20') -> ml_collections.ConfigDict:
       'crop_padding': 4,  # Random crops of the image padded by this many pixels, and flips; 0: neither.
   })
   config.seed = 0
+  config.num_replicas = 1  # Independent nets trained in one program, seeds seed, seed+1, ... (resnet_jax/replicas.py).
   config.batch_size = 128  # Global, over all devices and hosts.
   config.eval_batch_size = 1000
   config.total_steps = 64_000

@@ -46,6 +46,9 @@ flags.DEFINE_list('nets', ['cifar10:resnet20', 'cifar10:resnet56', 'cifar10:resn
 flags.DEFINE_list('batch', [], 'Global batch per net (one value for all, or one per net); default 128 for CIFAR, '
                   '256 for ImageNet.')
 flags.DEFINE_list('dtypes', [], "Compute dtypes: float32, bfloat16; default bfloat16 on GPU, float32 on CPU.")
+flags.DEFINE_list('replicas', ['1'], 'Numbers of replicas (config.num_replicas) of each JAX net trained in one step, '
+                  'e.g. 1,2,4,8; images/s counts every replica\'s images.')
+cli.integer_list('replicas')
 flags.DEFINE_enum('block_loop', 'auto', ['auto', 'scan', 'unroll'], 'model.block_loop of the JAX nets.')
 flags.DEFINE_enum('conv_gradients', 'auto', ['auto', 'xla', 'standard_layout'],
                   'model.conv_gradients of the JAX nets.')
@@ -192,34 +195,40 @@ def step() -> dict:
     batch = batches[i] if len(batches) == len(FLAGS.nets) else batches[0]
     batch = batch or (128 if dataset == 'cifar10' else 256)
     for dtype in dtypes:
-      config = named_config(config_file(dataset), variant)
-      config.model.update(dtype=dtype, block_loop=FLAGS.block_loop, conv_gradients=FLAGS.conv_gradients)
-      name = model_name(config.model)
-      common = {'network': name, 'batch': batch, 'dtype': dtype}
-      mine = benchmarking.jax_train_step(config, batch, FLAGS.warmup, FLAGS.window, FLAGS.repeats)
-      how = (f'{"unrolled" if mine["unrolled"] else "scan"}, '
-             f'{"standard-layout" if mine["standard_layout_gradients"] else "XLA"} conv gradients')
-      mine = {**common, 'implementation': f'resnet_jax ({how})', **mine}
-      mine['mfu'] = mine['xla_flops'] / mine['step_seconds'] / peak if mine['xla_flops'] else None
-      print(f'{name} batch {batch} {dtype}: resnet_jax {mine["images_per_sec"]:.0f} images/s', flush=True)
-      theirs = [{**common, **row} for row in (time_torch(config, batch, dtype, platform_name) if torch_version
-                                               else [])]
-      for row in theirs:
-        row['mfu'] = mine['xla_flops'] / row['step_seconds'] / peak if mine['xla_flops'] else None
-        print(f'{name} batch {batch} {dtype}: {row["implementation"]} {row["images_per_sec"]:.0f} images/s',
-              flush=True)
-      if theirs:
-        best = max(theirs, key=lambda r: r['images_per_sec'])
-        mine['vs_best_torch'] = mine['images_per_sec'] / best['images_per_sec']
-        mine['best_torch'] = best['implementation']
-      results['rows'] += [mine, *theirs]
+      theirs = None
+      for nets in [int(k) for k in FLAGS.replicas]:
+        config = named_config(config_file(dataset), variant)
+        config.model.update(dtype=dtype, block_loop=FLAGS.block_loop, conv_gradients=FLAGS.conv_gradients)
+        config.num_replicas = nets
+        name = model_name(config.model)
+        common = {'network': name, 'batch': batch, 'dtype': dtype}
+        mine = benchmarking.jax_train_step(config, batch, FLAGS.warmup, FLAGS.window, FLAGS.repeats)
+        how = (f'{"unrolled" if mine["unrolled"] else "scan"}, '
+               f'{"standard-layout" if mine["standard_layout_gradients"] else "XLA"} conv gradients')
+        mine = {**common, 'implementation': f'resnet_jax ({how})', **mine}
+        mine['mfu'] = mine['xla_flops'] / mine['step_seconds'] / peak if mine['xla_flops'] else None
+        print(f'{name} batch {batch} {dtype} x{nets}: resnet_jax {mine["images_per_sec"]:.0f} images/s', flush=True)
+        if theirs is None:  # PyTorch's nets, once per net and dtype: one replica each.
+          theirs = [{**common, 'replicas': 1, **row}
+                    for row in (time_torch(config, batch, dtype, platform_name) if torch_version else [])]
+          for row in theirs:
+            row['mfu'] = mine['xla_flops'] / nets / row['step_seconds'] / peak if mine['xla_flops'] else None
+            print(f'{name} batch {batch} {dtype}: {row["implementation"]} {row["images_per_sec"]:.0f} images/s',
+                  flush=True)
+        if theirs:
+          best = max(theirs, key=lambda r: r['images_per_sec'])
+          mine['vs_best_torch'] = mine['images_per_sec'] / best['images_per_sec']
+          mine['best_torch'] = best['implementation']
+        results['rows'] += [mine, *theirs] if nets == int(FLAGS.replicas[0]) else [mine]
   print(f'\n{results["device"]} x{results["devices"]} ({platform_name}), jax {results["jax"]}, torch '
         f'{results["torch"]}; peak {peak / 1e12:.2f} TFLOP/s ({"given" if FLAGS.peak_tflops else "measured"})')
-  print('| network | batch | dtype | implementation | images/s | step ms | page faults/step | compile s | memory MB '
-        '| GFLOP/step (XLA) | MFU | vs best torch |\n|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+  print('| network | batch | dtype | replicas | implementation | images/s | step ms | page faults/step | compile s | '
+        'memory MB | GFLOP/step (XLA) | MFU | vs best torch |\n'
+        '|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|')
   for r in results['rows']:
     flops = r.get('xla_flops')
-    print(f'| {r["network"]} | {r["batch"]} | {r["dtype"]} | {r["implementation"]} | {r["images_per_sec"]:.0f} | '
+    print(f'| {r["network"]} | {r["batch"]} | {r["dtype"]} | {r["replicas"]} | {r["implementation"]} | '
+          f'{r["images_per_sec"]:.0f} | '
           f'{1e3 * r["step_seconds"]:.1f} | {r["page_faults_per_step"]:.0f} | {_number(r.get("compile_seconds"), 1)} | '
           f'{_number(r["memory_bytes"] and r["memory_bytes"] / 2**20, 0)} | {_number(flops and flops / 1e9, 1)} | '
           f'{_number(r["mfu"] and 100 * r["mfu"], 1, "%")} | {_number(r.get("vs_best_torch"), 2, "x")} |')

@@ -10,14 +10,11 @@ import os
 import numpy as np
 from absl import flags
 
-from resnet_jax.analysis import lesion, paths
-from resnet_jax.analysis.study import Trained
+from resnet_jax.analysis import lesion, paths, study_cli
 from resnet_jax.errors import ConfigError
 from resnet_jax.reproduce import plots, reporting
 from resnet_jax.runtime import cli, environment
 
-flags.DEFINE_list('workdirs', None, 'Trained workdirs to study.', required=True)
-flags.DEFINE_multi_string('set', [], 'Override of the saved configs, KEY=VALUE (e.g. dataset.dir=PATH).')
 flags.DEFINE_string('out', 'workdirs/report', 'Where the tables, CSVs and figures go.')
 flags.DEFINE_integer('draws', 5, 'Random draws per number of deleted blocks and per number of swaps.',
                      lower_bound=1)
@@ -56,23 +53,19 @@ def main():
   environment.announce()
   rng = np.random.default_rng(FLAGS.seed)
   single, random, reorder, baselines, summary = {}, {}, {}, {}, []
-  for workdir in FLAGS.workdirs:
-    trained = Trained(workdir, FLAGS.set)
-    try:
-      name = trained.name
-      pool = lesion.candidates(trained, FLAGS.include_downsampling)
-      ks = [int(k) for k in FLAGS.ks] if FLAGS.ks else list(range(1, len(pool) + 1))
-      if max(ks, default=0) > len(pool):
-        raise ConfigError(f'--ks={",".join(FLAGS.ks)}: {name} has {len(pool)} blocks to delete at random, not '
-                          f'{max(ks)}: name at most {len(pool)}.')
-      baselines[name] = trained.error()['top1_error']
-      single[name] = lesion.single_deletions(trained)
-      random[name] = lesion.random_deletions(trained, ks, FLAGS.draws, rng, FLAGS.include_downsampling)
-      reorder[name] = lesion.random_reorderings(trained, [int(s) for s in FLAGS.swaps], FLAGS.draws, rng)
-      if trained.residual and FLAGS.path_samples:
-        study_paths(trained, rng)
-    finally:
-      trained.close()
+  for trained in study_cli.trained_nets():
+    name = trained.name
+    pool = lesion.candidates(trained, FLAGS.include_downsampling)
+    ks = [int(k) for k in FLAGS.ks] if FLAGS.ks else list(range(1, len(pool) + 1))
+    if max(ks, default=0) > len(pool):
+      raise ConfigError(f'--ks={",".join(FLAGS.ks)}: {name} has {len(pool)} blocks to delete at random, not '
+                        f'{max(ks)}: name at most {len(pool)}.')
+    baselines[name] = trained.error()['top1_error']
+    single[name] = lesion.single_deletions(trained)
+    random[name] = lesion.random_deletions(trained, ks, FLAGS.draws, rng, FLAGS.include_downsampling)
+    reorder[name] = lesion.random_reorderings(trained, [int(s) for s in FLAGS.swaps], FLAGS.draws, rng)
+    if trained.residual and FLAGS.path_samples:
+      study_paths(trained, rng)
     kept_shape = [r['top1_error'] for r in single[name] if not r['changes_shape']]
     changing = [r['top1_error'] for r in single[name] if r['changes_shape'] and not np.isnan(r['top1_error'])]
     summary.append([name, trained.step, baselines[name], float(np.mean(kept_shape)), float(np.max(kept_shape)),

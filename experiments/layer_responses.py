@@ -9,13 +9,11 @@ import os
 import numpy as np
 from absl import flags
 
+from resnet_jax.analysis import study_cli
 from resnet_jax.analysis.responses import layer_responses
-from resnet_jax.analysis.study import Trained
 from resnet_jax.reproduce import plots, reporting
 from resnet_jax.runtime import cli, environment
 
-flags.DEFINE_list('workdirs', None, 'Trained CIFAR-10 workdirs.', required=True)
-flags.DEFINE_multi_string('set', [], 'Override of the saved configs, KEY=VALUE (e.g. dataset.dir=PATH).')
 flags.DEFINE_string('out', 'workdirs/report', 'Where the table, CSV and figure go.')
 FLAGS = flags.FLAGS
 
@@ -23,12 +21,8 @@ FLAGS = flags.FLAGS
 def main():
   environment.announce()
   stds, summary, long_rows = {}, [], []
-  for workdir in FLAGS.workdirs:
-    trained = Trained(workdir, FLAGS.set)
-    try:
-      rows = layer_responses(trained)
-    finally:
-      trained.close()
+  for trained in study_cli.trained_nets():
+    rows = layer_responses(trained)
     values = [r['std'] for r in rows]
     stds[trained.name] = values
     summary.append([trained.name, trained.step, len(values), float(np.mean(values)), float(np.median(values)),

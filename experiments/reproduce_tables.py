@@ -2,9 +2,11 @@
 
     python experiments/reproduce_tables.py --root=workdirs/paper [--out=workdirs/paper/report]
 
-Writes Table 6 and Fig. 6 (CIFAR-10 depth), the CIFAR shortcut proxy, Table 2 and Fig. 4 (ImageNet depth) and
-Table 3 (ImageNet shortcuts), for whichever of their runs exist, and prints the tables.
+Writes Table 6 and Fig. 6 (CIFAR-10 depth), the CIFAR shortcut proxy, what the JPEG copy of CIFAR-10 costs each
+net (its error on 846 original-pixel test images and on their JPEG twins, where --exact846 exists), Table 2 and
+Fig. 4 (ImageNet depth) and Table 3 (ImageNet shortcuts), for whichever of their runs exist, and prints the tables.
 """
+import functools
 import os
 
 from absl import flags
@@ -15,21 +17,28 @@ from resnet_jax.runtime import cli
 
 flags.DEFINE_string('root', 'workdirs/paper', 'The root of the sweeps: ROOT/<dataset name>/<network name>.')
 flags.DEFINE_string('out', None, 'Where tables and figures go; default ROOT/report.')
+SHARED = os.path.join(sweep.REPO, '..', 'shared', 'datasets')
+flags.DEFINE_string('exact846', os.path.join(SHARED, 'cifar10-test-exact846.npz'),
+                    'The 846 original-pixel CIFAR-10 test images (.npz); where it does not exist, no JPEG table.')
+flags.DEFINE_string('jpeg_copy', os.path.join(SHARED, 'cifar10-jpeg.tar.gz'),
+                    'The JPEG copy of CIFAR-10 that holds their twins.')
 FLAGS = flags.FLAGS
-
-REPORTS = {
-    'cifar10': (reporting.cifar_depth_table, reporting.cifar_depth_figure, reporting.cifar_shortcut_table),
-    'imagenet2012': (reporting.imagenet_table2, reporting.imagenet_depth_figure, reporting.imagenet_table3),
-}
 
 
 def main():
   out = FLAGS.out or os.path.join(FLAGS.root, 'report')
+  jpeg_table = functools.partial(reporting.cifar_jpeg_offset_table, exact846=FLAGS.exact846,
+                                 jpeg_copy=FLAGS.jpeg_copy)
+  reports = {
+      'cifar10': (reporting.cifar_depth_table, reporting.cifar_depth_figure, reporting.cifar_shortcut_table,
+                  jpeg_table),
+      'imagenet2012': (reporting.imagenet_table2, reporting.imagenet_depth_figure, reporting.imagenet_table3),
+  }
   written = []
-  for dataset, reports in REPORTS.items():
+  for dataset, dataset_reports in reports.items():
     results = sweep.collect(FLAGS.root, dataset)
     if results:
-      written += [path for path in (report(results, out) for report in reports) if path]
+      written += [path for path in (report(results, out) for report in dataset_reports) if path]
   if not written:
     raise ConfigError(f'No runs under {FLAGS.root}/cifar10 or {FLAGS.root}/imagenet2012: run '
                       'experiments/depth_ablation.py or experiments/shortcut_ablation.py first.')

@@ -96,11 +96,15 @@ class Checkpoints:
     saved = os.path.join(workdir, 'config.json')
     if step_dirs(workdir) and os.path.exists(saved):
       with open(saved) as f:
-        theirs = json.load(f)['model']
-      ours = json.loads(config.model.to_json())
+        saved_config = json.load(f)
+      theirs, ours = saved_config['model'], json.loads(config.model.to_json())
       if theirs != ours:
         raise ConfigError(f'{workdir} holds checkpoints of {model_name(ml_collections.ConfigDict(theirs))}, not of '
                           f'{model_name(config.model)}: use another --workdir, or delete that one.')
+      saved_replicas, replicas = saved_config.get('num_replicas', 1), config.get('num_replicas', 1)
+      if saved_replicas != replicas:
+        raise ConfigError(f'{workdir} holds checkpoints of {saved_replicas} replicas, not {replicas}: set '
+                          f'--config.num_replicas={saved_replicas}, or use another --workdir.')
     if jax.process_index() == 0:
       try:
         os.makedirs(workdir, exist_ok=True)

@@ -58,20 +58,23 @@ class Evaluator:
   mesh); compiled once per shape of view batch.
 
   Call with the variables, a split, and optionally block modes (one BlockMode per block): returns
-  {'loss', 'top1_error', 'top5_error'} (errors in %).
+  {'loss', 'top1_error', 'top5_error'} (errors in %). With replicas=K, the variables have a leading axis of K
+  independent nets (config.num_replicas), evaluated in one program, and the call returns a list of K results.
   """
 
-  def __init__(self, predict: Predict, mesh, log_every_seconds: float = 30):
+  def __init__(self, predict: Predict, mesh, replicas: int = 0, log_every_seconds: float = 30):
     self.mesh = parallel.make_mesh([d for d in mesh.devices.flat if d.process_index == jax.process_index()])
-    self.log_every_seconds = log_every_seconds
+    self.replicas, self.log_every_seconds = replicas, log_every_seconds
+    nets = jax.vmap(predict, in_axes=(0, None, None)) if replicas else predict
 
     @jax.jit
     def log_probs(variables, images, norm, block_modes):
       images = on_device.normalize(parallel.shard_batch(images, self.mesh), norm)
-      return jax.nn.log_softmax(predict(variables, images, block_modes).astype(jnp.float32))
+      logits = nets(variables, images, block_modes)
+      return jax.nn.log_softmax((logits if replicas else logits[None]).astype(jnp.float32))  # (nets, N, classes)
     self._log_probs = log_probs
 
-  def __call__(self, variables, split: EvalSplit, block_modes=None) -> dict[str, float]:
+  def __call__(self, variables, split: EvalSplit, block_modes=None):
     variables = local_variables(variables, self.mesh)
     if block_modes is not None:
       block_modes = jax.device_put(np.asarray(block_modes, np.int32), parallel.replicated(self.mesh))
@@ -79,18 +82,21 @@ class Evaluator:
     total, done, began, logged = None, 0, time.time(), time.time()
     for index, images, real in padded_batches(split, self.mesh.devices.size):
       views = real // len(index)
-      scores = np.asarray(self._log_probs(variables, images, norm, block_modes), np.float64)[:real]
-      per_image = np.logaddexp.reduce(scores.reshape(len(index), views, -1), axis=1)
+      scores = np.asarray(self._log_probs(variables, images, norm, block_modes), np.float64)[:, :real]
+      per_image = np.logaddexp.reduce(scores.reshape(len(scores), len(index), views, -1), axis=2)
       if total is None:
-        total = np.full((len(split.labels), scores.shape[-1]), -np.inf)
-      total[index] = np.logaddexp(total[index], per_image)
+        total = np.full((len(scores), len(split.labels), scores.shape[-1]), -np.inf)
+      total[:, index] = np.logaddexp(total[:, index], per_image)
       done += real
       if time.time() - logged > self.log_every_seconds:
         logged = time.time()
         say(f'Evaluating {split.name}: {done:,} of {len(split.labels) * split.views:,} views, '
             f'{done / (logged - began):.0f} views/s.')
-    sums = error_sums(total - math.log(split.views), split.labels) if total is not None else np.zeros(4)
+    nets = max(self.replicas, 1)
+    sums = (np.stack([error_sums(t - math.log(split.views), split.labels) for t in total]) if total is not None
+            else np.zeros((nets, 4)))
     if jax.process_count() > 1:
       sums = multihost_utils.process_allgather(sums).sum(0)
-    loss, top1, top5, count = sums
-    return {'loss': loss / count, 'top1_error': 100 * top1 / count, 'top5_error': 100 * top5 / count}
+    results = [{'loss': loss / count, 'top1_error': 100 * top1 / count, 'top5_error': 100 * top5 / count}
+               for loss, top1, top5, count in sums]
+    return results if self.replicas else results[0]

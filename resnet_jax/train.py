@@ -14,7 +14,7 @@ from absl import logging
 from clu import metrics
 from jax.experimental import multihost_utils
 
-from resnet_jax import parallel
+from resnet_jax import parallel, replicas
 from resnet_jax.checkpoint import Checkpoints, check_writable
 from resnet_jax.data import create_dataset
 from resnet_jax.errors import ConfigError
@@ -45,9 +45,12 @@ class Metrics(metrics.Collection):
   accuracy: metrics.Accuracy
 
 
-def summary(collection: Metrics) -> dict[str, float]:
-  values = collection.compute()
-  return {'loss': float(values['loss']), 'top1_error': 100 * (1 - float(values['accuracy']))}
+def summary(collection: Metrics) -> list[dict[str, float]]:
+  """Loss and top-1 error (%) of each net: one, or the replicas of a stacked collection."""
+  stacked = np.ndim(collection.loss.count)
+  nets = [replicas.take(collection, k) for k in range(len(collection.loss.count))] if stacked else [collection]
+  return [{'loss': float(values['loss']), 'top1_error': 100 * (1 - float(values['accuracy']))}
+          for values in (net.compute() for net in nets)]
 
 
 def cross_entropy(logits, labels, label_smoothing: float):
@@ -61,9 +64,10 @@ def create_train_state(model, tx, image_size: int, seed: int) -> TrainState:
                     batch_stats=variables['batch_stats'], opt_state=tx.init(variables['params']))
 
 
-def train_step(state: TrainState, running: Metrics, inputs, *, model, tx, config, make_batch):
-  """One SGD step on make_batch(inputs, state.step); returns the new state and the running metrics with its."""
-  batch = make_batch(inputs, state.step)
+def train_step(state: TrainState, running: Metrics, inputs, seed, *, model, tx, config, make_batch):
+  """One SGD step on make_batch(inputs, state.step, seed); returns the new state and the running metrics with
+  its."""
+  batch = make_batch(inputs, state.step, seed)
 
   def loss_fn(params):
     logits, updates = model.apply({'params': params, 'batch_stats': state.batch_stats}, batch['image'],
@@ -78,8 +82,46 @@ def train_step(state: TrainState, running: Metrics, inputs, *, model, tx, config
   return state, running.merge(Metrics.single_from_model_output(loss=loss, logits=logits, labels=batch['label']))
 
 
+def init_state(model, tx, config, mesh) -> TrainState:
+  """The initial state of config's nets (a leading replica axis where num_replicas > 1), replicated over the mesh."""
+  create = functools.partial(create_train_state, model, tx, config.dataset.image_size)
+  seeds = replicas.seeds(config)
+  init = (lambda: create(seeds[0])) if len(seeds) == 1 else (lambda: jax.vmap(create)(jnp.asarray(seeds)))
+  return jax.jit(init, out_shardings=parallel.replicated(mesh))()
+
+
+def empty_metrics(config, mesh):
+  """A jitted () -> empty running metrics of config's nets (one per replica), replicated over the mesh."""
+  nets = replicas.count(config)
+  empty = Metrics.empty if nets == 1 else lambda: jax.vmap(lambda _: Metrics.empty())(jnp.arange(nets))
+  return jax.jit(empty, out_shardings=parallel.replicated(mesh))
+
+
+def step_seeds(config):
+  """The seeds argument of jit_train_step's step: config.seed, or the replicas' seeds as an array."""
+  seeds = replicas.seeds(config)
+  return seeds[0] if len(seeds) == 1 else jnp.asarray(seeds, jnp.int32)
+
+
+def jit_train_step(model, tx, config, make_batch, inputs_per_replica: bool = False):
+  """The jitted step of config's nets: (state, running, inputs, seeds) -> (state, running), state donated.
+
+  With num_replicas > 1, train_step vectorised over the replica axis of the state, the metrics and the seeds (and of
+  the inputs where each replica has its own: a list of them, stacked here).
+  """
+  step = functools.partial(train_step, model=model, tx=tx, config=config, make_batch=make_batch)
+  if replicas.count(config) > 1:
+    vectorised = jax.vmap(step, in_axes=(0, 0, 0 if inputs_per_replica else None, 0))
+
+    def step(state, running, inputs, seeds):
+      if inputs_per_replica:
+        inputs = jax.tree.map(lambda *per_replica: jnp.stack(per_replica), *inputs)
+      return vectorised(state, running, inputs, seeds)
+  return jax.jit(step, donate_argnums=(0, 1))
+
+
 # (field, lowest, highest): numbers that must lie in [lowest, highest]; None: unbounded.
-LIMITS = (('batch_size', 1, None), ('eval_batch_size', 1, None), ('total_steps', 1, None),
+LIMITS = (('batch_size', 1, None), ('num_replicas', 1, None), ('eval_batch_size', 1, None), ('total_steps', 1, None),
           ('log_every_steps', 1, None), ('eval_every_steps', 1, None), ('checkpoint_every_steps', 1, None),
           ('keep_checkpoints', 1, None), ('optimizer.learning_rate', 0, None), ('optimizer.momentum', 0, 1),
           ('optimizer.weight_decay', 0, None), ('optimizer.label_smoothing', 0, 1), ('schedule.decay', 0, None),
@@ -168,14 +210,13 @@ class Run:
       Checkpoints.require(workdir)
     elif jax.process_index() == 0:
       check_writable(workdir)
+    self.replicas = replicas.count(config)
     self.dataset = create_dataset(config, self.mesh)
-    self.evaluator = Evaluator(model_predict(self.model), self.mesh)
+    self.evaluator = Evaluator(model_predict(self.model), self.mesh, self.replicas if self.replicas > 1 else 0)
     self.checkpoints = Checkpoints(workdir, config, config.keep_checkpoints, read_only)
-    replicated = parallel.replicated(self.mesh)
-    init = jax.jit(functools.partial(create_train_state, self.model, self.tx, config.dataset.image_size,
-                                     config.seed), out_shardings=replicated)
-    self.empty = jax.jit(Metrics.empty, out_shardings=replicated)
-    (self.state, self.running), self.step = self.checkpoints.restore_newest((init(), self.empty()))
+    self.empty = empty_metrics(config, self.mesh)
+    initial = (init_state(self.model, self.tx, config, self.mesh), self.empty())
+    (self.state, self.running), self.step = self.checkpoints.restore_newest(initial)
     if not read_only:
       self.checkpoints.write_config(config)
 
@@ -183,15 +224,21 @@ class Run:
   def variables(self):
     return {'params': self.state.params, 'batch_stats': self.state.batch_stats}
 
-  def evaluate(self, writer: MetricsWriter, protocol: str | None = None) -> dict[str, dict[str, float]]:
-    """Evaluates every held-out split (under `protocol`: ImageNet's), writes and prints the results."""
+  def evaluate(self, writer: MetricsWriter, protocol: str | None = None) -> dict[str, list[dict[str, float]]]:
+    """Evaluates every held-out split (under `protocol`: ImageNet's), writes and prints the results: per split, one
+    result per net (the replicas)."""
     began = time.perf_counter()
-    results = {split.name: self.evaluator(self.variables, split) for split in self.dataset.eval_splits(protocol)}
+    results = {}
+    for split in self.dataset.eval_splits(protocol):
+      values = self.evaluator(self.variables, split)
+      results[split.name] = values if self.replicas > 1 else [values]
     seconds = time.perf_counter() - began
-    for split, values in results.items():
-      writer.write(self.step, split, {**values, **({'protocol': protocol} if protocol else {})})
-      say(f'eval at step {self.step}: {split}{f" ({protocol})" if protocol else ""}  loss {values["loss"]:.4f}  '
-          f'error {values["top1_error"]:.2f}%  top-5 {values["top5_error"]:.2f}%  ({seconds:.1f} s)')
+    for split, per_net in results.items():
+      for replica, values in enumerate(per_net):
+        writer.write(self.step, split, {**values, **({'protocol': protocol} if protocol else {})},
+                     replica if self.replicas > 1 else None)
+      say(f'eval at step {self.step}: {split}{f" ({protocol})" if protocol else ""}  '
+          f'{metric_line(per_net, ("loss", "top1_error", "top5_error"))}  ({seconds:.1f} s)')
     return results
 
   def close(self) -> None:
@@ -220,8 +267,8 @@ def _train(run: Run, workdir: str, began: float) -> TrainState:
   config, start, total = run.config, run.step, run.config.total_steps
   say(f'{model_name(config.model)}: {"resuming at" if start else "starting from"} step {start} of {total}, '
       f'batch {config.batch_size}, in {workdir}.')
-  step_fn = jax.jit(functools.partial(train_step, model=run.model, tx=run.tx, config=config,
-                                      make_batch=run.dataset.batch), donate_argnums=(0, 1))
+  step_fn = jit_train_step(run.model, run.tx, config, run.dataset.batch, run.dataset.inputs_per_replica)
+  seeds = step_seeds(config)
   writer = MetricsWriter(workdir, start)
   clock = StepClock(start)
   state, running = run.state, run.running
@@ -237,7 +284,7 @@ def _train(run: Run, workdir: str, began: float) -> TrainState:
   try:
     with Preemption() as preemption:
       for step, inputs in zip(range(start + 1, total + 1), run.dataset.stream(start)):
-        state, running = step_fn(state, running, inputs)
+        state, running = step_fn(state, running, inputs, seeds)
         if step == start + 1:  # Compiled (and ran once) the step: not part of the training time.
           jax.block_until_ready(state)
           say(f'Compiled the training step and ran step {step} in {time.perf_counter() - began:.1f} s '
@@ -247,16 +294,20 @@ def _train(run: Run, workdir: str, began: float) -> TrainState:
         last = step == total or preempted
         if step % config.log_every_steps == 0 or last or step % config.checkpoint_every_steps == 0:
           train = summary(running)  # Waits for the device: also the finiteness check before any save.
-          if not np.isfinite(train['loss']):
+          if not all(np.isfinite(net['loss']) for net in train):
             newest = run.checkpoints.manager.latest_step()
-            raise NonFiniteLossError(f'The training loss is {train["loss"]} at step {step}; ' + (
+            losses = ', '.join(str(net['loss']) for net in train)
+            raise NonFiniteLossError(f'The training loss is {losses} at step {step}; ' + (
                 f'the newest checkpoint ({newest}) is the last good state.' if newest is not None else
                 'no checkpoint was saved before: lower the learning rate, or add warm-up.'))
         if step % config.log_every_steps == 0 or last:
           rate = clock.window(step)
           timed = {'images_per_sec': rate * config.batch_size} if rate else {}
-          writer.write(step, 'train', {**train, 'learning_rate': run.schedule(step - 1), **timed})
-          say(progress_line(step, total, train, rate, config.batch_size, clock.eta(rate, total - step)))
+          for replica, net in enumerate(train):
+            writer.write(step, 'train', {**net, 'learning_rate': run.schedule(step - 1), **timed},
+                         replica if run.replicas > 1 else None)
+          say(progress_line(step, total, train, rate, config.batch_size * run.replicas,
+                            clock.eta(rate, total - step)))
           running = run.empty()
         run.state, run.step = state, step
         if step % config.eval_every_steps == 0 or step == total:
@@ -273,30 +324,60 @@ def _train(run: Run, workdir: str, began: float) -> TrainState:
   return state
 
 
-def progress_line(step: int, total: int, train: dict, rate: float | None, batch_size: int, eta: float | None) -> str:
-  speed = f'{rate * batch_size:,.0f} images/s, ETA {duration(eta)}' if rate else 'images/s and ETA after the next log'
-  return (f'step {step:>{len(str(total))}}/{total}  loss {train["loss"]:.4f}  error {train["top1_error"]:5.2f}%  '
-          f'{speed}')
+# metric -> (label, format, unit) in the terminal's lines.
+METRIC_FORMATS = {'loss': ('loss', '.4f', ''), 'top1_error': ('error', '5.2f', '%'),
+                  'top5_error': ('top-5', '.2f', '%')}
+
+
+def metric_line(per_net: list[dict], keys) -> str:
+  """'loss 0.5123  error 12.34%': one net's values, or the mean ± std over the replicas."""
+  parts = []
+  for key in keys:
+    label, spec, unit = METRIC_FORMATS[key]
+    values = [net[key] for net in per_net]
+    if len(values) == 1:
+      parts.append(f'{label} {values[0]:{spec}}{unit}')
+    else:
+      mean, std = replicas.mean_std(values)
+      parts.append(f'{label} {mean:{spec}}±{std:{spec.lstrip("5")}}{unit}')
+  return '  '.join(parts) + (f'  (mean±std of {len(per_net)} replicas)' if len(per_net) > 1 else '')
+
+
+def progress_line(step: int, total: int, train: list[dict], rate: float | None, images_per_step: int,
+                  eta: float | None) -> str:
+  speed = (f'{rate * images_per_step:,.0f} images/s, ETA {duration(eta)}' if rate else
+           'images/s and ETA after the next log')
+  return f'step {step:>{len(str(total))}}/{total}  {metric_line(train, ("loss", "top1_error"))}  {speed}'
 
 
 def final_line(workdir: str, seconds: float) -> str:
-  """Done: each evaluated split's final and best top-1 error (over every evaluation in metrics.jsonl)."""
+  """Done: each evaluated split's final and best top-1 error (over every evaluation in metrics.jsonl); of
+  replicas, the best and the mean ± std of their final errors."""
   parts = []
   for split, evals in evaluations(workdir).items():
-    best = min(evals, key=lambda row: row['top1_error'])
-    parts.append(f'{split} error {evals[-1]["top1_error"]:.2f}% (best {best["top1_error"]:.2f}% at step '
-                 f'{best["step"]})')
+    by_replica = {}
+    for row in evals:
+      by_replica.setdefault(row.get('replica'), []).append(row)
+    if len(by_replica) == 1:
+      best = min(evals, key=lambda row: row['top1_error'])
+      parts.append(f'{split} error {evals[-1]["top1_error"]:.2f}% (best {best["top1_error"]:.2f}% at step '
+                   f'{best["step"]})')
+    else:
+      finals = [rows[-1]['top1_error'] for rows in by_replica.values()]
+      parts.append(f'{split} error {replicas.best_mean_std(finals)}% (best (mean±std) of {len(finals)} replicas)')
   return (f'Done in {duration(seconds)}: {"; ".join(parts) or "no evaluation"}. Results in {workdir}: '
           'metrics.jsonl, checkpoints/, tensorboard/, train.log.')
 
 
-def evaluate_workdir(config, workdir: str, protocol: str | None = None) -> dict[str, dict[str, float]]:
+def evaluate_workdir(config, workdir: str, protocol: str | None = None) -> dict:
   """Evaluates the newest checkpoint of workdir (under `protocol`, for ImageNet) and appends the results to its
-  metrics.jsonl; config is the workdir's own (config_io.workdir_config)."""
+  metrics.jsonl; config is the workdir's own (config_io.workdir_config). Per split, the results of its net, or
+  the list of its replicas' results."""
   run = Run(config, workdir, read_only=True)
   writer = MetricsWriter(workdir, run.step, evaluation=True)
   try:
-    return run.evaluate(writer, protocol)
+    results = run.evaluate(writer, protocol)
+    return {split: per_net if run.replicas > 1 else per_net[0] for split, per_net in results.items()}
   finally:
     run.close()
     writer.close()

@@ -42,10 +42,12 @@ class MetricsWriter:
     with open(self.path, 'w') as f:
       f.writelines(rows)
 
-  def write(self, step: int, split: str, scalars: dict) -> None:
+  def write(self, step: int, split: str, scalars: dict, replica: int | None = None) -> None:
+    """One row; `replica` names the net of a run of several (config.num_replicas), None for a run of one."""
     if not self.enabled:
       return
-    row = {'step': step, 'split': split, **{k: v if isinstance(v, str) else _finite(v) for k, v in scalars.items()}}
+    row = {'step': step, 'split': split, **({'replica': replica} if replica is not None else {}),
+           **{k: v if isinstance(v, str) else _finite(v) for k, v in scalars.items()}}
     try:
       self.file.write(json.dumps(row, allow_nan=False) + '\n')
       self.file.flush()
@@ -53,7 +55,8 @@ class MetricsWriter:
       raise WriteError(f'Could not write {self.path} ({e.strerror or e}): free space or fix permissions there, then '
                        'run the same command to resume from the newest checkpoint.') from None
     if self.tensorboard:
-      self.tensorboard.write_scalars(step, {f'{split}/{k}': v for k, v in row.items()
+      prefix = split if replica is None else f'{split}/replica{replica}'
+      self.tensorboard.write_scalars(step, {f'{prefix}/{k}': v for k, v in row.items()
                                             if k not in ('step', 'split') and isinstance(v, float)})
 
   def close(self) -> None:

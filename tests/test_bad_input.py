@@ -52,6 +52,7 @@ def assert_refused(process_or_done, message, workdir=None):
     ([NET, '--config.schedule.boundaries=abc'], 'schedule.boundaries must be increasing'),
     ([NET, '--config.schedule.boundaries=(20, 10)'], 'schedule.boundaries must be increasing'),
     ([NET, '--config.total_steps=0'], 'total_steps must be a number at least 1'),
+    ([NET, '--config.num_replicas=0'], 'num_replicas must be a number at least 1'),
     ([NET, '--mode=bogus'], 'value should be one of'),
     ([NET, 'stray'], 'Unexpected arguments: stray'),
     ([NET, '--nosuchflag'], "Unknown command line flag 'nosuchflag'"),
@@ -266,13 +267,19 @@ def test_a_signal_saves_and_the_resumed_run_matches_an_unstopped_one(signum, ima
 
 @pytest.mark.slow
 def test_sweep_flags_are_checked_before_any_run(tmp_path):
-  for args, message in ((['--depths=abc'], '--depths takes integers of at least 1'),
-                        (['--depths=21'], 'depth 6n+2'), (['--steps=-5'], '--steps=-5')):
-    done = subprocess.run([sys.executable, 'experiments/depth_ablation.py', '--launcher=print', f'--root={tmp_path}',
-                           *args], cwd=ROOT, text=True, capture_output=True, timeout=120,
+  for script, args, message in (
+      ('depth_ablation.py', ['--launcher=print', '--depths=abc'], '--depths takes integers of at least 1'),
+      ('depth_ablation.py', ['--launcher=print', '--depths=21'], 'depth 6n+2'),
+      ('depth_ablation.py', ['--launcher=print', '--steps=-5'], '--steps=-5'),
+      ('depth_ablation.py', ['--launcher=print', '--replicas=0'], '--replicas=0'),
+      ('gpu_window.py', ['--dry_run', '--depths=21'], 'depth 6n+2'),
+      ('gpu_window.py', ['--dry_run', '--benchmark_net=resnet50'], 'is not DATASET:VARIANT'),
+      ('gpu_window.py', ['--dry_run', '--budget_seconds=0'], '--budget_seconds=0')):
+    done = subprocess.run([sys.executable, os.path.join('experiments', script), f'--root={tmp_path}', *args],
+                          cwd=ROOT, text=True, capture_output=True, timeout=120,
                           env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
     assert_refused(done, message)
-    assert done.stdout == ''  # No command printed.
+    assert done.stdout == ''  # No command printed, no plan.
 
 
 @pytest.mark.slow

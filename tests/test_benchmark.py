@@ -37,7 +37,8 @@ def test_step_benchmark_reports_each_implementation(tmp_path):
   env = {**os.environ, 'JAX_PLATFORMS': 'cpu', 'XLA_FLAGS': ''}
   done = subprocess.run(
       [sys.executable, 'experiments/benchmark.py', '--bench=step', '--nets=cifar10:resnet14', '--batch=8',
-       '--warmup=1', '--window=1', '--repeats=2', '--notorch_compile', '--host_devices=2', f'--out={out}'],
+       '--warmup=1', '--window=1', '--repeats=2', '--notorch_compile', '--host_devices=2', '--replicas=1,2',
+       f'--out={out}'],
       cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
   assert done.returncode == 0, done.stderr[-3000:]
   results = json.loads(out.read_text())
@@ -45,14 +46,21 @@ def test_step_benchmark_reports_each_implementation(tmp_path):
   assert results['host_memory_retained']  # A CPU-only run, as launch.py's.
   assert all(r['page_faults_per_step'] >= 0 and r['system_seconds_per_step'] >= 0 and r['peak_resident_bytes'] > 0
              for r in results['rows'])
-  ours, *theirs = results['rows']
+  ours, *theirs, two = results['rows']
   assert [r['implementation'] for r in theirs] == ['torch eager', 'torch channels_last']
+  assert (ours['replicas'], two['replicas'], theirs[0]['replicas']) == (1, 2, 1)
+  assert two['model_flops'] == pytest.approx(2 * ours['model_flops'])  # Two nets' steps in one.
+  assert 0.85 < two['xla_flops'] / two['model_flops'] < 1.05
   assert ours['network'] == 'resnet14-A' and ours['images_per_sec'] > 0 and ours['compile_seconds'] > 0
   assert ours['vs_best_torch'] == pytest.approx(
       ours['images_per_sec'] / max(r['images_per_sec'] for r in theirs))
   # XLA's count of the (unrolled) step: forward, and the backward's input and weight gradients, ~3x the forward.
   assert 0.85 < ours['xla_flops'] / ours['model_flops'] < 1.05
-  assert markdown_rows(done.stdout)[-1][:4] == ['resnet14-A', '8', 'float32', 'torch channels_last']
+  table = markdown_rows(done.stdout)
+  assert [row[:5] for row in table[-4:]] == [['resnet14-A', '8', 'float32', '1', ours['implementation']],
+                                            ['resnet14-A', '8', 'float32', '1', 'torch eager'],
+                                            ['resnet14-A', '8', 'float32', '1', 'torch channels_last'],
+                                            ['resnet14-A', '8', 'float32', '2', ours['implementation']]]
   assert ours['implementation'] == 'resnet_jax (scan, standard-layout conv gradients)'
 
 

@@ -11,6 +11,8 @@ from resnet_jax.reproduce import sweep
 from resnet_jax.runtime import config_io
 from tests.helpers import ROOT, markdown_rows
 
+EXACT846 = os.path.join(ROOT, '..', 'shared', 'datasets', 'cifar10-test-exact846.npz')
+
 
 def script(name: str, *args) -> subprocess.CompletedProcess:
   env = {**os.environ, 'JAX_PLATFORMS': 'cpu'}
@@ -77,8 +79,15 @@ def test_reproduce_tables_rebuilds_from_the_workdirs(depth_sweep):
   root, _ = depth_sweep
   out = os.path.join(root, 'rebuilt')
   done = script('reproduce_tables.py', f'--root={root}', f'--out={out}')
-  assert sorted(os.listdir(out)) == ['fig6_cifar10.png', 'shortcuts_cifar10.csv', 'shortcuts_cifar10.md',
-                                     'table6_cifar10.csv', 'table6_cifar10.md']
+  jpeg = ['jpeg_offset_cifar10.csv', 'jpeg_offset_cifar10.md'] if os.path.exists(EXACT846) else []
+  assert sorted(os.listdir(out)) == sorted(['fig6_cifar10.png', 'shortcuts_cifar10.csv', 'shortcuts_cifar10.md',
+                                            'table6_cifar10.csv', 'table6_cifar10.md', *jpeg])
+  if jpeg:  # Each net's error on the 846 original-pixel images and on their JPEG twins, from its checkpoint.
+    offsets = {r['network']: r for r in read_csv(os.path.join(out, 'jpeg_offset_cifar10.csv'))}
+    assert sorted(offsets) == ['plain14', 'resnet14-A']
+    for row in offsets.values():
+      original, twins = float(row['error % (846 originals)']), float(row['error % (846 JPEG twins)'])
+      assert 0 <= original <= 100 and float(row['JPEG - original']) == pytest.approx(twins - original, abs=0.01)
   assert ['resnet14-A', '14'] in [row[:2] for row in markdown_rows(done.stdout)]
   assert '8.75' not in done.stdout  # No paper number for depth 14.
 
@@ -151,3 +160,19 @@ def test_imagenet_sweeps_print_the_papers_grids(tmp_path):
       f'imagenet2012/{n}' for n in ('plain18', 'resnet18-A', 'plain34', 'resnet34-A', 'plain34', 'resnet34-A',
                                     'resnet34-B', 'resnet34-C')]
   assert depth.stdout.count('--config.dataset.dir=/data/in') == 4 and not os.listdir(tmp_path)
+
+
+@pytest.mark.slow
+def test_depth_sweep_of_replicas_reports_best_mean_std(image_folder, tmp_path):
+  """--replicas=2: each network's seeds trained in one run (ROOT/cifar10/<net>-x2), Table 6 in the paper's format."""
+  root = tmp_path / 'paper'
+  script('depth_ablation.py', f'--root={root}', '--steps=2', '--depths=8', '--replicas=2',
+         '--set=dataset.source=folder', f'--set=dataset.dir={image_folder}', f'--set=dataset.cache_dir={tmp_path}',
+         '--set=batch_size=16', '--set=eval_batch_size=40')
+  assert sorted(os.listdir(root / 'cifar10')) == ['plain8-x2', 'resnet8-A-x2']
+  rows = {r['network']: r for r in read_csv(root / 'report' / 'table6_cifar10.csv')}
+  for name in ('plain8', 'resnet8-A'):
+    best, spread = rows[name]['error % (ours)'].split(' ')
+    mean, std = spread.strip('()').split('±')
+    assert float(best) <= float(mean) and float(std) >= 0 and rows[name]['run'] == '2 steps, 2 seeds'
+  assert os.path.getsize(root / 'report' / 'fig6_cifar10.png') > 10_000

@@ -53,8 +53,8 @@ def gradient_by_path_length(trained: Trained, lengths, samples: int, rng: np.ran
   if not trained.residual:
     raise ValueError(f'{trained.name} is a plain net: it has one path, no path lengths to study.')
   n = len(trained.blocks)
-  norms = input_gradient_norms(trained.model, trained.dataset.batch)
-  stream = trained.dataset.stream(0)
+  stream, make_batch = trained.training_batches()
+  norms = input_gradient_norms(trained.model, make_batch)
   progress = Progress(f'{trained.name}: gradient by path length', len(lengths) * samples)
   rows, step = [], 0
   for k in lengths:

@@ -5,6 +5,9 @@ import dataclasses
 
 import numpy as np
 
+from resnet_jax import replicas
+from resnet_jax.errors import ConfigError
+from resnet_jax.evaluation import Evaluator, model_predict
 from resnet_jax.models import BlockMode, model_name
 from resnet_jax.models.control import reorder_stage
 from resnet_jax.models.depths import Architecture
@@ -46,29 +49,48 @@ class Trained:
   """The newest checkpoint of a workdir, and the error of the net on its held-out split (CIFAR-10's test set,
   ImageNet's val under eval.protocol).
 
-  `overrides` ('KEY=VALUE') adjust the saved config, e.g. where the data is on this machine.
+  `overrides` ('KEY=VALUE') adjust the saved config, e.g. where the data is on this machine. Of a workdir of
+  several replicas (config.num_replicas), `replica` chooses the net (0 by default).
   """
 
-  def __init__(self, workdir: str, overrides=(), mesh=None):
+  def __init__(self, workdir: str, overrides=(), mesh=None, replica: int | None = None):
     self.workdir = workdir
     self.config = workdir_config(workdir, overrides)
     self.run = Run(self.config, workdir, mesh, read_only=True)
     self.model, self.step, self.dataset = self.run.model, self.run.step, self.run.dataset
-    self.name = model_name(self.config.model)
+    nets = self.run.replicas
+    if replica is not None and not 0 <= replica < nets:
+      raise ConfigError(f'{workdir} holds {nets} replica{"s" * (nets > 1)}: choose --replica from 0 to {nets - 1}.')
+    self.replica = replica or 0
+    self.seed = self.config.seed + self.replica
+    self.name = model_name(self.config.model) + (f'-replica{self.replica}' if nets > 1 else '')
     self.residual = self.config.model.shortcut != 'none'
     self.blocks = describe_blocks(self.model.arch, self.config.model.shortcut)
     held_out = 'test' if self.config.dataset.name == 'cifar10' else 'val'
     self.split = next(s for s in self.dataset.eval_splits() if s.name == held_out)
+    if nets > 1:
+      self._variables = replicas.take(self.run.variables, self.replica)
+      self.evaluator = Evaluator(model_predict(self.model), self.run.mesh)
+    else:
+      self._variables, self.evaluator = self.run.variables, self.run.evaluator
     say(f'Studying {self.name} at step {self.step} of {workdir}, compute dtype {self.config.model.dtype}.')
 
   @property
   def variables(self):
-    return self.run.variables
+    return self._variables
 
-  def error(self, block_modes=None, variables=None) -> dict[str, float]:
+  def error(self, block_modes=None, variables=None, split=None) -> dict[str, float]:
     """Loss, top-1 and top-5 error (%) of the net with `block_modes` (one BlockMode per block) and `variables`
-    (by default the trained ones)."""
-    return self.run.evaluator(self.variables if variables is None else variables, self.split, block_modes)
+    (by default the trained ones), on `split` (an EvalSplit; by default the held-out split)."""
+    return self.evaluator(self.variables if variables is None else variables, split or self.split, block_modes)
+
+  def training_batches(self):
+    """(step inputs, make_batch(inputs, step)) of this net's training stream, from step 0: what its own training
+    drew."""
+    stream = self.dataset.stream(0)
+    if self.dataset.inputs_per_replica:
+      stream = (inputs[self.replica] for inputs in stream)
+    return stream, lambda inputs, step: self.dataset.batch(inputs, step, self.seed)
 
   def reordered(self, order) -> dict:
     """The variables with block i computed by block order[i], where `order` permutes blocks of the same shape only

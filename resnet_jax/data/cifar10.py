@@ -3,11 +3,10 @@ the dataset the training loop and evaluation read."""
 import itertools
 import socket
 
-import jax
 import numpy as np
 
 from resnet_jax.data import folder, on_device
-from resnet_jax.data.dataset import EvalSplit, process_share
+from resnet_jax.data.dataset import EvalSplit, array_split
 from resnet_jax.errors import ConfigError
 
 VAL_SIZE = 5000  # He et al. 2015 Section 4.2: "a 45k/5k train/val split".
@@ -69,6 +68,7 @@ def load(config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 class Cifar10:
   """CIFAR-10 (data/dataset.py's interface): the training set replicated on every device, where each step gathers
   and augments its batch; the held-out splits from the host, as they are (32x32, one view)."""
+  inputs_per_replica = False  # The replicas share the training set on the devices.
 
   def __init__(self, config, mesh):
     self.config, self.mesh = config, mesh
@@ -84,24 +84,16 @@ class Cifar10:
     del start_step  # The batch is a function of the step, drawn on the device.
     return itertools.repeat({'train': self.train, 'norm': self.norm})
 
-  def batch(self, inputs, step):
+  def batch(self, inputs, step, seed):
     c = self.config
-    return on_device.train_batch(inputs['train'], inputs['norm'], step, c.seed, c.batch_size,
-                                 c.dataset.crop_padding, self.mesh)
+    return on_device.train_batch(inputs['train'], inputs['norm'], step, seed, c.batch_size, c.dataset.crop_padding,
+                                 self.mesh)
 
   def eval_splits(self, protocol: str | None = None) -> list[EvalSplit]:
     del protocol  # CIFAR is tested on the 32x32 images as they are.
-    return [self._eval_split(name, *split) for name, split in self.held_out.items()]
-
-  def _eval_split(self, name: str, images: np.ndarray, labels: np.ndarray) -> EvalSplit:
-    mine = process_share(len(labels))
-    per_batch = max(1, self.config.eval_batch_size // jax.process_count())
-
-    def batches():
-      for start in range(0, len(mine), per_batch):
-        index = np.arange(start, min(start + per_batch, len(mine)))
-        yield index, images[mine[index]]
-    return EvalSplit(name, labels[mine], 1, self.norm, batches)
+    c = self.config
+    return [array_split(name, images, labels, self.norm, c.eval_batch_size)
+            for name, (images, labels) in self.held_out.items()]
 
   def close(self) -> None:
     pass

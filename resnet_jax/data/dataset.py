@@ -35,15 +35,33 @@ def process_share(num_examples: int) -> np.ndarray:
   return np.arange(jax.process_index(), num_examples, jax.process_count())
 
 
+def array_split(name: str, images: np.ndarray, labels: np.ndarray, norm: Normalization, batch_size: int) -> EvalSplit:
+  """A held-out split of images in memory, one view each, in batches of `batch_size` (global: split over the
+  processes)."""
+  mine = process_share(len(labels))
+  per_batch = max(1, batch_size // jax.process_count())
+
+  def batches():
+    for start in range(0, len(mine), per_batch):
+      index = np.arange(start, min(start + per_batch, len(mine)))
+      yield index, images[mine[index]]
+  return EvalSplit(name, np.asarray(labels, np.int32)[mine], 1, norm, batches)
+
+
 class Dataset(Protocol):
-  """A dataset as the training loop and evaluation see it (data/cifar10.py, data/imagenet.py)."""
+  """A dataset as the training loop and evaluation see it (data/cifar10.py, data/imagenet.py).
+
+  With config.num_replicas = K > 1, replica k draws its batches from seed config.seed + k: its step inputs are
+  shared by the replicas, or, where `inputs_per_replica`, a list of K (one per replica).
+  """
+  inputs_per_replica: bool
 
   def stream(self, start_step: int) -> Iterator[Any]:
     """The step inputs of steps start_step + 1, start_step + 2, ...: what the jitted step receives."""
 
-  def batch(self, inputs: Any, step: jax.Array) -> dict[str, jax.Array]:
-    """Inside the jitted step: the training batch of `step` from its inputs, {'image': float32, 'label': int32},
-    sharded over the mesh."""
+  def batch(self, inputs: Any, step: jax.Array, seed: jax.Array) -> dict[str, jax.Array]:
+    """Inside the jitted step: the training batch of `step` for the replica of `seed` from its inputs,
+    {'image': float32, 'label': int32}, sharded over the mesh."""
 
   def eval_splits(self, protocol: str | None = None) -> list[EvalSplit]:
     """The held-out splits; `protocol` chooses ImageNet's testing protocol (None: the config's)."""

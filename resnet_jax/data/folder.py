@@ -115,3 +115,16 @@ def load(source: str, splits: tuple[str, ...], cache_dir: str) -> dict[str, np.n
   np.savez(partial, **arrays)
   os.replace(partial, cache)  # Atomic: a concurrent or killed run never reads half a cache.
   return arrays
+
+
+def read_images(source: str, paths) -> np.ndarray:
+  """The images at `paths` ('<split>/<class>/<file>') of an image folder or tarball, decoded, in that order."""
+  wanted, found = set(paths), {}
+  for split, cls, name, read in _entries(source):
+    path = f'{split}/{cls}/{name}'
+    if name is not None and path in wanted:
+      found[path] = _decode_image(read(), os.path.join(source, path))
+  if missing := [p for p in paths if p not in found]:
+    raise ConfigError(f'{source} lacks {len(missing)} of the images asked for ({", ".join(missing[:3])}...): point '
+                      'at the image folder or tarball they come from.')
+  return np.stack([found[p] for p in paths])

@@ -14,7 +14,7 @@ from typing import Callable
 import jax
 import numpy as np
 
-from resnet_jax import parallel
+from resnet_jax import parallel, replicas
 from resnet_jax.data import augment, folder, host, on_device, protocols
 from resnet_jax.data.dataset import EvalSplit, process_share
 from resnet_jax.errors import ConfigError
@@ -179,16 +179,21 @@ class Imagenet:
     image = AUGMENTATIONS[d.augmentation](data, rng, d)
     return image, augment.lighting(rng) if d.lighting else np.zeros(3, np.float32)
 
+  @property
+  def inputs_per_replica(self) -> bool:
+    return replicas.count(self.config) > 1  # Each replica's host stream has its own order and views.
+
   def stream(self, start_step: int):
     c = self.config
-    stream = host.TrainStream(self.splits['train'], self.transform, c.seed, c.batch_size, start_step, self.mesh,
-                              c.dataset.workers)
-    self._streams.append(stream)
+    streams = [host.TrainStream(self.splits['train'], self.transform, seed, c.batch_size, start_step, self.mesh,
+                                c.dataset.workers) for seed in replicas.seeds(c)]
+    self._streams += streams
     norm = jax.device_put(self.norm, parallel.replicated(self.mesh))
-    return ({**batch, 'norm': norm} for batch in stream)
+    batches = ([{**batch, 'norm': norm} for batch in step] for step in zip(*streams))
+    return batches if self.inputs_per_replica else (step[0] for step in batches)
 
-  def batch(self, inputs, step):
-    del step
+  def batch(self, inputs, step, seed):
+    del step, seed  # The host stream drew them.
     image = on_device.normalize(inputs['image'], inputs['norm'], inputs['lighting'])
     return {'image': parallel.shard_batch(image, self.mesh), 'label': inputs['label']}
 

@@ -24,17 +24,30 @@ def _save(fig, path: str) -> str:
   return path
 
 
+def _mean_band(ax, curves, style: str, color, width: float, label=None) -> None:
+  """One run's curve; of several replicas (curves of the same steps), their mean with a band of ± one std."""
+  steps = curves[0][0]
+  errors = np.array([c[1] for c in curves if len(c[1]) == len(steps)], np.float64)
+  mean = errors.mean(0)
+  ax.plot(steps, mean, style, color=color, linewidth=width, label=label)
+  if len(errors) > 1:
+    std = errors.std(0, ddof=1)
+    ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
+
+
 def error_curves(path: str, panels, eval_split: str) -> str:
-  """He et al. 2015, Fig. 4 / Fig. 6: training error (dashed) and `eval_split` error (solid) against steps.
+  """He et al. 2015, Fig. 4 / Fig. 6: training error (dashed) and `eval_split` error (solid) against steps; of a
+  run of several replicas, the mean and a band of ± one std.
 
   panels: [(title, [Result, ...]), ...]; each run gets one colour.
   """
   fig, axes = _figure(1, len(panels), (5 * len(panels), 4.3), squeeze=False, sharey=True)
-  fig.suptitle(f'dashed: training error, solid: {eval_split} error')
+  fig.suptitle(f'dashed: training error, solid: {eval_split} error; bands: ± one std over seeds')
   for ax, (title, runs) in zip(axes[0], panels):
     for color, run in zip(COLORS, runs):
-      ax.plot(*run.curve('train'), '--', color=color, linewidth=1)
-      ax.plot(*run.curve(eval_split), '-', color=color, linewidth=2, label=run.name)
+      seeds = len(run.replicas)
+      _mean_band(ax, run.curves('train'), '--', color, 1)
+      _mean_band(ax, run.curves(eval_split), '-', color, 2, run.name + (f' ({seeds} seeds)' if seeds > 1 else ''))
     ax.set(title=title, xlabel='iterations', ylabel='error (%)')
     ax.grid(alpha=0.3)
     ax.legend()

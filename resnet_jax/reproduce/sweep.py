@@ -2,7 +2,8 @@
 results are read back from the workdirs.
 
 A run of configs/DATASET.py:VARIANT lives in ROOT/<dataset name>/<network name> (e.g. ROOT/cifar10/resnet56-A),
-so sweeps that share a root share runs: Table 2's ResNet-34-A is also Table 3's option A.
+so sweeps that share a root share runs: Table 2's ResNet-34-A is also Table 3's option A. A run of K replicas
+(num_replicas=K: seeds seed .. seed+K-1 in one program) lives in ROOT/<dataset name>/<network name>-xK.
 """
 import dataclasses
 import json
@@ -12,6 +13,9 @@ import subprocess
 import sys
 import time
 
+import ml_collections
+
+from resnet_jax import replicas
 from resnet_jax.models import model_name
 from resnet_jax.optim import steps_per_unit
 from resnet_jax.runtime.config_io import apply_overrides, config_file, named_config
@@ -41,7 +45,8 @@ class Job:
 
   @property
   def workdir(self) -> str:
-    return os.path.join(self.root, self.config.dataset.name, self.name)
+    nets = replicas.count(self.config)
+    return os.path.join(self.root, self.config.dataset.name, self.name + (f'-x{nets}' if nets > 1 else ''))
 
   def command(self, python: str) -> list[str]:
     return [python, os.path.join(REPO, 'launch.py'), f'--config={config_file(self.dataset)}:{self.variant}',
@@ -117,11 +122,16 @@ eval "${{COMMANDS[$SLURM_ARRAY_TASK_ID]}}"
 
 @dataclasses.dataclass
 class Result:
-  """What a run's workdir says: its config and its metrics.jsonl rows."""
-  name: str
+  """What a run's workdir says: its config and its metrics.jsonl rows (of each replica, where it has several)."""
+  name: str  # The network's, as model_name gives it.
   workdir: str
   config: dict
   rows: list[dict]
+
+  @property
+  def replicas(self) -> list[int | None]:
+    """The replicas the rows name; [None] for a run of one net."""
+    return sorted({r.get('replica') for r in self.rows}, key=lambda r: -1 if r is None else r) or [None]
 
   @property
   def total_steps(self) -> int:
@@ -135,17 +145,25 @@ class Result:
   def finished(self) -> bool:
     return any(r['step'] == self.total_steps and r['split'] in EVAL_SPLITS for r in self.rows)
 
-  def curve(self, split: str) -> tuple[list[int], list[float]]:
-    """(steps, top-1 errors) logged during training on `split` ('train', 'test' or 'val')."""
-    rows = [r for r in self.rows if r['split'] == split and 'protocol' not in r]
-    return [r['step'] for r in rows], [r['top1_error'] for r in rows]
+  def curves(self, split: str) -> list[tuple[list[int], list[float]]]:
+    """Per replica, (steps, top-1 errors) logged during training on `split` ('train', 'test' or 'val')."""
+    curves = []
+    for replica in self.replicas:
+      rows = [r for r in self.rows if r['split'] == split and 'protocol' not in r and r.get('replica') == replica]
+      curves.append(([r['step'] for r in rows], [r['top1_error'] for r in rows]))
+    return curves
 
-  def final(self, protocol: str | None = None) -> dict | None:
-    """The newest evaluation row (CIFAR: test, ImageNet: val) of the latest step evaluated, under `protocol` if
-    given (ImageNet's --mode=eval rows carry one); None if there is none."""
+  def finals(self, protocol: str | None = None) -> list[dict]:
+    """Per replica, the newest evaluation row (CIFAR: test, ImageNet: val) of the latest step evaluated, under
+    `protocol` if given (ImageNet's --mode=eval rows carry one); replicas without one are left out."""
     split = 'test' if any(r['split'] == 'test' for r in self.rows) else 'val'
-    rows = [r for r in self.rows if r['split'] == split and (protocol is None or r.get('protocol') == protocol)]
-    return max(reversed(rows), key=lambda r: r['step']) if rows else None
+    finals = []
+    for replica in self.replicas:
+      rows = [r for r in self.rows if r['split'] == split and r.get('replica') == replica and
+              (protocol is None or r.get('protocol') == protocol)]
+      if rows:
+        finals.append(max(reversed(rows), key=lambda r: r['step']))
+    return finals
 
 
 def load(workdir: str) -> Result | None:
@@ -154,11 +172,16 @@ def load(workdir: str) -> Result | None:
   if not os.path.exists(path):
     return None
   with open(path) as f:
-    return Result(os.path.basename(os.path.normpath(workdir)), workdir, json.load(f), read_rows(workdir))
+    config = json.load(f)
+  return Result(model_name(ml_collections.ConfigDict(config['model'])), workdir, config, read_rows(workdir))
 
 
 def collect(root: str, dataset_name: str) -> dict[str, Result]:
-  """The runs under root/<dataset_name>/, by network name."""
+  """The runs under root/<dataset_name>/, by network name; of a network run both alone and as replicas, the run of
+  the most replicas."""
   base = os.path.join(root, dataset_name)
   runs = [load(os.path.join(base, name)) for name in sorted(os.listdir(base))] if os.path.isdir(base) else []
-  return {run.name: run for run in runs if run is not None}
+  found = {}
+  for run in sorted(filter(None, runs), key=lambda r: r.config.get('num_replicas', 1)):
+    found[run.name] = run
+  return found

@@ -18,6 +18,8 @@ flags.DEFINE_enum('launcher', 'local', ['local', 'slurm', 'print', 'none'],
 flags.DEFINE_integer('steps', 0, 'A short budget: this many steps, the schedule shrunk with it; 0: the recipe.',
                      lower_bound=0)
 flags.DEFINE_multi_string('set', [], 'A config override for every run, KEY=VALUE (e.g. dataset.dir=PATH).')
+flags.DEFINE_integer('replicas', 1, 'Seeds per network, trained at once in one program (config.num_replicas); the '
+                     'tables report best (mean±std) over them.', lower_bound=1)
 flags.DEFINE_string('out', None, 'Where tables and figures go; default ROOT/report.')
 flags.DEFINE_string('python', sys.executable, 'The interpreter the runs use (on the cluster for slurm).')
 flags.DEFINE_string('slurm_time', '24:00:00', 'Time limit of each array task.')
@@ -30,7 +32,7 @@ def jobs(variants) -> list[sweep.Job]:
   does not make a valid config is refused before any run."""
   result = []
   for variant in variants:
-    overrides = tuple(FLAGS.set)
+    overrides = tuple(FLAGS.set) + ((f'num_replicas={FLAGS.replicas}',) if FLAGS.replicas > 1 else ())
     config = apply_overrides(named_config(config_file(FLAGS.dataset), variant), overrides)
     check_limits(config)
     create_model(config)

@@ -4,7 +4,6 @@ one convolution layer's three convolutions alone.
 A step's time is the median over `repeats` windows of `window` steps each (after `warmup` steps), so that
 dispatch overlaps execution as in training, and one slow window does not move the result.
 """
-import functools
 import resource
 import statistics
 import time
@@ -14,10 +13,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from resnet_jax import parallel
+from resnet_jax import parallel, replicas
 from resnet_jax.models import conv, count_macs, create_model
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
-from resnet_jax.train import Metrics, create_train_state, train_step
+from resnet_jax.train import empty_metrics, init_state, jit_train_step, step_seeds
 
 
 def median_step_seconds(step, sync, warmup: int, window: int, repeats: int) -> float:
@@ -69,35 +68,35 @@ def _xla_flops(step_fn, *args) -> float | None:
 
 
 def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, repeats: int = 5) -> dict:
-  """Times config's training step (the one training runs, donated state) on a synthetic batch over all devices;
-  also says whether its blocks were unrolled and its conv gradients standard-layout (the config's 'auto' resolved)."""
+  """Times config's training step (the one training runs, donated state; config.num_replicas nets at once) on a
+  synthetic batch over all devices; also says whether its blocks were unrolled and its conv gradients
+  standard-layout (the config's 'auto' resolved). images_per_sec counts every replica's images."""
   model, tx = create_model(config), create_optimizer(config, learning_rate_schedule(config))
   mesh = parallel.make_mesh()
-  size = config.dataset.image_size
-  replicated = parallel.replicated(mesh)
-  state = jax.jit(functools.partial(create_train_state, model, tx, size, config.seed), out_shardings=replicated)()
-  running = jax.jit(Metrics.empty, out_shardings=replicated)()
+  size, nets = config.dataset.image_size, replicas.count(config)
+  state, running = init_state(model, tx, config, mesh), empty_metrics(config, mesh)()
   sharded = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(parallel.DATA))
   rng = np.random.default_rng(0)
   batch = jax.device_put({'image': rng.normal(size=(batch_size, size, size, 3)).astype(np.float32),
                           'label': rng.integers(0, config.dataset.num_classes, batch_size).astype(np.int32)},
                          sharded)
-  jitted_step = lambda model: jax.jit(functools.partial(train_step, model=model, tx=tx, config=config,
-                                                        make_batch=lambda inputs, step: inputs), donate_argnums=(0, 1))
+  seeds = step_seeds(config)
+  jitted_step = lambda model: jit_train_step(model, tx, config, lambda inputs, step, seed: inputs)
   step_fn = jitted_step(model)
-  xla_flops = _xla_flops(jitted_step(model.clone(unroll_blocks=True)), state, running, batch)
+  xla_flops = _xla_flops(jitted_step(model.clone(unroll_blocks=True)), state, running, batch, seeds)
   start = time.perf_counter()
-  compiled = step_fn.lower(state, running, batch).compile()
+  compiled = step_fn.lower(state, running, batch, seeds).compile()
   compile_seconds = time.perf_counter() - start
   carry = [state, running]
 
   def step():
-    carry[0], carry[1] = compiled(carry[0], carry[1], batch)
+    carry[0], carry[1] = compiled(carry[0], carry[1], batch, seeds)
 
   timing = timed_steps(step, lambda: jax.block_until_ready(carry), warmup, window, repeats)
   variables = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, size, size, 3))))
-  return {**timing, 'images_per_sec': batch_size / timing['step_seconds'], 'compile_seconds': compile_seconds,
-          'xla_flops': xla_flops, 'model_flops': 6.0 * count_macs(model, variables, size) * batch_size,
+  return {**timing, 'replicas': nets, 'images_per_sec': nets * batch_size / timing['step_seconds'],
+          'compile_seconds': compile_seconds, 'xla_flops': xla_flops,
+          'model_flops': 6.0 * count_macs(model, variables, size) * batch_size * nets,
           'memory_bytes': _memory_bytes(compiled), 'unrolled': model.unroll_blocks,
           'standard_layout_gradients': model.standard_layout_gradients}
 

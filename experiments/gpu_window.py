@@ -1,0 +1,106 @@
+r"""One device window: what fits in --budget_seconds of a lent GPU, each unit to completion, skipping what is
+recorded; run it again in the next window to fill more.
+
+    python experiments/gpu_window.py --budget_seconds=480 --root=workdirs/paper \
+        --set=dataset.source=folder --set=dataset.dir=cifar10-jpeg.tar.gz     # one ~8-minute call
+
+Units, in order:
+  1. the ResNet-50 bf16 training step against PyTorch (experiments/benchmark.py --bench=step), its JSON in
+     ROOT/benchmarks/ (skipped once written);
+  2. Table 6's ResNets (--depths, default 20 32 44 56 110, option A) at the paper's 64k steps, --replicas seeds
+     each (default 5) trained at once, in ROOT/cifar10/resnetD-A-xK, where the reports read them (skipped once
+     finished). A run longer than a whole window runs in pieces: it is stopped at the deadline with a checkpoint
+     and resumed by the next call.
+Then, with a minute left, the reports are rebuilt (experiments/reproduce_tables.py --root=ROOT: Table 6 as best
+(mean±std), Fig. 6 with bands, each net's error on the 846 original-pixel images and their JPEG twins).
+Estimates come from each run's own measured images/s once it has logged, else from a prior fitted to the H100
+numbers of docs/results.md (ResNet-20: 30,089 images/s; ResNet-56: ~12,800); --dry_run prints the plan alone.
+"""
+import os
+import sys
+import time
+
+from absl import flags
+
+from resnet_jax.errors import ConfigError
+from resnet_jax.reproduce import sweep, sweep_cli, window
+from resnet_jax.runtime import cli
+from resnet_jax.runtime.console import say
+from resnet_jax.runtime.progress import duration
+
+flags.DEFINE_float('budget_seconds', 480, 'Wall time of this window (a lent GPU: calls of at most 10 minutes; '
+                   '~8 leaves room for the machine to start).', lower_bound=1)
+flags.DEFINE_list('depths', ['20', '32', '44', '56', '110'], 'Depths of Table 6\'s ResNets to train.')
+cli.integer_list('depths', 8)
+flags.DEFINE_bool('benchmark', True, 'Unit 1: the step benchmark against PyTorch.')
+flags.DEFINE_string('benchmark_net', 'imagenet:resnet50', 'The benchmark\'s net, DATASET:VARIANT.')
+flags.DEFINE_integer('benchmark_batch', 256, 'The benchmark\'s global batch.', lower_bound=1)
+flags.DEFINE_string('benchmark_dtype', 'bfloat16', 'The benchmark\'s compute dtype.')
+flags.DEFINE_bool('dry_run', False, 'Print the plan of the window and exit.')
+FLAGS = flags.FLAGS
+
+OVERHEAD_SECONDS = 60  # A training run's start-up, compilation, evaluations and checkpoints (prior).
+BENCHMARK_SECONDS = 240  # The step benchmark with torch.compile (prior).
+REPORT_SECONDS = 60
+
+
+def prior_images_per_sec(depth: int) -> float:
+  """Images/s of one CIFAR ResNet of `depth` on an H100 in float32: 30,089 (20/depth)^0.8, the power law through
+  docs/results.md's ResNet-20 (30,089) and ResNet-56 (~12,800); a prior, replaced by the run's own rate."""
+  return 30_089 * (20 / depth) ** 0.8
+
+
+def training_unit(job: sweep.Job) -> window.Unit:
+  config, python = job.config, FLAGS.python
+
+  def seconds_left() -> float:
+    result = sweep.load(job.workdir)
+    rates = sorted(r['images_per_sec'] for r in (result.rows if result else []) if r.get('images_per_sec'))
+    replicas = config.get('num_replicas', 1)
+    # A replica's rate as logged; the prior assumes replicas add no speed (what they do is measured).
+    per_net = rates[len(rates) // 2] if rates else prior_images_per_sec(config.model.depth) / replicas
+    steps = config.total_steps - (result.last_step if result else 0)
+    return steps * config.batch_size / per_net + OVERHEAD_SECONDS
+
+  return window.Unit(os.path.basename(job.workdir), job.command(python), os.path.join(job.workdir, 'launch.log'),
+                     lambda: sweep.finished(job.workdir), seconds_left, resumable=True)
+
+
+def benchmark_unit() -> window.Unit:
+  dataset, _, variant = FLAGS.benchmark_net.partition(':')
+  if dataset not in ('cifar10', 'imagenet') or not variant:
+    raise ConfigError(f'--benchmark_net={FLAGS.benchmark_net} is not DATASET:VARIANT: use e.g. imagenet:resnet50.')
+  out = os.path.join(FLAGS.root, 'benchmarks', f'step_{variant}_{FLAGS.benchmark_dtype}_{FLAGS.benchmark_batch}.json')
+  command = [FLAGS.python, os.path.join(sweep.REPO, 'experiments', 'benchmark.py'), '--bench=step',
+             f'--nets={FLAGS.benchmark_net}', f'--dtypes={FLAGS.benchmark_dtype}', f'--batch={FLAGS.benchmark_batch}',
+             f'--out={os.path.abspath(out)}']
+  return window.Unit(f'benchmark {variant} {FLAGS.benchmark_dtype}', command, out[:-len('.json')] + '.log',
+                     lambda: os.path.exists(out), lambda: BENCHMARK_SECONDS, resumable=False)
+
+
+def main():
+  began = time.monotonic()
+  units = ([benchmark_unit()] if FLAGS.benchmark else []) + [
+      training_unit(job) for job in sweep_cli.jobs([f'resnet{d}-A' for d in map(int, FLAGS.depths)])]
+  if FLAGS.dry_run:
+    for unit, decision in window.plan(units, FLAGS.budget_seconds):
+      left = '' if decision == 'recorded' else f', estimated {duration(unit.seconds_left())}'
+      print(f'{unit.name}: {decision}{left}')
+    return
+  outcomes = window.run(units, FLAGS.budget_seconds - REPORT_SECONDS, sweep.REPO)
+  if any(os.path.exists(os.path.join(os.path.dirname(unit.log), 'config.json')) for unit in units[FLAGS.benchmark:]):
+    report = [FLAGS.python, os.path.join(sweep.REPO, 'experiments', 'reproduce_tables.py'), f'--root={FLAGS.root}']
+    outcomes += window.run([window.Unit('report', report, os.path.join(FLAGS.root, 'report.log'), lambda: False,
+                                        lambda: REPORT_SECONDS, resumable=False)],
+                           FLAGS.budget_seconds - (time.monotonic() - began), sweep.REPO)
+  pending = [name for name, outcome in outcomes if outcome not in ('recorded', 'done') and name != 'report']
+  say(f'Window done in {duration(time.monotonic() - began)}: ' + (
+      f'{len(pending)} units to go ({", ".join(pending)}); run the same command in the next window.' if pending
+      else 'every unit is recorded.'))
+  if any(outcome.startswith('FAILED') for _, outcome in outcomes):
+    sys.exit(1)
+
+
+if __name__ == '__main__':
+  FLAGS.set_default('replicas', 5)
+  cli.run(main)

@@ -1,0 +1,19 @@
+"""The flags every study script shares: the trained workdirs, overrides of their configs, the replica to study."""
+import contextlib
+
+from absl import flags
+
+from resnet_jax.analysis.study import Trained
+
+flags.DEFINE_list('workdirs', None, 'Trained workdirs to study.', required=True)
+flags.DEFINE_multi_string('set', [], 'Override of the saved configs, KEY=VALUE (e.g. dataset.dir=PATH).')
+flags.DEFINE_integer('replica', None, 'Of a workdir of several replicas (config.num_replicas): the net to study; '
+                     'default 0.', lower_bound=0)
+FLAGS = flags.FLAGS
+
+
+def trained_nets():
+  """Each --workdirs net as a Trained, opened in turn and closed after its study."""
+  for workdir in FLAGS.workdirs:
+    with contextlib.closing(Trained(workdir, FLAGS.set, replica=FLAGS.replica)) as trained:
+      yield trained
