@@ -87,7 +87,8 @@ def test_reproduce_tables_rebuilds_from_the_workdirs(depth_sweep):
     assert sorted(offsets) == ['plain14', 'resnet14-A']
     for row in offsets.values():
       original, twins = float(row['error % (846 originals)']), float(row['error % (846 JPEG twins)'])
-      assert 0 <= original <= 100 and float(row['JPEG - original']) == pytest.approx(twins - original, abs=0.01)
+      # Each printed to 2 decimals: the difference of the rounded errors is within 0.015 of the rounded difference.
+      assert 0 <= original <= 100 and float(row['JPEG - original']) == pytest.approx(twins - original, abs=0.015)
   assert ['resnet14-A', '14'] in [row[:2] for row in markdown_rows(done.stdout)]
   assert '8.75' not in done.stdout  # No paper number for depth 14.
 
