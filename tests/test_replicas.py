@@ -18,11 +18,13 @@ def by_replica(workdir):
 
 
 def assert_same_rows(got, want):
+  """The same rows to float32 tolerance: vmapped convolutions sum in another order, and SGD at lr 0.1 on a batch
+  of 16 grows the difference step by step (measured at step 4: 5e-4 relative under jax 0.11.2, less under 0.12)."""
   assert [(r['step'], r['split']) for r in got] == [(r['step'], r['split']) for r in want]
   for g, w in zip(got, want):
     for key in ('loss', 'top1_error', 'top5_error', 'learning_rate'):
       if key in w:
-        assert g[key] == pytest.approx(w[key], rel=2e-4, abs=2e-4), (g, w, key)
+        assert g[key] == pytest.approx(w[key], rel=2e-3, abs=2e-3), (g, w, key)
 
 
 @pytest.mark.slow
