@@ -22,6 +22,7 @@ import time
 
 from absl import flags
 
+from resnet_jax import replicas
 from resnet_jax.errors import ConfigError
 from resnet_jax.reproduce import sweep, sweep_cli, window
 from resnet_jax.runtime import cli
@@ -56,9 +57,9 @@ def training_unit(job: sweep.Job) -> window.Unit:
   def seconds_left() -> float:
     result = sweep.load(job.workdir)
     rates = sorted(r['images_per_sec'] for r in (result.rows if result else []) if r.get('images_per_sec'))
-    replicas = config.get('num_replicas', 1)
+    nets = replicas.count(config)
     # A replica's rate as logged; the prior assumes replicas add no speed (what they do is measured).
-    per_net = rates[len(rates) // 2] if rates else prior_images_per_sec(config.model.depth) / replicas
+    per_net = rates[len(rates) // 2] if rates else prior_images_per_sec(config.model.depth) / nets
     steps = config.total_steps - (result.last_step if result else 0)
     return steps * config.batch_size / per_net + OVERHEAD_SECONDS
 

@@ -15,6 +15,7 @@ import ml_collections
 import orbax.checkpoint as ocp
 from absl import logging
 
+from resnet_jax import replicas
 from resnet_jax.errors import ConfigError, WriteError
 from resnet_jax.models import model_name
 
@@ -101,9 +102,9 @@ class Checkpoints:
       if theirs != ours:
         raise ConfigError(f'{workdir} holds checkpoints of {model_name(ml_collections.ConfigDict(theirs))}, not of '
                           f'{model_name(config.model)}: use another --workdir, or delete that one.')
-      saved_replicas, replicas = saved_config.get('num_replicas', 1), config.get('num_replicas', 1)
-      if saved_replicas != replicas:
-        raise ConfigError(f'{workdir} holds checkpoints of {saved_replicas} replicas, not {replicas}: set '
+      saved_replicas, nets = replicas.count(saved_config), replicas.count(config)
+      if saved_replicas != nets:
+        raise ConfigError(f'{workdir} holds checkpoints of {saved_replicas} replicas, not {nets}: set '
                           f'--config.num_replicas={saved_replicas}, or use another --workdir.')
     if jax.process_index() == 0:
       try:

@@ -81,7 +81,7 @@ def parameters(config: dict) -> int:
 
 def status(result) -> str:
   """How far a run got, on what budget, and of how many replicas."""
-  nets = result.config.get('num_replicas', 1)
+  nets = replicas.count(result.config)
   of = f', {nets} seeds' if nets > 1 else ''
   if not result.finished:
     return f'unfinished: step {result.last_step:,} of {result.total_steps:,}{of}'
@@ -190,7 +190,7 @@ def cifar_jpeg_offset_table(results: dict, out: str, exact846: str, jpeg_copy: s
   rows = []
   for name, result in sorted(results.items(), key=lambda item: (item[1].config['model']['depth'], item[0])):
     measured = []
-    for replica in range(result.config.get('num_replicas', 1)):
+    for replica in range(replicas.count(result.config)):
       trained = Trained(result.workdir, replica=replica)
       try:
         measured.append(jpeg_offset.jpeg_offset(trained, originals, twins, labels))

@@ -182,6 +182,6 @@ def collect(root: str, dataset_name: str) -> dict[str, Result]:
   base = os.path.join(root, dataset_name)
   runs = [load(os.path.join(base, name)) for name in sorted(os.listdir(base))] if os.path.isdir(base) else []
   found = {}
-  for run in sorted(filter(None, runs), key=lambda r: r.config.get('num_replicas', 1)):
+  for run in sorted(filter(None, runs), key=lambda r: replicas.count(r.config)):
     found[run.name] = run
   return found
