@@ -20,15 +20,17 @@ def get_config(variant: str = 'resnet20') -> ml_collections.ConfigDict:
   config.dataset = ml_collections.ConfigDict({
       'name': 'cifar10', 'num_classes': 10, 'image_size': 32,
       'train_size': 50_000,  # Images per epoch, for schedule.unit='epochs'.
-      'source': 'tfds',  # 'tfds' (downloads when online) or 'folder' (a folder or .tar.gz of train/ and test/).
+      'source': 'download',  # The authors' binary archive, once, into cache_dir; 'folder' (a folder or .tar.gz of
+      # train/ and test/), or 'tfds' (requirements-tfds.txt).
       'dir': '',  # The folder or tarball; for tfds, its data_dir ('' for tfds' default).
-      'cache_dir': os.path.expanduser('~/.cache/resnet_jax'),  # Decoded folders are cached here.
+      'cache_dir': os.path.expanduser('~/.cache/resnet_jax'),  # The download, and decoded folders, are kept here.
       'val_split': False,  # Hold out 5k training images as 'val' (the paper's 45k/5k split).
       'normalization': 'per_pixel_mean',  # Or 'per_channel' (mean and std).
       'crop_padding': 4,  # Random crops of the image padded by this many pixels, and flips; 0: neither.
   })
   config.seed = 0
   config.num_replicas = 1  # Independent nets trained in one program, seeds seed, seed+1, ... (resnet_jax/replicas.py).
+  config.replica_axis = 'auto'  # How the program runs them: 'vmap', 'map' or 'auto' (resnet_jax/replicas.py).
   config.batch_size = 128  # Global, over all devices and hosts.
   config.eval_batch_size = 1000
   config.total_steps = 64_000

@@ -53,6 +53,7 @@ def get_config(variant: str = 'resnet50') -> ml_collections.ConfigDict:
   })
   config.seed = 0
   config.num_replicas = 1  # Independent nets trained in one program, seeds seed, seed+1, ... (resnet_jax/replicas.py).
+  config.replica_axis = 'auto'  # How the program runs them: 'vmap', 'map' or 'auto' (resnet_jax/replicas.py).
   config.batch_size = 256  # Global, over all devices and hosts.
   config.eval_batch_size = 256  # Views of 224x224 per evaluation batch (more pixels: proportionally fewer).
   config.num_epochs = 90

@@ -49,9 +49,15 @@ flags.DEFINE_list('dtypes', [], "Compute dtypes: float32, bfloat16; default bflo
 flags.DEFINE_list('replicas', ['1'], 'Numbers of replicas (config.num_replicas) of each JAX net trained in one step, '
                   'e.g. 1,2,4,8; images/s counts every replica\'s images.')
 cli.integer_list('replicas')
+flags.DEFINE_list('replica_axes', ['auto'], 'config.replica_axis of the runs of several replicas: vmap, map, auto '
+                  '(resnet_jax/replicas.py); each is timed.')
+flags.register_validator('replica_axes', lambda axes: set(axes) <= {'vmap', 'map', 'auto'},
+                         '--replica_axes takes vmap, map and auto, separated by commas.')
 flags.DEFINE_enum('block_loop', 'auto', ['auto', 'scan', 'unroll'], 'model.block_loop of the JAX nets.')
 flags.DEFINE_enum('conv_gradients', 'auto', ['auto', 'xla', 'standard_layout'],
                   'model.conv_gradients of the JAX nets.')
+flags.DEFINE_integer('conv_replicas', 2, '--bench=conv: replicas of the layer\'s forward pass timed as the replica '
+                     'axis runs them (vmap: one grouped convolution; map: one at a time).', lower_bound=2)
 flags.DEFINE_integer('warmup', 3, 'Steps before timing.')
 flags.DEFINE_integer('window', 5, 'Steps per timed window.')
 flags.DEFINE_bool('torch', True, 'Also time the nets in PyTorch, where torch is importable.')
@@ -196,18 +202,22 @@ def step() -> dict:
     batch = batch or (128 if dataset == 'cifar10' else 256)
     for dtype in dtypes:
       theirs = None
-      for nets in [int(k) for k in FLAGS.replicas]:
+      runs = [(nets, axis) for nets in [int(k) for k in FLAGS.replicas]
+              for axis in (FLAGS.replica_axes if nets > 1 else [None])]
+      for nets, axis in runs:
         config = named_config(config_file(dataset), variant)
         config.model.update(dtype=dtype, block_loop=FLAGS.block_loop, conv_gradients=FLAGS.conv_gradients)
-        config.num_replicas = nets
+        config.num_replicas, config.replica_axis = nets, axis or 'auto'
         name = model_name(config.model)
         common = {'network': name, 'batch': batch, 'dtype': dtype}
         mine = benchmarking.jax_train_step(config, batch, FLAGS.warmup, FLAGS.window, FLAGS.repeats)
         how = (f'{"unrolled" if mine["unrolled"] else "scan"}, '
-               f'{"standard-layout" if mine["standard_layout_gradients"] else "XLA"} conv gradients')
+               f'{"standard-layout" if mine["standard_layout_gradients"] else "XLA"} conv gradients'
+               f'{f", replicas by {mine["replica_axis"]}" if mine["replica_axis"] else ""}')
         mine = {**common, 'implementation': f'resnet_jax ({how})', **mine}
         mine['mfu'] = mine['xla_flops'] / mine['step_seconds'] / peak if mine['xla_flops'] else None
-        print(f'{name} batch {batch} {dtype} x{nets}: resnet_jax {mine["images_per_sec"]:.0f} images/s', flush=True)
+        print(f'{name} batch {batch} {dtype} x{nets}: {mine["implementation"]} {mine["images_per_sec"]:.0f} '
+              'images/s', flush=True)
         if theirs is None:  # PyTorch's nets, once per net and dtype: one replica each.
           theirs = [{**common, 'replicas': 1, **row}
                     for row in (time_torch(config, batch, dtype, platform_name) if torch_version else [])]
@@ -219,7 +229,7 @@ def step() -> dict:
           best = max(theirs, key=lambda r: r['images_per_sec'])
           mine['vs_best_torch'] = mine['images_per_sec'] / best['images_per_sec']
           mine['best_torch'] = best['implementation']
-        results['rows'] += [mine, *theirs] if nets == int(FLAGS.replicas[0]) else [mine]
+        results['rows'] += [mine, *theirs] if (nets, axis) == runs[0] else [mine]
   print(f'\n{results["device"]} x{results["devices"]} ({platform_name}), jax {results["jax"]}, torch '
         f'{results["torch"]}; peak {peak / 1e12:.2f} TFLOP/s ({"given" if FLAGS.peak_tflops else "measured"})')
   print('| network | batch | dtype | replicas | implementation | images/s | step ms | page faults/step | compile s | '
@@ -258,6 +268,12 @@ def convs() -> dict:
       results['rows'].append({**common, 'operation': operation, 'implementation': implementation,
                               'seconds': seconds, 'flops_per_second': flops / seconds,
                               'vs_torch': theirs[operation] / seconds})
+    nets = FLAGS.conv_replicas  # Against torch: as many separate forward passes.
+    for how, seconds in benchmarking.replica_conv_seconds(batch, size, channels, nets, FLAGS.repeats).items():
+      results['rows'].append({**common, 'flops': nets * flops, 'operation': f'forward of {nets} replicas',
+                              'implementation': f'replicas by {how}', 'seconds': seconds,
+                              'flops_per_second': nets * flops / seconds,
+                              'vs_torch': nets * theirs['forward'] / seconds})
   print(f'\none {results["platform"]} conv layer (3x3, stride 1) at a time; jax {results["jax"]}, torch '
         f'{results["torch"]}, {results["cores"]} cores')
   print('| input (NHWC) | convolution | implementation | ms | GFLOP/s | vs torch |\n|---|---|---|---:|---:|---:|')

@@ -4,15 +4,19 @@ recorded; run it again in the next window to fill more.
     python experiments/gpu_window.py --budget_seconds=480 --root=workdirs/paper \
         --set=dataset.source=folder --set=dataset.dir=cifar10-jpeg.tar.gz     # one ~8-minute call
 
+On the lent GPU machine, experiments/gpu_window.sh runs it (prepared here by experiments/gpu_window_prepare.sh).
+
 Units, in order:
   1. the ResNet-50 bf16 training step against PyTorch (experiments/benchmark.py --bench=step), its JSON in
      ROOT/benchmarks/ (skipped once written);
-  2. Table 6's ResNets (--depths, default 20 32 44 56 110, option A) at the paper's 64k steps, --replicas seeds
+  2. ResNet-20's step at 1 and --replicas nets, the replicas by vmap and by map (replicas.py), likewise;
+  3. Table 6's ResNets (--depths, default 20 32 44 56 110, option A) at the paper's 64k steps, --replicas seeds
      each (default 5) trained at once, in ROOT/cifar10/resnetD-A-xK, where the reports read them (skipped once
      finished). A run longer than a whole window runs in pieces: it is stopped at the deadline with a checkpoint
      and resumed by the next call.
 Then, with a minute left, the reports are rebuilt (experiments/reproduce_tables.py --root=ROOT: Table 6 as best
-(mean±std), Fig. 6 with bands, each net's error on the 846 original-pixel images and their JPEG twins).
+(mean±std), Fig. 6 with bands, each net's error on the 846 original-pixel images and their JPEG twins, found by
+--exact846 and --jpeg_copy). A budget in which no unit can run is refused.
 Estimates come from each run's own measured images/s once it has logged, else from a prior fitted to the H100
 numbers of docs/results.md (ResNet-20: 30,089 images/s; ResNet-56: ~12,800); --dry_run prints the plan alone.
 """
@@ -24,7 +28,7 @@ from absl import flags
 
 from resnet_jax import replicas
 from resnet_jax.errors import ConfigError
-from resnet_jax.reproduce import sweep, sweep_cli, window
+from resnet_jax.reproduce import jpeg_flags, sweep, sweep_cli, window
 from resnet_jax.runtime import cli
 from resnet_jax.runtime.console import say
 from resnet_jax.runtime.progress import duration
@@ -37,11 +41,15 @@ flags.DEFINE_bool('benchmark', True, 'Unit 1: the step benchmark against PyTorch
 flags.DEFINE_string('benchmark_net', 'imagenet:resnet50', 'The benchmark\'s net, DATASET:VARIANT.')
 flags.DEFINE_integer('benchmark_batch', 256, 'The benchmark\'s global batch.', lower_bound=1)
 flags.DEFINE_string('benchmark_dtype', 'bfloat16', 'The benchmark\'s compute dtype.')
+flags.DEFINE_bool('replica_benchmark', True, 'Unit 2: --replica_benchmark_net at 1 and --replicas nets per step, '
+                  'the replicas by vmap and by map (float32, JAX alone).')
+flags.DEFINE_string('replica_benchmark_net', 'cifar10:resnet20', 'The replica benchmark\'s net, DATASET:VARIANT.')
+flags.DEFINE_integer('replica_benchmark_batch', 128, 'The replica benchmark\'s batch per net.', lower_bound=1)
 flags.DEFINE_bool('dry_run', False, 'Print the plan of the window and exit.')
 FLAGS = flags.FLAGS
 
 OVERHEAD_SECONDS = 60  # A training run's start-up, compilation, evaluations and checkpoints (prior).
-BENCHMARK_SECONDS = 240  # The step benchmark with torch.compile (prior).
+BENCHMARK_SECONDS = 240  # A step benchmark (prior; with torch.compile, the longer).
 REPORT_SECONDS = 60
 
 
@@ -67,30 +75,60 @@ def training_unit(job: sweep.Job) -> window.Unit:
                      lambda: sweep.finished(job.workdir), seconds_left, resumable=True)
 
 
-def benchmark_unit() -> window.Unit:
-  dataset, _, variant = FLAGS.benchmark_net.partition(':')
+def benchmark_unit(net: str, batch: int, dtype: str, replica_counts: tuple[int, ...] = (1,)) -> window.Unit:
+  """experiments/benchmark.py --bench=step of `net` (DATASET:VARIANT); with several replica counts, JAX alone, the
+  replicas both ways (vmap and map)."""
+  dataset, _, variant = net.partition(':')
   if dataset not in ('cifar10', 'imagenet') or not variant:
-    raise ConfigError(f'--benchmark_net={FLAGS.benchmark_net} is not DATASET:VARIANT: use e.g. imagenet:resnet50.')
-  out = os.path.join(FLAGS.root, 'benchmarks', f'step_{variant}_{FLAGS.benchmark_dtype}_{FLAGS.benchmark_batch}.json')
-  command = [FLAGS.python, os.path.join(sweep.REPO, 'experiments', 'benchmark.py'), '--bench=step',
-             f'--nets={FLAGS.benchmark_net}', f'--dtypes={FLAGS.benchmark_dtype}', f'--batch={FLAGS.benchmark_batch}',
-             f'--out={os.path.abspath(out)}']
-  return window.Unit(f'benchmark {variant} {FLAGS.benchmark_dtype}', command, out[:-len('.json')] + '.log',
-                     lambda: os.path.exists(out), lambda: BENCHMARK_SECONDS, resumable=False)
+    raise ConfigError(f'{net} is not DATASET:VARIANT: use e.g. imagenet:resnet50 or cifar10:resnet20.')
+  counts = ','.join(map(str, replica_counts))
+  name = f'step_{variant}_{dtype}_{batch}' + (f'_replicas{counts.replace(",", "-")}' if len(replica_counts) > 1 else '')
+  out = os.path.join(FLAGS.root, 'benchmarks', f'{name}.json')
+  command = [FLAGS.python, os.path.join(sweep.REPO, 'experiments', 'benchmark.py'), '--bench=step', f'--nets={net}',
+             f'--dtypes={dtype}', f'--batch={batch}', f'--out={os.path.abspath(out)}']
+  if len(replica_counts) > 1:
+    command += [f'--replicas={counts}', '--replica_axes=vmap,map', '--notorch']
+  return window.Unit(f'benchmark {variant} {dtype}' + (f' replicas {counts}' if len(replica_counts) > 1 else ''),
+                     command, out[:-len('.json')] + '.log', lambda: os.path.exists(out), lambda: BENCHMARK_SECONDS,
+                     resumable=False)
+
+
+def benchmark_units() -> list[window.Unit]:
+  """Unit 1, the step against PyTorch; unit 2, a Table 6 net's K replicas by vmap and by map against one net."""
+  units = [benchmark_unit(FLAGS.benchmark_net, FLAGS.benchmark_batch, FLAGS.benchmark_dtype)] if FLAGS.benchmark else []
+  if FLAGS.replica_benchmark and FLAGS.replicas > 1:
+    units.append(benchmark_unit(FLAGS.replica_benchmark_net, FLAGS.replica_benchmark_batch, 'float32',
+                                (1, FLAGS.replicas)))
+  return units
+
+
+def check_budget(units: list[window.Unit], budget: float) -> None:
+  """Refuses a budget in which no unit left to do can run (each would wait for a later window, forever)."""
+  steps = window.plan(units, budget)
+  left = [unit for unit, decision in steps if decision != 'recorded']
+  if left and all(decision == 'later' for _, decision in steps if decision != 'recorded'):
+    need = min(min(unit.seconds_left(), window.MIN_PIECE_SECONDS) if unit.resumable else unit.seconds_left()
+               for unit in left)
+    raise ConfigError(f'--budget_seconds={FLAGS.budget_seconds:g} leaves {duration(max(budget, 0))} after the '
+                      f'report, too little for any unit (the smallest needs {duration(need)}): give at least '
+                      f'--budget_seconds={need + REPORT_SECONDS:.0f}.')
 
 
 def main():
   began = time.monotonic()
-  units = ([benchmark_unit()] if FLAGS.benchmark else []) + [
-      training_unit(job) for job in sweep_cli.jobs([f'resnet{d}-A' for d in map(int, FLAGS.depths)])]
+  benchmarks = benchmark_units()
+  units = benchmarks + [training_unit(job) for job in sweep_cli.jobs([f'resnet{d}-A' for d in map(int, FLAGS.depths)])]
+  budget = FLAGS.budget_seconds - REPORT_SECONDS
+  check_budget(units, budget)
   if FLAGS.dry_run:
-    for unit, decision in window.plan(units, FLAGS.budget_seconds):
+    for unit, decision in window.plan(units, budget):
       left = '' if decision == 'recorded' else f', estimated {duration(unit.seconds_left())}'
       print(f'{unit.name}: {decision}{left}')
     return
-  outcomes = window.run(units, FLAGS.budget_seconds - REPORT_SECONDS, sweep.REPO)
-  if any(os.path.exists(os.path.join(os.path.dirname(unit.log), 'config.json')) for unit in units[FLAGS.benchmark:]):
-    report = [FLAGS.python, os.path.join(sweep.REPO, 'experiments', 'reproduce_tables.py'), f'--root={FLAGS.root}']
+  outcomes = window.run(units, budget, sweep.REPO)
+  if any(os.path.exists(os.path.join(os.path.dirname(unit.log), 'config.json')) for unit in units[len(benchmarks):]):
+    report = [FLAGS.python, os.path.join(sweep.REPO, 'experiments', 'reproduce_tables.py'), f'--root={FLAGS.root}',
+              *jpeg_flags.flag_arguments()]
     outcomes += window.run([window.Unit('report', report, os.path.join(FLAGS.root, 'report.log'), lambda: False,
                                         lambda: REPORT_SECONDS, resumable=False)],
                            FLAGS.budget_seconds - (time.monotonic() - began), sweep.REPO)

@@ -12,23 +12,17 @@ import os
 from absl import flags
 
 from resnet_jax.errors import ConfigError
-from resnet_jax.reproduce import reporting, sweep
+from resnet_jax.reproduce import jpeg_flags, reporting, sweep
 from resnet_jax.runtime import cli
 
 flags.DEFINE_string('root', 'workdirs/paper', 'The root of the sweeps: ROOT/<dataset name>/<network name>.')
 flags.DEFINE_string('out', None, 'Where tables and figures go; default ROOT/report.')
-SHARED = os.path.join(sweep.REPO, '..', 'shared', 'datasets')
-flags.DEFINE_string('exact846', os.path.join(SHARED, 'cifar10-test-exact846.npz'),
-                    'The 846 original-pixel CIFAR-10 test images (.npz); where it does not exist, no JPEG table.')
-flags.DEFINE_string('jpeg_copy', os.path.join(SHARED, 'cifar10-jpeg.tar.gz'),
-                    'The JPEG copy of CIFAR-10 that holds their twins.')
 FLAGS = flags.FLAGS
 
 
 def main():
   out = FLAGS.out or os.path.join(FLAGS.root, 'report')
-  jpeg_table = functools.partial(reporting.cifar_jpeg_offset_table, exact846=FLAGS.exact846,
-                                 jpeg_copy=FLAGS.jpeg_copy)
+  jpeg_table = functools.partial(reporting.cifar_jpeg_offset_table, **jpeg_flags.paths())
   reports = {
       'cifar10': (reporting.cifar_depth_table, reporting.cifar_depth_figure, reporting.cifar_shortcut_table,
                   jpeg_table),

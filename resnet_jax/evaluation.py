@@ -16,6 +16,7 @@ from jax.experimental import multihost_utils
 from resnet_jax import parallel
 from resnet_jax.data import on_device
 from resnet_jax.data.dataset import EvalSplit
+from resnet_jax.replicas import over_replicas
 from resnet_jax.runtime.console import say
 
 Predict = Callable[..., jax.Array]  # (variables, float32 images, block modes or None) -> logits.
@@ -59,13 +60,15 @@ class Evaluator:
 
   Call with the variables, a split, and optionally block modes (one BlockMode per block): returns
   {'loss', 'top1_error', 'top5_error'} (errors in %). With replicas=K, the variables have a leading axis of K
-  independent nets (config.num_replicas), evaluated in one program, and the call returns a list of K results.
+  independent nets (config.num_replicas), evaluated in one program (replica_axis: replicas.axis), and the call
+  returns a list of K results.
   """
 
-  def __init__(self, predict: Predict, mesh, replicas: int = 0, log_every_seconds: float = 30):
+  def __init__(self, predict: Predict, mesh, replicas: int = 0, replica_axis: str = 'vmap',
+               log_every_seconds: float = 30):
     self.mesh = parallel.make_mesh([d for d in mesh.devices.flat if d.process_index == jax.process_index()])
     self.replicas, self.log_every_seconds = replicas, log_every_seconds
-    nets = jax.vmap(predict, in_axes=(0, None, None)) if replicas else predict
+    nets = over_replicas(predict, (0, None, None), replica_axis) if replicas else predict
 
     @jax.jit
     def log_probs(variables, images, norm, block_modes):

@@ -19,6 +19,7 @@ from resnet_jax.checkpoint import Checkpoints, check_writable
 from resnet_jax.data import create_dataset
 from resnet_jax.errors import ConfigError
 from resnet_jax.evaluation import Evaluator, model_predict
+from resnet_jax.limits import check_limits
 from resnet_jax.models import create_model, model_name
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
 from resnet_jax.runtime import console
@@ -106,12 +107,12 @@ def step_seeds(config):
 def jit_train_step(model, tx, config, make_batch, inputs_per_replica: bool = False):
   """The jitted step of config's nets: (state, running, inputs, seeds) -> (state, running), state donated.
 
-  With num_replicas > 1, train_step vectorised over the replica axis of the state, the metrics and the seeds (and of
-  the inputs where each replica has its own: a list of them, stacked here).
+  With num_replicas > 1, train_step over the replica axis (replicas.axis: vmap or map) of the state, the metrics and
+  the seeds (and of the inputs where each replica has its own: a list of them, stacked here).
   """
   step = functools.partial(train_step, model=model, tx=tx, config=config, make_batch=make_batch)
   if replicas.count(config) > 1:
-    vectorised = jax.vmap(step, in_axes=(0, 0, 0 if inputs_per_replica else None, 0))
+    vectorised = replicas.over_replicas(step, (0, 0, 0 if inputs_per_replica else None, 0), replicas.axis(config))
 
     def step(state, running, inputs, seeds):
       if inputs_per_replica:
@@ -120,39 +121,11 @@ def jit_train_step(model, tx, config, make_batch, inputs_per_replica: bool = Fal
   return jax.jit(step, donate_argnums=(0, 1))
 
 
-# (field, lowest, highest): numbers that must lie in [lowest, highest]; None: unbounded.
-LIMITS = (('batch_size', 1, None), ('num_replicas', 1, None), ('eval_batch_size', 1, None), ('total_steps', 1, None),
-          ('log_every_steps', 1, None), ('eval_every_steps', 1, None), ('checkpoint_every_steps', 1, None),
-          ('keep_checkpoints', 1, None), ('optimizer.learning_rate', 0, None), ('optimizer.momentum', 0, 1),
-          ('optimizer.weight_decay', 0, None), ('optimizer.label_smoothing', 0, 1), ('schedule.decay', 0, None),
-          ('schedule.warmup_length', 0, None), ('schedule.warmup_factor', 0, None), ('model.bn_group_size', 0, None),
-          ('dataset.crop_padding', 0, None), ('dataset.workers', 1, None), ('dataset.mean_samples', 1, None),
-          ('dataset.image_size', 1, None), ('dataset.num_classes', 2, None))
-
-
-def check_limits(config) -> None:
-  """Refuses a number out of its range (LIMITS), or schedule.boundaries that are not increasing numbers."""
-  for key, lowest, highest in LIMITS:
-    parent, _, field = key.rpartition('.')
-    node = config[parent] if parent else config
-    if field not in node:
-      continue
-    value = node[field]
-    bounds = f'at least {lowest}' + (f' and at most {highest}' if highest is not None else '')
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-        lowest <= value and (highest is None or value <= highest)):
-      raise ConfigError(f'{key} must be a number {bounds}, not {value!r}: set --config.{key}.')
-  boundaries = list(config.schedule.boundaries)
-  if not all(isinstance(b, (int, float)) and not isinstance(b, bool) and b > 0 for b in boundaries) or (
-      boundaries != sorted(set(boundaries))):
-    raise ConfigError(f'schedule.boundaries must be increasing positive numbers, not {tuple(boundaries)}: set '
-                      '--config.schedule.boundaries="(32000, 48000)", say.')
-
-
 def validate(config, mesh) -> None:
-  """Refuses bad numbers and batch sizes that do not split over the mesh (the model, optimizer and schedule
-  refuse their own settings when built)."""
+  """Refuses bad numbers, an unknown replica_axis and batch sizes that do not split over the mesh (the model,
+  optimizer and schedule refuse their own settings when built)."""
   check_limits(config)
+  replicas.axis(config)
   parallel.check_batch_size(config.batch_size, mesh)
   parallel.check_batch_size(config.eval_batch_size, mesh, 'eval_batch_size')
   group = config.model.bn_group_size
@@ -212,7 +185,8 @@ class Run:
       check_writable(workdir)
     self.replicas = replicas.count(config)
     self.dataset = create_dataset(config, self.mesh)
-    self.evaluator = Evaluator(model_predict(self.model), self.mesh, self.replicas if self.replicas > 1 else 0)
+    self.evaluator = Evaluator(model_predict(self.model), self.mesh, self.replicas if self.replicas > 1 else 0,
+                               replicas.axis(config))
     self.checkpoints = Checkpoints(workdir, config, config.keep_checkpoints, read_only)
     self.empty = empty_metrics(config, self.mesh)
     initial = (init_state(self.model, self.tx, config, self.mesh), self.empty())
@@ -365,8 +339,10 @@ def final_line(workdir: str, seconds: float) -> str:
     else:
       finals = [rows[-1]['top1_error'] for rows in by_replica.values()]
       parts.append(f'{split} error {replicas.best_mean_std(finals)}% (best (mean±std) of {len(finals)} replicas)')
+  written = [name for name in ('metrics.jsonl', 'checkpoints/', 'tensorboard/', 'train.log')
+             if os.path.exists(os.path.join(workdir, name))]
   return (f'Done in {duration(seconds)}: {"; ".join(parts) or "no evaluation"}. Results in {workdir}: '
-          'metrics.jsonl, checkpoints/, tensorboard/, train.log.')
+          f'{", ".join(written)}.')
 
 
 def evaluate_workdir(config, workdir: str, protocol: str | None = None) -> dict:

@@ -1,21 +1,24 @@
-"""Where metrics go: DIR/metrics.jsonl (one JSON object per log or evaluation), TensorBoard where TensorFlow is
-installed (clu's writer), and the log. Only process 0 writes."""
+"""Where metrics go: DIR/metrics.jsonl (one JSON object per log or evaluation) and DIR/tensorboard/ (TensorBoard's
+own event writer, no TensorFlow), and the log. Only process 0 writes."""
 import contextlib
 import json
 import math
 import os
+import socket
+
+import time
 
 import jax
-from absl import logging
 
 from resnet_jax.errors import WriteError
 
 
 class MetricsWriter:
 
-  """Appends to workdir/metrics.jsonl; a resumed run first drops the rows after its step (it writes them again,
-  identically). An evaluation of a trained workdir (evaluation=True) keeps them and writes its rows to
-  metrics.jsonl alone, adding no TensorBoard file."""
+  """Appends to workdir/metrics.jsonl and to TensorBoard events in workdir/tensorboard/ (tags SPLIT/METRIC, or
+  SPLIT/replicaK/METRIC); a resumed run first drops the rows after its step (it writes them again, identically). An
+  evaluation of a trained workdir (evaluation=True) keeps them and writes its rows to metrics.jsonl alone, adding no
+  TensorBoard file."""
 
   def __init__(self, workdir: str, resume_step: int, evaluation: bool = False):
     self.enabled = jax.process_index() == 0
@@ -28,11 +31,7 @@ class MetricsWriter:
     self.file = open(self.path, 'a')
     if evaluation:
       return
-    try:
-      from clu import metric_writers  # Imports TensorFlow.
-      self.tensorboard = metric_writers.SummaryWriter(os.path.join(workdir, 'tensorboard'))
-    except ImportError:
-      logging.info('TensorFlow is not installed: no TensorBoard events; metrics go to %s.', self.path)
+    self.tensorboard = EventWriter(os.path.join(workdir, 'tensorboard'))
 
   def _drop_rows_after(self, step: int) -> None:
     if not os.path.exists(self.path):
@@ -51,20 +50,49 @@ class MetricsWriter:
     try:
       self.file.write(json.dumps(row, allow_nan=False) + '\n')
       self.file.flush()
+      if self.tensorboard:
+        prefix = split if replica is None else f'{split}/replica{replica}'
+        self.tensorboard.write(scalars_event(step, {f'{prefix}/{k}': v for k, v in row.items()
+                                                    if k not in ('step', 'split') and isinstance(v, float)}))
     except OSError as e:
-      raise WriteError(f'Could not write {self.path} ({e.strerror or e}): free space or fix permissions there, then '
-                       'run the same command to resume from the newest checkpoint.') from None
-    if self.tensorboard:
-      prefix = split if replica is None else f'{split}/replica{replica}'
-      self.tensorboard.write_scalars(step, {f'{prefix}/{k}': v for k, v in row.items()
-                                            if k not in ('step', 'split') and isinstance(v, float)})
+      raise WriteError(f'Could not write in {os.path.dirname(self.path)} ({e.strerror or e}): free space or fix '
+                       'permissions there, then run the same command to resume from the newest checkpoint.') from None
 
   def close(self) -> None:
     if self.enabled:
       with contextlib.suppress(OSError):  # Reported by write() already.
         self.file.close()
-      if self.tensorboard:
-        self.tensorboard.close()
+        if self.tensorboard:
+          self.tensorboard.close()
+
+
+class EventWriter:
+  """TensorBoard's event file format (records of Event protos, as tf.summary writes them), written with plain file
+  calls by the tensorboard package's RecordWriter: where TensorFlow is installed too, it is not imported."""
+
+  def __init__(self, logdir: str):
+    from tensorboard.compat.proto import event_pb2
+    from tensorboard.summary.writer.record_writer import RecordWriter
+    os.makedirs(logdir, exist_ok=True)
+    name = f'events.out.tfevents.{time.time():010.0f}.{socket.gethostname()}.{os.getpid()}'
+    self.records = RecordWriter(open(os.path.join(logdir, name), 'wb'))
+    self.write(event_pb2.Event(wall_time=time.time(), file_version='brain.Event:2'))
+
+  def write(self, event) -> None:
+    self.records.write(event.SerializeToString())
+    self.records.flush()
+
+  def close(self) -> None:
+    self.records.close()
+
+
+def scalars_event(step: int, scalars: dict[str, float]):
+  """A TensorBoard event of named scalars at `step`, each a scalars-plugin summary as tf.summary.scalar writes it."""
+  from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, types_pb2
+  metadata = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name='scalars'))
+  values = [summary_pb2.Summary.Value(tag=tag, metadata=metadata, tensor=tensor_pb2.TensorProto(
+      dtype=types_pb2.DT_FLOAT, float_val=[value])) for tag, value in scalars.items()]
+  return event_pb2.Event(wall_time=time.time(), step=step, summary=summary_pb2.Summary(value=values))
 
 
 def _finite(value) -> float | None:

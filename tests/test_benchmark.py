@@ -49,6 +49,7 @@ def test_step_benchmark_reports_each_implementation(tmp_path):
   ours, *theirs, two = results['rows']
   assert [r['implementation'] for r in theirs] == ['torch eager', 'torch channels_last']
   assert (ours['replicas'], two['replicas'], theirs[0]['replicas']) == (1, 2, 1)
+  assert (ours['replica_axis'], two['replica_axis']) == (None, 'map')  # replica_axis=auto on the CPU.
   assert two['model_flops'] == pytest.approx(2 * ours['model_flops'])  # Two nets' steps in one.
   assert 0.85 < two['xla_flops'] / two['model_flops'] < 1.05
   assert ours['network'] == 'resnet14-A' and ours['images_per_sec'] > 0 and ours['compile_seconds'] > 0
@@ -85,11 +86,16 @@ def test_conv_benchmark_times_each_convolution_beside_torch(tmp_path):
       ('input gradient', 'standard layout'), ('kernel gradient', 'standard layout'),
       ('forward', 'torch channels_last'), ('input gradient', 'torch channels_last'),
       ('kernel gradient', 'torch channels_last')]
-  assert [r['input'] for r in rows] == ['2x8x8x4'] * 8 + ['2x4x4x8'] * 8
+  assert [r['input'] for r in rows] == ['2x8x8x4'] * 10 + ['2x4x4x8'] * 10
+  # The replica axis: 2 nets' forward passes by vmap (a grouped convolution) and by map, against 2 of torch's.
+  assert [(r['operation'], r['implementation']) for r in rows[8:10]] == [
+      ('forward of 2 replicas', 'replicas by vmap'), ('forward of 2 replicas', 'replicas by map')]
+  for r in rows[8:10]:
+    assert r['flops'] == 2 * rows[0]['flops'] and r['vs_torch'] == pytest.approx(2 * rows[5]['seconds'] / r['seconds'])
   torch_seconds = {r['operation']: r['seconds'] for r in rows[5:8]}
   for r in rows[:8]:
     assert r['flops'] == 2 * 2 * 8 * 8 * 4 * 4 * 9 and r['flops_per_second'] == pytest.approx(r['flops'] / r['seconds'])
     assert r['vs_torch'] == pytest.approx(torch_seconds[r['operation']] / r['seconds'])
   last = markdown_rows(done.stdout)[-1]
-  assert last[:3] == ['2x4x4x8', 'kernel gradient', 'torch channels_last'] and last[-1] == '1.00x'
+  assert last[:3] == ['2x4x4x8', 'forward of 2 replicas', 'replicas by map']
   assert float(last[3]) == pytest.approx(1e3 * rows[-1]['seconds'], abs=0.01)

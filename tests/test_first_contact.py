@@ -19,13 +19,13 @@ from tests.helpers import ROOT, launch, rows, tiny_config
 
 
 def requirements(name: str) -> dict[str, str]:
-  """{package: pinned version} of a requirements file, and its -r includes under '-r'."""
+  """{package: pinned version} of a requirements file, and the list of its -r includes under '-r'."""
   pins = {}
   with open(os.path.join(ROOT, name)) as f:
     for line in f:
       line = line.split('#')[0].strip()
       if line.startswith('-r '):
-        pins['-r'] = line[3:]
+        pins.setdefault('-r', []).append(line[3:])
       elif line:
         package, sep, version = line.partition('==')
         assert sep, f'{name}: {line!r} is not pinned exactly'
@@ -37,7 +37,10 @@ def test_requirements_are_pinned_and_fit_the_job():
   main, tests, cuda = (requirements(f) for f in ('requirements.txt', 'requirements-test.txt',
                                                  'requirements-cuda.txt'))
   assert 'torch' not in main and 'pytest' not in main  # The main job needs neither.
-  assert tests['-r'] == cuda['-r'] == 'requirements.txt' and 'torch' in tests and 'pytest' in tests
+  assert not {'tensorflow', 'tensorflow-cpu', 'tensorflow-datasets'} & set(main)  # Only dataset.source=tfds does.
+  assert set(requirements('requirements-tfds.txt')) == {'tensorflow-datasets', 'tensorflow-cpu'}
+  assert tests['-r'] == ['requirements.txt', 'requirements-tfds.txt'] and cuda['-r'] == ['requirements.txt']
+  assert 'torch' in tests and 'pytest' in tests
   assert main['jax'] == main['jaxlib'] == cuda['jax[cuda13]']  # One JAX, CPU or CUDA.
   assert f'"jax[tpu]=={main["jax"]}"' in environment.INSTALL['TPU']
   assert environment.version_tuple(main['jax']) >= environment.LOWEST_JAX
@@ -92,19 +95,38 @@ socket.socket.connect = connect
 '''
 
 
-def test_offline_tfds_fails_at_once_naming_the_folder_source(tmp_path):
-  """No network (every outside connection refused): one error line, exit 2, nothing written."""
+def one_error_line(stderr: str) -> str:
+  """The last line of stderr, checked to be its only `error:` line, with no traceback before it."""
+  assert 'Traceback' not in stderr and [line for line in stderr.splitlines() if line.startswith('error:')] == [
+      stderr.strip().splitlines()[-1]], stderr[-3000:]
+  return stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize('source', ['download', 'tfds'])
+def test_offline_fails_at_once_naming_the_folder_source(source, tmp_path):
+  """No network (every outside connection refused), the default source or tfds: one error line, exit 2, nothing
+  written."""
   (tmp_path / 'site').mkdir()
   (tmp_path / 'site' / 'sitecustomize.py').write_text(BLOCK_NETWORK)
-  data, workdir = tmp_path / 'tfds', tmp_path / 'work'
+  data, workdir = tmp_path / 'data', tmp_path / 'work'
   process = launch('--config=configs/cifar10.py:resnet8', f'--workdir={workdir}', f'--config.dataset.dir={data}',
+                   f'--config.dataset.cache_dir={data}', f'--config.dataset.source={source}',
                    env={'PYTHONPATH': f'{tmp_path / "site"}{os.pathsep}{ROOT}'})
   stdout, stderr = process.communicate(timeout=300)
   assert process.returncode == 2, stderr[-3000:]
-  assert 'Traceback' not in stderr and [line for line in stderr.splitlines() if line.startswith('error:')] == [
-      stderr.strip().splitlines()[-1]]
-  assert '--config.dataset.source=folder --config.dataset.dir=PATH' in stderr
+  assert '--config.dataset.source=folder --config.dataset.dir=PATH' in one_error_line(stderr)
   assert not data.exists() and not workdir.exists()
+
+
+def test_tfds_without_tensorflow_datasets_names_the_install(tmp_path):
+  """The main job installs no tfds: dataset.source=tfds without it is one error line naming the install command."""
+  (tmp_path / 'site').mkdir()
+  (tmp_path / 'site' / 'sitecustomize.py').write_text("import sys\nsys.modules['tensorflow_datasets'] = None\n")
+  process = launch('--config=configs/cifar10.py:resnet8', f'--workdir={tmp_path / "work"}',
+                   '--config.dataset.source=tfds', env={'PYTHONPATH': f'{tmp_path / "site"}{os.pathsep}{ROOT}'})
+  _, stderr = process.communicate(timeout=300)
+  assert process.returncode == 2
+  assert 'needs tensorflow-datasets' in one_error_line(stderr) and 'pip install -r requirements-tfds.txt' in stderr
 
 
 def test_step_clock_counts_training_time_only(monkeypatch):
@@ -155,7 +177,9 @@ def test_terminal_shows_progress_and_results_and_keeps_library_logs_in_the_log_f
   assert [line.split('  ')[0] for line in lines if line.startswith('step ')] == ['step 2/4', 'step 4/4']
   assert sum(line.startswith('eval at step ') and ': test  loss ' in line for line in lines) == 2
   assert re.fullmatch(rf'Done in \d:\d\d:\d\d: test error \d+\.\d\d% \(best \d+\.\d\d% at step [24]\)\. Results '
-                      rf'in {re.escape(str(tmp_path / "quiet"))}: .*', lines[-1])
+                      rf'in {re.escape(str(tmp_path / "quiet"))}: metrics.jsonl, checkpoints/, tensorboard/, '
+                      r'train.log\.', lines[-1])
+  assert os.listdir(tmp_path / 'quiet' / 'tensorboard')
   assert not re.search(r'^[IW]\d{4} ', stderr, re.M) and 'oneDNN' not in stderr, stderr  # No INFO chatter.
   with open(tmp_path / 'quiet' / 'train.log') as f:
     log = f.read()

@@ -75,3 +75,37 @@ def test_imagenet_replicas_draw_their_own_host_streams(imagenet_folder, tmp_path
   both = by_replica(tmp_path / 'both')
   assert_same_rows(both[1], rows(tmp_path / 'seed1'))
   assert both[0][0]['loss'] != both[1][0]['loss']
+
+
+def test_replica_axis_auto_is_per_backend_and_bad_values_are_refused():
+  config = tiny_config('x', 'y', num_replicas=2)
+  assert config.replica_axis == 'auto'
+  assert replicas.axis(config, 'cpu') == 'map' and replicas.axis(config, 'gpu') == 'vmap'
+  config.replica_axis = 'vmap'
+  assert replicas.axis(config, 'cpu') == 'vmap'
+  config.replica_axis = 'pmap'
+  with pytest.raises(ConfigError, match="Unknown replica_axis 'pmap': use 'vmap', 'map' or 'auto'"):
+    replicas.axis(config)
+
+
+def test_both_replica_axes_compute_each_replica_with_shared_arguments():
+  rng = np.random.default_rng(0)
+  kernels, inputs, bias = rng.normal(size=(3, 4, 5)), rng.normal(size=(3, 2, 4)), rng.normal(size=(5,))
+  fn = lambda w, x, b: (x @ w + b, w.sum())
+  want = [fn(kernels[k], inputs[k], bias) for k in range(3)]
+  for how in ('vmap', 'map'):
+    outputs, sums = replicas.over_replicas(fn, (0, 0, None), how)(kernels, inputs, bias)
+    for k in range(3):
+      np.testing.assert_allclose(outputs[k], want[k][0], rtol=1e-5, atol=1e-6)  # float32 against float64.
+      np.testing.assert_allclose(sums[k], want[k][1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_vmap_and_map_train_the_same_replicas(image_folder, tmp_path):
+  config = lambda how: tiny_config(image_folder, tmp_path / 'cache', total_steps=4, eval_every_steps=2,
+                                   checkpoint_every_steps=2, num_replicas=2, replica_axis=how)
+  for how in ('vmap', 'map'):
+    train_and_evaluate(config(how), str(tmp_path / how))
+  by_vmap, by_map = by_replica(tmp_path / 'vmap'), by_replica(tmp_path / 'map')
+  for k in (0, 1):
+    assert_same_rows(by_map[k], by_vmap[k])

@@ -51,7 +51,7 @@ def test_gpu_window_trains_table6_nets_then_skips_them(image_folder, tmp_path):
   """A CPU dry run of the GPU command: ResNet-8 with 2 seeds for 2 steps, the report rebuilt; a second window
   finds it recorded."""
   args = [sys.executable, 'experiments/gpu_window.py', f'--root={tmp_path}', '--depths=8', '--replicas=2',
-          '--steps=2', '--nobenchmark', '--budget_seconds=600', '--set=dataset.source=folder',
+          '--steps=2', '--nobenchmark', '--noreplica_benchmark', '--budget_seconds=600', '--set=dataset.source=folder',
           f'--set=dataset.dir={image_folder}', f'--set=dataset.cache_dir={tmp_path / "cache"}', '--set=batch_size=16',
           '--set=eval_batch_size=40']
   env = {**os.environ, 'JAX_PLATFORMS': 'cpu'}
@@ -63,3 +63,21 @@ def test_gpu_window_trains_table6_nets_then_skips_them(image_folder, tmp_path):
   assert os.path.exists(tmp_path / 'report' / 'table6_cifar10.md')
   second = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
   assert second.returncode == 0 and 'resnet8-A-x2: recorded.' in second.stdout, second.stderr[-3000:]
+
+
+def test_a_budget_too_small_for_any_unit_is_refused():
+  """60 s leaves nothing after the report: one error line naming the budget that runs a unit, exit 2."""
+  done = subprocess.run([sys.executable, 'experiments/gpu_window.py', '--budget_seconds=60', '--dry_run',
+                         '--root=/nonexistent/root'], cwd=ROOT, env={**os.environ, 'JAX_PLATFORMS': 'cpu'},
+                        capture_output=True, text=True, timeout=300)
+  assert done.returncode == 2 and done.stdout == ''
+  assert done.stderr.strip().splitlines()[-1].startswith('error: --budget_seconds=60 leaves 0:00:00 after the '
+                                                        'report, too little for any unit'), done.stderr[-2000:]
+  assert '--budget_seconds=180' in done.stderr
+
+
+def test_the_jpeg_table_says_why_it_was_skipped(tmp_path, capsys):
+  from resnet_jax.reproduce import reporting
+  assert reporting.cifar_jpeg_offset_table({}, str(tmp_path), str(tmp_path / 'missing.npz'), 'copy.tar.gz') is None
+  assert capsys.readouterr().out == (f'jpeg_offset_cifar10: skipped, {tmp_path / "missing.npz"} does not exist: pass '
+                                     '--exact846=PATH of cifar10-test-exact846.npz.\n')

@@ -11,6 +11,7 @@ import jax
 import numpy as np
 
 from resnet_jax.data.on_device import Normalization
+from resnet_jax.errors import ConfigError
 
 # (index of each image in the split's labels, its views: uint8 (len(index) * views per image, H, W, 3)).
 ViewBatch = tuple[np.ndarray, np.ndarray]
@@ -68,3 +69,16 @@ class Dataset(Protocol):
 
   def close(self) -> None:
     """Stops what the streams run in the background."""
+
+
+TFDS_INSTALL = 'pip install -r requirements-tfds.txt'
+
+
+def import_tfds():
+  """tensorflow_datasets, an optional extra the main job does not install (it brings TensorFlow)."""
+  try:
+    import tensorflow_datasets
+  except ImportError as e:
+    raise ConfigError(f'dataset.source=tfds needs tensorflow-datasets and TensorFlow, which the main job does not '
+                      f'install ({e}): {TFDS_INSTALL}, or use another dataset.source (folder).') from None
+  return tensorflow_datasets

@@ -16,7 +16,7 @@ import numpy as np
 
 from resnet_jax import parallel, replicas
 from resnet_jax.data import augment, folder, host, on_device, protocols
-from resnet_jax.data.dataset import EvalSplit, process_share
+from resnet_jax.data.dataset import EvalSplit, import_tfds, process_share
 from resnet_jax.errors import ConfigError
 from resnet_jax.runtime.console import say
 
@@ -63,10 +63,7 @@ def _folder_split(root: str, split: str, classes: list[str] | None) -> tuple[Enc
 
 
 def _tfds_splits(data_dir: str) -> dict[str, Encoded]:
-  try:
-    import tensorflow_datasets as tfds  # Only this source needs tfds (and TensorFlow to decode its records).
-  except ImportError as e:
-    raise ConfigError(f'dataset.source=tfds needs tensorflow-datasets ({e}); or use dataset.source=folder.') from e
+  tfds = import_tfds()
   fix = TFDS_FIX.format(dir=data_dir or '~/tensorflow_datasets')
   builder = tfds.builder('imagenet2012', data_dir=data_dir or None)
   info_file = os.path.join(str(builder.data_path), 'dataset_info.json')

@@ -16,6 +16,7 @@ from resnet_jax.analysis import jpeg_offset
 from resnet_jax.analysis.study import Trained
 from resnet_jax.models import count_params, create_model
 from resnet_jax.reproduce import plots
+from resnet_jax.runtime.console import say
 
 # He et al. 2015, Table 6: CIFAR-10 test error of the option-A ResNets, and their parameters.
 CIFAR_TABLE6 = {'resnet20-A': ('0.27M', 8.75), 'resnet32-A': ('0.46M', 7.51), 'resnet44-A': ('0.66M', 7.17),
@@ -183,8 +184,10 @@ def imagenet_depth_figure(results: dict, out: str) -> str | None:
 
 def cifar_jpeg_offset_table(results: dict, out: str, exact846: str, jpeg_copy: str) -> str | None:
   """Each trained CIFAR-10 net's test error on the 846 original-pixel images and on their JPEG twins (of several
-  replicas: best (mean±std)); None if the 846-image file is not there."""
+  replicas: best (mean±std)); None, said in one line, if the 846-image file is not there."""
   if not os.path.exists(exact846):
+    say(f'jpeg_offset_cifar10: skipped, {exact846} does not exist: pass --exact846=PATH of '
+        'cifar10-test-exact846.npz.')
     return None
   originals, twins, labels = jpeg_offset.exact846(exact846, jpeg_copy)
   rows = []

@@ -8,7 +8,7 @@ from absl import flags
 from resnet_jax.models import create_model
 from resnet_jax.reproduce import sweep
 from resnet_jax.runtime.config_io import apply_overrides, config_file, named_config
-from resnet_jax.train import check_limits
+from resnet_jax.limits import check_limits
 
 flags.DEFINE_enum('dataset', 'cifar10', ['cifar10', 'imagenet'], 'configs/<dataset>.py.')
 flags.DEFINE_string('root', 'workdirs/paper', 'Runs go to ROOT/<dataset name>/<network name>.')

@@ -70,7 +70,8 @@ def _xla_flops(step_fn, *args) -> float | None:
 def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, repeats: int = 5) -> dict:
   """Times config's training step (the one training runs, donated state; config.num_replicas nets at once) on a
   synthetic batch over all devices; also says whether its blocks were unrolled and its conv gradients
-  standard-layout (the config's 'auto' resolved). images_per_sec counts every replica's images."""
+  standard-layout, and how its replicas ran (the config's 'auto's resolved). images_per_sec counts every replica's
+  images."""
   model, tx = create_model(config), create_optimizer(config, learning_rate_schedule(config))
   mesh = parallel.make_mesh()
   size, nets = config.dataset.image_size, replicas.count(config)
@@ -84,6 +85,8 @@ def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, re
   jitted_step = lambda model: jit_train_step(model, tx, config, lambda inputs, step, seed: inputs)
   step_fn = jitted_step(model)
   xla_flops = _xla_flops(jitted_step(model.clone(unroll_blocks=True)), state, running, batch, seeds)
+  if xla_flops and nets > 1 and replicas.axis(config) == 'map':
+    xla_flops *= nets  # The replicas' loop: its body counted once.
   start = time.perf_counter()
   compiled = step_fn.lower(state, running, batch, seeds).compile()
   compile_seconds = time.perf_counter() - start
@@ -98,6 +101,7 @@ def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, re
           'compile_seconds': compile_seconds, 'xla_flops': xla_flops,
           'model_flops': 6.0 * count_macs(model, variables, size) * batch_size * nets,
           'memory_bytes': _memory_bytes(compiled), 'unrolled': model.unroll_blocks,
+          'replica_axis': replicas.axis(config) if nets > 1 else None,
           'standard_layout_gradients': model.standard_layout_gradients}
 
 
@@ -145,3 +149,15 @@ def jax_conv_seconds(batch: int, size: int, channels: int, repeats: int) -> dict
          ('kernel gradient', 'standard layout'): (
              lambda x, g: conv.kernel_gradient(x, g, w.shape, strides, padding), (x, x))}
   return {key: call_seconds(op, args, repeats) for key, (op, args) in ops.items()}
+
+
+def replica_conv_seconds(batch: int, size: int, channels: int, nets: int, repeats: int) -> dict[str, float]:
+  """Seconds of the forward convolution of a 3x3 layer in `nets` replicas (each its own kernel and input), by how
+  the replica axis runs it (replicas.over_replicas): vmap, which makes one grouped convolution of them, and map."""
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.normal(size=(nets, batch, size, size, channels)), jnp.float32)
+  w = jnp.asarray(rng.normal(size=(nets, 3, 3, channels, channels)), jnp.float32)
+
+  def forward(x, w):
+    return lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)), dimension_numbers=conv.STANDARD)
+  return {how: call_seconds(replicas.over_replicas(forward, (0, 0), how), (x, w), repeats) for how in ('vmap', 'map')}

@@ -1,0 +1,30 @@
+"""The ranges of a config's numbers, checked before anything is built (by training and the sweeps)."""
+from resnet_jax.errors import ConfigError
+
+# (field, lowest, highest): numbers that must lie in [lowest, highest]; None: unbounded.
+LIMITS = (('batch_size', 1, None), ('num_replicas', 1, None), ('eval_batch_size', 1, None), ('total_steps', 1, None),
+          ('log_every_steps', 1, None), ('eval_every_steps', 1, None), ('checkpoint_every_steps', 1, None),
+          ('keep_checkpoints', 1, None), ('optimizer.learning_rate', 0, None), ('optimizer.momentum', 0, 1),
+          ('optimizer.weight_decay', 0, None), ('optimizer.label_smoothing', 0, 1), ('schedule.decay', 0, None),
+          ('schedule.warmup_length', 0, None), ('schedule.warmup_factor', 0, None), ('model.bn_group_size', 0, None),
+          ('dataset.crop_padding', 0, None), ('dataset.workers', 1, None), ('dataset.mean_samples', 1, None),
+          ('dataset.image_size', 1, None), ('dataset.num_classes', 2, None))
+
+
+def check_limits(config) -> None:
+  """Refuses a number out of its range (LIMITS), or schedule.boundaries that are not increasing numbers."""
+  for key, lowest, highest in LIMITS:
+    parent, _, field = key.rpartition('.')
+    node = config[parent] if parent else config
+    if field not in node:
+      continue
+    value = node[field]
+    bounds = f'at least {lowest}' + (f' and at most {highest}' if highest is not None else '')
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+        lowest <= value and (highest is None or value <= highest)):
+      raise ConfigError(f'{key} must be a number {bounds}, not {value!r}: set --config.{key}.')
+  boundaries = list(config.schedule.boundaries)
+  if not all(isinstance(b, (int, float)) and not isinstance(b, bool) and b > 0 for b in boundaries) or (
+      boundaries != sorted(set(boundaries))):
+    raise ConfigError(f'schedule.boundaries must be increasing positive numbers, not {tuple(boundaries)}: set '
+                      '--config.schedule.boundaries="(32000, 48000)", say.')

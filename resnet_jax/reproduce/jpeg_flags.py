@@ -1,0 +1,23 @@
+"""The flags that find the 846 original-pixel CIFAR-10 test images and their JPEG twins, for the table of what the
+JPEG copy costs (experiments/reproduce_tables.py, and experiments/gpu_window.py, which passes them on)."""
+import os
+
+from absl import flags
+
+from resnet_jax.reproduce.sweep import REPO
+
+SHARED = os.path.join(REPO, '..', 'shared', 'datasets')
+flags.DEFINE_string('exact846', os.path.join(SHARED, 'cifar10-test-exact846.npz'),
+                    'The 846 original-pixel CIFAR-10 test images (.npz); where it does not exist, no JPEG table.')
+flags.DEFINE_string('jpeg_copy', os.path.join(SHARED, 'cifar10-jpeg.tar.gz'),
+                    'The JPEG copy of CIFAR-10 that holds their twins.')
+
+
+def paths() -> dict[str, str]:
+  """{'exact846': ..., 'jpeg_copy': ...} as the flags give them."""
+  return {'exact846': flags.FLAGS.exact846, 'jpeg_copy': flags.FLAGS.jpeg_copy}
+
+
+def flag_arguments() -> list[str]:
+  """These flags as given, for a command run on their behalf."""
+  return [f'--{name}={path}' for name, path in paths().items()]
