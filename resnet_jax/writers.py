@@ -1,11 +1,11 @@
 """Where metrics go: DIR/metrics.jsonl (one JSON object per log or evaluation) and DIR/tensorboard/ (TensorBoard's
 own event writer, no TensorFlow), and the log. Only process 0 writes."""
 import contextlib
+import itertools
 import json
 import math
 import os
 import socket
-
 import time
 
 import jax
@@ -31,7 +31,7 @@ class MetricsWriter:
     self.file = open(self.path, 'a')
     if evaluation:
       return
-    self.tensorboard = EventWriter(os.path.join(workdir, 'tensorboard'))
+    self.tensorboard = EventWriter(os.path.join(workdir, 'tensorboard'), resume_step)
 
   def _drop_rows_after(self, step: int) -> None:
     if not os.path.exists(self.path):
@@ -66,17 +66,24 @@ class MetricsWriter:
           self.tensorboard.close()
 
 
-class EventWriter:
-  """TensorBoard's event file format (records of Event protos, as tf.summary writes them), written with plain file
-  calls by the tensorboard package's RecordWriter: where TensorFlow is installed too, it is not imported."""
+_FILE_NUMBERS = itertools.count()  # Two writers of one process in one second get two files.
 
-  def __init__(self, logdir: str):
+
+class EventWriter:
+  """A new TensorBoard event file in logdir (records of Event protos, as tf.summary writes them), written with plain
+  file calls by the tensorboard package's RecordWriter: where TensorFlow is installed too, it is not imported. A run
+  resumed at `resume_step` marks its start, so that TensorBoard drops what earlier files logged after that step
+  (the resumed run logs it again)."""
+
+  def __init__(self, logdir: str, resume_step: int):
     from tensorboard.compat.proto import event_pb2
     from tensorboard.summary.writer.record_writer import RecordWriter
     os.makedirs(logdir, exist_ok=True)
-    name = f'events.out.tfevents.{time.time():010.0f}.{socket.gethostname()}.{os.getpid()}'
+    name = f'events.out.tfevents.{time.time():010.0f}.{socket.gethostname()}.{os.getpid()}.{next(_FILE_NUMBERS)}'
     self.records = RecordWriter(open(os.path.join(logdir, name), 'wb'))
     self.write(event_pb2.Event(wall_time=time.time(), file_version='brain.Event:2'))
+    self.write(event_pb2.Event(wall_time=time.time(), step=resume_step + 1,  # Purges steps from resume_step + 1 on.
+                               session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START)))
 
   def write(self, event) -> None:
     self.records.write(event.SerializeToString())

@@ -61,8 +61,9 @@ def test_step_benchmark_reports_each_implementation(tmp_path):
   assert [row[:5] for row in table[-4:]] == [['resnet14-A', '8', 'float32', '1', ours['implementation']],
                                             ['resnet14-A', '8', 'float32', '1', 'torch eager'],
                                             ['resnet14-A', '8', 'float32', '1', 'torch channels_last'],
-                                            ['resnet14-A', '8', 'float32', '2', ours['implementation']]]
+                                            ['resnet14-A', '8', 'float32', '2', two['implementation']]]
   assert ours['implementation'] == 'resnet_jax (scan, standard-layout conv gradients)'
+  assert two['implementation'] == 'resnet_jax (scan, standard-layout conv gradients, replicas by map)'
 
 
 def test_matmul_peak_is_measured():

@@ -49,6 +49,21 @@ def test_tensorboard_events_need_no_tensorflow_and_open_in_tensorboard(tmp_path)
   assert [row['split'] for row in read_rows(tmp_path)] == ['train', 'test', 'test']
 
 
+def test_a_resumed_run_replaces_what_it_logs_again(tmp_path):
+  """Killed after logging step 3, resumed from its checkpoint at step 2: TensorBoard shows steps 1-3 once, step 3
+  as the resumed run logged it, as metrics.jsonl does."""
+  first = MetricsWriter(str(tmp_path), 0)
+  for step in (1, 2, 3):
+    first.write(step, 'train', {'loss': float(step)})
+  first.close()
+  resumed = MetricsWriter(str(tmp_path), 2)
+  resumed.write(3, 'train', {'loss': 30.0})
+  resumed.close()
+  assert scalars(tmp_path / 'tensorboard') == {'train/loss': [(1, 1.0), (2, 2.0), (3, 30.0)]}
+  assert [(row['step'], row['loss']) for row in read_rows(tmp_path)] == [(1, 1.0), (2, 2.0), (3, 30.0)]
+  assert len(os.listdir(tmp_path / 'tensorboard')) == 2
+
+
 def test_the_final_line_names_only_what_was_written(tmp_path):
   writer = MetricsWriter(str(tmp_path), 0, evaluation=True)  # metrics.jsonl alone.
   writer.write(4, 'test', {'loss': 1.0, 'top1_error': 30.0})
