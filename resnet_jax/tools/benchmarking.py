@@ -126,6 +126,14 @@ def conv_flops(batch: int, size: int, channels: int) -> float:
   return 2.0 * batch * size * size * channels * channels * 9
 
 
+STRIDES, PADDING = (1, 1), ((1, 1), (1, 1))  # The benchmarked layer: 3x3, stride 1, 'SAME'.
+
+
+def conv3x3(x, w):
+  """The benchmarked layer's forward convolution, in the standard layout."""
+  return lax.conv_general_dilated(x, w, STRIDES, PADDING, dimension_numbers=conv.STANDARD)
+
+
 def jax_conv_seconds(batch: int, size: int, channels: int, repeats: int) -> dict[tuple[str, str], float]:
   """Seconds of each convolution of a 3x3, stride-1, channels-to-channels layer on a batch x size x size input,
   jitted alone (the median of `repeats` calls), by (convolution, implementation): the forward pass, and each
@@ -133,21 +141,17 @@ def jax_conv_seconds(batch: int, size: int, channels: int, repeats: int) -> dict
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.normal(size=(batch, size, size, channels)), jnp.float32)
   w = jnp.asarray(rng.normal(size=(3, 3, channels, channels)), jnp.float32)
-  strides, padding = (1, 1), ((1, 1), (1, 1))
-
-  def forward(x, w):
-    return lax.conv_general_dilated(x, w, strides, padding, dimension_numbers=conv.STANDARD)
 
   def xla_gradients(x, w, g):
-    return jax.vjp(forward, x, w)[1](g)
+    return jax.vjp(conv3x3, x, w)[1](g)
 
-  ops = {('forward', 'XLA'): (forward, (x, w)),
+  ops = {('forward', 'XLA'): (conv3x3, (x, w)),
          ('input gradient', 'XLA'): (lambda x, w, g: xla_gradients(x, w, g)[0], (x, w, x)),
          ('kernel gradient', 'XLA'): (lambda x, w, g: xla_gradients(x, w, g)[1], (x, w, x)),
          ('input gradient', 'standard layout'): (
-             lambda w, g: conv.input_gradient(g, w, x.shape, strides, padding), (w, x)),
+             lambda w, g: conv.input_gradient(g, w, x.shape, STRIDES, PADDING), (w, x)),
          ('kernel gradient', 'standard layout'): (
-             lambda x, g: conv.kernel_gradient(x, g, w.shape, strides, padding), (x, x))}
+             lambda x, g: conv.kernel_gradient(x, g, w.shape, STRIDES, PADDING), (x, x))}
   return {key: call_seconds(op, args, repeats) for key, (op, args) in ops.items()}
 
 
@@ -157,7 +161,4 @@ def replica_conv_seconds(batch: int, size: int, channels: int, nets: int, repeat
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.normal(size=(nets, batch, size, size, channels)), jnp.float32)
   w = jnp.asarray(rng.normal(size=(nets, 3, 3, channels, channels)), jnp.float32)
-
-  def forward(x, w):
-    return lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)), dimension_numbers=conv.STANDARD)
-  return {how: call_seconds(replicas.over_replicas(forward, (0, 0), how), (x, w), repeats) for how in ('vmap', 'map')}
+  return {how: call_seconds(replicas.over_replicas(conv3x3, (0, 0), how), (x, w), repeats) for how in ('vmap', 'map')}
