@@ -1,4 +1,5 @@
 """What every dataset's config shares: network names and the model section. Imports nothing from resnet_jax."""
+import os
 import re
 
 import ml_collections
@@ -8,6 +9,13 @@ _NAME = re.compile(r'(resnet|plain)(\d+)(?:-([A-Za-z]+))?')
 
 class ConfigError(ValueError):
   """A variant that names no network or recipe; launch.py prints its message as one `error:` line."""
+
+
+def usable_cpus() -> int:
+  """The CPUs this process may run on: its affinity mask, and no more than SLURM granted its task."""
+  cpus = len(os.sched_getaffinity(0))
+  granted = os.environ.get('SLURM_CPUS_PER_TASK', '')
+  return min(cpus, int(granted)) if granted.isdigit() and int(granted) > 0 else cpus
 
 
 def parse_name(name: str, default_shortcut: str) -> tuple[int, str]:

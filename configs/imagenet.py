@@ -16,7 +16,7 @@ import os
 
 import ml_collections
 
-from configs.common import ConfigError, model_config
+from configs.common import ConfigError, model_config, usable_cpus
 
 RECIPES = ('paper', 'modern')
 
@@ -45,7 +45,7 @@ def get_config(variant: str = 'resnet50') -> ml_collections.ConfigDict:
       'lighting': not modern,  # AlexNet's PCA lighting noise.
       'normalization': 'per_channel' if modern else 'per_pixel_mean',  # per_channel: ImageNet's mean and std.
       'mean_samples': 10_000,  # Training images the per-pixel mean is estimated from.
-      'workers': os.cpu_count() or 8,  # Decoding threads per process.
+      'workers': usable_cpus(),  # Decoding threads per process: the CPUs it may use (SLURM: those granted).
   })
   config.eval = ml_collections.ConfigDict({
       'protocol': 'center_crop',  # Or 'ten_crop', 'multi_scale' (resnet_jax/data/protocols.py).

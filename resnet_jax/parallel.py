@@ -15,10 +15,15 @@ from resnet_jax.errors import ConfigError
 DATA = 'data'
 
 
-def cluster_detected() -> bool:
-  """Whether this process is one task of a multi-process SLURM job or a multi-host Cloud TPU slice."""
-  slurm = int(os.environ.get('SLURM_NTASKS', '1')) > 1
-  tpu_pod = ',' in os.environ.get('TPU_WORKER_HOSTNAMES', '')
+def cluster_detected(environ=os.environ) -> bool:
+  """Whether this process is one task of a multi-task SLURM step (srun) or a multi-host Cloud TPU slice. A SLURM
+  allocation of several tasks entered without srun (the batch script itself, salloc's shell) is refused."""
+  tasks = int(environ.get('SLURM_NTASKS', '1'))
+  if tasks > 1 and 'SLURM_STEP_NUM_TASKS' not in environ:
+    raise ConfigError(f'This SLURM job has {tasks} tasks, but this process was not started by srun: start one '
+                      'process per task with `srun python launch.py ...` (or ask for --ntasks=1).')
+  slurm = int(environ.get('SLURM_STEP_NUM_TASKS', '1')) > 1
+  tpu_pod = ',' in environ.get('TPU_WORKER_HOSTNAMES', '')
   return slurm or tpu_pod
 
 

@@ -131,13 +131,16 @@ def validate(config, mesh) -> None:
   group = config.model.bn_group_size
   per_device = config.batch_size // mesh.devices.size
   if group and per_device % group:
-    raise ConfigError(f'model.bn_group_size={group} does not divide the {per_device} images per device: '
-                      'set it to a divisor, or 0 for statistics over the whole batch.')
+    raise ConfigError(f'model.bn_group_size={group} does not divide the {per_device} images per device: set '
+                      f'--config.batch_size={group * mesh.devices.size} ({group} per device on '
+                      f'{mesh.devices.size}), --config.model.bn_group_size to a divisor of {per_device}, or to 0 for '
+                      'statistics over the whole batch.')
 
 
 class Preemption:
   """While the context lasts, SIGTERM and SIGINT (Ctrl-C) are a request the loop reads: save a checkpoint, then
-  exit cleanly. A second signal acts as it did before (Ctrl-C: KeyboardInterrupt)."""
+  exit cleanly. A second Ctrl-C acts as it did before (KeyboardInterrupt); SIGTERM, which a cluster may send more
+  than once (SLURM's warning, then its time limit), stays a request: SIGKILL is a cluster's way to stop at once."""
 
   SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -152,10 +155,13 @@ class Preemption:
 
   def _handle(self, signum, frame):
     del frame
-    logging.warning('%s: saving a checkpoint and exiting; send it again to stop at once.',
-                    signal.Signals(signum).name)
+    again = ' (again)' if self.requested else ''
     self.requested = True
-    signal.signal(signum, self._previous[signum])
+    if signum == signal.SIGINT:
+      logging.warning('SIGINT: saving a checkpoint and exiting; press Ctrl-C again to stop at once.')
+      signal.signal(signum, self._previous[signum])
+    else:
+      logging.warning('SIGTERM%s: saving a checkpoint and exiting.', again)
 
   def stop_at(self, step: int, every: int) -> bool:
     """Whether to stop after `step`. One process stops at once; several agree at each multiple of `every` (all of
@@ -226,18 +232,19 @@ def train_and_evaluate(config, workdir: str, mesh=None) -> TrainState:
   The mesh defaults to every device of every process. Progress goes to stdout, every log to workdir/train.log.
   """
   began = time.perf_counter()
-  run = Run(config, workdir, mesh)
-  log_name = 'train.log' if jax.process_index() == 0 else f'train.{jax.process_index()}.log'
-  os.makedirs(workdir, exist_ok=True)  # Process 0 made it; another host may not share its file system.
-  with console.log_file(os.path.join(workdir, log_name)):
-    try:
-      state = _train(run, workdir, began)
-    finally:
-      run.close()
+  with Preemption() as preemption:  # From the start: a signal during the build or the compile saves after a step.
+    run = Run(config, workdir, mesh)
+    log_name = 'train.log' if jax.process_index() == 0 else f'train.{jax.process_index()}.log'
+    os.makedirs(workdir, exist_ok=True)  # Process 0 made it; another host may not share its file system.
+    with console.log_file(os.path.join(workdir, log_name)):
+      try:
+        state = _train(run, workdir, began, preemption)
+      finally:
+        run.close()
   return state
 
 
-def _train(run: Run, workdir: str, began: float) -> TrainState:
+def _train(run: Run, workdir: str, began: float, preemption: Preemption) -> TrainState:
   config, start, total = run.config, run.step, run.config.total_steps
   say(f'{model_name(config.model)}: {"resuming at" if start else "starting from"} step {start} of {total}, '
       f'batch {config.batch_size}, in {workdir}.')
@@ -256,41 +263,40 @@ def _train(run: Run, workdir: str, began: float) -> TrainState:
     return result
 
   try:
-    with Preemption() as preemption:
-      for step, inputs in zip(range(start + 1, total + 1), run.dataset.stream(start)):
-        state, running = step_fn(state, running, inputs, seeds)
-        if step == start + 1:  # Compiled (and ran once) the step: not part of the training time.
-          jax.block_until_ready(state)
-          say(f'Compiled the training step and ran step {step} in {time.perf_counter() - began:.1f} s '
-              '(with start-up and data loading).')
-          clock.start(step, overhead=False)
-        preempted = preemption.stop_at(step, config.log_every_steps)  # Once: a signal may land at any line below.
-        last = step == total or preempted
-        if step % config.log_every_steps == 0 or last or step % config.checkpoint_every_steps == 0:
-          train = summary(running)  # Waits for the device: also the finiteness check before any save.
-          if not all(np.isfinite(net['loss']) for net in train):
-            newest = run.checkpoints.manager.latest_step()
-            losses = ', '.join(str(net['loss']) for net in train)
-            raise NonFiniteLossError(f'The training loss is {losses} at step {step}; ' + (
-                f'the newest checkpoint ({newest}) is the last good state.' if newest is not None else
-                'no checkpoint was saved before: lower the learning rate, or add warm-up.'))
-        if step % config.log_every_steps == 0 or last:
-          rate = clock.window(step)
-          timed = {'images_per_sec': rate * config.batch_size} if rate else {}
-          for replica, net in enumerate(train):
-            writer.write(step, 'train', {**net, 'learning_rate': run.schedule(step - 1), **timed},
-                         replica if run.replicas > 1 else None)
-          say(progress_line(step, total, train, rate, config.batch_size * run.replicas,
-                            clock.eta(rate, total - step)))
-          running = run.empty()
-        run.state, run.step = state, step
-        if step % config.eval_every_steps == 0 or step == total:
-          outside_training(step, lambda: run.evaluate(writer))
-        if step % config.checkpoint_every_steps == 0 or last:
-          outside_training(step, lambda: run.checkpoints.save(step, (state, running), force=True))
-        if preempted:
-          say(f'Stopped by a signal at step {step}, checkpoint saved: run the same command to resume.')
-          break
+    for step, inputs in zip(range(start + 1, total + 1), run.dataset.stream(start)):
+      state, running = step_fn(state, running, inputs, seeds)
+      if step == start + 1:  # Compiled (and ran once) the step: not part of the training time.
+        jax.block_until_ready(state)
+        say(f'Compiled the training step and ran step {step} in {time.perf_counter() - began:.1f} s '
+            '(with start-up and data loading).')
+        clock.start(step, overhead=False)
+      preempted = preemption.stop_at(step, config.log_every_steps)  # Once: a signal may land at any line below.
+      last = step == total or preempted
+      if step % config.log_every_steps == 0 or last or step % config.checkpoint_every_steps == 0:
+        train = summary(running)  # Waits for the device: also the finiteness check before any save.
+        if not all(np.isfinite(net['loss']) for net in train):
+          newest = run.checkpoints.manager.latest_step()
+          losses = ', '.join(str(net['loss']) for net in train)
+          raise NonFiniteLossError(f'The training loss is {losses} at step {step}; ' + (
+              f'the newest checkpoint ({newest}) is the last good state.' if newest is not None else
+              'no checkpoint was saved before: lower the learning rate, or add warm-up.'))
+      if step % config.log_every_steps == 0 or last:
+        rate = clock.window(step)
+        timed = {'images_per_sec': rate * config.batch_size} if rate else {}
+        for replica, net in enumerate(train):
+          writer.write(step, 'train', {**net, 'learning_rate': run.schedule(step - 1), **timed},
+                       replica if run.replicas > 1 else None)
+        say(progress_line(step, total, train, rate, config.batch_size * run.replicas,
+                          clock.eta(rate, total - step)))
+        running = run.empty()
+      run.state, run.step = state, step
+      if step % config.eval_every_steps == 0 or step == total:
+        outside_training(step, lambda: run.evaluate(writer))
+      if step % config.checkpoint_every_steps == 0 or last:
+        outside_training(step, lambda: run.checkpoints.save(step, (state, running), force=True))
+      if preempted:
+        say(f'Stopped by a signal at step {step}, checkpoint saved: run the same command to resume.')
+        break
   finally:
     writer.close()
   if run.step == total:

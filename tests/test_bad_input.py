@@ -266,6 +266,21 @@ def test_a_signal_saves_and_the_resumed_run_matches_an_unstopped_one(signum, ima
 
 
 @pytest.mark.slow
+def test_sigterm_during_the_first_compile_saves_after_the_first_step(image_folder, tmp_path):
+  process = launch(NET, '--config.dataset.source=folder', f'--config.dataset.dir={image_folder}',
+                   f'--config.dataset.cache_dir={tmp_path / "cache"}', '--config.batch_size=16',
+                   '--config.total_steps=40', f'--workdir={tmp_path / "w"}')
+  for line in process.stdout:  # Printed once the run is built, just before the step is compiled.
+    if ': starting from step 0 of 40' in line:
+      break
+  process.send_signal(signal.SIGTERM)
+  stdout, stderr = process.communicate(timeout=120)
+  assert process.returncode == 0 and 'Traceback' not in stderr, stderr[-3000:]
+  assert 'Stopped by a signal at step 1, checkpoint saved' in stdout
+  assert checkpoint.step_dirs(str(tmp_path / 'w')) == [1]
+
+
+@pytest.mark.slow
 def test_sweep_flags_are_checked_before_any_run(tmp_path):
   for script, args, message in (
       ('depth_ablation.py', ['--launcher=print', '--depths=abc'], '--depths takes integers of at least 1'),

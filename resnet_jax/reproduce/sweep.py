@@ -1,5 +1,5 @@
-"""Sweeps: the runs of a grid, launched here one after another or as a SLURM array; finished runs are skipped;
-results are read back from the workdirs.
+"""Sweeps: the runs of a grid, launched here one after another or as a SLURM array (reproduce/slurm.py); finished
+runs are skipped; results are read back from the workdirs.
 
 A run of configs/DATASET.py:VARIANT lives in ROOT/<dataset name>/<network name> (e.g. ROOT/cifar10/resnet56-A),
 so sweeps that share a root share runs: Table 2's ResNet-34-A is also Table 3's option A. A run of K replicas
@@ -8,7 +8,6 @@ so sweeps that share a root share runs: Table 2's ResNet-34-A is also Table 3's 
 import dataclasses
 import json
 import os
-import shlex
 import subprocess
 import sys
 import time
@@ -93,31 +92,6 @@ def run_local(jobs, python: str = sys.executable) -> list[Job]:
     if status:
       failed.append(job)
   return failed
-
-
-def slurm_array(jobs, path: str, python: str, time_limit: str, gpus: int) -> int:
-  """Writes a SLURM array script with one task per unfinished job; returns how many tasks it has."""
-  todo = [job for job in jobs if not finished(job.workdir)]
-  commands = '\n'.join(f'  {shlex.quote(shlex.join(job.command(python)))}' for job in todo)
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  with open(path, 'w') as f:
-    f.write(f"""#!/bin/bash
-# {len(todo)} runs, one array task each: sbatch {path}
-#SBATCH --job-name=resnet_jax-sweep
-#SBATCH --array=0-{max(len(todo) - 1, 0)}
-#SBATCH --nodes=1
-#SBATCH --ntasks-per-node=1
-#SBATCH --gpus-per-node={gpus}
-#SBATCH --time={time_limit}
-#SBATCH --output={os.path.abspath(os.path.dirname(path))}/slurm-%A_%a.out
-# A task that runs out of time resumes from its checkpoint when resubmitted; finished runs are not listed.
-COMMANDS=(
-{commands}
-)
-cd {shlex.quote(REPO)}
-eval "${{COMMANDS[$SLURM_ARRAY_TASK_ID]}}"
-""")
-  return len(todo)
 
 
 @dataclasses.dataclass

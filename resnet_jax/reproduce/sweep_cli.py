@@ -5,10 +5,11 @@ import sys
 
 from absl import flags
 
-from resnet_jax.models import create_model
-from resnet_jax.reproduce import sweep
-from resnet_jax.runtime.config_io import apply_overrides, config_file, named_config
+from resnet_jax.errors import ConfigError
 from resnet_jax.limits import check_limits
+from resnet_jax.models import create_model
+from resnet_jax.reproduce import slurm, sweep
+from resnet_jax.runtime.config_io import apply_overrides, config_file, named_config
 
 flags.DEFINE_enum('dataset', 'cifar10', ['cifar10', 'imagenet'], 'configs/<dataset>.py.')
 flags.DEFINE_string('root', 'workdirs/paper', 'Runs go to ROOT/<dataset name>/<network name>.')
@@ -22,41 +23,94 @@ flags.DEFINE_integer('replicas', 1, 'Seeds per network, trained at once in one p
                      'tables report best (mean±std) over them.', lower_bound=1)
 flags.DEFINE_string('out', None, 'Where tables and figures go; default ROOT/report.')
 flags.DEFINE_string('python', sys.executable, 'The interpreter the runs use (on the cluster for slurm).')
-flags.DEFINE_string('slurm_time', '24:00:00', 'Time limit of each array task.')
-flags.DEFINE_integer('slurm_gpus', 1, 'GPUs per array task.', lower_bound=1)
+flags.DEFINE_string('slurm_time', '24:00:00', 'slurm: time limit of each attempt of a task (it requeues itself '
+                    'until its run has finished): minutes, HH:MM:SS or D-HH:MM:SS.')
+flags.DEFINE_integer('slurm_nodes', 1, 'slurm: nodes per run.', lower_bound=1)
+flags.DEFINE_integer('slurm_gpus', 1, 'slurm: GPUs per node of a run, one training process each; 0: a partition '
+                     'without GPUs (one process, no GPU request).', lower_bound=0)
+flags.DEFINE_integer('slurm_cpus', None, 'slurm: CPUs per training process (data decoding); default 2 for cifar10, '
+                     '8 for imagenet.', lower_bound=1)
+flags.DEFINE_string('slurm_mem', '', 'slurm: memory per node, e.g. 64G; default: the partition\'s.')
+flags.DEFINE_string('slurm_partition', '', 'slurm: partition; default: the cluster\'s.')
+flags.DEFINE_string('slurm_account', '', 'slurm: account to charge.')
+flags.DEFINE_string('slurm_qos', '', 'slurm: quality of service.')
+flags.DEFINE_string('slurm_constraint', '', 'slurm: node features, e.g. a100.')
+flags.DEFINE_multi_string('slurm_option', [], 'slurm: a further #SBATCH line, e.g. --slurm_option=--exclusive.')
+flags.DEFINE_integer('slurm_signal_seconds', 180, 'slurm: seconds before the time limit at which the run is told '
+                     'to save and the task requeues itself.', lower_bound=1)
 FLAGS = flags.FLAGS
+
+
+CPUS = {'cifar10': 2, 'imagenet': 8}
+PATH_KEYS = ('dataset.dir', 'dataset.cache_dir')  # Given relative to where the sweep runs; runs get them absolute.
+
+
+def overrides() -> tuple[str, ...]:
+  """--set, with PATH_KEYS made absolute from here (the runs start in the repository, or on a cluster node)."""
+  result = []
+  for override in FLAGS.set:
+    key, sep, value = override.partition('=')
+    result.append(f'{key}={os.path.abspath(os.path.expanduser(value))}' if key in PATH_KEYS and value else override)
+  return tuple(result)
+
+
+def check_data(config) -> None:
+  """Refuses a folder source whose dataset.dir is missing, before any run is launched or written."""
+  d = config.dataset
+  if d.source == 'folder' and not os.path.exists(d.dir):
+    raise ConfigError(f'dataset.dir {d.dir or "(empty)"} does not exist: pass --set=dataset.dir=PATH (a relative '
+                      f'path is taken from where you run the sweep, {os.getcwd()}).')
 
 
 def jobs(variants) -> list[sweep.Job]:
   """The runs of `variants` under the flags' dataset, root, budget and overrides; a variant or override that
-  does not make a valid config is refused before any run."""
+  does not make a valid config, or data that is not there, is refused before any run."""
   result = []
   for variant in variants:
-    overrides = tuple(FLAGS.set) + ((f'num_replicas={FLAGS.replicas}',) if FLAGS.replicas > 1 else ())
-    config = apply_overrides(named_config(config_file(FLAGS.dataset), variant), overrides)
+    given = overrides() + ((f'num_replicas={FLAGS.replicas}',) if FLAGS.replicas > 1 else ())
+    config = apply_overrides(named_config(config_file(FLAGS.dataset), variant), given)
     check_limits(config)
     create_model(config)
+    check_data(config)
     if FLAGS.steps:
-      overrides += sweep.budget_overrides(config, FLAGS.steps)
-    result.append(sweep.Job(FLAGS.dataset, variant, overrides, FLAGS.root))
+      given += sweep.budget_overrides(config, FLAGS.steps)
+    result.append(sweep.Job(FLAGS.dataset, variant, given, FLAGS.root))
   return result
+
+
+def slurm_resources() -> slurm.Resources:
+  resources = slurm.Resources(
+      time=FLAGS.slurm_time, nodes=FLAGS.slurm_nodes, gpus_per_node=FLAGS.slurm_gpus,
+      cpus_per_process=FLAGS.slurm_cpus or CPUS[FLAGS.dataset], memory=FLAGS.slurm_mem,
+      partition=FLAGS.slurm_partition, account=FLAGS.slurm_account, qos=FLAGS.slurm_qos,
+      constraint=FLAGS.slurm_constraint, options=tuple(FLAGS.slurm_option), signal_seconds=FLAGS.slurm_signal_seconds)
+  resources.check()
+  return resources
+
+
+def python() -> str:
+  """--python, absolute when it is a path (the tasks start in the repository)."""
+  return os.path.abspath(FLAGS.python) if os.sep in FLAGS.python else FLAGS.python
 
 
 def run(name: str, variants, report) -> None:
   """Launches (or writes, or prints) the runs of `variants`, then calls report(results, out) with every run of
   the dataset found under the root; exits 1 if a run failed."""
   grid = jobs(variants)
+  resources = slurm_resources() if FLAGS.launcher == 'slurm' else None
   failed = []
   if FLAGS.launcher == 'local':
-    failed = sweep.run_local(grid, FLAGS.python)
+    failed = sweep.run_local(grid, python())
   elif FLAGS.launcher == 'slurm':
-    path = os.path.join(FLAGS.root, f'{name}_{FLAGS.dataset}.sbatch')
-    count = sweep.slurm_array(grid, path, FLAGS.python, FLAGS.slurm_time, FLAGS.slurm_gpus)
-    print(f'{count} unfinished runs: sbatch {path}; then run this again with --launcher=none for the report.')
+    path = os.path.abspath(os.path.join(FLAGS.root, f'{name}_{FLAGS.dataset}.sbatch'))
+    todo = [job.command(python()) for job in grid if not sweep.finished(job.workdir)]
+    slurm.write_array(path, f'{name}_{FLAGS.dataset}', todo, resources, sweep.REPO)
+    print(f'{len(todo)} unfinished runs: sbatch {path}; then run this again with --launcher=none for the report.'
+          if todo else f'All {len(grid)} runs have finished: nothing to submit.')
   elif FLAGS.launcher == 'print':
     for job in grid:
       if not sweep.finished(job.workdir):
-        print(shlex.join(job.command(FLAGS.python)))
+        print(shlex.join(job.command(python())))
   out = FLAGS.out or os.path.join(FLAGS.root, 'report')
   results = sweep.collect(FLAGS.root, grid[0].config.dataset.name)
   if results:

@@ -1,6 +1,8 @@
 """What a run runs on: the backend, devices, processes and JAX version, said in its first lines; a loud warning
-when an accelerator sits unused because the installed JAX is CPU-only; the lowest JAX this code supports."""
+when an accelerator sits unused (the installed JAX is CPU-only, or SLURM granted more GPUs than its tasks use); the
+lowest JAX this code supports."""
 import os
+import re
 
 import jax
 from absl import logging
@@ -45,6 +47,29 @@ def unused_accelerator(backend: str, accelerator: str | None, platforms: str) ->
           f'{accelerator} support. Fix: {INSTALL[accelerator]}')
 
 
+def slurm_tasks_on_node(environ) -> int | None:
+  """This SLURM step's tasks on this node, from SLURM_STEP_TASKS_PER_NODE ('8(x4)', '2,1') and SLURM_NODEID; None
+  outside a step."""
+  spec, node = environ.get('SLURM_STEP_TASKS_PER_NODE'), int(environ.get('SLURM_NODEID', '0'))
+  if not spec:
+    return None
+  counts = []
+  for count, times in re.findall(r'(\d+)(?:\(x(\d+)\))?', spec):
+    counts += [int(count)] * int(times or 1)
+  return counts[node] if node < len(counts) else None
+
+
+def unused_slurm_gpus(environ, local_gpus: int) -> str | None:
+  """The warning for a SLURM node whose granted GPUs (SLURM_GPUS_ON_NODE) outnumber those its tasks use:
+  local_gpus per task (0 when JAX does not run on GPUs)."""
+  granted, tasks = int(environ.get('SLURM_GPUS_ON_NODE', '0') or 0), slurm_tasks_on_node(environ) or 1
+  if not local_gpus or local_gpus * tasks >= granted:
+    return None
+  return (f'SLURM granted this node {granted} GPUs, but its {tasks} task{"s" * (tasks > 1)} use{"s" * (tasks == 1)} '
+          f'{local_gpus * tasks}: JAX gives each srun task one GPU. Run one task per GPU '
+          f'(#SBATCH --ntasks-per-node={granted}), as docs/slurm.sh does.')
+
+
 def describe(dtype: str | None) -> str:
   """One line: backend, devices, processes, JAX version, compute dtype (where one net's run), and whether malloc
   keeps freed memory (runtime/host_memory.py)."""
@@ -61,7 +86,8 @@ def announce(dtype: str | None = None) -> None:
   """The first lines of a run: what it runs on, and a warning if an accelerator is left unused."""
   from resnet_jax.runtime.console import say
   say(describe(dtype))
-  warning = unused_accelerator(jax.default_backend(), accelerator_on_host(), os.environ.get('JAX_PLATFORMS', ''))
-  if warning:
+  warnings = (unused_accelerator(jax.default_backend(), accelerator_on_host(), os.environ.get('JAX_PLATFORMS', '')),
+              unused_slurm_gpus(os.environ, jax.local_device_count() if jax.default_backend() == 'gpu' else 0))
+  for warning in filter(None, warnings):
     line = '!' * 100
     logging.warning('\n%s\n%s\n%s', line, warning, line)
