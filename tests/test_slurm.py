@@ -122,5 +122,6 @@ def test_sweep_paths_are_taken_from_where_it_runs_and_checked(image_folder, tmp_
                   cwd=tmp_path)
   assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
       f'error: dataset.dir {tmp_path / "nowhere"} does not exist: pass --set=dataset.dir=PATH (a relative path is '
-      f'taken from where you run the sweep, {tmp_path}).']
+      f'taken from where you run the sweep, {tmp_path}), or --nocheck_data where only the cluster\'s nodes have '
+      'it.']
   assert not (tmp_path / 'runs').exists()

@@ -211,3 +211,18 @@ def test_a_multi_task_job_without_srun_is_one_error_line(image_folder, tmp_path)
   assert record['JobState'] == 'FAILED' and record['ExitCode'] == '2:0', lines
   assert lines[-1].startswith('error: This SLURM job has 2 tasks, but this process was not started by srun'), lines
   assert not os.path.exists(command[3].split('=', 1)[1])
+
+
+@pytest.mark.parametrize('script, missing', [('slurm.sh', 'Dataset {home}/data/cifar10.tar.gz does not exist'),
+                                             ('slurm_imagenet.sh', "ImageNet folder '/data/imagenet' does not exist")])
+def test_the_docs_scripts_run_from_any_directory(script, missing, tmp_path):
+  """Submitted from elsewhere on one CPU (the GPU and node counts overridden), each finds its checkout and its venv
+  and gets as far as the data, which is not here."""
+  output = tmp_path / 'out'
+  task = subprocess.run(['sbatch', '--parsable', '--gpus-per-node=0', '--nodes=1', '--ntasks-per-node=1',
+                         '--cpus-per-task=1', '--time=2', f'--output={output}', os.path.join(ROOT, 'docs', script)],
+                        capture_output=True, text=True, cwd=tmp_path, env={**ONE_DEVICE, 'HOME': str(tmp_path)},
+                        check=True).stdout.strip()
+  wait(task)
+  errors = [line for line in output.read_text().splitlines() if line.startswith('error: ')]
+  assert errors and errors[0].startswith(f'error: {missing.format(home=tmp_path)}'), output.read_text()[-3000:]

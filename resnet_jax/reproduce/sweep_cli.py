@@ -22,6 +22,8 @@ flags.DEFINE_multi_string('set', [], 'A config override for every run, KEY=VALUE
 flags.DEFINE_integer('replicas', 1, 'Seeds per network, trained at once in one program (config.num_replicas); the '
                      'tables report best (mean±std) over them.', lower_bound=1)
 flags.DEFINE_string('out', None, 'Where tables and figures go; default ROOT/report.')
+flags.DEFINE_bool('check_data', True, 'local, slurm: refuse a dataset.dir that is not here; --nocheck_data for data '
+                  'only the cluster\'s nodes have (a node-local copy).')
 flags.DEFINE_string('python', sys.executable, 'The interpreter the runs use (on the cluster for slurm).')
 flags.DEFINE_string('slurm_time', '24:00:00', 'slurm: time limit of each attempt of a task (it requeues itself '
                     'until its run has finished): minutes, HH:MM:SS or D-HH:MM:SS.')
@@ -55,11 +57,13 @@ def overrides() -> tuple[str, ...]:
 
 
 def check_data(config) -> None:
-  """Refuses a folder source whose dataset.dir is missing, before any run is launched or written."""
+  """Refuses a folder source whose dataset.dir is missing, before any run is launched or written (local and slurm,
+  unless --nocheck_data)."""
   d = config.dataset
-  if d.source == 'folder' and not os.path.exists(d.dir):
+  if FLAGS.launcher in ('local', 'slurm') and FLAGS.check_data and d.source == 'folder' and not os.path.exists(d.dir):
     raise ConfigError(f'dataset.dir {d.dir or "(empty)"} does not exist: pass --set=dataset.dir=PATH (a relative '
-                      f'path is taken from where you run the sweep, {os.getcwd()}).')
+                      f'path is taken from where you run the sweep, {os.getcwd()}), or --nocheck_data where only the '
+                      'cluster\'s nodes have it.')
 
 
 def jobs(variants) -> list[sweep.Job]:
