@@ -39,7 +39,7 @@ def assert_refused(process_or_done, message, workdir=None):
     (['--config=configs/cifar10.py:resnet20-D'], "unknown shortcut option 'D'"),
     (['--config=configs/cifar10.py:foonet20'], "Unknown network 'foonet20'"),
     (['--config=configs/cifar10.py:plain20-A'], 'plain nets have no shortcut'),
-    (['--config=configs/nope.py:resnet20'], 'configs/nope.py'),
+    (['--config=configs/nope.py:resnet20'], "'configs/nope.py'. A relative path is taken from the current directory"),
     ([NET, '--config.batchsize=8'], 'Did you mean "batch_size"'),
     ([NET, '--config.model.widht=8'], "no field 'widht'"),
     ([NET, '--config.batch_size=abc'], "--config.batch_size=abc"),

@@ -30,7 +30,11 @@ def test_slurm_times(text, seconds):
     (slurm.Resources(time='3', signal_seconds=180), '--slurm_signal_seconds=180 leaves no time to train within'),
     (slurm.Resources(memory='64 GB'), "--slurm_mem='64 GB' is not a SLURM memory size"),
     (slurm.Resources(partition='gpu a100'), "--slurm_partition='gpu a100' holds a space"),
-    (slurm.Resources(options=('exclusive',)), "--slurm_option='exclusive' is not an sbatch option")])
+    (slurm.Resources(options=('exclusive',)), "--slurm_option='exclusive' is not an sbatch option"),
+    (slurm.Resources(options=('--time=1',)), '--slurm_option=--time=1 sets what the sweep writes itself: use '
+                                              '--slurm_time'),
+    (slurm.Resources(options=('--array=0-5',)), '--slurm_option=--array=0-5 sets what the sweep writes itself: it is '
+                                                'how each task finishes by itself')])
 def test_bad_resources_are_refused_naming_the_flag(resources, message):
   with pytest.raises(ConfigError, match=message.replace('(', r'\(').replace('+', r'\+')):
     resources.check()

@@ -151,17 +151,20 @@ def test_a_task_stopped_at_its_time_limit_saves_requeues_itself_and_finishes(lon
   assert_same_run(workdir, uninterrupted())
 
 
-def test_scancel_saves_and_the_task_ends_cancelled(image_folder, tmp_path):
+@pytest.mark.parametrize('stop, state', [(['scancel'], 'CANCELLED'),
+                                         (['scancel', '--batch', '--signal=TERM'], 'FAILED')])
+def test_a_task_stopped_by_hand_saves_and_is_not_completed(stop, state, image_folder, tmp_path):
+  """scancel (the documented stop): SIGTERM to everything. SIGTERM to the script alone: exit 143, not COMPLETED."""
   command = run_command(tmp_path / 'runs', image_folder, tmp_path / 'cache', LONG_STEPS)
   task, output = submit_array(tmp_path, 'stop', command, TEN_MINUTES)
   wait_for_text(output, r'step +\d+/2000')
-  subprocess.run(['scancel', task], check=True)
+  subprocess.run([*stop, task], check=True)
   record = wait(task)
   log = open(output).read()
-  assert record['JobState'] == 'CANCELLED' and record['ExitCode'] == '0:0', (record, log[-3000:])
+  assert record['JobState'] == state and int(record['Restarts']) == 0, (record, log[-3000:])
   step = int(re.search(r'Stopped by a signal at step (\d+), checkpoint saved', log).group(1))
   saved = [int(d) for d in os.listdir(os.path.join(command[3].split('=', 1)[1], 'checkpoints')) if d.isdigit()]
-  assert max(saved) == step
+  assert max(saved) == step < LONG_STEPS and 'stopped by SIGTERM, checkpoint saved' in log
 
 
 def test_a_two_run_sweep_without_gpus_completes_and_reports(image_folder, tmp_path):
@@ -175,6 +178,9 @@ def test_a_two_run_sweep_without_gpus_completes_and_reports(image_folder, tmp_pa
   assert f'2 unfinished runs: sbatch {path}' in done.stdout
   assert 'gpus' not in open(path).read()
   array = sbatch(path)
+  twice = subprocess.run([*args, '--launcher=slurm', '--slurm_gpus=0'], capture_output=True, text=True, cwd=ROOT)
+  assert twice.returncode == 2 and twice.stderr.strip().splitlines()[-1].startswith(
+      f'error: Array {array} of this sweep (depth_ablation_cifar10) still has tasks queued or running'), twice.stderr
   for task in (f'{array}_0', f'{array}_1'):
     output = root / 'slurm' / f'depth_ablation_cifar10-{task}.out'
     assert wait(task)['JobState'] == 'COMPLETED', output.read_text()

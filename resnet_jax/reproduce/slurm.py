@@ -5,12 +5,14 @@ GPU numbered by its SLURM_LOCALID), or one process on a partition without GPUs. 
 (USR1) `signal_seconds` before the time limit; the script passes SIGTERM to the run, which saves a checkpoint and
 exits 0, and the script requeues the task, which resumes from that checkpoint; the output file is appended to
 across attempts. Preemption and `scontrol requeue` send SIGTERM to the run themselves (it saves) and requeue the
-task. `scancel` (SIGTERM to everything) saves too and leaves the task CANCELLED.
+task. `scancel` (SIGTERM to everything) saves too and leaves the task CANCELLED; SIGTERM to the script alone
+(`scancel --batch --signal=TERM`) saves and ends it with exit status 143, so that SLURM records no COMPLETED.
 """
 import dataclasses
 import os
 import re
 import shlex
+import subprocess
 
 from resnet_jax.errors import ConfigError
 
@@ -32,6 +34,17 @@ def time_seconds(text: str) -> int:
   else:  # minutes[:seconds]
     hours, minutes, seconds = 0, int(first), int(second or 0)
   return ((int(days or 0) * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+# The sbatch options the array file writes, and the flag that sets each (None: the generator's own).
+OWN_OPTIONS = {
+    'time': 'use --slurm_time', 'nodes': 'use --slurm_nodes', 'ntasks': 'use --slurm_gpus (one process per GPU)',
+    'ntasks-per-node': 'use --slurm_gpus (one process per GPU)', 'gpus': 'use --slurm_gpus',
+    'gpus-per-node': 'use --slurm_gpus', 'gpus-per-task': 'use --slurm_gpus', 'gres': 'use --slurm_gpus',
+    'cpus-per-task': 'use --slurm_cpus', 'mem': 'use --slurm_mem', 'partition': 'use --slurm_partition',
+    'account': 'use --slurm_account', 'qos': 'use --slurm_qos', 'constraint': 'use --slurm_constraint',
+    'signal': 'use --slurm_signal_seconds', 'job-name': None, 'array': None, 'requeue': None, 'no-requeue': None,
+    'open-mode': None, 'output': None}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +76,10 @@ class Resources:
       if not option.startswith('--') or '\n' in option:
         raise ConfigError(f'--slurm_option={option!r} is not an sbatch option: give it as sbatch takes it, e.g. '
                           '--slurm_option=--exclusive or --slurm_option=--mail-type=END.')
+      name = option[2:].partition('=')[0]
+      if name in OWN_OPTIONS:
+        raise ConfigError(f'--slurm_option={option} sets what the sweep writes itself: '
+                          f'{OWN_OPTIONS[name] or "it is how each task finishes by itself; leave it out"}.')
 
   @property
   def processes_per_node(self) -> int:
@@ -99,9 +116,10 @@ echo "resnet_jax: task $task, attempt $((${{SLURM_RESTART_COUNT:-0}} + 1)), on $
 
 # A signal to this script goes on to the run's processes (this task's steps) as SIGTERM: each saves and exits 0.
 requeue=0
+stopped=0
 trap 'requeue=1; echo "resnet_jax: the time limit is near: stopping the run to requeue"
   scancel --signal=TERM "$task" 2> /dev/null' USR1
-trap 'scancel --signal=TERM "$task" 2> /dev/null' TERM
+trap 'stopped=1; scancel --signal=TERM "$task" 2> /dev/null' TERM
 
 case "$SLURM_ARRAY_TASK_ID" in
 {cases}
@@ -116,9 +134,24 @@ status=$?
 if [ "$requeue" = 1 ]; then  # Stopped for the time limit (exit 0: saved; else killed before it could save).
   echo "resnet_jax: the run stopped (exit $status); requeueing task $task to resume"
   scontrol requeue "$task"
+elif [ "$stopped" = 1 ] && [ "$status" = 0 ]; then  # Saved, not finished: not a COMPLETED task.
+  echo "resnet_jax: stopped by SIGTERM, checkpoint saved; run the sweep again to resume"
+  status=143
 fi
 exit "$status"
 """
+
+
+def live_arrays(name: str) -> list[str]:
+  """The IDs of this user's arrays named `name` with a task still queued or running; none where SLURM's squeue is
+  not installed (a file written on a machine that is not the cluster's)."""
+  try:
+    done = subprocess.run(['squeue', '--me', '--noheader', f'--name={name}', '--format=%F',
+                           '--states=PENDING,RUNNING,SUSPENDED,REQUEUED,REQUEUE_HOLD,CONFIGURING,RESIZING'],
+                          capture_output=True, text=True, timeout=60)
+  except (OSError, subprocess.TimeoutExpired):
+    return []
+  return sorted(set(done.stdout.split())) if done.returncode == 0 else []
 
 
 def write_array(path: str, name: str, commands: list[list[str]], resources: Resources, repo: str) -> None:

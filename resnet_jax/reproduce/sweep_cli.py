@@ -51,7 +51,7 @@ def overrides() -> tuple[str, ...]:
   """--set, with PATH_KEYS made absolute from here (the runs start in the repository, or on a cluster node)."""
   result = []
   for override in FLAGS.set:
-    key, sep, value = override.partition('=')
+    key, _, value = override.partition('=')
     result.append(f'{key}={os.path.abspath(os.path.expanduser(value))}' if key in PATH_KEYS and value else override)
   return tuple(result)
 
@@ -107,6 +107,10 @@ def run(name: str, variants, report) -> None:
     failed = sweep.run_local(grid, python())
   elif FLAGS.launcher == 'slurm':
     path = os.path.abspath(os.path.join(FLAGS.root, f'{name}_{FLAGS.dataset}.sbatch'))
+    if live := slurm.live_arrays(f'{name}_{FLAGS.dataset}'):
+      raise ConfigError(f'Array {", ".join(live)} of this sweep ({name}_{FLAGS.dataset}) still has tasks queued or '
+                        f'running, which resume by themselves: wait for it to end (squeue --me), or stop it '
+                        f'(scancel {" ".join(live)}), before writing a new one; else its runs would train twice.')
     todo = [job.command(python()) for job in grid if not sweep.finished(job.workdir)]
     slurm.write_array(path, f'{name}_{FLAGS.dataset}', todo, resources, sweep.REPO)
     print(f'{len(todo)} unfinished runs: sbatch {path}; then run this again with --launcher=none for the report.'

@@ -1,11 +1,13 @@
 """The shared shape of a command-line entry point: absl flags, bad input as one line `error: ...`, the libraries'
 INFO logs kept off the terminal (console.py), and on CPU-only runs glibc's malloc set to keep freed memory
 (host_memory.py)."""
+import os
 import re
 import sys
 
 from absl import app, flags
 
+import configs
 from resnet_jax.errors import ConfigError
 from resnet_jax.runtime import console, environment, host_memory
 
@@ -51,7 +53,10 @@ def flag_error(error: Exception) -> str:
     lines = str(missing.args[0] if isinstance(missing, KeyError) else missing).splitlines()
     return f'The config has no field {lines[0]}. {" ".join(lines[1:])} List the fields with --mode=config.'
   if isinstance(error, OSError):  # ml_collections: --config=FILE that does not load.
-    return f'{text}. Use --config=configs/cifar10.py:NETWORK or configs/imagenet.py:NETWORK.'
+    where = os.path.relpath(os.path.dirname(configs.__file__))
+    where = where if not where.startswith('..') else os.path.dirname(configs.__file__)
+    return (f'{text}. A relative path is taken from the current directory, {os.getcwd()}: from here, use '
+            f'--config={where}/cifar10.py:NETWORK or {where}/imagenet.py:NETWORK.')
   return f'{text.rstrip(".")}. See --help.'
 
 
