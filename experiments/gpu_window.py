@@ -20,6 +20,7 @@ Then, with a minute left, the reports are rebuilt (experiments/reproduce_tables.
 Estimates come from each run's own measured images/s once it has logged, else from a prior fitted to the H100
 numbers of docs/results.md (ResNet-20: 30,089 images/s; ResNet-56: ~12,800); --dry_run prints the plan alone.
 """
+import math
 import os
 import sys
 import time
@@ -27,20 +28,23 @@ import time
 from absl import flags
 
 from resnet_jax import replicas
+from resnet_jax.models import create_model
 from resnet_jax.errors import ConfigError
 from resnet_jax.reproduce import jpeg_flags, sweep, sweep_cli, window
 from resnet_jax.runtime import cli
+from resnet_jax.runtime.config_io import config_file, named_config
 from resnet_jax.runtime.console import say
 from resnet_jax.runtime.progress import duration
 
 flags.DEFINE_float('budget_seconds', 480, 'Wall time of this window (a lent GPU: calls of at most 10 minutes; '
                    '~8 leaves room for the machine to start).', lower_bound=1)
+flags.register_validator('budget_seconds', math.isfinite, '--budget_seconds must be a finite number of seconds')
 flags.DEFINE_list('depths', ['20', '32', '44', '56', '110'], 'Depths of Table 6\'s ResNets to train.')
 cli.integer_list('depths', 8)
 flags.DEFINE_bool('benchmark', True, 'Unit 1: the step benchmark against PyTorch.')
 flags.DEFINE_string('benchmark_net', 'imagenet:resnet50', 'The benchmark\'s net, DATASET:VARIANT.')
 flags.DEFINE_integer('benchmark_batch', 256, 'The benchmark\'s global batch.', lower_bound=1)
-flags.DEFINE_string('benchmark_dtype', 'bfloat16', 'The benchmark\'s compute dtype.')
+flags.DEFINE_enum('benchmark_dtype', 'bfloat16', ['bfloat16', 'float32'], 'The benchmark\'s compute dtype.')
 flags.DEFINE_bool('replica_benchmark', True, 'Unit 2: --replica_benchmark_net at 1 and --replicas nets per step, '
                   'the replicas by vmap and by map (float32, JAX alone).')
 flags.DEFINE_string('replica_benchmark_net', 'cifar10:resnet20', 'The replica benchmark\'s net, DATASET:VARIANT.')
@@ -81,6 +85,7 @@ def benchmark_unit(net: str, batch: int, dtype: str, replica_counts: tuple[int, 
   dataset, _, variant = net.partition(':')
   if dataset not in ('cifar10', 'imagenet') or not variant:
     raise ConfigError(f'{net} is not DATASET:VARIANT: use e.g. imagenet:resnet50 or cifar10:resnet20.')
+  create_model(named_config(config_file(dataset), variant))  # Refuses a variant that names no network.
   counts = ','.join(map(str, replica_counts))
   name = f'step_{variant}_{dtype}_{batch}' + (f'_replicas{counts.replace(",", "-")}' if len(replica_counts) > 1 else '')
   out = os.path.join(FLAGS.root, 'benchmarks', f'{name}.json')
@@ -142,4 +147,5 @@ def main():
 
 if __name__ == '__main__':
   FLAGS.set_default('replicas', 5)
+  FLAGS.set_default('jpeg_offset', True)  # The window's report has the JPEG table: its GPU evaluates in seconds.
   cli.run(main)

@@ -1,4 +1,7 @@
-"""The ranges of a config's numbers, checked before anything is built (by training and the sweeps)."""
+"""The ranges of a config's numbers and the choices of its names, checked before anything is built (by training
+and the sweeps)."""
+import math
+
 from resnet_jax.errors import ConfigError
 
 # (field, lowest, highest): numbers that must lie in [lowest, highest]; None: unbounded.
@@ -9,10 +12,13 @@ LIMITS = (('batch_size', 1, None), ('num_replicas', 1, None), ('eval_batch_size'
           ('schedule.warmup_length', 0, None), ('schedule.warmup_factor', 0, None), ('model.bn_group_size', 0, None),
           ('dataset.crop_padding', 0, None), ('dataset.workers', 1, None), ('dataset.mean_samples', 1, None),
           ('dataset.image_size', 1, None), ('dataset.num_classes', 2, None))
+# (field, choices): names that must be one of these.
+CHOICES = (('dataset.normalization', ('per_pixel_mean', 'per_channel')),)
 
 
 def check_limits(config) -> None:
-  """Refuses a number out of its range (LIMITS), or schedule.boundaries that are not increasing numbers."""
+  """Refuses a number out of its range or not finite (LIMITS), a name not among its choices (CHOICES), or
+  schedule.boundaries that are not increasing numbers."""
   for key, lowest, highest in LIMITS:
     parent, _, field = key.rpartition('.')
     node = config[parent] if parent else config
@@ -20,9 +26,14 @@ def check_limits(config) -> None:
       continue
     value = node[field]
     bounds = f'at least {lowest}' + (f' and at most {highest}' if highest is not None else '')
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not (
         lowest <= value and (highest is None or value <= highest)):
-      raise ConfigError(f'{key} must be a number {bounds}, not {value!r}: set --config.{key}.')
+      raise ConfigError(f'{key} must be a finite number {bounds}, not {value!r}: set --config.{key}.')
+  for key, choices in CHOICES:
+    parent, _, field = key.rpartition('.')
+    if field in config[parent] and config[parent][field] not in choices:
+      raise ConfigError(f'{key} must be one of {", ".join(choices)}, not {config[parent][field]!r}: set '
+                        f'--config.{key}.')
   boundaries = list(config.schedule.boundaries)
   if not all(isinstance(b, (int, float)) and not isinstance(b, bool) and b > 0 for b in boundaries) or (
       boundaries != sorted(set(boundaries))):

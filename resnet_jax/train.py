@@ -14,7 +14,7 @@ from absl import logging
 from clu import metrics
 from jax.experimental import multihost_utils
 
-from resnet_jax import parallel, replicas
+from resnet_jax import memory, parallel, replicas
 from resnet_jax.checkpoint import Checkpoints, check_writable
 from resnet_jax.data import create_dataset
 from resnet_jax.errors import ConfigError
@@ -182,9 +182,13 @@ class Run:
 
   def __init__(self, config, workdir: str, mesh=None, read_only: bool = False):
     self.config, self.mesh = config, mesh or parallel.make_mesh()
+    self.model = create_model(config)  # First: a depth that names no network is the error to report.
     validate(config, self.mesh)
-    self.model, self.schedule = create_model(config), learning_rate_schedule(config)
+    self.schedule = learning_rate_schedule(config)
     self.tx = create_optimizer(config, self.schedule)
+    if not read_only:
+      one_net = functools.partial(create_train_state, self.model, self.tx, config.dataset.image_size, config.seed)
+      memory.check_fits(config, self.model, self.mesh, jax.eval_shape(one_net))
     if read_only:
       Checkpoints.require(workdir)
     elif jax.process_index() == 0:
@@ -271,8 +275,10 @@ def _train(run: Run, workdir: str, began: float, preemption: Preemption) -> Trai
             '(with start-up and data loading).')
         clock.start(step, overhead=False)
       preempted = preemption.stop_at(step, config.log_every_steps)  # Once: a signal may land at any line below.
-      last = step == total or preempted
-      if step % config.log_every_steps == 0 or last or step % config.checkpoint_every_steps == 0:
+      # A stop between log steps writes no row: the running metrics are saved with the state, and the resumed run
+      # logs the same rows as one never stopped.
+      logged = step % config.log_every_steps == 0 or step == total
+      if logged or preempted or step % config.checkpoint_every_steps == 0:
         train = summary(running)  # Waits for the device: also the finiteness check before any save.
         if not all(np.isfinite(net['loss']) for net in train):
           newest = run.checkpoints.manager.latest_step()
@@ -280,7 +286,7 @@ def _train(run: Run, workdir: str, began: float, preemption: Preemption) -> Trai
           raise NonFiniteLossError(f'The training loss is {losses} at step {step}; ' + (
               f'the newest checkpoint ({newest}) is the last good state.' if newest is not None else
               'no checkpoint was saved before: lower the learning rate, or add warm-up.'))
-      if step % config.log_every_steps == 0 or last:
+      if logged:
         rate = clock.window(step)
         timed = {'images_per_sec': rate * config.batch_size} if rate else {}
         for replica, net in enumerate(train):
@@ -292,7 +298,7 @@ def _train(run: Run, workdir: str, began: float, preemption: Preemption) -> Trai
       run.state, run.step = state, step
       if step % config.eval_every_steps == 0 or step == total:
         outside_training(step, lambda: run.evaluate(writer))
-      if step % config.checkpoint_every_steps == 0 or last:
+      if step % config.checkpoint_every_steps == 0 or step == total or preempted:
         outside_training(step, lambda: run.checkpoints.save(step, (state, running), force=True))
       if preempted:
         say(f'Stopped by a signal at step {step}, checkpoint saved: run the same command to resume.')

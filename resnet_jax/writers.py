@@ -9,6 +9,7 @@ import socket
 import time
 
 import jax
+from absl import logging
 
 from resnet_jax.errors import WriteError
 
@@ -17,20 +18,25 @@ class MetricsWriter:
 
   """Appends to workdir/metrics.jsonl and to TensorBoard events in workdir/tensorboard/ (tags SPLIT/METRIC, or
   SPLIT/replicaK/METRIC); a resumed run first drops the rows after its step (it writes them again, identically). An
-  evaluation of a trained workdir (evaluation=True) keeps them and writes its rows to metrics.jsonl alone, adding no
-  TensorBoard file."""
+  evaluation of a trained workdir (evaluation=True) keeps them and writes its rows, marked "mode": "eval", to
+  metrics.jsonl alone, adding no TensorBoard file; where metrics.jsonl cannot be written (a read-only copy) it
+  says so once and writes nothing."""
 
   def __init__(self, workdir: str, resume_step: int, evaluation: bool = False):
     self.enabled = jax.process_index() == 0
-    self.tensorboard = None
+    self.tensorboard, self.file, self.mark = None, None, {'mode': 'eval'} if evaluation else {}
     if not self.enabled:
       return
     self.path = os.path.join(workdir, 'metrics.jsonl')
-    if not evaluation:
-      self._drop_rows_after(resume_step)
-    self.file = open(self.path, 'a')
     if evaluation:
+      try:
+        self.file = open(self.path, 'a')
+      except OSError as e:
+        logging.warning('%s cannot be written (%s): the results are printed, not recorded.', self.path,
+                        e.strerror or e)
       return
+    self._drop_rows_after(resume_step)
+    self.file = open(self.path, 'a')
     self.tensorboard = EventWriter(os.path.join(workdir, 'tensorboard'), resume_step)
 
   def _drop_rows_after(self, step: int) -> None:
@@ -43,9 +49,9 @@ class MetricsWriter:
 
   def write(self, step: int, split: str, scalars: dict, replica: int | None = None) -> None:
     """One row; `replica` names the net of a run of several (config.num_replicas), None for a run of one."""
-    if not self.enabled:
+    if not self.file:
       return
-    row = {'step': step, 'split': split, **({'replica': replica} if replica is not None else {}),
+    row = {'step': step, 'split': split, **({'replica': replica} if replica is not None else {}), **self.mark,
            **{k: v if isinstance(v, str) else _finite(v) for k, v in scalars.items()}}
     try:
       self.file.write(json.dumps(row, allow_nan=False) + '\n')
@@ -59,7 +65,7 @@ class MetricsWriter:
                        'permissions there, then run the same command to resume from the newest checkpoint.') from None
 
   def close(self) -> None:
-    if self.enabled:
+    if self.file:
       with contextlib.suppress(OSError):  # Reported by write() already.
         self.file.close()
         if self.tensorboard:

@@ -88,7 +88,7 @@ def test_single_and_random_deletions_cover_the_blocks(trained):
   assert lesion.candidates(trained, include_shape_changing=False) == [0, 1, 3, 5]
   rows = lesion.random_deletions(trained, [1, 4, 9], 2, np.random.default_rng(0))
   assert [r['k'] for r in rows] == [1, 1, 4, 4]  # k = 9 exceeds the 4 blocks that keep the shape.
-  assert rows[-1]['deleted'] == '0 1 3 5'
+  assert rows[-1]['deleted'] == '1.1 1.2 2.2 3.2'  # Labelled as single_deletions labels them.
   assert lesion.swappable_pairs(trained) == [(0, 1)]  # Stages 2 and 3 have one same-shape block each.
 
 

@@ -43,16 +43,26 @@ def assert_refused(process_or_done, message, workdir=None):
     ([NET, '--config.batchsize=8'], 'Did you mean "batch_size"'),
     ([NET, '--config.model.widht=8'], "no field 'widht'"),
     ([NET, '--config.batch_size=abc'], "--config.batch_size=abc"),
-    ([NET, '--config.batch_size=0'], 'batch_size must be a number at least 1, not 0'),
-    ([NET, '--config.batch_size=-8'], 'batch_size must be a number at least 1, not -8'),
-    ([NET, '--config.keep_checkpoints=0'], 'keep_checkpoints must be a number at least 1'),
-    ([NET, '--config.keep_checkpoints=-1'], 'keep_checkpoints must be a number at least 1'),
-    ([NET, '--config.optimizer.momentum=1.5'], 'optimizer.momentum must be a number at least 0 and at most 1'),
-    ([NET, '--config.optimizer.learning_rate=-1'], 'optimizer.learning_rate must be a number at least 0'),
+    ([NET, '--config.batch_size=0'], 'batch_size must be a finite number at least 1, not 0'),
+    ([NET, '--config.batch_size=-8'], 'batch_size must be a finite number at least 1, not -8'),
+    ([NET, '--config.keep_checkpoints=0'], 'keep_checkpoints must be a finite number at least 1'),
+    ([NET, '--config.keep_checkpoints=-1'], 'keep_checkpoints must be a finite number at least 1'),
+    ([NET, '--config.optimizer.momentum=1.5'], 'optimizer.momentum must be a finite number at least 0 and at most 1'),
+    ([NET, '--config.optimizer.learning_rate=-1'], 'optimizer.learning_rate must be a finite number at least 0'),
     ([NET, '--config.schedule.boundaries=abc'], 'schedule.boundaries must be increasing'),
     ([NET, '--config.schedule.boundaries=(20, 10)'], 'schedule.boundaries must be increasing'),
-    ([NET, '--config.total_steps=0'], 'total_steps must be a number at least 1'),
-    ([NET, '--config.num_replicas=0'], 'num_replicas must be a number at least 1'),
+    ([NET, '--config.total_steps=0'], 'total_steps must be a finite number at least 1'),
+    ([NET, '--config.num_replicas=0'], 'num_replicas must be a finite number at least 1'),
+    ([NET, '--config.optimizer.learning_rate=inf'],
+     'optimizer.learning_rate must be a finite number at least 0, not inf'),
+    ([NET, '--config.schedule.decay=nan'], 'schedule.decay must be a finite number at least 0, not nan'),
+    ([NET, '--config.num_replicas=1000000'], 'per device (the state of 1000000 nets'),  # Before anything is built.
+    ([NET, '--config.batch_size=100000000'], 'at most --config.batch_size='),
+    (['--mode=eval', '--config.dataset.dir=/tmp'], '--config.dataset.dir needs --config=FILE:NETWORK before it'),
+    (['--config=configs/imagenet.py:resnet19', '--config.dataset.dir=/tmp', '--config.batch_size=24'],
+     'ImageNet ResNets have depth [18, 34, 50, 101, 152, 200], not 19'),
+    ([NET, '--config.dataset.normalization=foo'], "dataset.normalization must be one of per_pixel_mean, per_channel, "
+                                                  "not 'foo'"),
     ([NET, '--mode=bogus'], 'value should be one of'),
     ([NET, 'stray'], 'Unexpected arguments: stray'),
     ([NET, '--nosuchflag'], "Unknown command line flag 'nosuchflag'"),
@@ -97,8 +107,42 @@ def test_bad_images_are_named(folder_copy, tmp_path):
   os.remove(bad)
   from PIL import Image
   Image.new('RGB', (40, 32)).save(bad)
-  with pytest.raises(ConfigError, match=f'{bad} is 40x32 pixels, .* 32x32: every image must have the same size'):
+  with pytest.raises(ConfigError, match=f'{bad} is 40x32 pixels, but most train images are 32x32 .19 of the 20 in '
+                                        'train.: every image must have the same size'):
     folder.load(folder_copy, ('train', 'test'), str(tmp_path / 'cache'))
+  os.remove(bad)
+  first = os.path.join(folder_copy, 'test', 'c0', '0.jpg')  # The split's first image is the odd one.
+  Image.new('RGB', (28, 28)).save(first)
+  with pytest.raises(ConfigError, match=f'{first} is 28x28 pixels, but most train images are 32x32'):
+    folder.load(folder_copy, ('train', 'test'), str(tmp_path / 'cache'))
+
+
+def test_folder_entries_that_are_not_images(folder_copy, tmp_path, capsys):
+  """A folder named like an image is passed over; a link to nothing is named; a linked class folder's images count
+  in the cache key; a cache_dir that cannot be made decodes anyway, saying so."""
+  os.makedirs(os.path.join(folder_copy, 'train', 'c1', 'sub.jpg'))
+  cache = str(tmp_path / 'cache')
+  before = folder.load(folder_copy, ('train', 'test'), cache)
+  assert len(before['train_images']) == 20
+  elsewhere = tmp_path / 'c5'
+  shutil.move(os.path.join(folder_copy, 'train', 'c5'), elsewhere)
+  os.symlink(elsewhere, os.path.join(folder_copy, 'train', 'c5'))
+  from PIL import Image
+  Image.new('RGB', (32, 32), (255, 0, 0)).save(elsewhere / '0.jpg')  # Through the link: decoded again.
+  assert not np.array_equal(folder.load(folder_copy, ('train', 'test'), cache)['train_images'],
+                            before['train_images'])
+  (tmp_path / 'a_file').write_text('')
+  uncached = folder.load(folder_copy, ('train', 'test'), str(tmp_path / 'a_file' / 'cache'))
+  assert len(uncached['train_images']) == 20 and 'Could not cache the decoded images' in capsys.readouterr().out
+  broken = os.path.join(folder_copy, 'test', 'c2', '9.jpg')
+  os.symlink(tmp_path / 'gone.jpg', broken)
+  with pytest.raises(ConfigError, match=f'{broken} is a link to nothing'):
+    folder.load(folder_copy, ('train', 'test'), cache)
+
+
+def test_a_validation_split_larger_than_the_training_set_is_refused(folder_copy, tmp_path):
+  with pytest.raises(ConfigError, match='dataset.val_split holds out 5,000 training images, and .* has 20: drop'):
+    cifar10.load(cifar_config(folder_copy, tmp_path / 'cache', val_split=True))
 
 
 def test_a_garbage_archive_is_refused(tmp_path):
@@ -165,6 +209,26 @@ def snapshot(workdir):
 
 
 @pytest.mark.slow
+def test_eval_of_a_read_only_workdir_prints_the_result_and_records_nothing(trained, tmp_path):
+  workdir, _ = trained
+  copy = tmp_path / 'copy'
+  shutil.copytree(workdir, copy)
+  before = (copy / 'metrics.jsonl').read_text()
+  # A read-only bind mount: root, as in CI, writes through file permissions.
+  if subprocess.run(['mount', '--bind', str(copy), str(copy)], capture_output=True).returncode:
+    pytest.skip('a read-only bind mount needs root')
+  try:
+    subprocess.run(['mount', '-o', 'remount,ro,bind', str(copy)], check=True)
+    done = launch('--mode=eval', f'--workdir={copy}', '--alsologtostderr')
+    stdout, stderr = done.communicate(timeout=300)
+  finally:
+    subprocess.run(['umount', str(copy)], check=True)
+  assert done.returncode == 0, stderr[-3000:]
+  assert json.loads(stdout.splitlines()[-1])['test']['top1_error'] >= 0
+  assert 'cannot be written' in stderr and (copy / 'metrics.jsonl').read_text() == before
+
+
+@pytest.mark.slow
 def test_eval_reads_the_workdirs_config_and_changes_nothing_else(trained, image_folder):
   workdir, cache = trained
   before = snapshot(workdir)
@@ -173,7 +237,9 @@ def test_eval_reads_the_workdirs_config_and_changes_nothing_else(trained, image_
   assert done.returncode == 0, stderr[-3000:]
   assert json.loads(stdout.splitlines()[-1])['test']['top1_error'] >= 0
   assert snapshot(workdir) == before
-  assert [r['split'] for r in rows(workdir)][-1] == 'test'
+  evaluated = rows(workdir)[-1]
+  assert evaluated['split'] == 'test' and evaluated['mode'] == 'eval'  # Marked apart from training's own row.
+  assert 'mode' not in rows(workdir)[-2]
   changes_the_net = launch('--mode=eval', f'--workdir={workdir}', NET, '--config.total_steps=64000')
   assert_refused(changes_the_net, 'total_steps is the trained run\'s own')
   other_net = launch('--mode=eval', f'--workdir={workdir}', '--config=configs/cifar10.py:resnet20')
@@ -289,7 +355,18 @@ def test_sweep_flags_are_checked_before_any_run(tmp_path):
       ('depth_ablation.py', ['--launcher=print', '--replicas=0'], '--replicas=0'),
       ('gpu_window.py', ['--dry_run', '--depths=21'], 'depth 6n+2'),
       ('gpu_window.py', ['--dry_run', '--benchmark_net=resnet50'], 'is not DATASET:VARIANT'),
-      ('gpu_window.py', ['--dry_run', '--budget_seconds=0'], '--budget_seconds=0')):
+      ('gpu_window.py', ['--dry_run', '--budget_seconds=0'], '--budget_seconds=0'),
+      # What a sweep varies is its own (issue 22): --set would send every run into one mislabelled workdir.
+      ('depth_ablation.py', ['--launcher=print', '--depths=20,32', '--set=model.depth=56'], 'use --depths'),
+      ('shortcut_ablation.py', ['--launcher=print', '--set=model.shortcut=none'], 'sets model.shortcut itself'),
+      ('depth_ablation.py', ['--launcher=print', '--replicas=2', '--set=num_replicas=3'], 'use --replicas'),
+      ('gpu_window.py', ['--dry_run', '--set=num_replicas=3'], 'use --replicas'),
+      ('gpu_window.py', ['--dry_run', '--budget_seconds=nan'], 'must be a finite number of seconds'),
+      ('gpu_window.py', ['--dry_run', '--benchmark_dtype=float17'], 'value should be one of <bfloat16|float32>'),
+      ('gpu_window.py', ['--dry_run', '--benchmark_net=cifar10:foonet20'], "Unknown network 'foonet20'"),
+      ('depth_ablation.py', ['--launcher=print', '--steps=3'], '--steps=3 is too few for the schedule\'s 2 '
+                                                               'learning-rate drops (they would fall at steps (2, 2)): '
+                                                               'give --steps=4 or more.')):
     done = subprocess.run([sys.executable, os.path.join('experiments', script), f'--root={tmp_path}', *args],
                           cwd=ROOT, text=True, capture_output=True, timeout=120,
                           env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
@@ -300,15 +377,21 @@ def test_sweep_flags_are_checked_before_any_run(tmp_path):
 @pytest.mark.slow
 def test_converter_refuses_what_is_not_a_state_dict(tmp_path):
   import torch
-  text, noise, tensor = tmp_path / 'a.txt', tmp_path / 'b.pth', tmp_path / 'c.pth'
+  text, noise, tensor, nan = tmp_path / 'a.txt', tmp_path / 'b.pth', tmp_path / 'c.pth', tmp_path / 'd.pth'
   text.write_text('hello')
   noise.write_bytes(os.urandom(4096))
   torch.save(torch.zeros(3), tensor)
-  for path, message in ((tmp_path / 'missing.pth', 'does not exist'), (text, 'is not a torch checkpoint'),
-                        (noise, 'is not a torch checkpoint'), (tensor, 'holds a Tensor, not a state_dict')):
+  torch.save({'conv1.weight': torch.full((2, 2), float('nan'))}, nan)
+  torch.save({'conv1.weight': torch.zeros((2, 2))}, tmp_path / 'e.pth')
+  for path, extra, message in (
+      (tmp_path / 'missing.pth', [], 'does not exist'), (text, [], 'is not a torch checkpoint'),
+      (noise, [], 'is not a torch checkpoint'), (tensor, [], 'holds a Tensor, not a state_dict'),
+      (nan, [], 'holds NaN or infinite values in 1 tensors (conv1.weight...)'),
+      (tmp_path / 'e.pth', ['--config.num_replicas=2'], 'torchvision weights need --config.num_replicas=1')):
     done = subprocess.run([sys.executable, '-m', 'resnet_jax.tools.convert', f'--torchvision={path}',
-                           '--config=configs/imagenet.py:resnet18,modern', f'--workdir={tmp_path / "w"}'], cwd=ROOT,
-                          text=True, capture_output=True, timeout=120, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+                           '--config=configs/imagenet.py:resnet18,modern', *extra, f'--workdir={tmp_path / "w"}'],
+                          cwd=ROOT, text=True, capture_output=True, timeout=120,
+                          env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
     assert_refused(done, message, tmp_path / 'w')
 
 

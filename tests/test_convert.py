@@ -1,4 +1,9 @@
 """torchvision weights in our nets: logits equal a torch ResNet of torchvision's layout (resnet_jax/torch_reference)."""
+import os
+import shlex
+import subprocess
+import sys
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -9,7 +14,7 @@ from resnet_jax.models import architecture, create_model
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
 from resnet_jax.tools import convert
 from resnet_jax.train import Metrics, create_train_state
-from tests.helpers import get_config
+from tests.helpers import ROOT, get_config
 
 torch = pytest.importorskip('torch')
 nn = torch.nn
@@ -60,3 +65,22 @@ def test_file_of_another_depth_is_refused(tmp_path):
   state_dict = {k: v.numpy() for k, v in random_torch_net(18).state_dict().items()}
   with pytest.raises(ConfigError, match='lacks layer1.2'):
     convert.convert(state_dict, get_config('imagenet:resnet34,modern'), str(tmp_path))
+
+
+@pytest.mark.slow
+def test_the_converters_closing_hint_runs_as_printed(tmp_path):
+  """The printed eval command, pasted, reads the converted workdir's config.json (here it reaches the data
+  folder, which this test leaves absent) instead of failing on its flags."""
+  weights, workdir = tmp_path / 'resnet18.pth', tmp_path / 'converted workdir'
+  torch.save(random_torch_net(18).state_dict(), weights)
+  env = {**os.environ, 'JAX_PLATFORMS': 'cpu'}
+  done = subprocess.run([sys.executable, '-m', 'resnet_jax.tools.convert', f'--torchvision={weights}',
+                         '--config=configs/imagenet.py:resnet18,modern', f'--config.dataset.dir={tmp_path / "nodata"}',
+                         f'--workdir={workdir}'], cwd=ROOT, text=True, capture_output=True, timeout=300, env=env)
+  assert done.returncode == 0, done.stderr[-3000:]
+  hint = done.stdout.strip().splitlines()[-1].split('evaluate with: ')[1]
+  assert hint.startswith('python launch.py --mode=eval --workdir=')
+  pasted = subprocess.run(hint.replace('python', shlex.quote(sys.executable), 1), shell=True, cwd=ROOT, text=True,
+                          capture_output=True, timeout=300, env=env)
+  assert pasted.returncode == 2 and pasted.stderr.strip().splitlines()[-1].startswith('error: '), pasted.stderr
+  assert str(tmp_path / 'nodata') in pasted.stderr.strip().splitlines()[-1], pasted.stderr[-2000:]

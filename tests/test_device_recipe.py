@@ -2,7 +2,9 @@
 tests/device_image.txt (Python 3.12, jax 0.11.2, the image's packages; no ml-collections, clu, tfds or TensorFlow),
 the wheels carried by experiments/gpu_window_prepare.sh installed --no-index by experiments/gpu_window.sh, in a copy
 of the checkout (the device gets one), without network (a network namespace of its own), on the CPU."""
+import csv
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -104,6 +106,13 @@ def test_the_readme_recipe_runs_on_the_device_image(device_image, tmp_path):
           f'{root}/report/jpeg_offset_cifar10.md', f'{root}/benchmarks/step_resnet8_float32_16.json',
           f'{root}/benchmarks/step_resnet8_float32_16_replicas1-2.json'} <= names
   assert any(name.startswith(f'{root}/cifar10/resnet8-A-x2/tensorboard/events.') for name in names)
+  with tarfile.open(out / 'paper.tar.gz') as tar:  # Each seed's errors, from one restore of its workdir.
+    table = list(csv.DictReader(io.TextIOWrapper(tar.extractfile(f'{root}/report/jpeg_offset_cifar10.csv'))))
+  assert [row['network'] for row in table] == ['resnet8-A']
+  for column in ('error % (846 originals)', 'error % (846 JPEG twins)'):
+    best, spread = table[0][column].split(' ')  # Two seeds: best (mean±std).
+    mean, std = map(float, spread.strip('()').split('±'))
+    assert 0 <= float(best) <= mean <= 100 and std >= 0
 
   # The next window, on a fresh machine, resumes from what came back: everything is recorded.
   shutil.copy(out / 'paper.tar.gz', tmp_path / 'previous.tar.gz')

@@ -52,6 +52,9 @@ def test_each_replica_is_the_single_run_of_its_seed(image_folder, tmp_path):
   try:
     assert trained.name == 'resnet8-A-replica1' and trained.seed == 4
     assert trained.error()['top1_error'] == pytest.approx(both[1][-1]['top1_error'], abs=1e-6)
+    first = trained.of_replica(0)  # The other net, on the same restored checkpoint and compiled evaluation.
+    assert (first.name, first.seed, trained.name) == ('resnet8-A-replica0', 3, 'resnet8-A-replica1')
+    assert first.error()['top1_error'] == pytest.approx(both[0][-1]['top1_error'], abs=1e-6)
   finally:
     trained.close()
   with pytest.raises(ConfigError, match='choose --replica from 0 to 1'):

@@ -1,12 +1,13 @@
 """The training engine on CPU: devices, resumption, checkpoints, preemption, bad input, and real CIFAR-10."""
 import os
+import signal
 import subprocess
 
 import jax
 import numpy as np
 import pytest
 
-from resnet_jax import parallel
+from resnet_jax import checkpoint, parallel, train
 from resnet_jax.errors import ConfigError
 from resnet_jax.train import NonFiniteLossError, train_and_evaluate
 from tests.helpers import ROOT, get_config, launch, rows, tiny_config
@@ -37,6 +38,65 @@ def test_ghost_batch_norm_groups_match_the_devices(image_folder, tmp_path):
   plain = tiny_config(image_folder, tmp_path / 'cache', total_steps=2)
   train_and_evaluate(plain, str(tmp_path / 'global'), parallel.make_mesh())
   assert rows(tmp_path / 'global')[1]['loss'] != rows(tmp_path / 'eight')[1]['loss']
+
+
+def stop_schedule(config):
+  """(phase, step, signal) draws, seeded: where a run of `config` is signalled. Step 1's is during the first
+  compile; the others are drawn."""
+  rng = np.random.default_rng(21)
+  phases = {'step': range(2, config.total_steps),
+            'evaluation': range(config.eval_every_steps, config.total_steps, config.eval_every_steps),
+            'checkpoint': range(config.checkpoint_every_steps, config.total_steps, config.checkpoint_every_steps)}
+  draws = [('step', 1, str(rng.choice(['SIGTERM', 'SIGINT'])))]
+  for phase in ('step', 'step', 'evaluation', 'checkpoint', str(rng.choice(list(phases)))):
+    draws.append((phase, int(rng.choice(phases[phase])), str(rng.choice(['SIGTERM', 'SIGINT']))))
+  return draws
+
+
+STOPPED = dict(total_steps=12, log_every_steps=4, eval_every_steps=6, checkpoint_every_steps=5, keep_checkpoints=20)
+
+
+@pytest.fixture(scope='module')
+def unstopped(image_folder, tmp_path_factory):
+  workdir = tmp_path_factory.mktemp('unstopped')
+  state = train_and_evaluate(tiny_config(image_folder, workdir / 'cache', **STOPPED), str(workdir / 'w'))
+  return jax.device_get(state), rows(workdir / 'w')
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('phase, step, signame', stop_schedule(tiny_config('', '', **STOPPED)))
+def test_a_run_signalled_anywhere_resumes_to_the_same_rows_and_parameters(phase, step, signame, unstopped,
+                                                                           image_folder, tmp_path, monkeypatch):
+  """The signal lands before training step `step` runs, or as the evaluation or the checkpoint at `step` begins;
+  the run saves, exits, and resumed ends as one never stopped."""
+  def signal_at(target_phase, current_step):
+    if (target_phase, current_step) == (phase, step):
+      os.kill(os.getpid(), getattr(signal, signame))
+
+  jit_train_step, evaluate, save = train.jit_train_step, train.Run.evaluate, checkpoint.Checkpoints.save
+
+  def counted_step(*args, **kwargs):
+    step_fn, calls = jit_train_step(*args, **kwargs), [0]
+    def run_step(*step_args):
+      calls[0] += 1
+      signal_at('step', calls[0])
+      return step_fn(*step_args)
+    return run_step
+
+  monkeypatch.setattr(train, 'jit_train_step', counted_step)
+  monkeypatch.setattr(train.Run, 'evaluate', lambda run, *a, **k: (signal_at('evaluation', run.step),
+                                                                   evaluate(run, *a, **k))[1])
+  monkeypatch.setattr(checkpoint.Checkpoints, 'save', lambda c, s, *a, **k: (signal_at('checkpoint', s),
+                                                                             save(c, s, *a, **k))[1])
+  config = tiny_config(image_folder, tmp_path / 'cache', **STOPPED)
+  train_and_evaluate(config, str(tmp_path / 'w'))
+  stopped_at = max(checkpoint.step_dirs(str(tmp_path / 'w')))
+  assert stopped_at < config.total_steps
+  monkeypatch.undo()
+  resumed = train_and_evaluate(config, str(tmp_path / 'w'))
+  state, metrics = unstopped
+  jax.tree.map(np.testing.assert_array_equal, jax.device_get(resumed), state)
+  assert rows(tmp_path / 'w') == metrics
 
 
 @pytest.mark.slow

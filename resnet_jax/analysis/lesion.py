@@ -37,7 +37,8 @@ def random_deletions(trained: Trained, ks, draws: int, rng: np.random.Generator,
     for draw in range(draws):
       deleted = sorted(rng.choice(pool, k, replace=False).tolist())
       error = trained.error(modes_deleting(len(trained.blocks), deleted))['top1_error']
-      rows.append({'k': k, 'draw': draw, 'deleted': ' '.join(map(str, deleted)), 'top1_error': error})
+      labels = ' '.join(trained.blocks[i].label for i in deleted)
+      rows.append({'k': k, 'draw': draw, 'deleted': labels, 'top1_error': error})
       progress.update()
   return rows
 

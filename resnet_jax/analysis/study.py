@@ -1,6 +1,7 @@
 """A trained network to study: a workdir's config and newest checkpoint, its blocks, and its held-out error under
 any block modes or block order. Modes are an input of the compiled evaluation and an order is a gather of the
 stacked parameters, so neither recompiles."""
+import copy
 import dataclasses
 
 import numpy as np
@@ -61,19 +62,25 @@ class Trained:
     nets = self.run.replicas
     if replica is not None and not 0 <= replica < nets:
       raise ConfigError(f'{workdir} holds {nets} replica{"s" * (nets > 1)}: choose --replica from 0 to {nets - 1}.')
-    self.replica = replica or 0
-    self.seed = self.config.seed + self.replica
-    self.name = model_name(self.config.model) + (f'-replica{self.replica}' if nets > 1 else '')
     self.residual = self.config.model.shortcut != 'none'
     self.blocks = describe_blocks(self.model.arch, self.config.model.shortcut)
     held_out = 'test' if self.config.dataset.name == 'cifar10' else 'val'
     self.split = next(s for s in self.dataset.eval_splits() if s.name == held_out)
-    if nets > 1:
-      self._variables = replicas.take(self.run.variables, self.replica)
-      self.evaluator = Evaluator(model_predict(self.model), self.run.mesh)
-    else:
-      self._variables, self.evaluator = self.run.variables, self.run.evaluator
+    self.evaluator = Evaluator(model_predict(self.model), self.run.mesh) if nets > 1 else self.run.evaluator
+    self._choose(replica or 0)
     say(f'Studying {self.name} at step {self.step} of {workdir}, compute dtype {self.config.model.dtype}.')
+
+  def _choose(self, replica: int) -> None:
+    self.replica, self.seed = replica, self.config.seed + replica
+    nets = self.run.replicas
+    self.name = model_name(self.config.model) + (f'-replica{replica}' if nets > 1 else '')
+    self._variables = replicas.take(self.run.variables, replica) if nets > 1 else self.run.variables
+
+  def of_replica(self, replica: int) -> 'Trained':
+    """Net `replica` of this workdir, sharing this one's checkpoint, data and compiled evaluation (close either)."""
+    other = copy.copy(self)
+    other._choose(replica)
+    return other
 
   @property
   def variables(self):

@@ -131,6 +131,9 @@ def load(config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     raise ConfigError(f'CIFAR-10 images are 32x32x3; {config.dir} holds {splits["train"][0].shape[1:]}.')
   if config.val_split:
     images, labels = splits['train']
+    if len(labels) <= VAL_SIZE:
+      raise ConfigError(f'dataset.val_split holds out {VAL_SIZE:,} training images, and {config.dir or "the data"} '
+                        f'has {len(labels):,}: drop --config.dataset.val_split, or use the full training set.')
     order = np.random.default_rng(0).permutation(len(labels))  # One fixed split for every run.
     train, val = order[:-VAL_SIZE], order[-VAL_SIZE:]
     splits['train'], splits['val'] = (images[train], labels[train]), (images[val], labels[val])

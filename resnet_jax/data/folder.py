@@ -4,6 +4,7 @@ Decoded once, then cached as .npz beside nothing the user owns: under cache_dir,
 the name, size and modification time of every entry under it (of the archive itself, for a .tar.gz), so that
 replacing an image or emptying a class folder decodes again.
 """
+import collections
 import hashlib
 import io
 import os
@@ -30,7 +31,11 @@ def _entries(source: str):
         if os.path.isdir(folder):
           yield split, cls, None, None
           for name in sorted(os.listdir(folder)):
-            yield split, cls, name, lambda path=os.path.join(folder, name): open(path, 'rb').read()
+            path = os.path.join(folder, name)
+            if os.path.islink(path) and not os.path.exists(path):
+              raise ConfigError(f'{path} is a link to nothing ({os.readlink(path)}): fix or remove it.')
+            if os.path.isfile(path):  # Not a folder that happens to be named like an image.
+              yield split, cls, name, lambda path=path: _read(path)
     return
   try:
     with tarfile.open(source, 'r:*') as tar:
@@ -39,10 +44,16 @@ def _entries(source: str):
         if member.isdir() and len(parts) >= 2:
           yield parts[-2], parts[-1], None, None
         elif member.isfile() and len(parts) >= 3:
-          data = tar.extractfile(member).read()
+          with tar.extractfile(member) as f:
+            data = f.read()
           yield parts[-3], parts[-2], parts[-1], lambda data=data: data
   except (tarfile.TarError, EOFError, OSError) as e:
     raise ConfigError(f'{source} is not a readable image folder or .tar.gz ({e}): point dataset.dir at one.') from None
+
+
+def _read(path: str) -> bytes:
+  with open(path, 'rb') as f:
+    return f.read()
 
 
 def _decode_image(data: bytes, path: str) -> np.ndarray:
@@ -68,7 +79,7 @@ def _decode(source: str, splits: tuple[str, ...]) -> dict[str, np.ndarray]:
     raise ConfigError(f'{source} is not an image folder of the expected layout {layout}: no images in split(s) '
                       f'{missing}. Point dataset.dir at such a folder or .tar.gz.')
   classes = sorted(folders[splits[0]])
-  arrays = {'classes': np.array(classes)}
+  arrays, size = {'classes': np.array(classes)}, None
   for split in splits:
     items = sorted(files[split], key=lambda item: (item[0], item[1]))
     if unknown := folders[split] - set(classes):
@@ -77,10 +88,13 @@ def _decode(source: str, splits: tuple[str, ...]) -> dict[str, np.ndarray]:
       raise ConfigError(f'{source}/{split} has no images of class(es) {empty}: fill or remove those folders.')
     paths = [f'{source}/{split}/{cls}/{name}' for cls, name, _ in items]
     images = [_decode_image(data, path) for (_, _, data), path in zip(items, paths)]
+    size = size or collections.Counter(image.shape for image in images).most_common(1)[0][0]  # The first split's.
     for path, image in zip(paths, images):
-      if image.shape != images[0].shape:
-        (h, w, _), (h0, w0, _) = image.shape, images[0].shape
-        raise ConfigError(f'{path} is {w}x{h} pixels, {paths[0]} {w0}x{h0}: every image must have the same size.')
+      if image.shape != size:
+        (h, w, _), (h0, w0, _) = image.shape, size
+        common = sum(other.shape == size for other in images)
+        raise ConfigError(f'{path} is {w}x{h} pixels, but most {splits[0]} images are {w0}x{h0} ({common} of the '
+                          f'{len(images)} in {split}): every image must have the same size.')
     arrays[f'{split}_images'] = np.stack(images)
     arrays[f'{split}_labels'] = np.array([classes.index(cls) for cls, _, _ in items], np.int32)
   return arrays
@@ -89,11 +103,12 @@ def _decode(source: str, splits: tuple[str, ...]) -> dict[str, np.ndarray]:
 def fingerprint(source: str) -> str:
   """A hash of source's path and of the name, size and modification time of every entry under it."""
   digest = hashlib.sha1(os.path.abspath(source).encode())
-  for root, dirs, names in os.walk(source) if os.path.isdir(source) else [('', [], [source])]:
+  walk = os.walk(source, followlinks=True) if os.path.isdir(source) else [('', [], [source])]
+  for root, dirs, names in walk:  # Through linked folders: a linked class folder's images count.
     dirs.sort()
     for name in sorted(dirs + names):
       path = os.path.join(root, name)
-      stat = os.stat(path)
+      stat = os.stat(path) if os.path.exists(path) else os.lstat(path)  # A link to nothing: refused when read.
       digest.update(f'{os.path.relpath(path, source)}:{stat.st_size}:{stat.st_mtime_ns}\n'.encode())
   return digest.hexdigest()
 
@@ -110,10 +125,14 @@ def load(source: str, splits: tuple[str, ...], cache_dir: str) -> dict[str, np.n
       return dict(arrays)
   say(f'Decoding {source} (once; cached as {cache}).')
   arrays = _decode(source, splits)
-  os.makedirs(cache_dir, exist_ok=True)
   partial = f'{cache}.{os.getpid()}.tmp.npz'
-  np.savez(partial, **arrays)
-  os.replace(partial, cache)  # Atomic: a concurrent or killed run never reads half a cache.
+  try:
+    os.makedirs(cache_dir, exist_ok=True)
+    np.savez(partial, **arrays)
+    os.replace(partial, cache)  # Atomic: a concurrent or killed run never reads half a cache.
+  except OSError as e:
+    say(f'Could not cache the decoded images in {cache_dir} ({e.strerror or e}): they are decoded again next time; '
+        'set --config.dataset.cache_dir to a writable folder.')
   return arrays
 
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 from resnet_jax.errors import ConfigError
 from resnet_jax.models.blocks import SHORTCUTS
 from resnet_jax.models.control import BlockMode, keep_all, reorder_stage
-from resnet_jax.models.cost import count_macs, count_params
+from resnet_jax.models.cost import count_conv_outputs, count_macs, count_params
 from resnet_jax.models.depths import Architecture, architecture
 from resnet_jax.models.names import model_name
 from resnet_jax.models.resnet import ResNet
@@ -47,5 +47,5 @@ def create_model(config) -> ResNet:
       standard_layout_gradients=standard_layout)
 
 
-__all__ = ['Architecture', 'BlockMode', 'ConfigError', 'ResNet', 'architecture', 'count_macs', 'count_params',
-           'create_model', 'keep_all', 'model_name', 'reorder_stage']
+__all__ = ['Architecture', 'BlockMode', 'ConfigError', 'ResNet', 'architecture', 'count_conv_outputs', 'count_macs',
+           'count_params', 'create_model', 'keep_all', 'model_name', 'reorder_stage']

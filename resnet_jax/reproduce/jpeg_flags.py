@@ -1,5 +1,6 @@
-"""The flags that find the 846 original-pixel CIFAR-10 test images and their JPEG twins, for the table of what the
-JPEG copy costs (experiments/reproduce_tables.py, and experiments/gpu_window.py, which passes them on)."""
+"""The flags of the table of what the JPEG copy costs: whether to make it, and where the 846 original-pixel CIFAR-10
+test images and their JPEG twins are (experiments/reproduce_tables.py, and experiments/gpu_window.py, which makes it
+by default and passes them on)."""
 import os
 
 from absl import flags
@@ -7,6 +8,8 @@ from absl import flags
 from resnet_jax.reproduce.sweep import REPO
 
 SHARED = os.path.join(REPO, '..', 'shared', 'datasets')
+flags.DEFINE_bool('jpeg_offset', False, 'Also the table of what the JPEG copy costs: each net trained on --jpeg_copy '
+                  'evaluated on the 846 originals and their twins (a compile per net: minutes on a CPU).')
 flags.DEFINE_string('exact846', os.path.join(SHARED, 'cifar10-test-exact846.npz'),
                     'The 846 original-pixel CIFAR-10 test images (.npz); where it does not exist, no JPEG table.')
 flags.DEFINE_string('jpeg_copy', os.path.join(SHARED, 'cifar10-jpeg.tar.gz'),
@@ -20,4 +23,5 @@ def paths() -> dict[str, str]:
 
 def flag_arguments() -> list[str]:
   """These flags as given, for a command run on their behalf."""
-  return [f'--{name}={path}' for name, path in paths().items()]
+  return [f'--{"" if flags.FLAGS.jpeg_offset else "no"}jpeg_offset',
+          *(f'--{name}={path}' for name, path in paths().items())]

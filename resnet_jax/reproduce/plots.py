@@ -8,6 +8,7 @@ import os
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 COLORS = matplotlib.colormaps['tab10'].colors
 
@@ -31,8 +32,9 @@ def _mean_band(ax, curves, style: str, color, width: float, label=None) -> None:
   mean = errors.mean(0)
   ax.plot(steps, mean, style, color=color, linewidth=width, label=label)
   if len(errors) > 1:
-    std = errors.std(0, ddof=1)
-    ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
+    std = errors.std(0, ddof=1)  # An error rate's band stays within 0..100 %.
+    ax.fill_between(steps, np.clip(mean - std, 0, 100), np.clip(mean + std, 0, 100), color=color, alpha=0.2,
+                    linewidth=0)
 
 
 def error_curves(path: str, panels, eval_split: str) -> str:
@@ -49,6 +51,7 @@ def error_curves(path: str, panels, eval_split: str) -> str:
       _mean_band(ax, run.curves('train'), '--', color, 1)
       _mean_band(ax, run.curves(eval_split), '-', color, 2, run.name + (f' ({seeds} seeds)' if seeds > 1 else ''))
     ax.set(title=title, xlabel='iterations', ylabel='error (%)')
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend()
   return _save(fig, path)
@@ -90,6 +93,7 @@ def deletions(path: str, single: dict, random: dict, reorder: dict, baselines: d
     axes[1].errorbar(ks, [np.mean(e) for e in errors], yerr=[np.std(e) for e in errors], color=color, marker='o',
                      markersize=3, capsize=2, label=name)
   axes[1].set(title='deleting k random blocks (mean, std)', xlabel='blocks deleted', ylabel='test error (%)')
+  axes[1].xaxis.set_major_locator(MaxNLocator(integer=True))
   for color, (name, rows) in zip(COLORS, reorder.items()):
     axes[2].scatter([r['kendall_tau'] for r in rows], [r['top1_error'] for r in rows], color=color, s=10,
                     label=name)

@@ -4,6 +4,7 @@ Errors are top-1 (and top-5) errors in %; of a run of several replicas (seeds), 
 'best (mean±std)'. He et al. 2015 test ImageNet with 10 crops in Tables 2 and 3; ours say which protocol they
 were measured with.
 """
+import contextlib
 import csv
 import os
 
@@ -17,6 +18,7 @@ from resnet_jax.analysis.study import Trained
 from resnet_jax.models import count_params, create_model
 from resnet_jax.reproduce import plots
 from resnet_jax.runtime.console import say
+from resnet_jax.runtime.progress import Progress
 
 # He et al. 2015, Table 6: CIFAR-10 test error of the option-A ResNets, and their parameters.
 CIFAR_TABLE6 = {'resnet20-A': ('0.27M', 8.75), 'resnet32-A': ('0.46M', 7.51), 'resnet44-A': ('0.66M', 7.17),
@@ -89,6 +91,21 @@ def status(result) -> str:
   return f'{result.total_steps:,} steps{of}'
 
 
+def trained_on(config: dict) -> str:
+  """The data a run trained and was tested on, from its config.json: 'folder PATH', 'download', 'tfds [DIR]'."""
+  d = config['dataset']
+  return f'{d["source"]} {d["dir"]}'.strip() if d['source'] != 'download' else "download (the authors' archive)"
+
+
+def data_note(results) -> str:
+  """A table's note: what each group of its runs trained and was tested on."""
+  groups = {}
+  for result in results:
+    groups.setdefault(trained_on(result.config), []).append(result.name)
+  return 'Data (each run\'s config.json): ' + '; '.join(
+      f'{", ".join(sorted(names))} trained and tested on {data}' for data, names in sorted(groups.items())) + '.'
+
+
 def ours(result, protocol: str | None = None) -> tuple[str | None, str | None, str]:
   """(top-1, top-5, protocol) of a run's final evaluation (the `protocol` rows if there are any, else the last):
   one net's errors, or of replicas the paper's 'best (mean±std)'."""
@@ -113,7 +130,8 @@ def cifar_depth_table(results: dict, out: str) -> str:
   return write_table(out, 'table6_cifar10', 'CIFAR-10 test error by depth (He et al. 2015, Table 6)',
                      ['network', 'depth', 'params (ours)', 'params (paper)', 'error % (ours)', 'error % (paper)',
                       'run'], rows,
-                     ['The paper reports plain nets in Fig. 6 only: "-" in the paper column.', CLAIMS['depth']])
+                     [data_note(results[n] for n in names),
+                      'The paper reports plain nets in Fig. 6 only: "-" in the paper column.', CLAIMS['depth']])
 
 
 def imagenet_table2(results: dict, out: str) -> str:
@@ -126,7 +144,8 @@ def imagenet_table2(results: dict, out: str) -> str:
     rows.append(row + [protocol])
   return write_table(out, 'table2_imagenet', 'ImageNet val top-1 error, plain vs ResNet (He et al. 2015, Table 2)',
                      ['layers', 'plain (ours)', 'plain (paper)', 'ResNet-A (ours)', 'ResNet-A (paper)',
-                      'our protocol'], rows, ['The paper tests with 10 crops.', CLAIMS['depth']])
+                      'our protocol'], rows, [data_note(results[n] for n in IMAGENET_TABLE2 if n in results),
+                                              'The paper tests with 10 crops.', CLAIMS['depth']])
 
 
 def imagenet_table3(results: dict, out: str) -> str:
@@ -137,7 +156,8 @@ def imagenet_table3(results: dict, out: str) -> str:
   return write_table(out, 'table3_imagenet', 'ImageNet val error by shortcut option and depth (He et al. 2015, '
                      'Table 3)', ['network', 'top-1 % (ours)', 'top-1 % (paper)', 'top-5 % (ours)',
                                   'top-5 % (paper)', 'our protocol', 'run'], rows,
-                     ['The paper tests with 10 crops.', CLAIMS['shortcuts']])
+                     [data_note(results[n] for n in IMAGENET_TABLE3 if n in results), 'The paper tests with 10 crops.',
+                      CLAIMS['shortcuts']])
 
 
 def cifar_shortcut_table(results: dict, out: str) -> str:
@@ -150,10 +170,11 @@ def cifar_shortcut_table(results: dict, out: str) -> str:
       r = results.get(f'resnet{depth}-{option}')
       row += [ours(r)[0] if r else None, f'{parameters(r.config) / 1e6:.3f}M' if r else None]
     rows.append(row)
-  runs = sorted({status(r) for n, r in results.items() if n[-2:] in ('-A', '-B', '-C')})
+  shown = [r for n, r in sorted(results.items()) if n[-2:] in ('-A', '-B', '-C')]
+  runs = '; '.join(f'{r.name}: {status(r)}' for r in shown)
   return write_table(out, 'shortcuts_cifar10', 'CIFAR-10 test error by shortcut option (a proxy of Table 3)',
                      ['network', 'A error %', 'A params', 'B error %', 'B params', 'C error %', 'C params'], rows,
-                     [f'Runs: {", ".join(runs)}.', 'The paper reports no CIFAR shortcut ablation.',
+                     [f'Runs: {runs}.', data_note(shown), 'The paper reports no CIFAR shortcut ablation.',
                       CLAIMS['shortcuts']])
 
 
@@ -183,22 +204,31 @@ def imagenet_depth_figure(results: dict, out: str) -> str | None:
 
 
 def cifar_jpeg_offset_table(results: dict, out: str, exact846: str, jpeg_copy: str) -> str | None:
-  """Each trained CIFAR-10 net's test error on the 846 original-pixel images and on their JPEG twins (of several
-  replicas: best (mean±std)); None, said in one line, if the 846-image file is not there."""
+  """Each CIFAR-10 net trained on `jpeg_copy`: its test error on the 846 original-pixel images and on their JPEG
+  twins (of several replicas: best (mean±std)); None, said in one line, if the 846-image file is not there or no
+  net trained on the copy."""
   if not os.path.exists(exact846):
     say(f'jpeg_offset_cifar10: skipped, {exact846} does not exist: pass --exact846=PATH of '
         'cifar10-test-exact846.npz.')
     return None
+  copy = os.path.realpath(jpeg_copy)
+  on_copy = {n: r for n, r in results.items() if r.config['dataset']['source'] == 'folder' and
+             os.path.realpath(r.config['dataset']['dir']) == copy}
+  others = sorted(set(results) - set(on_copy))
+  if not on_copy:
+    say(f'jpeg_offset_cifar10: skipped, no net trained on {jpeg_copy} (pass --jpeg_copy=PATH of the copy they '
+        'trained on).')
+    return None
   originals, twins, labels = jpeg_offset.exact846(exact846, jpeg_copy)
+  nets = sum(replicas.count(r.config) for r in on_copy.values())
+  progress = Progress('jpeg_offset_cifar10: nets evaluated', nets, every=0)
   rows = []
-  for name, result in sorted(results.items(), key=lambda item: (item[1].config['model']['depth'], item[0])):
+  for name, result in sorted(on_copy.items(), key=lambda item: (item[1].config['model']['depth'], item[0])):
     measured = []
-    for replica in range(replicas.count(result.config)):
-      trained = Trained(result.workdir, replica=replica)
-      try:
-        measured.append(jpeg_offset.jpeg_offset(trained, originals, twins, labels))
-      finally:
-        trained.close()
+    with contextlib.closing(Trained(result.workdir)) as trained:  # One restore, data and compile for its replicas.
+      for replica in range(replicas.count(result.config)):
+        measured.append(jpeg_offset.jpeg_offset(trained.of_replica(replica), originals, twins, labels))
+        progress.update()
     column = lambda key: replicas.best_mean_std([m[key] for m in measured])
     rows.append([name, column('original_error'), column('jpeg_error'), column('jpeg_minus_original'),
                  ours(result)[0], status(result)])
@@ -207,5 +237,6 @@ def cifar_jpeg_offset_table(results: dict, out: str, exact846: str, jpeg_copy: s
                                                         'error % (846 JPEG twins)', 'JPEG - original',
                                                         'error % (10k JPEG test set)', 'run'], rows,
                      [f'The 846 images: {exact846} (the first 846 of the official test batch, original pixels); '
-                      f'their twins: the same images in {jpeg_copy} (JPEG quality about 75), which the nets '
-                      'trained and were tested on.', '846 images: one image is 0.118% of error.'])
+                      f'their twins: the same images in {jpeg_copy} (JPEG quality about 75), which these nets '
+                      'trained and were tested on.', '846 images: one image is 0.118% of error.',
+                      *([f'Left out, trained on other data: {", ".join(others)}.'] if others else [])])

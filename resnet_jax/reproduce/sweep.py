@@ -6,6 +6,7 @@ so sweeps that share a root share runs: Table 2's ResNet-34-A is also Table 3's 
 (num_replicas=K: seeds seed .. seed+K-1 in one program) lives in ROOT/<dataset name>/<network name>-xK.
 """
 import dataclasses
+import itertools
 import json
 import os
 import subprocess
@@ -15,6 +16,7 @@ import time
 import ml_collections
 
 from resnet_jax import replicas
+from resnet_jax.errors import ConfigError
 from resnet_jax.models import model_name
 from resnet_jax.optim import steps_per_unit
 from resnet_jax.runtime.config_io import apply_overrides, config_file, named_config
@@ -40,27 +42,37 @@ class Job:
 
   @property
   def name(self) -> str:
-    return model_name(self.config.model)
+    """The network's name, with -xK for a run of K replicas: the workdir's."""
+    nets = replicas.count(self.config)
+    return model_name(self.config.model) + (f'-x{nets}' if nets > 1 else '')
 
   @property
   def workdir(self) -> str:
-    nets = replicas.count(self.config)
-    return os.path.join(self.root, self.config.dataset.name, self.name + (f'-x{nets}' if nets > 1 else ''))
+    return os.path.join(self.root, self.config.dataset.name, self.name)
 
   def command(self, python: str) -> list[str]:
     return [python, os.path.join(REPO, 'launch.py'), f'--config={config_file(self.dataset)}:{self.variant}',
             f'--workdir={os.path.abspath(self.workdir)}', *[f'--config.{o}' for o in self.overrides]]
 
 
+def scaled_boundaries(config, steps: int) -> tuple[int, ...]:
+  """config's schedule boundaries, in steps, at the same fractions of a run of `steps` steps."""
+  scale = steps / config.total_steps
+  return tuple(max(1, round(b * steps_per_unit(config) * scale)) for b in config.schedule.boundaries)
+
+
 def budget_overrides(config, steps: int) -> tuple[str, ...]:
   """Overrides that shrink config's recipe to `steps` steps, with the schedule's boundaries and warm-up at the
-  same fractions of the run, 4 evaluations and a checkpoint at the end: a cheap proxy of the full run."""
+  same fractions of the run, 4 evaluations and a checkpoint at the end: a cheap proxy of the full run. Too few
+  steps to keep the boundaries apart are refused, naming the fewest that do."""
+  boundaries = scaled_boundaries(config, steps)
+  if len(set(boundaries)) < len(boundaries):
+    fewest = next(n for n in itertools.count(steps + 1) if len(set(scaled_boundaries(config, n))) == len(boundaries))
+    raise ConfigError(f'--steps={steps} is too few for the schedule\'s {len(boundaries)} learning-rate drops (they '
+                      f'would fall at steps {boundaries}): give --steps={fewest} or more.')
   s = config.schedule
-  per_unit = steps_per_unit(config)
-  scale = steps / config.total_steps
-  boundaries = tuple(max(1, round(b * per_unit * scale)) for b in s.boundaries)
   return (f'total_steps={steps}', 'schedule.unit=steps', f'schedule.boundaries={boundaries}',
-          f'schedule.warmup_length={round(s.warmup_length * per_unit * scale)}',
+          f'schedule.warmup_length={round(s.warmup_length * steps_per_unit(config) * steps / config.total_steps)}',
           f'eval_every_steps={max(1, steps // 4)}', f'log_every_steps={max(1, steps // 12)}',
           f'checkpoint_every_steps={steps}')
 
@@ -94,6 +106,11 @@ def run_local(jobs, python: str = sys.executable) -> list[Job]:
   return failed
 
 
+def evaluation_row(row: dict) -> bool:
+  """Whether a metrics.jsonl row is --mode=eval's (marked "mode": "eval"; before that mark, by its protocol)."""
+  return row.get('mode') == 'eval' or 'protocol' in row
+
+
 @dataclasses.dataclass
 class Result:
   """What a run's workdir says: its config and its metrics.jsonl rows (of each replica, where it has several)."""
@@ -123,18 +140,18 @@ class Result:
     """Per replica, (steps, top-1 errors) logged during training on `split` ('train', 'test' or 'val')."""
     curves = []
     for replica in self.replicas:
-      rows = [r for r in self.rows if r['split'] == split and 'protocol' not in r and r.get('replica') == replica]
+      rows = [r for r in self.rows if r['split'] == split and not evaluation_row(r) and r.get('replica') == replica]
       curves.append(([r['step'] for r in rows], [r['top1_error'] for r in rows]))
     return curves
 
   def finals(self, protocol: str | None = None) -> list[dict]:
-    """Per replica, the newest evaluation row (CIFAR: test, ImageNet: val) of the latest step evaluated, under
-    `protocol` if given (ImageNet's --mode=eval rows carry one); replicas without one are left out."""
+    """Per replica, the newest evaluation row (CIFAR: test, ImageNet: val) of the latest step evaluated: training's
+    own, or with `protocol` --mode=eval's under it (ImageNet's); replicas without one are left out."""
     split = 'test' if any(r['split'] == 'test' for r in self.rows) else 'val'
     finals = []
     for replica in self.replicas:
       rows = [r for r in self.rows if r['split'] == split and r.get('replica') == replica and
-              (protocol is None or r.get('protocol') == protocol)]
+              (r.get('protocol') == protocol if protocol else not evaluation_row(r))]
       if rows:
         finals.append(max(reversed(rows), key=lambda r: r['step']))
     return finals

@@ -8,6 +8,7 @@ from absl import flags
 from resnet_jax.errors import ConfigError
 from resnet_jax.limits import check_limits
 from resnet_jax.models import create_model
+from resnet_jax.optim import learning_rate_schedule
 from resnet_jax.reproduce import slurm, sweep
 from resnet_jax.runtime.config_io import apply_overrides, config_file, named_config
 
@@ -66,18 +67,29 @@ def check_data(config) -> None:
                       'cluster\'s nodes have it.')
 
 
+# What a sweep sets itself, and the flag that does (--set may not override it: the runs would be mislabelled).
+SWEPT = {'model.depth': '--depths', 'model.shortcut': "the sweep's variants (plain, -A, -B, -C)",
+         'model.family': '--dataset', 'dataset.name': '--dataset', 'num_replicas': '--replicas'}
+
+
 def jobs(variants) -> list[sweep.Job]:
   """The runs of `variants` under the flags' dataset, root, budget and overrides; a variant or override that
-  does not make a valid config, or data that is not there, is refused before any run."""
+  does not make a valid config (checked as the launcher checks it), or data that is not there, is refused
+  before any run is printed, written or launched."""
+  for override in FLAGS.set:
+    key = override.partition('=')[0]
+    if key in SWEPT:
+      raise ConfigError(f'--set={override}: the sweep sets {key} itself, one value per run; use {SWEPT[key]}.')
   result = []
   for variant in variants:
     given = overrides() + ((f'num_replicas={FLAGS.replicas}',) if FLAGS.replicas > 1 else ())
     config = apply_overrides(named_config(config_file(FLAGS.dataset), variant), given)
+    budget = sweep.budget_overrides(config, FLAGS.steps) if FLAGS.steps else ()
+    config, given = apply_overrides(config, budget), given + budget
     check_limits(config)
     create_model(config)
+    learning_rate_schedule(config)
     check_data(config)
-    if FLAGS.steps:
-      given += sweep.budget_overrides(config, FLAGS.steps)
     result.append(sweep.Job(FLAGS.dataset, variant, given, FLAGS.root))
   return result
 

@@ -52,6 +52,9 @@ def flag_error(error: Exception) -> str:
     missing = error.args[0]
     lines = str(missing.args[0] if isinstance(missing, KeyError) else missing).splitlines()
     return f'The config has no field {lines[0]}. {" ".join(lines[1:])} List the fields with --mode=config.'
+  if isinstance(error, flags.UnrecognizedFlagError) and error.flagname.startswith('config.'):
+    return (f'--{error.flagname} needs --config=FILE:NETWORK before it, which makes the --config.KEY flags: e.g. '
+            f'--config=configs/cifar10.py:resnet20 --{error.flagname}=... (--mode=eval: the trained network\'s).')
   if isinstance(error, OSError):  # ml_collections: --config=FILE that does not load.
     where = os.path.relpath(os.path.dirname(configs.__file__))
     where = where if not where.startswith('..') else os.path.dirname(configs.__file__)

@@ -7,6 +7,7 @@ import os
 
 import ml_collections
 
+from configs.common import ConfigError as ConfigFileError
 from resnet_jax.errors import ConfigError
 
 CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'configs')
@@ -25,7 +26,10 @@ def named_config(path: str, variant: str) -> ml_collections.ConfigDict:
     raise ConfigError(f'{path} is not a config file: use configs/cifar10.py or configs/imagenet.py.')
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  return module.get_config(variant)
+  try:
+    return module.get_config(variant)
+  except ConfigFileError as e:  # The config files' own: configs/ imports nothing from resnet_jax.
+    raise ConfigError(str(e)) from None
 
 
 def apply_overrides(config: ml_collections.ConfigDict, overrides) -> ml_collections.ConfigDict:

@@ -8,6 +8,7 @@ conv) and inputs normalized by ImageNet's per-channel mean and std; the config m
 step 0 of a TrainState, with fresh optimizer state. Needs torch (for reading the file) and nothing else of it.
 """
 import os
+import shlex
 
 import jax
 import jax.numpy as jnp
@@ -90,6 +91,8 @@ def check_config(config) -> None:
     fixes.append('--config.dataset.normalization=per_channel')
   if config.dataset.num_classes != 1000:
     fixes.append('--config.dataset.num_classes=1000')
+  if config.num_replicas != 1:
+    fixes.append('--config.num_replicas=1')
   if fixes:
     raise ConfigError(f'torchvision weights need {" ".join(fixes)} (or the config configs/imagenet.py:resnet'
                       f'{m.depth},modern).')
@@ -114,7 +117,11 @@ def load_state_dict(path: str) -> dict[str, np.ndarray]:
   if not isinstance(loaded, dict) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
     raise ConfigError(f'{path} holds a {type(loaded).__name__}, not a state_dict of tensors: pass a torchvision '
                       'ResNet state_dict (torch.save(model.state_dict(), PATH)).')
-  return {k.removeprefix('module.'): v.detach().float().numpy() for k, v in loaded.items()}
+  arrays = {k.removeprefix('module.'): v.detach().float().numpy() for k, v in loaded.items()}
+  if bad := [k for k, v in arrays.items() if not np.isfinite(v).all()]:
+    raise ConfigError(f'{path} holds NaN or infinite values in {len(bad)} tensors ({", ".join(bad[:3])}...): pass '
+                      'trained weights.')
+  return arrays
 
 
 def convert(state_dict: dict[str, np.ndarray], config, workdir: str) -> None:
@@ -144,7 +151,7 @@ def main() -> None:
     raise ConfigError(f'{FLAGS.workdir} already holds checkpoints: convert into a new --workdir.')
   convert(load_state_dict(FLAGS.torchvision), FLAGS.config, FLAGS.workdir)
   print(f'Wrote {FLAGS.workdir}/checkpoints/0; evaluate with: python launch.py --mode=eval '
-        f'--config=... --workdir={FLAGS.workdir}')
+        f'--workdir={shlex.quote(FLAGS.workdir)}')  # The workdir's config.json says the rest.
 
 
 if __name__ == '__main__':
