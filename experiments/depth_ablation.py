@@ -24,8 +24,8 @@ def report(results, out):
 
 
 def main():
-  depths = FLAGS.depths or DEFAULT_DEPTHS[FLAGS.dataset]
-  variants = [f'{kind}{depth}' for depth in map(int, depths) for kind in ('plain', 'resnet')]
+  variants = [f'{kind}{depth}' for depth in sweep_cli.depths(DEFAULT_DEPTHS[FLAGS.dataset])
+              for kind in ('plain', 'resnet')]
   variants = [v if v.startswith('plain') else f'{v}-A' for v in variants]  # Table 2's ResNets are option A.
   sweep_cli.run('depth_ablation', variants, report)
 

@@ -76,7 +76,7 @@ def training_unit(job: sweep.Job) -> window.Unit:
     return steps * config.batch_size / per_net + OVERHEAD_SECONDS
 
   return window.Unit(os.path.basename(job.workdir), job.command(python), os.path.join(job.workdir, 'launch.log'),
-                     lambda: sweep.finished(job.workdir), seconds_left, resumable=True)
+                     lambda: job.finished, seconds_left, resumable=True)
 
 
 def benchmark_unit(net: str, batch: int, dtype: str, replica_counts: tuple[int, ...] = (1,)) -> window.Unit:
@@ -122,7 +122,8 @@ def check_budget(units: list[window.Unit], budget: float) -> None:
 def main():
   began = time.monotonic()
   benchmarks = benchmark_units()
-  units = benchmarks + [training_unit(job) for job in sweep_cli.jobs([f'resnet{d}-A' for d in map(int, FLAGS.depths)])]
+  table6 = sweep_cli.jobs([f'resnet{d}-A' for d in sweep_cli.depths(())])
+  units = benchmarks + [training_unit(job) for job in table6]
   budget = FLAGS.budget_seconds - REPORT_SECONDS
   check_budget(units, budget)
   if FLAGS.dry_run:

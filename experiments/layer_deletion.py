@@ -16,6 +16,7 @@ from resnet_jax.reproduce import plots, reporting
 from resnet_jax.runtime import cli, environment
 
 flags.DEFINE_string('out', 'workdirs/report', 'Where the tables, CSVs and figures go.')
+cli.writable_directory('out')
 flags.DEFINE_integer('draws', 5, 'Random draws per number of deleted blocks and per number of swaps.',
                      lower_bound=1)
 flags.DEFINE_list('ks', None, 'Numbers of blocks to delete at random; default 1..all deletable.')
@@ -52,9 +53,10 @@ def study_paths(trained, rng):
 def main():
   environment.announce()
   rng = np.random.default_rng(FLAGS.seed)
-  single, random, reorder, baselines, summary = {}, {}, {}, {}, []
+  single, random, reorder, baselines, summary, studied = {}, {}, {}, {}, [], {}
   for trained in study_cli.trained_nets():
     name = trained.name
+    studied[name] = trained.config
     pool = lesion.candidates(trained, FLAGS.include_downsampling)
     ks = [int(k) for k in FLAGS.ks] if FLAGS.ks else list(range(1, len(pool) + 1))
     if max(ks, default=0) > len(pool):
@@ -72,23 +74,26 @@ def main():
                     float(np.mean(changing)) if changing else None])
 
   names = list(single)
-  reporting.write_table(FLAGS.out, 'single_deletion', 'Test error (%) with one block deleted',
+  reporting.write_table(FLAGS.out, 'single_deletion', 'Held-out error (%) with one block deleted',
                         ['network', 'block', 'shape-changing', 'error %'],
                         [[n, r['label'], r['changes_shape'], r['top1_error']] for n in names for r in single[n]],
                         ['NaN: a plain net\'s shape-changing block cannot be skipped.'])
-  reporting.write_table(FLAGS.out, 'random_deletion', 'Test error (%) with k random blocks deleted',
+  reporting.write_table(FLAGS.out, 'random_deletion', 'Held-out error (%) with k random blocks deleted',
                         ['network', 'k', 'draw', 'deleted', 'error %'],
                         [[n, r['k'], r['draw'], r['deleted'], r['top1_error']] for n in names for r in random[n]])
-  reporting.write_table(FLAGS.out, 'reordering', "Test error (%) after random swaps, by Kendall's tau",
+  reporting.write_table(FLAGS.out, 'reordering', "Held-out error (%) after random swaps, by Kendall's tau",
                         ['network', 'swaps', 'draw', 'kendall tau', 'error %'],
                         [[n, r['swaps'], r['draw'], r['kendall_tau'], r['top1_error']] for n in names
-                         for r in reorder[n]])
+                         for r in reorder[n]],
+                        [f'{n}: no two blocks of one shape to swap (a stage of one block each).' for n in names
+                         if FLAGS.swaps and not reorder[n]])
   print(reporting.write_table(
       FLAGS.out, 'deletion', 'Deleting blocks (Veit et al. 2016, Fig. 3 and 5)',
       ['network', 'step', 'error %, none deleted', 'one block deleted: mean', 'one block: max',
        'one shape-changing block: mean'], summary,
       ['"one block": blocks that keep the shape; per block: single_deletion.csv; k blocks: random_deletion.csv; '
-       'reordering: reordering.csv.', reporting.CLAIMS['single_deletion'], reporting.CLAIMS['random_deletion'],
+       'reordering: reordering.csv. Errors on the held-out images (CIFAR-10: test, ImageNet: val).',
+       reporting.data_note(studied), reporting.CLAIMS['single_deletion'], reporting.CLAIMS['random_deletion'],
        reporting.CLAIMS['reordering']]))
   print(plots.deletions(os.path.join(FLAGS.out, 'fig_deletion.png'), single, random, reorder, baselines))
 

@@ -15,13 +15,15 @@ from resnet_jax.reproduce import plots, reporting
 from resnet_jax.runtime import cli, environment
 
 flags.DEFINE_string('out', 'workdirs/report', 'Where the table, CSV and figure go.')
+cli.writable_directory('out')
 FLAGS = flags.FLAGS
 
 
 def main():
   environment.announce()
-  stds, summary, long_rows = {}, [], []
+  stds, summary, long_rows, studied = {}, [], [], {}
   for trained in study_cli.trained_nets():
+    studied[trained.name] = trained.config
     rows = layer_responses(trained)
     values = [r['std'] for r in rows]
     stds[trained.name] = values
@@ -31,11 +33,11 @@ def main():
   reporting.write_table(FLAGS.out, 'layer_responses_all', 'Layer responses, every 3x3 layer',
                         ['network', 'layer', 'name', 'std'], long_rows)
   print(reporting.write_table(
-      FLAGS.out, 'layer_responses', 'Std of the 3x3 layer responses on the CIFAR-10 test set (He et al. 2015, Fig. 7)',
+      FLAGS.out, 'layer_responses', 'Std of the 3x3 layer responses on the held-out images (He et al. 2015, Fig. 7)',
       ['network', 'step', '3x3 layers', 'mean std', 'median std', 'max std'], summary,
       ['A response is a layer\'s BN output before ReLU or the addition; a layer\'s std is its channels\' std over '
-       'all test images and positions, averaged over the channels. Every layer: layer_responses_all.csv.',
-       reporting.CLAIMS['responses']]))
+       'all held-out images (CIFAR-10: test, ImageNet: val) and positions, averaged over the channels. Every layer: '
+       'layer_responses_all.csv.', reporting.data_note(studied), reporting.CLAIMS['responses']]))
   print(plots.responses(os.path.join(FLAGS.out, 'fig7_layer_responses.png'), stds))
 
 

@@ -17,6 +17,7 @@ from resnet_jax.runtime import cli
 
 flags.DEFINE_string('root', 'workdirs/paper', 'The root of the sweeps: ROOT/<dataset name>/<network name>.')
 flags.DEFINE_string('out', None, 'Where tables and figures go; default ROOT/report.')
+cli.writable_directory('out')
 FLAGS = flags.FLAGS
 
 

@@ -1,5 +1,5 @@
-r"""Shortcut options A, B and C (He et al. 2015, Table 3): ResNet-34 and plain-34 on ImageNet, or CIFAR ResNets of
-the given depths as a cheap proxy.
+r"""Shortcut options A, B and C (He et al. 2015, Table 3): ResNet-34 and plain-34 on ImageNet (or --depths), or
+CIFAR ResNets of the given depths as a cheap proxy.
 
     python experiments/shortcut_ablation.py --dataset=imagenet --set=dataset.dir=/data/imagenet --launcher=slurm
     python experiments/shortcut_ablation.py --dataset=cifar10 --depths=20,56 --set=dataset.source=folder \
@@ -14,13 +14,14 @@ from absl import flags
 from resnet_jax.reproduce import plots, reporting, sweep_cli
 from resnet_jax.runtime import cli
 
-flags.DEFINE_list('depths', None, 'CIFAR depths; default 20,56 (ImageNet: Table 3 is ResNet-34).')
+flags.DEFINE_list('depths', None, 'Depths; default CIFAR 20,56 or ImageNet 34 (Table 3, beside plain-34).')
 cli.integer_list('depths')
 FLAGS = flags.FLAGS
+DEFAULT_DEPTHS = {'cifar10': (20, 56), 'imagenet': (34,)}
 
 
 def report(results, out):
-  options = {n: r for n, r in results.items() if n[-2:] in ('-A', '-B', '-C') or n == 'plain34'}
+  options = {n: r for n, r in results.items() if n[-2:] in ('-A', '-B', '-C') or n.startswith('plain')}
   curves = os.path.join(out, f'shortcuts_{FLAGS.dataset}.png')
   panels = [(f'ResNet-{d}', [r for n, r in sorted(options.items()) if r.config['model']['depth'] == d])
             for d in sorted({r.config['model']['depth'] for r in options.values()})]
@@ -30,10 +31,9 @@ def report(results, out):
 
 
 def main():
-  if FLAGS.dataset == 'imagenet':
-    variants = ['plain34', 'resnet34-A', 'resnet34-B', 'resnet34-C']
-  else:
-    variants = [f'resnet{d}-{option}' for d in map(int, FLAGS.depths or (20, 56)) for option in 'ABC']
+  depths = sweep_cli.depths(DEFAULT_DEPTHS[FLAGS.dataset])
+  plain = [f'plain{d}' for d in depths] if FLAGS.dataset == 'imagenet' else []  # Table 3's plain baseline.
+  variants = plain + [f'resnet{d}-{option}' for d in depths for option in 'ABC']
   sweep_cli.run('shortcut_ablation', variants, report)
 
 

@@ -26,21 +26,55 @@ def step_dirs(workdir: str) -> list[int]:
   return sorted(int(name) for name in os.listdir(directory) if name.isdigit()) if os.path.isdir(directory) else []
 
 
+# What a resumed run may change: how long it runs and how often it logs, evaluates and saves, and where this
+# machine keeps the data. Every other setting changes what is trained, so a workdir keeps the one it began with.
+RESUMABLE = ('total_steps', 'num_epochs', 'log_every_steps', 'eval_every_steps', 'checkpoint_every_steps',
+             'keep_checkpoints', 'eval_batch_size', 'replica_axis', 'dataset.dir', 'dataset.cache_dir',
+             'dataset.workers', 'eval')
+
+
+def flatten(tree: dict, prefix: str = '') -> dict:
+  """{'a': {'b': 1}} -> {'a.b': 1}."""
+  flat = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      flat.update(flatten(value, f'{prefix}{key}.'))
+    else:
+      flat[prefix + key] = value
+  return flat
+
+
+def changed_settings(saved: dict, config: dict) -> list[tuple[str, object, object]]:
+  """(key, saved value, new value) of each setting both configs hold that differs, those in RESUMABLE aside (a
+  config.json older than a setting lacks it: the setting's default was then the only behaviour)."""
+  old, new = flatten(saved), flatten(config)
+  return [(key, old[key], new[key]) for key in sorted(old.keys() & new.keys())
+          if old[key] != new[key] and not any(key == r or key.startswith(r + '.') for r in RESUMABLE)]
+
+
+def holdings(workdir: str) -> str | None:
+  """What workdir holds of a run: 'checkpoints', 'metrics' (rows, no checkpoint yet), or None (nothing)."""
+  rows = os.path.join(workdir, 'metrics.jsonl')
+  return 'checkpoints' if step_dirs(workdir) else (
+      'metrics' if os.path.exists(rows) and os.path.getsize(rows) > 0 else None)
+
+
 def _shapes(tree) -> list[tuple[int, ...]]:
   return sorted(tuple(leaf.shape) for leaf in jax.tree.leaves(tree))
 
 
-def check_writable(workdir: str) -> None:
-  """Refuses a workdir that cannot be written (a file, a read-only place), leaving nothing behind."""
+def check_writable(workdir: str, flag: str = '--workdir') -> None:
+  """Refuses a directory to write (flag's) that cannot be written (a file, a read-only place), leaving nothing
+  behind."""
   if os.path.exists(workdir) and not os.path.isdir(workdir):
-    raise ConfigError(f'--workdir={workdir} is a file, not a directory: name a directory.')
+    raise ConfigError(f'{flag}={workdir} is a file, not a directory: name a directory.')
   existing = os.path.abspath(workdir)
   while not os.path.exists(existing):
     existing = os.path.dirname(existing)
   try:
     os.rmdir(tempfile.mkdtemp(dir=existing))
   except OSError as e:
-    raise ConfigError(f'--workdir={workdir} cannot be written ({existing}: {e.strerror or e}): name a writable '
+    raise ConfigError(f'{flag}={workdir} cannot be written ({existing}: {e.strerror or e}): name a writable '
                       'directory.') from None
 
 
@@ -93,19 +127,30 @@ class Checkpoints:
                         '(python -m resnet_jax.tools.convert).')
 
   def _take_workdir(self, workdir: str, config) -> None:
-    """Refuses another network's workdir, and locks it (process 0)."""
+    """Refuses another network's workdir, or one trained under other settings, and locks it (process 0)."""
     saved = os.path.join(workdir, 'config.json')
-    if step_dirs(workdir) and os.path.exists(saved):
+    held = holdings(workdir)
+    if held and os.path.exists(saved):
       with open(saved) as f:
         saved_config = json.load(f)
       theirs, ours = saved_config['model'], json.loads(config.model.to_json())
       if theirs != ours:
-        raise ConfigError(f'{workdir} holds checkpoints of {model_name(ml_collections.ConfigDict(theirs))}, not of '
+        raise ConfigError(f'{workdir} holds {held} of {model_name(ml_collections.ConfigDict(theirs))}, not of '
                           f'{model_name(config.model)}: use another --workdir, or delete that one.')
       saved_replicas, nets = replicas.count(saved_config), replicas.count(config)
       if saved_replicas != nets:
-        raise ConfigError(f'{workdir} holds checkpoints of {saved_replicas} replicas, not {nets}: set '
+        raise ConfigError(f'{workdir} holds {held} of {saved_replicas} replicas, not {nets}: set '
                           f'--config.num_replicas={saved_replicas}, or use another --workdir.')
+      moved = saved_config['dataset'].get('dir'), config.dataset.get('dir')
+      if moved[0] != moved[1]:
+        logging.warning('%s was trained on dataset.dir=%s; resuming it on %s, which must hold the same data.',
+                        workdir, *moved)
+      changed = changed_settings(saved_config, json.loads(config.to_json()))
+      if changed:
+        key, was, now = changed[0]
+        more = f' (and {", ".join(k for k, _, _ in changed[1:])})' if len(changed) > 1 else ''
+        raise ConfigError(f'{workdir} was trained with {key}={json.dumps(was)}, not {json.dumps(now)}{more}: resume '
+                          f'it with --config.{key}={json.dumps(was)}, or train into another --workdir.')
     if jax.process_index() == 0:
       try:
         os.makedirs(workdir, exist_ok=True)

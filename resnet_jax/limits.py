@@ -11,13 +11,14 @@ LIMITS = (('batch_size', 1, None), ('num_replicas', 1, None), ('eval_batch_size'
           ('optimizer.weight_decay', 0, None), ('optimizer.label_smoothing', 0, 1), ('schedule.decay', 0, None),
           ('schedule.warmup_length', 0, None), ('schedule.warmup_factor', 0, None), ('model.bn_group_size', 0, None),
           ('dataset.crop_padding', 0, None), ('dataset.workers', 1, None), ('dataset.mean_samples', 1, None),
-          ('dataset.image_size', 1, None), ('dataset.num_classes', 2, None))
+          ('dataset.image_size', 1, None), ('dataset.num_classes', 2, None), ('dataset.train_size', 1, None))
 # (field, choices): names that must be one of these.
 CHOICES = (('dataset.normalization', ('per_pixel_mean', 'per_channel')),)
 
 
 def check_limits(config) -> None:
-  """Refuses a number out of its range or not finite (LIMITS), a name not among its choices (CHOICES), or
+  """Refuses a number out of its range or not finite (LIMITS), a name not among its choices (CHOICES), a label
+  smoothing of 1, a crop padding of the image's size, a CIFAR-10 image size other than its images', or
   schedule.boundaries that are not increasing numbers."""
   for key, lowest, highest in LIMITS:
     parent, _, field = key.rpartition('.')
@@ -34,6 +35,16 @@ def check_limits(config) -> None:
     if field in config[parent] and config[parent][field] not in choices:
       raise ConfigError(f'{key} must be one of {", ".join(choices)}, not {config[parent][field]!r}: set '
                         f'--config.{key}.')
+  if config.optimizer.label_smoothing == 1:
+    raise ConfigError('optimizer.label_smoothing must be below 1 (at 1 every target is uniform and holds no label): '
+                      'set --config.optimizer.label_smoothing=0.1, say.')
+  d = config.dataset
+  if d.get('crop_padding', 0) >= d.image_size:
+    raise ConfigError(f'dataset.crop_padding must be below the image size, {d.image_size} (a crop could then hold '
+                      f'no pixel of the image), not {d.crop_padding}: set --config.dataset.crop_padding=4, say.')
+  if d.name == 'cifar10' and d.image_size != 32:
+    raise ConfigError(f'dataset.image_size is 32 for CIFAR-10, whose images are 32x32, not {d.image_size}: drop '
+                      '--config.dataset.image_size.')
   boundaries = list(config.schedule.boundaries)
   if not all(isinstance(b, (int, float)) and not isinstance(b, bool) and b > 0 for b in boundaries) or (
       boundaries != sorted(set(boundaries))):

@@ -39,7 +39,7 @@ def tree_bytes(tree) -> int:
 def check_fits(config, model, mesh, one_state) -> None:
   """Refuses config's training where its lower bound (above) exceeds one device's memory. one_state: the abstract
   TrainState of one net (jax.eval_shape)."""
-  known = device_bytes(mesh.devices.flat[0])
+  known = device_bytes(next(d for d in mesh.devices.flat if d.process_index == jax.process_index()))
   if known is None:
     return
   available, source = known

@@ -1,5 +1,6 @@
 """Training: TrainState, the pure train_step, and train_and_evaluate(config, workdir)."""
 import functools
+import json
 import os
 import signal
 import time
@@ -202,6 +203,10 @@ class Run:
     initial = (init_state(self.model, self.tx, config, self.mesh), self.empty())
     (self.state, self.running), self.step = self.checkpoints.restore_newest(initial)
     if not read_only:
+      if self.step > config.total_steps:
+        self.close()
+        raise ConfigError(f'{workdir} is at step {self.step}, past --config.total_steps={config.total_steps}: give '
+                          f'--config.total_steps={self.step} or more, or train into another --workdir.')
       self.checkpoints.write_config(config)
 
   @property
@@ -359,10 +364,13 @@ def final_line(workdir: str, seconds: float) -> str:
 
 def evaluate_workdir(config, workdir: str, protocol: str | None = None) -> dict:
   """Evaluates the newest checkpoint of workdir (under `protocol`, for ImageNet) and appends the results to its
-  metrics.jsonl; config is the workdir's own (config_io.workdir_config). Per split, the results of its net, or
-  the list of its replicas' results."""
+  metrics.jsonl (marked with the data's dataset_dir where it is not the one trained on); config is the workdir's
+  own (config_io.workdir_config). Per split, the results of its net, or the list of its replicas' results."""
+  with open(os.path.join(workdir, 'config.json')) as f:
+    trained_dir = json.load(f)['dataset'].get('dir')
+  other_data = {'dataset_dir': config.dataset.dir} if config.dataset.get('dir') != trained_dir else {}
   run = Run(config, workdir, read_only=True)
-  writer = MetricsWriter(workdir, run.step, evaluation=True)
+  writer = MetricsWriter(workdir, run.step, evaluation=True, marks=other_data)
   try:
     results = run.evaluate(writer, protocol)
     return {split: per_net if run.replicas > 1 else per_net[0] for split, per_net in results.items()}

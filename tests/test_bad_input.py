@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from resnet_jax import checkpoint, writers
-from resnet_jax.data import cifar10, folder
+from resnet_jax.data import cifar10, dataset, folder
 from resnet_jax.errors import ConfigError
 from resnet_jax.train import NonFiniteLossError, train_and_evaluate
 from tests.helpers import ROOT, launch, rows, tiny_config, write_image_folder
@@ -42,6 +42,8 @@ def assert_refused(process_or_done, message, workdir=None):
     (['--config=configs/nope.py:resnet20'], "'configs/nope.py'. A relative path is taken from the current directory"),
     ([NET, '--config.batchsize=8'], 'Did you mean "batch_size"'),
     ([NET, '--config.model.widht=8'], "no field 'widht'"),
+    ([NET, '--config.model.learning_rate=0.1'], 'Did you mean --config.optimizer.learning_rate?'),  # Wrong section.
+    ([NET, '--config.eval.protocol=ten_crop'], "The config has no section 'eval'"),  # ImageNet's, not CIFAR's.
     ([NET, '--config.batch_size=abc'], "--config.batch_size=abc"),
     ([NET, '--config.batch_size=0'], 'batch_size must be a finite number at least 1, not 0'),
     ([NET, '--config.batch_size=-8'], 'batch_size must be a finite number at least 1, not -8'),
@@ -61,6 +63,10 @@ def assert_refused(process_or_done, message, workdir=None):
     (['--mode=eval', '--config.dataset.dir=/tmp'], '--config.dataset.dir needs --config=FILE:NETWORK before it'),
     (['--config=configs/imagenet.py:resnet19', '--config.dataset.dir=/tmp', '--config.batch_size=24'],
      'ImageNet ResNets have depth [18, 34, 50, 101, 152, 200], not 19'),
+    ([NET, '--config.optimizer.label_smoothing=1'], 'optimizer.label_smoothing must be below 1'),
+    ([NET, '--config.dataset.crop_padding=300'], 'dataset.crop_padding must be below the image size, 32'),
+    ([NET, '--config.dataset.train_size=0'], 'dataset.train_size must be a finite number at least 1, not 0'),
+    ([NET, '--config.dataset.image_size=64'], 'dataset.image_size is 32 for CIFAR-10'),
     ([NET, '--config.dataset.normalization=foo'], "dataset.normalization must be one of per_pixel_mean, per_channel, "
                                                   "not 'foo'"),
     ([NET, '--mode=bogus'], 'value should be one of'),
@@ -115,6 +121,11 @@ def test_bad_images_are_named(folder_copy, tmp_path):
   Image.new('RGB', (28, 28)).save(first)
   with pytest.raises(ConfigError, match=f'{first} is 28x28 pixels, but most train images are 32x32'):
     folder.load(folder_copy, ('train', 'test'), str(tmp_path / 'cache'))
+  small = write_image_folder(tmp_path / 'small', {'train': 1, 'test': 1}, [f'c{k}' for k in range(10)], [(28, 28)],
+                             '.png', brightness=20)
+  with pytest.raises(ConfigError, match=f'CIFAR-10 images are 32x32 pixels; {small} holds 28x28: resize them to '
+                                        '32x32, or train on them with configs/imagenet.py'):
+    cifar10.load(cifar_config(small, tmp_path / 'cache'))
 
 
 def test_folder_entries_that_are_not_images(folder_copy, tmp_path, capsys):
@@ -140,6 +151,40 @@ def test_folder_entries_that_are_not_images(folder_copy, tmp_path, capsys):
     folder.load(folder_copy, ('train', 'test'), cache)
 
 
+def test_every_format_pil_reads_is_an_image_and_other_files_are_named(folder_copy, tmp_path, capsys):
+  """GIF and TIFF count (was: skipped silently); a 16-bit grey PNG keeps its top 8 bits (was: clipped at 255);
+  a file that is not an image is passed over, saying so."""
+  import io
+  from PIL import Image
+  c1 = os.path.join(folder_copy, 'train', 'c1')
+  Image.new('RGB', (32, 32), (0, 255, 0)).save(os.path.join(c1, 'green.gif'))
+  Image.new('RGB', (32, 32), (0, 0, 255)).save(os.path.join(c1, 'blue.tif'))
+  (tmp_path / 'notes').write_text('not an image')
+  shutil.copy(tmp_path / 'notes', os.path.join(c1, 'notes.txt'))
+  arrays = folder.load(folder_copy, ('train', 'test'), str(tmp_path / 'cache'))
+  assert len(arrays['train_images']) == 22
+  assert f'{folder_copy}: skipped 1 files that are not images' in capsys.readouterr().out
+  grey = (np.arange(32 * 32).reshape(32, 32) * 64).astype(np.uint16)
+  encoded = io.BytesIO()
+  Image.fromarray(grey).save(encoded, format='PNG')
+  decoded = folder._decode_image(encoded.getvalue(), 'grey.png')
+  assert decoded.shape == (32, 32, 3) and np.array_equal(decoded[..., 1], (grey >> 8).astype(np.uint8))
+
+
+def test_epochs_that_are_not_passes_over_the_data_are_named(capsys):
+  config = tiny_config('/data/small', '/cache')
+  config.schedule.unit = 'epochs'  # Of dataset.train_size=50,000 images: 2,500 passes over a folder of 20.
+  dataset.check_training_images(config, 20)
+  said = capsys.readouterr().out
+  assert ('the schedule counts epochs of dataset.train_size=50,000 images; /data/small holds 20 training images, so '
+          'its epochs are not passes over them (--config.dataset.train_size=20 makes them so)') in said
+  config.dataset.train_size = 20
+  dataset.check_training_images(config, 20)
+  assert capsys.readouterr().out == ''
+  with pytest.raises(ConfigError, match='batch_size 16 exceeds the 8 training images'):
+    dataset.check_training_images(config, 8)
+
+
 def test_a_validation_split_larger_than_the_training_set_is_refused(folder_copy, tmp_path):
   with pytest.raises(ConfigError, match='dataset.val_split holds out 5,000 training images, and .* has 20: drop'):
     cifar10.load(cifar_config(folder_copy, tmp_path / 'cache', val_split=True))
@@ -156,7 +201,9 @@ def test_class_folders_must_match_num_classes(folder_copy, tmp_path):
   for split in ('train', 'test'):
     os.makedirs(os.path.join(folder_copy, split, 'extra'))
     shutil.copy(os.path.join(folder_copy, split, 'c0', '0.jpg'), os.path.join(folder_copy, split, 'extra', '0.jpg'))
-  with pytest.raises(ConfigError, match='has 11 class folders .* but dataset.num_classes is 10'):
+  with pytest.raises(ConfigError, match='has 11 class folders .* but dataset.num_classes is 10: point dataset.dir at '
+                                        'a folder of 10 classes, or, to train a new net on these, set '
+                                        '--config.dataset.num_classes=11'):
     cifar10.load(cifar_config(folder_copy, tmp_path / 'cache'))
 
 
@@ -229,7 +276,7 @@ def test_eval_of_a_read_only_workdir_prints_the_result_and_records_nothing(train
 
 
 @pytest.mark.slow
-def test_eval_reads_the_workdirs_config_and_changes_nothing_else(trained, image_folder):
+def test_eval_reads_the_workdirs_config_and_changes_nothing_else(trained, image_folder, tmp_path):
   workdir, cache = trained
   before = snapshot(workdir)
   done = launch('--mode=eval', f'--workdir={workdir}')  # No --config: config.json says it all.
@@ -245,6 +292,12 @@ def test_eval_reads_the_workdirs_config_and_changes_nothing_else(trained, image_
   other_net = launch('--mode=eval', f'--workdir={workdir}', '--config=configs/cifar10.py:resnet20')
   assert_refused(other_net, 'was trained as resnet8-A, not resnet20-A')
   assert snapshot(workdir) == before
+  other_data = tmp_path / 'other_data'
+  shutil.copytree(image_folder, other_data)
+  done = launch('--mode=eval', f'--workdir={workdir}', NET, f'--config.dataset.dir={other_data}')
+  stdout, stderr = done.communicate(timeout=300)
+  assert done.returncode == 0, stderr[-3000:]
+  assert rows(workdir)[-1]['dataset_dir'] == str(other_data) and 'dataset_dir' not in rows(workdir)[-2]
 
 
 def test_reading_a_workdir_without_checkpoints_is_refused(trained, tmp_path):
@@ -271,6 +324,33 @@ def test_another_networks_checkpoints_are_refused_not_moved(trained, image_folde
     train_and_evaluate(config, str(other))
   assert sorted(os.listdir(other / 'checkpoints')) == sorted(os.listdir(os.path.join(workdir, 'checkpoints')))
   assert not (other / 'config.json').exists() and not (other / 'metrics.jsonl').exists()  # Neither written.
+
+
+def test_a_resumed_run_keeps_the_settings_it_was_trained_with(trained, image_folder, tmp_path):
+  """Resuming may change how long a run goes and how often it logs and saves; not what it trains (issue 22)."""
+  workdir, cache = trained
+  copy = tmp_path / 'copy'
+  shutil.copytree(workdir, copy)
+  before = snapshot(copy)
+  other_rate = tiny_config(image_folder, cache, total_steps=4, optimizer={'learning_rate': 0.05})
+  with pytest.raises(ConfigError, match=r'was trained with optimizer.learning_rate=0.1, not 0.05: resume it with '
+                                        r'--config.optimizer.learning_rate=0.1, or train into another --workdir'):
+    train_and_evaluate(other_rate, str(copy))
+  with pytest.raises(ConfigError, match=r'trained with batch_size=16, not 8 \(and seed\)'):
+    train_and_evaluate(tiny_config(image_folder, cache, total_steps=4, batch_size=8, seed=3), str(copy))
+  with pytest.raises(ConfigError, match=r'is at step 2, past --config.total_steps=1: give --config.total_steps=2 or '
+                                        r'more'):
+    train_and_evaluate(tiny_config(image_folder, cache, total_steps=1), str(copy))
+  assert snapshot(copy) == before
+  # Rows without checkpoints (a run stopped before its first save) belong to their net as much.
+  rows_only = tmp_path / 'rows_only'
+  os.makedirs(rows_only)
+  for name in ('config.json', 'metrics.jsonl'):
+    shutil.copy(copy / name, rows_only / name)
+  deeper = tiny_config(image_folder, cache)
+  deeper.model.depth = 14
+  with pytest.raises(ConfigError, match='holds metrics of resnet8-A, not of resnet14-A'):
+    train_and_evaluate(deeper, str(rows_only))
 
 
 def test_moving_aside_twice_keeps_both(tmp_path, image_folder):
@@ -349,8 +429,13 @@ def test_sigterm_during_the_first_compile_saves_after_the_first_step(image_folde
 @pytest.mark.slow
 def test_sweep_flags_are_checked_before_any_run(tmp_path):
   for script, args, message in (
-      ('depth_ablation.py', ['--launcher=print', '--depths=abc'], '--depths takes integers of at least 1'),
+      ('depth_ablation.py', ['--launcher=print', '--depths=abc'], '--depths takes distinct integers of at least 1'),
+      ('depth_ablation.py', ['--launcher=print', '--depths=20,20'], '--depths takes distinct integers'),
+      ('gpu_window.py', ['--dry_run', '--depths=20,32,20'], '--depths takes distinct integers'),
       ('depth_ablation.py', ['--launcher=print', '--depths=21'], 'depth 6n+2'),
+      ('depth_ablation.py', ['--launcher=print', '--dataset=imagenet', '--depths=20'],
+       '--depths=20: ImageNet ResNets have depth [18, 34, 50, 101, 152, 200], not 20: give --depths of such numbers'),
+      ('shortcut_ablation.py', ['--launcher=print', '--depths=18'], '--depths=18: CIFAR ResNets have depth 6n+2'),
       ('depth_ablation.py', ['--launcher=print', '--steps=-5'], '--steps=-5'),
       ('depth_ablation.py', ['--launcher=print', '--replicas=0'], '--replicas=0'),
       ('gpu_window.py', ['--dry_run', '--depths=21'], 'depth 6n+2'),
@@ -362,6 +447,12 @@ def test_sweep_flags_are_checked_before_any_run(tmp_path):
       ('depth_ablation.py', ['--launcher=print', '--replicas=2', '--set=num_replicas=3'], 'use --replicas'),
       ('gpu_window.py', ['--dry_run', '--set=num_replicas=3'], 'use --replicas'),
       ('gpu_window.py', ['--dry_run', '--budget_seconds=nan'], 'must be a finite number of seconds'),
+      ('depth_ablation.py', ['--launcher=print', '--steps=8', '--set=total_steps=100'], '--steps=8 sets total_steps'),
+      ('depth_ablation.py', ['--launcher=print', '--steps=8', '--set=schedule.boundaries=(2,4)'],
+       '--steps=8 sets schedule.boundaries'),
+      ('depth_ablation.py', ['--launcher=print', f'--out={__file__}'], 'is a file, not a directory'),
+      ('reproduce_tables.py', [f'--out={__file__}'], 'is a file, not a directory'),
+      ('gpu_window.py', ['--dry_run', f'--root={__file__}'], 'is a file, not a directory'),
       ('gpu_window.py', ['--dry_run', '--benchmark_dtype=float17'], 'value should be one of <bfloat16|float32>'),
       ('gpu_window.py', ['--dry_run', '--benchmark_net=cifar10:foonet20'], "Unknown network 'foonet20'"),
       ('depth_ablation.py', ['--launcher=print', '--steps=3'], '--steps=3 is too few for the schedule\'s 2 '
@@ -429,6 +520,11 @@ def test_layer_deletion_refuses_more_blocks_than_the_net_has(trained):
                          f'--out={workdir}-report'], cwd=ROOT, text=True, capture_output=True, timeout=300,
                         env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
   assert_refused(done, '--ks=99: resnet8-A has 1 blocks to delete at random, not 99', f'{workdir}-report')
+  for script in ('layer_deletion.py', 'layer_responses.py'):  # One network twice: its rows would merge.
+    done = subprocess.run([sys.executable, f'experiments/{script}', f'--workdirs={workdir},{workdir}/',
+                           f'--out={workdir}-report'], cwd=ROOT, text=True, capture_output=True, timeout=300,
+                          env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+    assert_refused(done, 'both of resnet8-A: the tables name nets by network', f'{workdir}-report')
 
 
 def test_converter_refuses_a_workdir_with_checkpoints(tmp_path):
@@ -437,6 +533,13 @@ def test_converter_refuses_a_workdir_with_checkpoints(tmp_path):
                          '--config=configs/imagenet.py:resnet18,modern', f'--workdir={tmp_path / "w"}'], cwd=ROOT,
                         text=True, capture_output=True, timeout=120, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
   assert_refused(done, 'already holds checkpoints: convert into a new --workdir')
+  os.makedirs(tmp_path / 'started')  # A run stopped before its first checkpoint: its rows are its own.
+  (tmp_path / 'started' / 'metrics.jsonl').write_text('{"step": 1, "split": "train"}\n')
+  done = subprocess.run([sys.executable, '-m', 'resnet_jax.tools.convert', f'--torchvision={tmp_path / "any.pth"}',
+                         '--config=configs/imagenet.py:resnet18,modern', f'--workdir={tmp_path / "started"}'],
+                        cwd=ROOT, text=True, capture_output=True, timeout=120,
+                        env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  assert_refused(done, 'already holds metrics: convert into a new --workdir')
 
 
 @pytest.mark.slow

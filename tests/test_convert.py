@@ -61,10 +61,20 @@ def test_config_that_differs_from_torchvision_is_refused(tmp_path):
     convert.convert({}, config, str(tmp_path))
 
 
-def test_file_of_another_depth_is_refused(tmp_path):
+def test_file_of_another_depth_or_head_is_refused_naming_the_right_config(tmp_path):
   state_dict = {k: v.numpy() for k, v in random_torch_net(18).state_dict().items()}
-  with pytest.raises(ConfigError, match='lacks layer1.2'):
+  with pytest.raises(ConfigError, match=r'is a ResNet-18, not the config\'s ResNet-34: use '
+                                        r'--config=configs/imagenet.py:resnet18,modern'):
     convert.convert(state_dict, get_config('imagenet:resnet34,modern'), str(tmp_path))
+  state_dict['fc.weight'], state_dict['fc.bias'] = state_dict['fc.weight'][:10], state_dict['fc.bias'][:10]
+  with pytest.raises(ConfigError, match="head has 10 classes, not the config's 1000: set "
+                                        "--config.dataset.num_classes=10"):
+    convert.convert(state_dict, get_config('imagenet:resnet18,modern'), str(tmp_path))
+  del state_dict['layer1.1.conv2.weight']  # A block without its second layer: the key is named.
+  ten_classes = get_config('imagenet:resnet18,modern')
+  ten_classes.dataset.num_classes = 10
+  with pytest.raises(ConfigError, match='lacks layer1.1.conv2.weight'):
+    convert.convert(state_dict, ten_classes, str(tmp_path))
 
 
 @pytest.mark.slow

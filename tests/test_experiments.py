@@ -1,8 +1,10 @@
 """The experiment scripts end to end, as a user runs them, on tiny nets and budgets over a generated image folder."""
 import csv
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -43,11 +45,23 @@ def depth_sweep(sweep_args):
 
 
 @pytest.mark.slow
+def test_a_sweep_of_another_recipe_does_not_take_the_finished_runs_for_its_own(depth_sweep, sweep_args):
+  """A finished 2-step run is neither skipped as done nor trained on by a sweep of 8 steps (issue 22)."""
+  longer = [arg for arg in sweep_args if not arg.startswith('--steps')] + ['--steps=8', '--launcher=print']
+  done = subprocess.run([sys.executable, 'experiments/depth_ablation.py', *longer], cwd=ROOT, text=True,
+                        capture_output=True, timeout=300, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  assert done.returncode == 2 and done.stdout == '', done.stderr[-3000:]
+  assert done.stderr.strip().splitlines()[-1].endswith(
+      "plain14 holds a run trained with schedule.boundaries=[1, 2], not the sweep's [4, 6]: sweep with the settings "
+      "it was trained with, or into another --root."), done.stderr[-3000:]
+
+
+@pytest.mark.slow
 def test_depth_ablation_runs_the_grid_and_reports(depth_sweep, sweep_args):
   root, _ = depth_sweep
   report = os.path.join(root, 'report')
   for name in ('plain14', 'resnet14-A'):
-    assert sweep.finished(os.path.join(root, 'cifar10', name))
+    assert sweep.load(os.path.join(root, 'cifar10', name)).finished
   rows = {r['network']: r for r in read_csv(os.path.join(report, 'table6_cifar10.csv'))}
   assert set(rows) == {'plain14', 'resnet14-A'}
   assert rows['resnet14-A']['run'] == '2 steps' and 0 <= float(rows['plain14']['error % (ours)']) <= 100
@@ -78,7 +92,13 @@ def test_shortcut_ablation_writes_a_slurm_array_of_the_unfinished_runs(depth_swe
 def test_reproduce_tables_rebuilds_from_the_workdirs(depth_sweep):
   root, _ = depth_sweep
   out = os.path.join(root, 'rebuilt')
-  done = script('reproduce_tables.py', f'--root={root}', f'--out={out}', '--jpeg_offset')
+  stray = os.path.join(root, 'cifar10', 'stray')
+  os.makedirs(stray)  # A folder that holds no run: named, not silently left out.
+  try:
+    done = script('reproduce_tables.py', f'--root={root}', f'--out={out}', '--jpeg_offset')
+  finally:
+    os.rmdir(stray)
+  assert f'tables, under {os.path.join(root, "cifar10")}: stray (no config.json).' in done.stdout
   assert sorted(os.listdir(out)) == sorted(['fig6_cifar10.png', 'shortcuts_cifar10.csv', 'shortcuts_cifar10.md',
                                             'table6_cifar10.csv', 'table6_cifar10.md'])
   if os.path.exists(EXACT846):  # These nets trained on a generated folder, not on the JPEG copy: no JPEG table.
@@ -94,6 +114,8 @@ def test_layer_responses_script(depth_sweep):
   out = os.path.join(root, 'responses')
   workdirs = ','.join(os.path.join(root, 'cifar10', n) for n in ('plain14', 'resnet14-A'))
   script('layer_responses.py', f'--workdirs={workdirs}', f'--out={out}')
+  with open(os.path.join(out, 'layer_responses.md')) as f:
+    assert 'plain14, resnet14-A trained and tested on folder ' in f.read()  # From each workdir's config.json.
   rows = read_csv(os.path.join(out, 'layer_responses_all.csv'))
   assert len(rows) == 2 * 13  # The stem and two 3x3 layers in each of 6 blocks.
   assert all(float(r['std']) > 0 for r in rows)
@@ -108,6 +130,8 @@ def test_layer_deletion_script(depth_sweep):
   workdirs = ','.join(os.path.join(root, 'cifar10', n) for n in ('resnet14-A', 'plain14'))
   script('layer_deletion.py', f'--workdirs={workdirs}', f'--out={out}', '--draws=2', '--swaps=1',
          '--path_samples=1')
+  with open(os.path.join(out, 'deletion.md')) as f:
+    assert 'plain14, resnet14-A trained and tested on folder ' in f.read()
   single = read_csv(os.path.join(out, 'single_deletion.csv'))
   assert [r['block'] for r in single] == ['1.1', '1.2', '2.1', '2.2', '3.1', '3.2'] * 2
   assert [r['network'] for r in single[::6]] == ['resnet14-A', 'plain14']
@@ -173,3 +197,36 @@ def test_depth_sweep_of_replicas_reports_best_mean_std(image_folder, tmp_path):
     mean, std = spread.strip('()').split('±')
     assert float(best) <= float(mean) and float(std) >= 0 and rows[name]['run'] == '2 steps, 2 seeds'
   assert os.path.getsize(root / 'report' / 'fig6_cifar10.png') > 10_000
+
+
+@pytest.mark.slow
+def test_a_signal_to_a_local_sweep_saves_its_run_and_the_sweep_resumes(image_folder, tmp_path):
+  """Ctrl-C to the sweep (not to its run, which has a session of its own) reaches the run once: it saves, the
+  sweep says where it stopped and ends; the same command then finishes it."""
+  args = [sys.executable, 'experiments/depth_ablation.py', '--launcher=local', f'--root={tmp_path}', '--depths=8',
+          '--steps=200', '--set=dataset.source=folder', f'--set=dataset.dir={image_folder}',
+          f'--set=dataset.cache_dir={tmp_path / "cache"}', '--set=batch_size=16', '--set=eval_batch_size=40']
+  env = {**os.environ, 'JAX_PLATFORMS': 'cpu'}
+  sweep_process = subprocess.Popen(args, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+  log = tmp_path / 'cifar10' / 'plain8' / 'launch.log'
+  deadline = time.time() + 300
+  while not (log.exists() and 'step ' in log.read_text()) and time.time() < deadline:
+    time.sleep(0.5)
+  sweep_process.send_signal(signal.SIGINT)
+  out, err = sweep_process.communicate(timeout=300)
+  assert sweep_process.returncode == 0, err[-3000:]
+  assert '[1/2] plain8: stopped, saved at step ' in out and 'Sweep stopped by a signal after plain8' in out, out
+  assert 'resnet8-A: running' not in out and 'Traceback' not in err
+  saved = sweep.step_dirs(str(tmp_path / 'cifar10' / 'plain8'))
+  assert saved and saved[-1] < 200
+  again = script('depth_ablation.py', *args[2:])
+  assert f'resuming at step {saved[-1]} of 200' in log.read_text()
+  assert '[1/2] plain8: done' in again.stdout and '[2/2] resnet8-A: done' in again.stdout
+
+
+def test_the_imagenet_shortcut_sweep_takes_its_depths(tmp_path):
+  """--depths reaches ImageNet's Table 3 sweep too (was: ResNet-34 whatever was given)."""
+  done = script('shortcut_ablation.py', '--dataset=imagenet', '--launcher=print', f'--root={tmp_path}', '--depths=18',
+                f'--set=dataset.dir={tmp_path}')
+  workdirs = [arg.split('=', 1)[1] for arg in done.stdout.split() if arg.startswith('--workdir=')]
+  assert [os.path.basename(w) for w in workdirs] == ['plain18', 'resnet18-A', 'resnet18-B', 'resnet18-C']

@@ -147,7 +147,7 @@ def test_a_task_stopped_at_its_time_limit_saves_requeues_itself_and_finishes(lon
   log = open(output).read()
   assert record['JobState'] == 'COMPLETED' and int(record['Restarts']) >= 1, (record, log[-3000:])
   assert 'the time limit is near' in log and 'checkpoint saved' in log and 'attempt 2,' in log
-  assert sweep.finished(workdir)
+  assert sweep.load(workdir).finished
   assert_same_run(workdir, uninterrupted())
 
 

@@ -4,6 +4,9 @@ import contextlib
 from absl import flags
 
 from resnet_jax.analysis.study import Trained
+from resnet_jax.errors import ConfigError
+from resnet_jax.models import model_name
+from resnet_jax.runtime.config_io import workdir_config
 
 flags.DEFINE_list('workdirs', None, 'Trained workdirs to study.', required=True)
 flags.DEFINE_multi_string('set', [], 'Override of the saved configs, KEY=VALUE (e.g. dataset.dir=PATH).')
@@ -13,7 +16,15 @@ FLAGS = flags.FLAGS
 
 
 def trained_nets():
-  """Each --workdirs net as a Trained, opened in turn and closed after its study."""
+  """Each --workdirs net as a Trained, opened in turn and closed after its study; two workdirs of one network are
+  refused before any is opened (the tables name nets by network)."""
+  held = {}
+  for workdir in FLAGS.workdirs:
+    name = model_name(workdir_config(workdir, FLAGS.set).model)
+    if name in held:
+      raise ConfigError(f'--workdirs names {held[name]} and {workdir}, both of {name}: the tables name nets by '
+                        'network, so study them one at a time, each with its own --out.')
+    held[name] = workdir
   for workdir in FLAGS.workdirs:
     with contextlib.closing(Trained(workdir, FLAGS.set, replica=FLAGS.replica)) as trained:
       yield trained

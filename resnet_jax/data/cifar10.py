@@ -12,7 +12,7 @@ import urllib.request
 import numpy as np
 
 from resnet_jax.data import folder, on_device
-from resnet_jax.data.dataset import EvalSplit, array_split, import_tfds
+from resnet_jax.data.dataset import EvalSplit, array_split, check_training_images, import_tfds
 from resnet_jax.errors import ConfigError
 from resnet_jax.runtime.console import say
 from resnet_jax.runtime.progress import duration
@@ -123,12 +123,15 @@ def load(config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     if len(arrays['classes']) != config.num_classes:
       raise ConfigError(f'{config.dir} has {len(arrays["classes"])} class folders ({", ".join(arrays["classes"])}) '
                         f'but dataset.num_classes is {config.num_classes}: point dataset.dir at a folder of '
-                        f'{config.num_classes} classes, or set --config.dataset.num_classes.')
+                        f'{config.num_classes} classes, or, to train a new net on these, set '
+                        f'--config.dataset.num_classes={len(arrays["classes"])}.')
   else:
     raise ConfigError(f"Unknown dataset.source {config.source!r}: use 'download', 'folder' or 'tfds'.")
   splits = {split: (arrays[f'{split}_images'], arrays[f'{split}_labels']) for split in ('train', 'test')}
   if splits['train'][0].shape[1:] != (32, 32, 3):
-    raise ConfigError(f'CIFAR-10 images are 32x32x3; {config.dir} holds {splits["train"][0].shape[1:]}.')
+    h, w, _ = splits['train'][0].shape[1:]
+    raise ConfigError(f'CIFAR-10 images are 32x32 pixels; {config.dir} holds {w}x{h}: resize them to 32x32, or '
+                      'train on them with configs/imagenet.py (which crops any size).')
   if config.val_split:
     images, labels = splits['train']
     if len(labels) <= VAL_SIZE:
@@ -149,8 +152,7 @@ class Cifar10:
     self.config, self.mesh = config, mesh
     splits = load(config.dataset)
     images, labels = splits.pop('train')
-    if len(labels) < config.batch_size:
-      raise ConfigError(f'batch_size {config.batch_size} exceeds the {len(labels)} training images.')
+    check_training_images(config, len(labels))
     self.train = on_device.put(images, labels, mesh)
     self.norm = on_device.normalization(images, config.dataset.normalization)
     self.held_out = splits

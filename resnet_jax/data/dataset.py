@@ -12,6 +12,7 @@ import numpy as np
 
 from resnet_jax.data.on_device import Normalization
 from resnet_jax.errors import ConfigError
+from resnet_jax.runtime.console import say
 
 # (index of each image in the split's labels, its views: uint8 (len(index) * views per image, H, W, 3)).
 ViewBatch = tuple[np.ndarray, np.ndarray]
@@ -29,6 +30,17 @@ class EvalSplit:
   views: int  # Views of each image, over all batches.
   norm: Normalization  # uint8 views -> network inputs, by on_device.normalize.
   batches: Callable[[], Iterator[ViewBatch]]  # A fresh pass over the share's views.
+
+
+def check_training_images(config, count: int) -> None:
+  """Refuses a batch larger than the `count` training images; says where schedule.unit='epochs' counts epochs of
+  dataset.train_size images that are not passes over these."""
+  if count < config.batch_size:
+    raise ConfigError(f'batch_size {config.batch_size} exceeds the {count} training images.')
+  if config.schedule.unit == 'epochs' and count != config.dataset.train_size:
+    say(f'Note: the schedule counts epochs of dataset.train_size={config.dataset.train_size:,} images; '
+        f'{config.dataset.dir or "the data"} holds {count:,} training images, so its epochs are not passes over '
+        f'them (--config.dataset.train_size={count} makes them so).')
 
 
 def process_share(num_examples: int) -> np.ndarray:

@@ -16,7 +16,7 @@ from PIL import Image
 from resnet_jax.errors import ConfigError
 from resnet_jax.runtime.console import say
 
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.gif', '.tif', '.tiff')
 
 
 def _entries(source: str):
@@ -57,8 +57,11 @@ def _read(path: str) -> bytes:
 
 
 def _decode_image(data: bytes, path: str) -> np.ndarray:
+  """uint8 H,W,3; a 16-bit grey image keeps its top 8 bits (PIL's convert would clip it at 255)."""
   try:
     with Image.open(io.BytesIO(data)) as image:
+      if image.mode.startswith('I;16'):
+        return np.repeat((np.asarray(image) >> 8).astype(np.uint8)[..., None], 3, axis=-1)
       return np.asarray(image.convert('RGB'))
   except (OSError, SyntaxError, ValueError) as e:  # PIL's errors for corrupt or truncated files.
     raise ConfigError(f'{path} is not a readable image ({e}): replace or remove it.') from None
@@ -67,12 +70,18 @@ def _decode_image(data: bytes, path: str) -> np.ndarray:
 def _decode(source: str, splits: tuple[str, ...]) -> dict[str, np.ndarray]:
   files = {split: [] for split in splits}
   folders = {split: set() for split in splits}
+  skipped = []
   for split, cls, name, read in _entries(source):
     if split not in files:
       continue
     folders[split].add(cls)
     if name and name.lower().endswith(IMAGE_SUFFIXES):
       files[split].append((cls, name, read()))
+    elif name:
+      skipped.append(f'{split}/{cls}/{name}')
+  if skipped:
+    say(f'{source}: skipped {len(skipped)} files that are not images ({", ".join(IMAGE_SUFFIXES)}), e.g. '
+        f'{", ".join(sorted(skipped)[:3])}.')
   layout = f'{source}/{{{",".join(splits)}}}/<class>/<image>.jpg'
   missing = [split for split in splits if not files[split]]
   if missing:

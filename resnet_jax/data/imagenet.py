@@ -16,7 +16,7 @@ import numpy as np
 
 from resnet_jax import parallel, replicas
 from resnet_jax.data import augment, folder, host, on_device, protocols
-from resnet_jax.data.dataset import EvalSplit, import_tfds, process_share
+from resnet_jax.data.dataset import EvalSplit, check_training_images, import_tfds, process_share
 from resnet_jax.errors import ConfigError
 from resnet_jax.runtime.console import say
 
@@ -113,7 +113,9 @@ def load(config) -> dict[str, Encoded]:
   else:
     raise ConfigError(f"Unknown dataset.source {config.source!r}: use 'folder' or 'tfds'.")
   if (classes := int(splits['train'].labels.max()) + 1) > config.num_classes:
-    raise ConfigError(f'{config.dir} has {classes} classes; set --config.dataset.num_classes={classes}.')
+    raise ConfigError(f'{config.dir} has {classes} classes, more than dataset.num_classes={config.num_classes}: '
+                      f'point dataset.dir at a folder of {config.num_classes}, or, to train a new net on these, set '
+                      f'--config.dataset.num_classes={classes}.')
   return splits
 
 
@@ -162,8 +164,7 @@ class Imagenet:
       raise ConfigError(f'Unknown dataset.normalization {d.normalization!r}: use one of {", ".join(NORMALIZATIONS)}.')
     protocols.passes(config.eval.protocol, d.image_size, ())  # Refuses an unknown protocol.
     self.splits = load(d)
-    if len(self.splits['train']) < config.batch_size:
-      raise ConfigError(f'batch_size {config.batch_size} exceeds the {len(self.splits["train"])} training images.')
+    check_training_images(config, len(self.splits['train']))
     if d.normalization == 'per_pixel_mean':
       mean = mean_image(self.splits['train'], d.image_size, d.mean_samples, d.cache_dir, d.workers)
       self.norm = on_device.Normalization(mean, np.ones((3,), np.float32))

@@ -61,18 +61,23 @@ class Architecture:
     return tuple(sum(self.stage_sizes[:i]) for i in range(len(self.stage_sizes)))
 
 
+def wrong_depth(family: str, depth: int) -> str | None:
+  """Why `depth` names no network of `family` ('cifar' or 'imagenet'); None when it names one."""
+  if family == 'imagenet' and depth not in IMAGENET_STAGES:
+    return f'ImageNet ResNets have depth {sorted(IMAGENET_STAGES)}, not {depth}'
+  if family == 'cifar' and (depth < 8 or (depth - 2) % 6):
+    return f'CIFAR ResNets have depth 6n+2 (20, 32, 44, 56, 110, 1202, ...), not {depth}'
+  return None
+
+
 def architecture(family: str, depth: int) -> Architecture:
   """The architecture of a named family ('cifar' or 'imagenet') and depth."""
+  if wrong := wrong_depth(family, depth):
+    raise ConfigError(f'{wrong}: set --config.model.depth to one of them.')
   if family == 'imagenet':
-    if depth not in IMAGENET_STAGES:
-      raise ConfigError(f'ImageNet ResNets have depth {sorted(IMAGENET_STAGES)}, not {depth}: '
-                        'set --config.model.depth to one of them.')
     bottleneck, sizes = IMAGENET_STAGES[depth]
     return Architecture('imagenet', bottleneck, sizes, IMAGENET_WIDTHS)
   if family == 'cifar':
-    if depth < 8 or (depth - 2) % 6:
-      raise ConfigError(f'CIFAR ResNets have depth 6n+2 (20, 32, 44, 56, 110, 1202, ...), not {depth}: '
-                        'set --config.model.depth to such a number.')
     n = (depth - 2) // 6
     return Architecture('cifar', False, (n, n, n), CIFAR_WIDTHS)
   raise ConfigError(f"Unknown model family {family!r}: set --config.model.family to 'cifar' or 'imagenet'.")

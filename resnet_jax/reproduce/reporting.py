@@ -97,11 +97,18 @@ def trained_on(config: dict) -> str:
   return f'{d["source"]} {d["dir"]}'.strip() if d['source'] != 'download' else "download (the authors' archive)"
 
 
-def data_note(results) -> str:
-  """A table's note: what each group of its runs trained and was tested on."""
+def configs(results: dict, names) -> dict:
+  """name -> config.json of the runs among `names` that results holds."""
+  return {n: results[n].config for n in names if n in results}
+
+
+def data_note(run_configs: dict) -> str:
+  """A table's note: what each group of its runs (name -> config.json) trained and was tested on."""
   groups = {}
-  for result in results:
-    groups.setdefault(trained_on(result.config), []).append(result.name)
+  for name, config in run_configs.items():
+    groups.setdefault(trained_on(config), []).append(name)
+  if not groups:
+    return 'No run of this table was found under the root.'
   return 'Data (each run\'s config.json): ' + '; '.join(
       f'{", ".join(sorted(names))} trained and tested on {data}' for data, names in sorted(groups.items())) + '.'
 
@@ -130,7 +137,7 @@ def cifar_depth_table(results: dict, out: str) -> str:
   return write_table(out, 'table6_cifar10', 'CIFAR-10 test error by depth (He et al. 2015, Table 6)',
                      ['network', 'depth', 'params (ours)', 'params (paper)', 'error % (ours)', 'error % (paper)',
                       'run'], rows,
-                     [data_note(results[n] for n in names),
+                     [data_note(configs(results, names)),
                       'The paper reports plain nets in Fig. 6 only: "-" in the paper column.', CLAIMS['depth']])
 
 
@@ -144,19 +151,22 @@ def imagenet_table2(results: dict, out: str) -> str:
     rows.append(row + [protocol])
   return write_table(out, 'table2_imagenet', 'ImageNet val top-1 error, plain vs ResNet (He et al. 2015, Table 2)',
                      ['layers', 'plain (ours)', 'plain (paper)', 'ResNet-A (ours)', 'ResNet-A (paper)',
-                      'our protocol'], rows, [data_note(results[n] for n in IMAGENET_TABLE2 if n in results),
+                      'our protocol'], rows, [data_note(configs(results, IMAGENET_TABLE2)),
                                               'The paper tests with 10 crops.', CLAIMS['depth']])
 
 
 def imagenet_table3(results: dict, out: str) -> str:
   rows = []
-  for name, (paper1, paper5) in IMAGENET_TABLE3.items():
+  others = {n: (None, None) for n in sorted(results) if n not in IMAGENET_TABLE3 and (
+      n[-2:] in ('-A', '-B', '-C') or n.startswith('plain'))}  # Depths the paper's table lacks (--depths).
+  shown = {**IMAGENET_TABLE3, **others}
+  for name, (paper1, paper5) in shown.items():
     top1, top5, protocol = ours(results[name], 'ten_crop') if name in results else (None, None, '-')
     rows.append([name, top1, paper1, top5, paper5, protocol, status(results[name]) if name in results else '-'])
   return write_table(out, 'table3_imagenet', 'ImageNet val error by shortcut option and depth (He et al. 2015, '
                      'Table 3)', ['network', 'top-1 % (ours)', 'top-1 % (paper)', 'top-5 % (ours)',
                                   'top-5 % (paper)', 'our protocol', 'run'], rows,
-                     [data_note(results[n] for n in IMAGENET_TABLE3 if n in results), 'The paper tests with 10 crops.',
+                     [data_note(configs(results, shown)), 'The paper tests with 10 crops.',
                       CLAIMS['shortcuts']])
 
 
@@ -174,8 +184,8 @@ def cifar_shortcut_table(results: dict, out: str) -> str:
   runs = '; '.join(f'{r.name}: {status(r)}' for r in shown)
   return write_table(out, 'shortcuts_cifar10', 'CIFAR-10 test error by shortcut option (a proxy of Table 3)',
                      ['network', 'A error %', 'A params', 'B error %', 'B params', 'C error %', 'C params'], rows,
-                     [f'Runs: {runs}.', data_note(shown), 'The paper reports no CIFAR shortcut ablation.',
-                      CLAIMS['shortcuts']])
+                     [f'Runs: {runs}.', data_note({r.name: r.config for r in shown}),
+                      'The paper reports no CIFAR shortcut ablation.', CLAIMS['shortcuts']])
 
 
 def _by_depth(runs):

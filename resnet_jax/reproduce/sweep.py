@@ -9,6 +9,7 @@ import dataclasses
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import time
 import ml_collections
 
 from resnet_jax import replicas
+from resnet_jax.checkpoint import changed_settings, holdings, step_dirs
 from resnet_jax.errors import ConfigError
 from resnet_jax.models import model_name
 from resnet_jax.optim import steps_per_unit
@@ -50,6 +52,27 @@ class Job:
   def workdir(self) -> str:
     return os.path.join(self.root, self.config.dataset.name, self.name)
 
+  @property
+  def finished(self) -> bool:
+    """Whether the workdir's run has reached this job's last step and evaluated there."""
+    result = load(self.workdir)
+    return result is not None and result.finished and result.total_steps == self.config.total_steps
+
+  def check_workdir(self) -> None:
+    """Refuses a workdir that holds a run of other settings than this job's (those a resumed run may change,
+    checkpoint.RESUMABLE, aside), or one past its last step: the launcher would refuse it, and the sweep's tables
+    would report it as this job's."""
+    result = load(self.workdir)
+    if result is None or not holdings(self.workdir):
+      return
+    if changed := changed_settings(result.config, json.loads(self.config.to_json())):
+      key, was, now = changed[0]
+      raise ConfigError(f'{self.workdir} holds a run trained with {key}={json.dumps(was)}, not the sweep\'s '
+                        f'{json.dumps(now)}: sweep with the settings it was trained with, or into another --root.')
+    if result.last_step > self.config.total_steps:
+      raise ConfigError(f'{self.workdir} holds a run at step {result.last_step}, past the sweep\'s '
+                        f'{self.config.total_steps} steps: sweep into another --root.')
+
   def command(self, python: str) -> list[str]:
     return [python, os.path.join(REPO, 'launch.py'), f'--config={config_file(self.dataset)}:{self.variant}',
             f'--workdir={os.path.abspath(self.workdir)}', *[f'--config.{o}' for o in self.overrides]]
@@ -59,6 +82,11 @@ def scaled_boundaries(config, steps: int) -> tuple[int, ...]:
   """config's schedule boundaries, in steps, at the same fractions of a run of `steps` steps."""
   scale = steps / config.total_steps
   return tuple(max(1, round(b * steps_per_unit(config) * scale)) for b in config.schedule.boundaries)
+
+
+# What budget_overrides sets.
+BUDGET_KEYS = ('total_steps', 'schedule.unit', 'schedule.boundaries', 'schedule.warmup_length', 'eval_every_steps',
+               'log_every_steps', 'checkpoint_every_steps')
 
 
 def budget_overrides(config, steps: int) -> tuple[str, ...]:
@@ -77,32 +105,56 @@ def budget_overrides(config, steps: int) -> tuple[str, ...]:
           f'checkpoint_every_steps={steps}')
 
 
-def finished(workdir: str) -> bool:
-  """Whether the run in workdir has reached its last step and evaluated there."""
-  result = load(workdir)
-  return result is not None and result.finished
+class ForwardedSignals:
+  """While the context lasts, SIGTERM and SIGINT (Ctrl-C) are passed to `child`, the run in progress, which saves
+  and exits; `signalled` says one came, so that the sweep stops after that run. The child runs in a session of its
+  own, so that a terminal's Ctrl-C reaches it once, through here, as a request to save."""
+
+  def __enter__(self):
+    self.child, self.signalled = None, False
+    self._previous = {signum: signal.signal(signum, self._forward) for signum in (signal.SIGTERM, signal.SIGINT)}
+    return self
+
+  def __exit__(self, *exc_info):
+    for signum, handler in self._previous.items():
+      signal.signal(signum, handler)
+
+  def _forward(self, signum, frame):
+    del frame
+    self.signalled = True
+    if self.child is not None and self.child.poll() is None:
+      self.child.send_signal(signum)
 
 
 def run_local(jobs, python: str = sys.executable) -> list[Job]:
   """Runs the unfinished jobs one after another, each logging to <workdir>/launch.log; returns those that
-  failed."""
-  todo = [job for job in jobs if not finished(job.workdir)]
+  failed. A signal to the sweep stops the run in progress (which saves) and the sweep after it."""
+  todo = [job for job in jobs if not job.finished]
   for job in jobs:
     if job not in todo:
       say(f'{job.name}: finished in {job.workdir}, skipped.')
   failed, start = [], time.time()
-  for i, job in enumerate(todo):
-    os.makedirs(job.workdir, exist_ok=True)
-    log = os.path.join(job.workdir, 'launch.log')
-    say(f'[{i + 1}/{len(todo)}] {job.name}: running, log in {log}')
-    begun = time.time()
-    with open(log, 'a') as f:
-      status = subprocess.run(job.command(python), cwd=REPO, stdout=f, stderr=subprocess.STDOUT).returncode
-    elapsed = time.time() - start
-    say(f'[{i + 1}/{len(todo)}] {job.name}: {"done" if status == 0 else f"FAILED (exit {status})"} in '
-        f'{duration(time.time() - begun)}; sweep ETA {duration(elapsed / (i + 1) * (len(todo) - i - 1))}')
-    if status:
-      failed.append(job)
+  with ForwardedSignals() as signals:
+    for i, job in enumerate(todo):
+      os.makedirs(job.workdir, exist_ok=True)
+      log = os.path.join(job.workdir, 'launch.log')
+      say(f'[{i + 1}/{len(todo)}] {job.name}: running, log in {log}')
+      begun = time.time()
+      with open(log, 'a') as f:
+        signals.child = subprocess.Popen(job.command(python), cwd=REPO, stdout=f, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        status = signals.child.wait()
+      elapsed = time.time() - start
+      saved = step_dirs(job.workdir)
+      outcome = 'done' if job.finished else (
+          f'stopped, saved at step {saved[-1] if saved else 0} of {job.config.total_steps}')
+      say(f'[{i + 1}/{len(todo)}] {job.name}: {outcome if status == 0 else f"FAILED (exit {status})"} in '
+          f'{duration(time.time() - begun)}; sweep ETA {duration(elapsed / (i + 1) * (len(todo) - i - 1))}')
+      if status:
+        failed.append(job)
+      if signals.signalled:
+        say(f'Sweep stopped by a signal after {job.name}: run the same command to resume it.')
+        break
   return failed
 
 
@@ -146,12 +198,13 @@ class Result:
 
   def finals(self, protocol: str | None = None) -> list[dict]:
     """Per replica, the newest evaluation row (CIFAR: test, ImageNet: val) of the latest step evaluated: training's
-    own, or with `protocol` --mode=eval's under it (ImageNet's); replicas without one are left out."""
+    own, or with `protocol` --mode=eval's under it (ImageNet's) on the data trained on; replicas without one are
+    left out."""
     split = 'test' if any(r['split'] == 'test' for r in self.rows) else 'val'
     finals = []
     for replica in self.replicas:
       rows = [r for r in self.rows if r['split'] == split and r.get('replica') == replica and
-              (r.get('protocol') == protocol if protocol else not evaluation_row(r))]
+              (r.get('protocol') == protocol and 'dataset_dir' not in r if protocol else not evaluation_row(r))]
       if rows:
         finals.append(max(reversed(rows), key=lambda r: r['step']))
     return finals
@@ -169,10 +222,17 @@ def load(workdir: str) -> Result | None:
 
 def collect(root: str, dataset_name: str) -> dict[str, Result]:
   """The runs under root/<dataset_name>/, by network name; of a network run both alone and as replicas, the run of
-  the most replicas."""
+  the most replicas. Says which folders there it leaves out, and why."""
   base = os.path.join(root, dataset_name)
-  runs = [load(os.path.join(base, name)) for name in sorted(os.listdir(base))] if os.path.isdir(base) else []
+  names = sorted(n for n in os.listdir(base) if os.path.isdir(os.path.join(base, n))) if os.path.isdir(base) else []
+  runs = {name: load(os.path.join(base, name)) for name in names}
+  left_out = [f'{name} (no config.json)' for name, run in runs.items() if run is None]
   found = {}
-  for run in sorted(filter(None, runs), key=lambda r: replicas.count(r.config)):
+  for run in sorted(filter(None, runs.values()), key=lambda r: replicas.count(r.config)):
+    if run.name in found:
+      left_out.append(f'{os.path.basename(found[run.name].workdir)} (another run of {run.name}, '
+                      f'{os.path.basename(run.workdir)}, of as many or more replicas, is reported)')
     found[run.name] = run
+  if left_out:
+    say(f'Left out of the {dataset_name} tables, under {base}: {"; ".join(left_out)}.')
   return found

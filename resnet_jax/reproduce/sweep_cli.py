@@ -8,12 +8,15 @@ from absl import flags
 from resnet_jax.errors import ConfigError
 from resnet_jax.limits import check_limits
 from resnet_jax.models import create_model
+from resnet_jax.models.depths import wrong_depth
 from resnet_jax.optim import learning_rate_schedule
 from resnet_jax.reproduce import slurm, sweep
+from resnet_jax.runtime import cli
 from resnet_jax.runtime.config_io import apply_overrides, config_file, named_config
 
 flags.DEFINE_enum('dataset', 'cifar10', ['cifar10', 'imagenet'], 'configs/<dataset>.py.')
 flags.DEFINE_string('root', 'workdirs/paper', 'Runs go to ROOT/<dataset name>/<network name>.')
+cli.writable_directory('root')
 flags.DEFINE_enum('launcher', 'local', ['local', 'slurm', 'print', 'none'],
                   'local: run here one after another; slurm: write ROOT/<sweep>.sbatch, an array job; print: print '
                   'the commands; none: only collect the results. Finished runs are skipped.')
@@ -23,6 +26,7 @@ flags.DEFINE_multi_string('set', [], 'A config override for every run, KEY=VALUE
 flags.DEFINE_integer('replicas', 1, 'Seeds per network, trained at once in one program (config.num_replicas); the '
                      'tables report best (mean±std) over them.', lower_bound=1)
 flags.DEFINE_string('out', None, 'Where tables and figures go; default ROOT/report.')
+cli.writable_directory('out')
 flags.DEFINE_bool('check_data', True, 'local, slurm: refuse a dataset.dir that is not here; --nocheck_data for data '
                   'only the cluster\'s nodes have (a node-local copy).')
 flags.DEFINE_string('python', sys.executable, 'The interpreter the runs use (on the cluster for slurm).')
@@ -45,6 +49,7 @@ FLAGS = flags.FLAGS
 
 
 CPUS = {'cifar10': 2, 'imagenet': 8}
+FAMILY = {'cifar10': 'cifar', 'imagenet': 'imagenet'}  # configs/<dataset>.py's model.family.
 PATH_KEYS = ('dataset.dir', 'dataset.cache_dir')  # Given relative to where the sweep runs; runs get them absolute.
 
 
@@ -55,6 +60,15 @@ def overrides() -> tuple[str, ...]:
     key, _, value = override.partition('=')
     result.append(f'{key}={os.path.abspath(os.path.expanduser(value))}' if key in PATH_KEYS and value else override)
   return tuple(result)
+
+
+def depths(default) -> list[int]:
+  """The script's --depths, or `default`; a depth that names no network of --dataset is refused."""
+  chosen = [int(d) for d in FLAGS.depths] if FLAGS.depths else list(default)
+  for depth in chosen:
+    if wrong := wrong_depth(FAMILY[FLAGS.dataset], depth):
+      raise ConfigError(f'--depths={",".join(map(str, chosen))}: {wrong}: give --depths of such numbers.')
+  return chosen
 
 
 def check_data(config) -> None:
@@ -80,6 +94,9 @@ def jobs(variants) -> list[sweep.Job]:
     key = override.partition('=')[0]
     if key in SWEPT:
       raise ConfigError(f'--set={override}: the sweep sets {key} itself, one value per run; use {SWEPT[key]}.')
+    if FLAGS.steps and key in sweep.BUDGET_KEYS:
+      raise ConfigError(f'--set={override}: --steps={FLAGS.steps} sets {key} (the recipe shrunk to that budget); '
+                        f'drop the --set, or drop --steps to set the recipe yourself.')
   result = []
   for variant in variants:
     given = overrides() + ((f'num_replicas={FLAGS.replicas}',) if FLAGS.replicas > 1 else ())
@@ -90,7 +107,10 @@ def jobs(variants) -> list[sweep.Job]:
     create_model(config)
     learning_rate_schedule(config)
     check_data(config)
-    result.append(sweep.Job(FLAGS.dataset, variant, given, FLAGS.root))
+    job = sweep.Job(FLAGS.dataset, variant, given, FLAGS.root)
+    if FLAGS.launcher != 'none':  # none only reports what is there.
+      job.check_workdir()
+    result.append(job)
   return result
 
 
@@ -123,13 +143,13 @@ def run(name: str, variants, report) -> None:
       raise ConfigError(f'Array {", ".join(live)} of this sweep ({name}_{FLAGS.dataset}) still has tasks queued or '
                         f'running, which resume by themselves: wait for it to end (squeue --me), or stop it '
                         f'(scancel {" ".join(live)}), before writing a new one; else its runs would train twice.')
-    todo = [job.command(python()) for job in grid if not sweep.finished(job.workdir)]
+    todo = [job.command(python()) for job in grid if not job.finished]
     slurm.write_array(path, f'{name}_{FLAGS.dataset}', todo, resources, sweep.REPO)
     print(f'{len(todo)} unfinished runs: sbatch {path}; then run this again with --launcher=none for the report.'
           if todo else f'All {len(grid)} runs have finished: nothing to submit.')
   elif FLAGS.launcher == 'print':
     for job in grid:
-      if not sweep.finished(job.workdir):
+      if not job.finished:
         print(shlex.join(job.command(python())))
   out = FLAGS.out or os.path.join(FLAGS.root, 'report')
   results = sweep.collect(FLAGS.root, grid[0].config.dataset.name)

@@ -8,6 +8,7 @@ import sys
 from absl import app, flags
 
 import configs
+from resnet_jax import checkpoint
 from resnet_jax.errors import ConfigError
 from resnet_jax.runtime import console, environment, host_memory
 
@@ -31,16 +32,40 @@ def _show_library_flags_in_help() -> None:
 
 
 def integer_list(name: str, lowest: int = 1) -> None:
-  """Makes the list flag `name` refuse anything but integers of at least `lowest` while the flags are parsed."""
+  """Makes the list flag `name` refuse anything but distinct integers of at least `lowest` while the flags are
+  parsed."""
   flags.register_validator(
-      name, lambda values: values is None or all(v.isdigit() and int(v) >= lowest for v in values),
-      message=f'--{name} takes integers of at least {lowest} separated by commas, e.g. --{name}={lowest},{lowest + 1}')
+      name, lambda values: values is None or (all(v.isdigit() and int(v) >= lowest for v in values)
+                                              and len({int(v) for v in values}) == len(values)),
+      message=f'--{name} takes distinct integers of at least {lowest} separated by commas, e.g. '
+              f'--{name}={lowest},{lowest + 1}')
+
+
+def writable_directory(name: str) -> None:
+  """Makes the flag `name`, a directory to write, refuse a file or a place that cannot be written while the flags
+  are parsed, before any work."""
+  def check(path):
+    if path:
+      checkpoint.check_writable(path, f'--{name}')
+    return True
+  flags.register_validator(name, check)
 
 
 def fail(message: str) -> None:
   """Ends the program on bad input: one line `error: MESSAGE` on stderr, exit status 2."""
   print(f'error: {" ".join(message.split())}', file=sys.stderr)
   sys.exit(2)
+
+
+def keys_named(field: str) -> list[str]:
+  """The dotted keys of the config files' fields called `field`, in any section (e.g. 'learning_rate' ->
+  ['optimizer.learning_rate'])."""
+  import importlib
+  found = set()
+  for dataset, variant in (('cifar10', 'resnet20'), ('imagenet', 'resnet50')):
+    config = importlib.import_module(f'configs.{dataset}').get_config(variant)
+    found.update(key for key in checkpoint.flatten(config.to_dict()) if key.rpartition('.')[2] == field)
+  return sorted(found)
 
 
 def flag_error(error: Exception) -> str:
@@ -51,7 +76,11 @@ def flag_error(error: Exception) -> str:
   if isinstance(error, AttributeError):  # ml_collections: --config.KEY for a KEY the config lacks.
     missing = error.args[0]
     lines = str(missing.args[0] if isinstance(missing, KeyError) else missing).splitlines()
-    return f'The config has no field {lines[0]}. {" ".join(lines[1:])} List the fields with --mode=config.'
+    elsewhere = ' '.join(f'--config.{key}?' for key in keys_named(lines[0].strip("'")))
+    hint = f'Did you mean {elsewhere} ' if elsewhere else ''
+    return f'The config has no field {lines[0]}. {" ".join(lines[1:])} {hint}List the fields with --mode=config.'
+  if isinstance(error, KeyError):  # ml_collections: --config.SECTION.KEY for a SECTION the config lacks.
+    return f'The config has no section {error.args[0]}. List the fields with --mode=config.'
   if isinstance(error, flags.UnrecognizedFlagError) and error.flagname.startswith('config.'):
     return (f'--{error.flagname} needs --config=FILE:NETWORK before it, which makes the --config.KEY flags: e.g. '
             f'--config=configs/cifar10.py:resnet20 --{error.flagname}=... (--mode=eval: the trained network\'s).')

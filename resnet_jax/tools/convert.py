@@ -17,8 +17,9 @@ from absl import flags
 from ml_collections import config_flags
 
 from resnet_jax import parallel
-from resnet_jax.checkpoint import step_dirs
+from resnet_jax.checkpoint import holdings
 from resnet_jax.errors import ConfigError
+from resnet_jax.models.depths import IMAGENET_STAGES
 from resnet_jax.runtime import cli
 
 BN = {'scale': 'weight', 'bias': 'bias', 'mean': 'running_mean', 'var': 'running_var'}
@@ -76,6 +77,27 @@ def _get(state_dict, key):
   return state_dict[key]
 
 
+def torchvision_net(state_dict: dict[str, np.ndarray]) -> tuple[int | None, int | None]:
+  """(depth, classes) of a torchvision ResNet state_dict, from its blocks per stage and its head; None for what
+  it does not show."""
+  sizes = tuple(len({k.split('.')[1] for k in state_dict if k.startswith(f'layer{i}.')}) for i in range(1, 5))
+  bottleneck = any(k.endswith('.conv3.weight') for k in state_dict)
+  depth = next((d for d, stages in IMAGENET_STAGES.items() if stages == (bottleneck, sizes)), None)
+  head = state_dict.get('fc.weight')
+  return depth, None if head is None else head.shape[0]
+
+
+def check_net(state_dict: dict[str, np.ndarray], config) -> None:
+  """Refuses a config of another depth or number of classes than the torchvision file's, naming the right one."""
+  depth, classes = torchvision_net(state_dict)
+  if depth is not None and depth != config.model.depth:
+    raise ConfigError(f'The torchvision file is a ResNet-{depth}, not the config\'s ResNet-{config.model.depth}: '
+                      f'use --config=configs/imagenet.py:resnet{depth},modern.')
+  if classes is not None and classes != config.dataset.num_classes:
+    raise ConfigError(f'The torchvision file\'s head has {classes} classes, not the config\'s '
+                      f'{config.dataset.num_classes}: set --config.dataset.num_classes={classes}.')
+
+
 def check_config(config) -> None:
   """torchvision's conventions, which the config must share."""
   m, fixes = config.model, []
@@ -89,8 +111,6 @@ def check_config(config) -> None:
     fixes.append('--config.model.bottleneck_stride=3x3')
   if config.dataset.normalization != 'per_channel':
     fixes.append('--config.dataset.normalization=per_channel')
-  if config.dataset.num_classes != 1000:
-    fixes.append('--config.dataset.num_classes=1000')
   if config.num_replicas != 1:
     fixes.append('--config.num_replicas=1')
   if fixes:
@@ -131,6 +151,7 @@ def convert(state_dict: dict[str, np.ndarray], config, workdir: str) -> None:
   from resnet_jax.optim import create_optimizer, learning_rate_schedule
   from resnet_jax.train import Metrics, TrainState
   check_config(config)
+  check_net(state_dict, config)
   model, tx = create_model(config), create_optimizer(config, learning_rate_schedule(config))
   size = config.dataset.image_size
   abstract = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, size, size, 3)), train=False))
@@ -147,8 +168,8 @@ def convert(state_dict: dict[str, np.ndarray], config, workdir: str) -> None:
 
 
 def main() -> None:
-  if step_dirs(FLAGS.workdir):
-    raise ConfigError(f'{FLAGS.workdir} already holds checkpoints: convert into a new --workdir.')
+  if held := holdings(FLAGS.workdir):
+    raise ConfigError(f'{FLAGS.workdir} already holds {held}: convert into a new --workdir.')
   convert(load_state_dict(FLAGS.torchvision), FLAGS.config, FLAGS.workdir)
   print(f'Wrote {FLAGS.workdir}/checkpoints/0; evaluate with: python launch.py --mode=eval '
         f'--workdir={shlex.quote(FLAGS.workdir)}')  # The workdir's config.json says the rest.
