@@ -56,7 +56,7 @@ def main():
   single, random, reorder, baselines, summary, studied = {}, {}, {}, {}, [], {}
   for trained in study_cli.trained_nets():
     name = trained.name
-    studied[name] = trained.config
+    studied[name] = trained.workdir
     pool = lesion.candidates(trained, FLAGS.include_downsampling)
     ks = [int(k) for k in FLAGS.ks] if FLAGS.ks else list(range(1, len(pool) + 1))
     if max(ks, default=0) > len(pool):
@@ -93,8 +93,8 @@ def main():
        'one shape-changing block: mean'], summary,
       ['"one block": blocks that keep the shape; per block: single_deletion.csv; k blocks: random_deletion.csv; '
        'reordering: reordering.csv. Errors on the held-out images (CIFAR-10: test, ImageNet: val).',
-       reporting.data_note(studied), reporting.CLAIMS['single_deletion'], reporting.CLAIMS['random_deletion'],
-       reporting.CLAIMS['reordering']]))
+       reporting.data_note(study_cli.saved_configs(studied), FLAGS.set), reporting.CLAIMS['single_deletion'],
+       reporting.CLAIMS['random_deletion'], reporting.CLAIMS['reordering']]))
   print(plots.deletions(os.path.join(FLAGS.out, 'fig_deletion.png'), single, random, reorder, baselines))
 
 

@@ -23,7 +23,7 @@ def main():
   environment.announce()
   stds, summary, long_rows, studied = {}, [], [], {}
   for trained in study_cli.trained_nets():
-    studied[trained.name] = trained.config
+    studied[trained.name] = trained.workdir
     rows = layer_responses(trained)
     values = [r['std'] for r in rows]
     stds[trained.name] = values
@@ -37,7 +37,8 @@ def main():
       ['network', 'step', '3x3 layers', 'mean std', 'median std', 'max std'], summary,
       ['A response is a layer\'s BN output before ReLU or the addition; a layer\'s std is its channels\' std over '
        'all held-out images (CIFAR-10: test, ImageNet: val) and positions, averaged over the channels. Every layer: '
-       'layer_responses_all.csv.', reporting.data_note(studied), reporting.CLAIMS['responses']]))
+       'layer_responses_all.csv.', reporting.data_note(study_cli.saved_configs(studied), FLAGS.set),
+       reporting.CLAIMS['responses']]))
   print(plots.responses(os.path.join(FLAGS.out, 'fig7_layer_responses.png'), stds))
 
 

@@ -22,6 +22,8 @@ FLAGS = flags.FLAGS
 
 
 def main():
+  if os.path.isfile(FLAGS.root):
+    raise ConfigError(f'--root={FLAGS.root} is a file, not a directory: name the root of the sweeps.')
   out = FLAGS.out or os.path.join(FLAGS.root, 'report')
   jpeg_table = functools.partial(reporting.cifar_jpeg_offset_table, **jpeg_flags.paths())
   reports = {

@@ -18,6 +18,8 @@ from absl import logging
 from resnet_jax import replicas
 from resnet_jax.errors import ConfigError, WriteError
 from resnet_jax.models import model_name
+from resnet_jax.optim import steps_per_epoch, warmup_steps
+from resnet_jax.runtime.config_io import upgrade
 
 
 def step_dirs(workdir: str) -> list[int]:
@@ -29,8 +31,8 @@ def step_dirs(workdir: str) -> list[int]:
 # What a resumed run may change: how long it runs and how often it logs, evaluates and saves, and where this
 # machine keeps the data. Every other setting changes what is trained, so a workdir keeps the one it began with.
 RESUMABLE = ('total_steps', 'num_epochs', 'log_every_steps', 'eval_every_steps', 'checkpoint_every_steps',
-             'keep_checkpoints', 'eval_batch_size', 'replica_axis', 'dataset.dir', 'dataset.cache_dir',
-             'dataset.workers', 'eval')
+             'keep_checkpoints', 'eval_batch_size', 'replica_axis', 'model.block_loop', 'model.conv_gradients',
+             'dataset.dir', 'dataset.cache_dir', 'dataset.workers', 'eval')
 
 
 def flatten(tree: dict, prefix: str = '') -> dict:
@@ -44,12 +46,43 @@ def flatten(tree: dict, prefix: str = '') -> dict:
   return flat
 
 
+# Keys of what_trains that are not config fields: what several fields come to.
+DERIVED = ('schedule.warmup_steps', 'steps_per_epoch')
+
+
+def what_trains(config: dict) -> dict:
+  """The settings of a config (as config.json holds it) that decide what is trained, flat: all but RESUMABLE,
+  with the warm-up as the steps it lasts (schedule.warmup_length and warmup_min_depth come to that, and without
+  a warm-up its form does not matter), dataset.train_size as the steps of an epoch where the schedule counts
+  epochs (elsewhere it decides nothing), and total_steps where the schedule is a cosine over them."""
+  tree = upgrade(ml_collections.ConfigDict(config))
+  flat = {key: value for key, value in flatten(tree.to_dict()).items()
+          if not any(key == r or key.startswith(r + '.') for r in RESUMABLE)}
+  for key in ('schedule.warmup_length', 'schedule.warmup_min_depth', 'dataset.train_size'):
+    flat.pop(key, None)
+  flat['schedule.warmup_steps'] = warmup_steps(tree)
+  if not flat['schedule.warmup_steps']:
+    flat.pop('schedule.warmup', None)
+    flat.pop('schedule.warmup_factor', None)
+  if tree.schedule.unit == 'epochs':
+    flat['steps_per_epoch'] = steps_per_epoch(tree)
+  if tree.schedule.name == 'cosine':
+    flat['total_steps'] = tree.total_steps
+  return flat
+
+
+def flag_value(value) -> str:
+  """value as --config.KEY= takes it, pasted into a shell: (32000,48000), 0.1, true, folder."""
+  if isinstance(value, (list, tuple)):
+    return f'({",".join(map(str, value))}{"," if len(value) == 1 else ""})'
+  return value if isinstance(value, str) else json.dumps(value)
+
+
 def changed_settings(saved: dict, config: dict) -> list[tuple[str, object, object]]:
-  """(key, saved value, new value) of each setting both configs hold that differs, those in RESUMABLE aside (a
+  """(key, saved value, new value) of each setting of what_trains that both configs hold and that differs (a
   config.json older than a setting lacks it: the setting's default was then the only behaviour)."""
-  old, new = flatten(saved), flatten(config)
-  return [(key, old[key], new[key]) for key in sorted(old.keys() & new.keys())
-          if old[key] != new[key] and not any(key == r or key.startswith(r + '.') for r in RESUMABLE)]
+  old, new = what_trains(saved), what_trains(config)
+  return [(key, old[key], new[key]) for key in sorted(old.keys() & new.keys()) if old[key] != new[key]]
 
 
 def holdings(workdir: str) -> str | None:
@@ -133,10 +166,10 @@ class Checkpoints:
     if held and os.path.exists(saved):
       with open(saved) as f:
         saved_config = json.load(f)
-      theirs, ours = saved_config['model'], json.loads(config.model.to_json())
-      if theirs != ours:
-        raise ConfigError(f'{workdir} holds {held} of {model_name(ml_collections.ConfigDict(theirs))}, not of '
-                          f'{model_name(config.model)}: use another --workdir, or delete that one.')
+      theirs = model_name(ml_collections.ConfigDict(saved_config['model']))
+      if theirs != model_name(config.model):
+        raise ConfigError(f'{workdir} holds {held} of {theirs}, not of {model_name(config.model)}: use another '
+                          '--workdir, or delete that one.')
       saved_replicas, nets = replicas.count(saved_config), replicas.count(config)
       if saved_replicas != nets:
         raise ConfigError(f'{workdir} holds {held} of {saved_replicas} replicas, not {nets}: set '
@@ -149,8 +182,9 @@ class Checkpoints:
       if changed:
         key, was, now = changed[0]
         more = f' (and {", ".join(k for k, _, _ in changed[1:])})' if len(changed) > 1 else ''
-        raise ConfigError(f'{workdir} was trained with {key}={json.dumps(was)}, not {json.dumps(now)}{more}: resume '
-                          f'it with --config.{key}={json.dumps(was)}, or train into another --workdir.')
+        fix = f'the settings of {saved}' if key in DERIVED else f'--config.{key}={flag_value(was)}'
+        raise ConfigError(f'{workdir} was trained with {key}={flag_value(was)}, not {flag_value(now)}{more}: '
+                          f'resume it with {fix}, or train into another --workdir.')
     if jax.process_index() == 0:
       try:
         os.makedirs(workdir, exist_ok=True)

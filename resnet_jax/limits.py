@@ -8,7 +8,7 @@ from resnet_jax.errors import ConfigError
 LIMITS = (('batch_size', 1, None), ('num_replicas', 1, None), ('eval_batch_size', 1, None), ('total_steps', 1, None),
           ('log_every_steps', 1, None), ('eval_every_steps', 1, None), ('checkpoint_every_steps', 1, None),
           ('keep_checkpoints', 1, None), ('optimizer.learning_rate', 0, None), ('optimizer.momentum', 0, 1),
-          ('optimizer.weight_decay', 0, None), ('optimizer.label_smoothing', 0, 1), ('schedule.decay', 0, None),
+          ('optimizer.weight_decay', 0, None), ('optimizer.label_smoothing', 0, None), ('schedule.decay', 0, None),
           ('schedule.warmup_length', 0, None), ('schedule.warmup_factor', 0, None), ('model.bn_group_size', 0, None),
           ('dataset.crop_padding', 0, None), ('dataset.workers', 1, None), ('dataset.mean_samples', 1, None),
           ('dataset.image_size', 1, None), ('dataset.num_classes', 2, None), ('dataset.train_size', 1, None))
@@ -18,7 +18,7 @@ CHOICES = (('dataset.normalization', ('per_pixel_mean', 'per_channel')),)
 
 def check_limits(config) -> None:
   """Refuses a number out of its range or not finite (LIMITS), a name not among its choices (CHOICES), a label
-  smoothing of 1, a crop padding of the image's size, a CIFAR-10 image size other than its images', or
+  smoothing of 1 or more, a crop padding of the image's size, a CIFAR-10 image size other than its images', or
   schedule.boundaries that are not increasing numbers."""
   for key, lowest, highest in LIMITS:
     parent, _, field = key.rpartition('.')
@@ -35,7 +35,7 @@ def check_limits(config) -> None:
     if field in config[parent] and config[parent][field] not in choices:
       raise ConfigError(f'{key} must be one of {", ".join(choices)}, not {config[parent][field]!r}: set '
                         f'--config.{key}.')
-  if config.optimizer.label_smoothing == 1:
+  if config.optimizer.label_smoothing >= 1:
     raise ConfigError('optimizer.label_smoothing must be below 1 (at 1 every target is uniform and holds no label): '
                       'set --config.optimizer.label_smoothing=0.1, say.')
   d = config.dataset

@@ -368,7 +368,8 @@ def evaluate_workdir(config, workdir: str, protocol: str | None = None) -> dict:
   own (config_io.workdir_config). Per split, the results of its net, or the list of its replicas' results."""
   with open(os.path.join(workdir, 'config.json')) as f:
     trained_dir = json.load(f)['dataset'].get('dir')
-  other_data = {'dataset_dir': config.dataset.dir} if config.dataset.get('dir') != trained_dir else {}
+  here = os.path.abspath(config.dataset.dir) if config.dataset.get('dir') else ''
+  other_data = {'dataset_dir': here} if here != (os.path.abspath(trained_dir) if trained_dir else '') else {}
   run = Run(config, workdir, read_only=True)
   writer = MetricsWriter(workdir, run.step, evaluation=True, marks=other_data)
   try:

@@ -19,8 +19,8 @@ class MetricsWriter:
   """Appends to workdir/metrics.jsonl and to TensorBoard events in workdir/tensorboard/ (tags SPLIT/METRIC, or
   SPLIT/replicaK/METRIC); a resumed run first drops the rows after its step (it writes them again, identically). An
   evaluation of a trained workdir (evaluation=True) keeps them and writes its rows, marked "mode": "eval" (and
-  with `marks`), to metrics.jsonl alone, adding no TensorBoard file; where metrics.jsonl cannot be written (a read-only copy) it
-  says so once and writes nothing."""
+  with `marks`), to metrics.jsonl alone, adding no TensorBoard file; where metrics.jsonl cannot be written (a
+  read-only copy) it says so once and writes nothing."""
 
   def __init__(self, workdir: str, resume_step: int, evaluation: bool = False, marks: dict | None = None):
     self.enabled = jax.process_index() == 0

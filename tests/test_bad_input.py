@@ -169,6 +169,10 @@ def test_every_format_pil_reads_is_an_image_and_other_files_are_named(folder_cop
   Image.fromarray(grey).save(encoded, format='PNG')
   decoded = folder._decode_image(encoded.getvalue(), 'grey.png')
   assert decoded.shape == (32, 32, 3) and np.array_equal(decoded[..., 1], (grey >> 8).astype(np.uint8))
+  floats = io.BytesIO()
+  Image.fromarray(np.full((32, 32), 0.5, np.float32)).save(floats, format='TIFF')
+  with pytest.raises(ConfigError, match='floats.tif holds 32-bit floats .PIL mode F., which have no one 8-bit'):
+    folder._decode_image(floats.getvalue(), 'floats.tif')
 
 
 def test_epochs_that_are_not_passes_over_the_data_are_named(capsys):
@@ -341,6 +345,22 @@ def test_a_resumed_run_keeps_the_settings_it_was_trained_with(trained, image_fol
   with pytest.raises(ConfigError, match=r'is at step 2, past --config.total_steps=1: give --config.total_steps=2 or '
                                         r'more'):
     train_and_evaluate(tiny_config(image_folder, cache, total_steps=1), str(copy))
+  zero_init = tiny_config(image_folder, cache, total_steps=4)
+  zero_init.model.zero_init_residual = True  # The same name, resnet8-A: the field is named.
+  with pytest.raises(ConfigError, match='trained with model.zero_init_residual=false, not true: resume it with '
+                                        '--config.model.zero_init_residual=false'):
+    train_and_evaluate(zero_init, str(copy))
+  boundaries = tiny_config(image_folder, cache, total_steps=4, schedule={'boundaries': (2, 3)})
+  with pytest.raises(ConfigError, match=r'--config.schedule.boundaries=\(32000,48000\), or'):  # Pastes as printed.
+    train_and_evaluate(boundaries, str(copy))
+  cosine_run = tmp_path / 'cosine'
+  shutil.copytree(copy, cosine_run)
+  with open(cosine_run / 'config.json') as f:
+    saved = json.load(f)
+  saved['schedule']['name'] = 'cosine'  # As if trained so: a cosine over 2 steps is not one over 4.
+  (cosine_run / 'config.json').write_text(json.dumps(saved))
+  with pytest.raises(ConfigError, match='trained with total_steps=2, not 4: resume it with --config.total_steps=2'):
+    train_and_evaluate(tiny_config(image_folder, cache, total_steps=4, schedule={'name': 'cosine'}), str(cosine_run))
   assert snapshot(copy) == before
   # Rows without checkpoints (a run stopped before its first save) belong to their net as much.
   rows_only = tmp_path / 'rows_only'
@@ -429,9 +449,11 @@ def test_sigterm_during_the_first_compile_saves_after_the_first_step(image_folde
 @pytest.mark.slow
 def test_sweep_flags_are_checked_before_any_run(tmp_path):
   for script, args, message in (
-      ('depth_ablation.py', ['--launcher=print', '--depths=abc'], '--depths takes distinct integers of at least 1'),
-      ('depth_ablation.py', ['--launcher=print', '--depths=20,20'], '--depths takes distinct integers'),
-      ('gpu_window.py', ['--dry_run', '--depths=20,32,20'], '--depths takes distinct integers'),
+      ('depth_ablation.py', ['--launcher=print', '--depths=abc'], 'one or more distinct integers of at least 1'),
+      ('depth_ablation.py', ['--launcher=print', '--depths=20,20'], 'distinct integers'),
+      ('depth_ablation.py', ['--launcher=print', '--depths='], '--depths takes one or more'),
+      ('gpu_window.py', ['--dry_run', '--depths=20,32,20'], 'distinct integers'),
+      ('reproduce_tables.py', [f'--root={__file__}'], 'is a file, not a directory'),
       ('depth_ablation.py', ['--launcher=print', '--depths=21'], 'depth 6n+2'),
       ('depth_ablation.py', ['--launcher=print', '--dataset=imagenet', '--depths=20'],
        '--depths=20: ImageNet ResNets have depth [18, 34, 50, 101, 152, 200], not 20: give --depths of such numbers'),
@@ -525,6 +547,9 @@ def test_layer_deletion_refuses_more_blocks_than_the_net_has(trained):
                            f'--out={workdir}-report'], cwd=ROOT, text=True, capture_output=True, timeout=300,
                           env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
     assert_refused(done, 'both of resnet8-A: the tables name nets by network', f'{workdir}-report')
+  done = subprocess.run([sys.executable, 'experiments/layer_responses.py', '--workdirs='], cwd=ROOT, text=True,
+                        capture_output=True, timeout=300, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  assert_refused(done, '--workdirs names no workdir')
 
 
 def test_converter_refuses_a_workdir_with_checkpoints(tmp_path):

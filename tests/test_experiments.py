@@ -1,6 +1,7 @@
 """The experiment scripts end to end, as a user runs them, on tiny nets and budgets over a generated image folder."""
 import csv
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -52,7 +53,7 @@ def test_a_sweep_of_another_recipe_does_not_take_the_finished_runs_for_its_own(d
                         capture_output=True, timeout=300, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
   assert done.returncode == 2 and done.stdout == '', done.stderr[-3000:]
   assert done.stderr.strip().splitlines()[-1].endswith(
-      "plain14 holds a run trained with schedule.boundaries=[1, 2], not the sweep's [4, 6]: sweep with the settings "
+      "plain14 holds a run trained with schedule.boundaries=(1,2), not the sweep's (4,6): sweep with the settings "
       "it was trained with, or into another --root."), done.stderr[-3000:]
 
 
@@ -92,13 +93,18 @@ def test_shortcut_ablation_writes_a_slurm_array_of_the_unfinished_runs(depth_swe
 def test_reproduce_tables_rebuilds_from_the_workdirs(depth_sweep):
   root, _ = depth_sweep
   out = os.path.join(root, 'rebuilt')
-  stray = os.path.join(root, 'cifar10', 'stray')
-  os.makedirs(stray)  # A folder that holds no run: named, not silently left out.
+  stray, broken = os.path.join(root, 'cifar10', 'stray'), os.path.join(root, 'cifar10', 'broken')
+  os.makedirs(stray)  # Folders that hold no run: named, not silently left out, and no traceback.
+  os.makedirs(broken)
+  with open(os.path.join(broken, 'config.json'), 'w') as f:
+    f.write('{"model": ')
   try:
     done = script('reproduce_tables.py', f'--root={root}', f'--out={out}', '--jpeg_offset')
   finally:
-    os.rmdir(stray)
-  assert f'tables, under {os.path.join(root, "cifar10")}: stray (no config.json).' in done.stdout
+    shutil.rmtree(stray)
+    shutil.rmtree(broken)
+  assert f'tables, under {os.path.join(root, "cifar10")}: broken ({broken}/config.json is not a readable' in done.stdout
+  assert 'stray (no config.json).' in done.stdout
   assert sorted(os.listdir(out)) == sorted(['fig6_cifar10.png', 'shortcuts_cifar10.csv', 'shortcuts_cifar10.md',
                                             'table6_cifar10.csv', 'table6_cifar10.md'])
   if os.path.exists(EXACT846):  # These nets trained on a generated folder, not on the JPEG copy: no JPEG table.

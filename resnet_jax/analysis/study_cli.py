@@ -1,5 +1,7 @@
 """The flags every study script shares: the trained workdirs, overrides of their configs, the replica to study."""
 import contextlib
+import json
+import os
 
 from absl import flags
 
@@ -9,10 +11,21 @@ from resnet_jax.models import model_name
 from resnet_jax.runtime.config_io import workdir_config
 
 flags.DEFINE_list('workdirs', None, 'Trained workdirs to study.', required=True)
+flags.register_validator('workdirs', lambda workdirs: workdirs is None or bool(workdirs),
+                         message='--workdirs names no workdir: give one or more, separated by commas.')
 flags.DEFINE_multi_string('set', [], 'Override of the saved configs, KEY=VALUE (e.g. dataset.dir=PATH).')
 flags.DEFINE_integer('replica', None, 'Of a workdir of several replicas (config.num_replicas): the net to study; '
                      'default 0.', lower_bound=0)
 FLAGS = flags.FLAGS
+
+
+def saved_configs(names_to_workdirs: dict) -> dict:
+  """name -> the config.json its workdir was trained with (without this study's --set)."""
+  saved = {}
+  for name, workdir in names_to_workdirs.items():
+    with open(os.path.join(workdir, 'config.json')) as f:
+      saved[name] = json.load(f)
+  return saved
 
 
 def trained_nets():

@@ -62,6 +62,9 @@ def _decode_image(data: bytes, path: str) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as image:
       if image.mode.startswith('I;16'):
         return np.repeat((np.asarray(image) >> 8).astype(np.uint8)[..., None], 3, axis=-1)
+      if image.mode in ('I', 'F'):  # 32-bit integers or floats: no one range maps them to 8 bits.
+        raise ConfigError(f'{path} holds 32-bit {"floats" if image.mode == "F" else "integers"} (PIL mode '
+                          f'{image.mode}), which have no one 8-bit reading: convert it to an 8- or 16-bit image.')
       return np.asarray(image.convert('RGB'))
   except (OSError, SyntaxError, ValueError) as e:  # PIL's errors for corrupt or truncated files.
     raise ConfigError(f'{path} is not a readable image ({e}): replace or remove it.') from None

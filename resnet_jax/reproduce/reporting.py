@@ -102,15 +102,18 @@ def configs(results: dict, names) -> dict:
   return {n: results[n].config for n in names if n in results}
 
 
-def data_note(run_configs: dict) -> str:
-  """A table's note: what each group of its runs (name -> config.json) trained and was tested on."""
+def data_note(run_configs: dict, overrides=()) -> str:
+  """A table's note: what each group of its runs (name -> config.json) trained and was tested on, and the
+  overrides (KEY=VALUE) a study ran them with."""
   groups = {}
   for name, config in run_configs.items():
     groups.setdefault(trained_on(config), []).append(name)
   if not groups:
     return 'No run of this table was found under the root.'
+  studied = f' Studied here with --set {" --set ".join(overrides)}.' if overrides else ''
   return 'Data (each run\'s config.json): ' + '; '.join(
-      f'{", ".join(sorted(names))} trained and tested on {data}' for data, names in sorted(groups.items())) + '.'
+      f'{", ".join(sorted(names))} trained and tested on {data}' for data, names in sorted(groups.items())) + (
+      '.' + studied)
 
 
 def ours(result, protocol: str | None = None) -> tuple[str | None, str | None, str]:

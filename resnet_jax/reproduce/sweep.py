@@ -17,7 +17,7 @@ import time
 import ml_collections
 
 from resnet_jax import replicas
-from resnet_jax.checkpoint import changed_settings, holdings, step_dirs
+from resnet_jax.checkpoint import changed_settings, flag_value, holdings, step_dirs
 from resnet_jax.errors import ConfigError
 from resnet_jax.models import model_name
 from resnet_jax.optim import steps_per_unit
@@ -67,8 +67,8 @@ class Job:
       return
     if changed := changed_settings(result.config, json.loads(self.config.to_json())):
       key, was, now = changed[0]
-      raise ConfigError(f'{self.workdir} holds a run trained with {key}={json.dumps(was)}, not the sweep\'s '
-                        f'{json.dumps(now)}: sweep with the settings it was trained with, or into another --root.')
+      raise ConfigError(f'{self.workdir} holds a run trained with {key}={flag_value(was)}, not the sweep\'s '
+                        f'{flag_value(now)}: sweep with the settings it was trained with, or into another --root.')
     if result.last_step > self.config.total_steps:
       raise ConfigError(f'{self.workdir} holds a run at step {result.last_step}, past the sweep\'s '
                         f'{self.config.total_steps} steps: sweep into another --root.')
@@ -215,9 +215,14 @@ def load(workdir: str) -> Result | None:
   path = os.path.join(workdir, 'config.json')
   if not os.path.exists(path):
     return None
-  with open(path) as f:
-    config = json.load(f)
-  return Result(model_name(ml_collections.ConfigDict(config['model'])), workdir, config, read_rows(workdir))
+  try:
+    with open(path) as f:
+      config = json.load(f)
+    name = model_name(ml_collections.ConfigDict(config['model']))
+  except (OSError, ValueError, KeyError, TypeError) as e:
+    raise ConfigError(f'{path} is not a readable config.json ({type(e).__name__}: {e}): restore it, or move '
+                      f'{workdir} out of the root.') from None
+  return Result(name, workdir, config, read_rows(workdir))
 
 
 def collect(root: str, dataset_name: str) -> dict[str, Result]:
@@ -225,12 +230,21 @@ def collect(root: str, dataset_name: str) -> dict[str, Result]:
   the most replicas. Says which folders there it leaves out, and why."""
   base = os.path.join(root, dataset_name)
   names = sorted(n for n in os.listdir(base) if os.path.isdir(os.path.join(base, n))) if os.path.isdir(base) else []
-  runs = {name: load(os.path.join(base, name)) for name in names}
-  left_out = [f'{name} (no config.json)' for name, run in runs.items() if run is None]
+  runs, left_out = [], []
+  for name in names:
+    try:
+      run = load(os.path.join(base, name))
+    except ConfigError as e:
+      left_out.append(f'{name} ({e})')
+      continue
+    if run is None:
+      left_out.append(f'{name} (no config.json)')
+    else:
+      runs.append(run)
   found = {}
-  for run in sorted(filter(None, runs.values()), key=lambda r: replicas.count(r.config)):
+  for run in sorted(runs, key=lambda r: replicas.count(r.config)):
     if run.name in found:
-      left_out.append(f'{os.path.basename(found[run.name].workdir)} (another run of {run.name}, '
+      left_out.append(f'{os.path.basename(found[run.name].workdir)} (also {run.name}; the run in '
                       f'{os.path.basename(run.workdir)}, of as many or more replicas, is reported)')
     found[run.name] = run
   if left_out:

@@ -35,9 +35,9 @@ def integer_list(name: str, lowest: int = 1) -> None:
   """Makes the list flag `name` refuse anything but distinct integers of at least `lowest` while the flags are
   parsed."""
   flags.register_validator(
-      name, lambda values: values is None or (all(v.isdigit() and int(v) >= lowest for v in values)
+      name, lambda values: values is None or (values and all(v.isdigit() and int(v) >= lowest for v in values)
                                               and len({int(v) for v in values}) == len(values)),
-      message=f'--{name} takes distinct integers of at least {lowest} separated by commas, e.g. '
+      message=f'--{name} takes one or more distinct integers of at least {lowest} separated by commas, e.g. '
               f'--{name}={lowest},{lowest + 1}')
 
 
