@@ -59,17 +59,18 @@ def train(config) -> None:
 def evaluate(config) -> None:
   """The workdir's newest checkpoint, under the workdir's own config.json; the command line may set only where
   the data is and how to evaluate (config_io.READ_OVERRIDABLE)."""
-  from resnet_jax import train as training
   from resnet_jax.models import model_name
   from resnet_jax.runtime import config_io
+  from resnet_jax.trained import evaluate_workdir
   _require_workdir()
-  saved = config_io.workdir_config(FLAGS.workdir, command_line_overrides())
+  overrides = command_line_overrides()
+  saved = config_io.workdir_config(FLAGS.workdir, overrides)
   if config is not None and json.loads(config.model.to_json()) != json.loads(saved.model.to_json()):
     raise ConfigError(f'{FLAGS.workdir} was trained as {model_name(saved.model)}, not {model_name(config.model)}: '
                       'drop --config (the workdir\'s config.json is read) or name that network.')
   _initialize(saved)
   protocol = saved.eval.protocol if 'eval' in saved else None
-  print(json.dumps(training.evaluate_workdir(saved, FLAGS.workdir, protocol)))
+  print(json.dumps(evaluate_workdir(FLAGS.workdir, overrides, protocol)))
 
 
 def command_line_overrides() -> list[str]:

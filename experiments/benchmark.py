@@ -176,6 +176,7 @@ def step() -> dict:
   import jax
   import jax.numpy as jnp
 
+  from resnet_jax import replicas
   from resnet_jax.models import model_name
   from resnet_jax.runtime.config_io import config_file, named_config
   from resnet_jax.tools import benchmarking
@@ -203,7 +204,7 @@ def step() -> dict:
     for dtype in dtypes:
       theirs = None
       runs = [(nets, axis) for nets in [int(k) for k in FLAGS.replicas]
-              for axis in (FLAGS.replica_axes if nets > 1 else [None])]
+              for axis in replicas.of_several(nets, FLAGS.replica_axes, [None])]
       for nets, axis in runs:
         config = named_config(config_file(dataset), variant)
         config.model.update(dtype=dtype, block_loop=FLAGS.block_loop, conv_gradients=FLAGS.conv_gradients)

@@ -13,10 +13,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 
-from resnet_jax import parallel
+from resnet_jax import parallel, replicas
 from resnet_jax.data import on_device
 from resnet_jax.data.dataset import EvalSplit
-from resnet_jax.replicas import over_replicas
 from resnet_jax.runtime.console import say
 
 Predict = Callable[..., jax.Array]  # (variables, float32 images, block modes or None) -> logits.
@@ -58,23 +57,22 @@ class Evaluator:
   """Evaluates a predict function's network on EvalSplits, on this process's devices of `mesh` (the variables'
   mesh); compiled once per shape of view batch.
 
-  Call with the variables, a split, and optionally block modes (one BlockMode per block): returns
-  {'loss', 'top1_error', 'top5_error'} (errors in %). With replicas=K, the variables have a leading axis of K
-  independent nets (config.num_replicas), evaluated in one program (replica_axis: replicas.axis), and the call
-  returns a list of K results.
+  Call with the variables of `nets` nets (one, or config.num_replicas replicas stacked, evaluated in one program
+  over replica_axis: replicas.axis), a split, and optionally block modes (one BlockMode per block): returns one
+  {'loss', 'top1_error', 'top5_error'} (errors in %) per net.
   """
 
-  def __init__(self, predict: Predict, mesh, replicas: int = 0, replica_axis: str = 'vmap',
+  def __init__(self, predict: Predict, mesh, nets: int = 1, replica_axis: str = 'vmap',
                log_every_seconds: float = 30):
     self.mesh = parallel.make_mesh([d for d in mesh.devices.flat if d.process_index == jax.process_index()])
-    self.replicas, self.log_every_seconds = replicas, log_every_seconds
-    nets = over_replicas(predict, (0, None, None), replica_axis) if replicas else predict
+    self.nets, self.log_every_seconds = nets, log_every_seconds
+    over_nets = replicas.over_nets(predict, (0, None, None), nets, replica_axis)
 
     @jax.jit
     def log_probs(variables, images, norm, block_modes):
       images = on_device.normalize(parallel.shard_batch(images, self.mesh), norm)
-      logits = nets(variables, images, block_modes)
-      return jax.nn.log_softmax((logits if replicas else logits[None]).astype(jnp.float32))  # (nets, N, classes)
+      logits = replicas.with_axis(over_nets(variables, images, block_modes), nets)
+      return jax.nn.log_softmax(logits.astype(jnp.float32))  # (nets, N, classes)
     self._log_probs = log_probs
 
   def __call__(self, variables, split: EvalSplit, block_modes=None):
@@ -95,11 +93,10 @@ class Evaluator:
         logged = time.time()
         say(f'Evaluating {split.name}: {done:,} of {len(split.labels) * split.views:,} views, '
             f'{done / (logged - began):.0f} views/s.')
-    nets = max(self.replicas, 1)
     sums = (np.stack([error_sums(t - math.log(split.views), split.labels) for t in total]) if total is not None
-            else np.zeros((nets, 4)))
+            else np.zeros((self.nets, 4)))
     if jax.process_count() > 1:
       sums = multihost_utils.process_allgather(sums).sum(0)
     results = [{'loss': loss / count, 'top1_error': 100 * top1 / count, 'top5_error': 100 * top5 / count}
                for loss, top1, top5, count in sums]
-    return results if self.replicas else results[0]
+    return results

@@ -1,7 +1,8 @@
-"""The ranges of a config's numbers and the choices of its names, checked before anything is built (by training
-and the sweeps)."""
+"""A config's checks before anything is built (training, evaluation, the studies and the sweeps): the ranges of its
+numbers, the choices of its names, and batch sizes that split over the devices."""
 import math
 
+from resnet_jax import parallel, replicas
 from resnet_jax.errors import ConfigError
 
 # (field, lowest, highest): numbers that must lie in [lowest, highest]; None: unbounded.
@@ -14,6 +15,24 @@ LIMITS = (('batch_size', 1, None), ('num_replicas', 1, None), ('eval_batch_size'
           ('dataset.image_size', 1, None), ('dataset.num_classes', 2, None), ('dataset.train_size', 1, None))
 # (field, choices): names that must be one of these.
 CHOICES = (('dataset.normalization', ('per_pixel_mean', 'per_channel')),)
+
+
+def validate(config, mesh=None) -> None:
+  """Refuses bad numbers and names (check_limits), an unknown replica_axis, and, on a mesh, batch sizes that do not
+  split over its devices (the model, optimizer and schedule refuse their own settings when built)."""
+  check_limits(config)
+  replicas.axis(config)
+  if mesh is None:
+    return
+  parallel.check_batch_size(config.batch_size, mesh)
+  parallel.check_batch_size(config.eval_batch_size, mesh, 'eval_batch_size')
+  group = config.model.bn_group_size
+  per_device = config.batch_size // mesh.devices.size
+  if group and per_device % group:
+    raise ConfigError(f'model.bn_group_size={group} does not divide the {per_device} images per device: set '
+                      f'--config.batch_size={group * mesh.devices.size} ({group} per device on '
+                      f'{mesh.devices.size}), --config.model.bn_group_size to a divisor of {per_device}, or to 0 for '
+                      'statistics over the whole batch.')
 
 
 def check_limits(config) -> None:

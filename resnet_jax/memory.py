@@ -64,8 +64,8 @@ def check_fits(config, model, mesh, one_state) -> None:
   else:
     fix = 'not even one image of one net fits: use a smaller network or a larger device'
   name = model_name(config.model)
-  what, held = (f'{nets} x {name}', f'the state of {nets} nets, {_gb(state)} each') if nets > 1 else (
-      name, f'its state, {_gb(state)}')
+  what, held = replicas.of_several(nets, (f'{nets} x {name}', f'the state of {nets} nets, {_gb(state)} each'),
+                                   (name, f'its state, {_gb(state)}'))
   raise ConfigError(
       f'{what} at batch {config.batch_size} needs at least {_gb(need)} per device ({held}; gradients; the '
       f'activations of {images} images per device), but {source} is {_gb(available)}: {fix}.')

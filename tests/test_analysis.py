@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from resnet_jax.analysis import lesion, paths, responses
-from resnet_jax.analysis.study import Trained, modes_deleting
+from resnet_jax.analysis.study import TrainedNet, modes_deleting
 from resnet_jax.data import on_device
 from resnet_jax.models import BlockMode, keep_all
 from resnet_jax.models.blocks import Block, option_a
-from resnet_jax.train import cross_entropy, train_and_evaluate
+from resnet_jax.train import train_and_evaluate
+from resnet_jax.train_step import cross_entropy
 from tests.helpers import build, tiny_config
 
 
@@ -24,7 +25,7 @@ def trained(image_folder, tmp_path_factory):
   config = tiny_config(image_folder, tmp_path_factory.mktemp('cache'), total_steps=2, eval_every_steps=2)
   config.model.depth = 14
   train_and_evaluate(config, workdir)
-  net = Trained(workdir)
+  net = TrainedNet(workdir)
   yield net
   net.close()
 

@@ -86,10 +86,9 @@ def close(got, want):
 
 @pytest.mark.slow
 def test_old_checkpoint_evaluates_as_before(old_workdir):
-  from resnet_jax.runtime.config_io import workdir_config
+  from resnet_jax.trained import evaluate_workdir
   folder, workdir, cache = old_workdir
-  config = workdir_config(workdir, [f'dataset.dir={folder}', f'dataset.cache_dir={cache}', 'eval_batch_size=40'])
-  results = train.evaluate_workdir(config, workdir)
+  results = evaluate_workdir(workdir, [f'dataset.dir={folder}', f'dataset.cache_dir={cache}', 'eval_batch_size=40'])
   close({'step': 2, 'split': 'test', **results['test']}, recorded('metrics.jsonl')[-1])
 
 

@@ -13,7 +13,7 @@ from resnet_jax.errors import ConfigError
 from resnet_jax.models import architecture, create_model
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
 from resnet_jax.tools import convert
-from resnet_jax.train import Metrics, create_train_state
+from resnet_jax.train_step import Metrics, create_train_state
 from tests.helpers import ROOT, get_config
 
 torch = pytest.importorskip('torch')

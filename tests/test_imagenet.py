@@ -12,7 +12,8 @@ from PIL import Image
 from resnet_jax import parallel
 from resnet_jax.data import augment, host, imagenet, on_device, protocols
 from resnet_jax.errors import ConfigError
-from resnet_jax.train import Run, evaluate_workdir, train_and_evaluate
+from resnet_jax.train import Run, train_and_evaluate
+from resnet_jax.trained import evaluate_workdir
 from tests.helpers import get_config, launch
 from tests.helpers import imagenet_tiny_config as tiny_config
 
@@ -96,7 +97,7 @@ def test_protocol_averages_its_views(imagenet_folder, tmp_path, protocol, views,
   seen = []
   [split] = run.dataset.eval_splits(protocol)
   recording = dataclasses.replace(split, batches=lambda: ((i, seen.append(v.shape) or v) for i, v in split.batches()))
-  got = run.evaluator(run.variables, recording)
+  [got] = run.evaluator(run.variables, recording)
   want = expected(run.state, run.model, run.dataset.norm, run.dataset.splits['val'], protocol, 64, (64, 96))
   run.close()
   assert want['views'] == views
@@ -111,9 +112,9 @@ def test_block_modes_reach_the_protocol_evaluation(imagenet_folder, tmp_path):
   """The lesion studies evaluate ImageNet nets through the same protocol, with blocks deleted."""
   run = Run(tiny_config(imagenet_folder, tmp_path), str(tmp_path / 'w'))
   [split] = run.dataset.eval_splits('center_crop')
-  plain = run.evaluator(run.variables, split)
-  kept = run.evaluator(run.variables, split, block_modes=np.zeros(8, np.int32))
-  deleted = run.evaluator(run.variables, split, block_modes=np.eye(8, dtype=np.int32)[1])
+  [plain] = run.evaluator(run.variables, split)
+  [kept] = run.evaluator(run.variables, split, block_modes=np.zeros(8, np.int32))
+  [deleted] = run.evaluator(run.variables, split, block_modes=np.eye(8, dtype=np.int32)[1])
   run.close()
   np.testing.assert_allclose(kept['loss'], plain['loss'], rtol=1e-5)
   assert deleted['loss'] != plain['loss']
@@ -124,9 +125,7 @@ def test_train_then_evaluate_each_protocol(imagenet_folder, tmp_path):
   workdir = str(tmp_path / 'w')
   train_and_evaluate(tiny_config(imagenet_folder, tmp_path), workdir)
   for protocol in protocols.PROTOCOLS:
-    config = tiny_config(imagenet_folder, tmp_path)
-    config.eval.protocol = protocol
-    evaluate_workdir(config, workdir, protocol)
+    evaluate_workdir(workdir, [f'eval.protocol={protocol}'], protocol)
   with open(os.path.join(workdir, 'metrics.jsonl')) as f:
     rows = [json.loads(line) for line in f]
   assert [r['step'] for r in rows if r['split'] == 'train'] == [1, 2, 3]

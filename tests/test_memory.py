@@ -8,7 +8,7 @@ from resnet_jax import memory, parallel
 from resnet_jax.errors import ConfigError
 from resnet_jax.models import create_model
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
-from resnet_jax.train import create_train_state
+from resnet_jax.train_step import create_train_state
 from tests.helpers import get_config
 
 # ResNet-8 on 32x32 images, in float32: the stem and block 1.1 (three convolutions) output 32x32x16, 2.1's two

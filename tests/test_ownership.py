@@ -12,7 +12,7 @@ import pytest
 from resnet_jax import optim
 from resnet_jax.models import architecture, create_model
 from resnet_jax.runtime.config_io import workdir_config
-from resnet_jax.train import Preemption
+from resnet_jax.runtime.preemption import Preemption
 from tests.helpers import ROOT, abstract_variables, get_config
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from resnet_jax import replicas
-from resnet_jax.analysis.study import Trained
+from resnet_jax.analysis.study import TrainedNet
 from resnet_jax.errors import ConfigError
 from resnet_jax.train import train_and_evaluate
 from tests.helpers import imagenet_tiny_config, rows, tiny_config
@@ -48,7 +48,7 @@ def test_each_replica_is_the_single_run_of_its_seed(image_folder, tmp_path):
   with pytest.raises(ConfigError, match='holds checkpoints of 2 replicas, not 3'):
     train_and_evaluate(config(num_replicas=3), str(tmp_path / 'resumed'))
   # The studies take a replica: replica 1 of the workdir is the net of seed 4, its error the one training logged.
-  trained = Trained(str(tmp_path / 'both'), replica=1)
+  trained = TrainedNet(str(tmp_path / 'both'), replica=1)
   try:
     assert trained.name == 'resnet8-A-replica1' and trained.seed == 4
     assert trained.error()['top1_error'] == pytest.approx(both[1][-1]['top1_error'], abs=1e-6)
@@ -58,7 +58,7 @@ def test_each_replica_is_the_single_run_of_its_seed(image_folder, tmp_path):
   finally:
     trained.close()
   with pytest.raises(ConfigError, match='choose --replica from 0 to 1'):
-    Trained(str(tmp_path / 'both'), replica=2)
+    TrainedNet(str(tmp_path / 'both'), replica=2)
 
 
 def test_best_mean_std_is_the_papers_format():

@@ -12,7 +12,7 @@ from resnet_jax import parallel
 from resnet_jax.errors import ConfigError
 from resnet_jax.reproduce import slurm
 from resnet_jax.runtime import environment
-from resnet_jax.train import Preemption
+from resnet_jax.runtime.preemption import Preemption
 from tests.helpers import ROOT
 
 COMMANDS = [['/venv/bin/python', '/repo/launch.py', '--config=/repo/configs/cifar10.py:resnet20',

@@ -8,7 +8,7 @@ from tensorboard import context
 from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
 from tensorboard.data import provider
 
-from resnet_jax.train import final_line
+from resnet_jax.runtime.progress import final_line
 from resnet_jax.writers import MetricsWriter, read_rows
 from tests.helpers import ROOT
 

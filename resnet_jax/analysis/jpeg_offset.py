@@ -6,7 +6,7 @@ the difference of the two errors is how far its numbers may sit from the officia
 """
 import numpy as np
 
-from resnet_jax.analysis.study import Trained
+from resnet_jax.analysis.study import TrainedNet
 from resnet_jax.data import folder
 from resnet_jax.data.dataset import array_split
 from resnet_jax.errors import ConfigError
@@ -23,7 +23,7 @@ def exact846(npz_path: str, jpeg_copy: str) -> tuple[np.ndarray, np.ndarray, np.
   return originals, folder.read_images(jpeg_copy, [str(f) for f in files]), labels
 
 
-def jpeg_offset(trained: Trained, originals: np.ndarray, twins: np.ndarray, labels: np.ndarray) -> dict:
+def jpeg_offset(trained: TrainedNet, originals: np.ndarray, twins: np.ndarray, labels: np.ndarray) -> dict:
   """Test error (%) of the trained net on the original pixels and on the JPEG twins, and their difference."""
   if trained.config.dataset.name != 'cifar10':
     raise ConfigError(f'The 846 original-pixel images are CIFAR-10 test images; {trained.workdir} is an '

@@ -4,11 +4,11 @@ Each returns rows (dicts) ready for a table; errors are top-1 errors in % on the
 """
 import numpy as np
 
-from resnet_jax.analysis.study import Trained, modes_deleting
+from resnet_jax.analysis.study import TrainedNet, modes_deleting
 from resnet_jax.runtime.progress import Progress
 
 
-def single_deletions(trained: Trained) -> list[dict]:
+def single_deletions(trained: TrainedNet) -> list[dict]:
   """The error with each block deleted alone (a plain net's shape-changing blocks cannot be: their error is NaN)."""
   progress = Progress(f'{trained.name}: deleting each block', len(trained.blocks))
   rows = []
@@ -22,11 +22,11 @@ def single_deletions(trained: Trained) -> list[dict]:
   return rows
 
 
-def candidates(trained: Trained, include_shape_changing: bool) -> list[int]:
+def candidates(trained: TrainedNet, include_shape_changing: bool) -> list[int]:
   return [b.index for b in trained.blocks if b.deletable and (include_shape_changing or not b.changes_shape)]
 
 
-def random_deletions(trained: Trained, ks, draws: int, rng: np.random.Generator,
+def random_deletions(trained: TrainedNet, ks, draws: int, rng: np.random.Generator,
                      include_shape_changing: bool = False) -> list[dict]:
   """The error with k blocks deleted, drawn uniformly without replacement, `draws` times for each k in `ks`."""
   pool = candidates(trained, include_shape_changing)
@@ -51,7 +51,7 @@ def kendall_tau(order) -> float:
   return 1 - 4 * inversions / (n * (n - 1))
 
 
-def swappable_pairs(trained: Trained) -> list[tuple[int, int]]:
+def swappable_pairs(trained: TrainedNet) -> list[tuple[int, int]]:
   """Pairs of blocks of the same shape that may trade places: the non-transition blocks of one stage."""
   groups = {}
   for block in trained.blocks:
@@ -69,7 +69,7 @@ def random_swaps(num_blocks: int, pairs, swaps: int, rng: np.random.Generator) -
   return order
 
 
-def random_reorderings(trained: Trained, swap_counts, draws: int, rng: np.random.Generator) -> list[dict]:
+def random_reorderings(trained: TrainedNet, swap_counts, draws: int, rng: np.random.Generator) -> list[dict]:
   """The error after k random swaps of same-shape blocks, `draws` times for each k in `swap_counts`, with the
   Kendall tau of each order."""
   pairs = swappable_pairs(trained)

@@ -14,10 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from resnet_jax import parallel
-from resnet_jax.analysis.study import Trained
+from resnet_jax.analysis.study import TrainedNet
 from resnet_jax.models import BlockMode
 from resnet_jax.runtime.progress import Progress
-from resnet_jax.train import cross_entropy
+from resnet_jax.train_step import cross_entropy
 
 
 def path_length_distribution(num_blocks: int) -> np.ndarray:
@@ -47,7 +47,7 @@ def input_gradient_norms(model, make_batch):
   return norms
 
 
-def gradient_by_path_length(trained: Trained, lengths, samples: int, rng: np.random.Generator) -> list[dict]:
+def gradient_by_path_length(trained: TrainedNet, lengths, samples: int, rng: np.random.Generator) -> list[dict]:
   """For each length k in `lengths`, `samples` training batches, each routed along k random residual branches:
   rows of (length, sample, mean over the batch of the input-gradient norm)."""
   if not trained.residual:
@@ -60,7 +60,7 @@ def gradient_by_path_length(trained: Trained, lengths, samples: int, rng: np.ran
   for k in lengths:
     for sample in range(samples):
       residual = rng.choice(n, k, replace=False)
-      modes = parallel.replicate(routed_modes(n, residual), trained.run.mesh)
+      modes = parallel.replicate(routed_modes(n, residual), trained.mesh)
       value = norms(trained.variables, next(stream), jnp.int32(step), modes)
       rows.append({'length': k, 'sample': sample, 'gradient_norm': float(jnp.mean(value))})
       step += 1

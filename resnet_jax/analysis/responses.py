@@ -11,7 +11,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 from resnet_jax import parallel
-from resnet_jax.analysis.study import Trained
+from resnet_jax.analysis.study import TrainedNet
 from resnet_jax.data import on_device
 from resnet_jax.errors import ConfigError
 from resnet_jax.evaluation import local_variables, padded_batches
@@ -48,12 +48,12 @@ def ordered_layers(intermediates, num_stages: int):
   return layers
 
 
-def layer_responses(trained: Trained) -> list[dict]:
+def layer_responses(trained: TrainedNet) -> list[dict]:
   """Rows of (layer, name, std): each 3x3 layer in network order (1 = the first conv)."""
   if trained.config.dataset.name != 'cifar10':
     raise ConfigError('Layer responses are measured on the CIFAR-10 test set (He et al. 2015, Fig. 7); '
                       f'{trained.workdir} is an {trained.config.dataset.name} run.')
-  split, mesh = trained.split, trained.run.evaluator.mesh
+  split, mesh = trained.split, trained.evaluator.mesh
   moments = jax.jit(functools.partial(_moments, model=trained.model, mesh=mesh))
   variables = local_variables(trained.variables, mesh)
   norm = jax.device_put(split.norm, parallel.replicated(mesh))

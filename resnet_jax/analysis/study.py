@@ -12,9 +12,8 @@ from resnet_jax.evaluation import Evaluator, model_predict
 from resnet_jax.models import BlockMode, model_name
 from resnet_jax.models.control import reorder_stage
 from resnet_jax.models.depths import Architecture
-from resnet_jax.runtime.config_io import workdir_config
 from resnet_jax.runtime.console import say
-from resnet_jax.train import Run
+from resnet_jax.trained import TrainedWorkdir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,9 +45,9 @@ def modes_deleting(num_blocks: int, deleted) -> np.ndarray:
   return modes
 
 
-class Trained:
-  """The newest checkpoint of a workdir, and the error of the net on its held-out split (CIFAR-10's test set,
-  ImageNet's val under eval.protocol).
+class TrainedNet:
+  """A net of a workdir's newest checkpoint (trained.TrainedWorkdir), and its error on the held-out split
+  (CIFAR-10's test set, ImageNet's val under eval.protocol).
 
   `overrides` ('KEY=VALUE') adjust the saved config, e.g. where the data is on this machine. Of a workdir of
   several replicas (config.num_replicas), `replica` chooses the net (0 by default).
@@ -56,27 +55,28 @@ class Trained:
 
   def __init__(self, workdir: str, overrides=(), mesh=None, replica: int | None = None):
     self.workdir = workdir
-    self.config = workdir_config(workdir, overrides)
-    self.run = Run(self.config, workdir, mesh, read_only=True)
-    self.model, self.step, self.dataset = self.run.model, self.run.step, self.run.dataset
-    nets = self.run.replicas
+    self.opened = TrainedWorkdir(workdir, overrides, mesh)
+    self.config, self.model, self.step = self.opened.config, self.opened.model, self.opened.step
+    self.dataset, self.mesh, nets = self.opened.dataset, self.opened.mesh, self.opened.nets
     if replica is not None and not 0 <= replica < nets:
-      raise ConfigError(f'{workdir} holds {nets} replica{"s" * (nets > 1)}: choose --replica from 0 to {nets - 1}.')
+      self.close()
+      raise ConfigError(f'{workdir} holds {nets} replica{replicas.of_several(nets, "s")}: choose --replica from 0 '
+                        f'to {nets - 1}.')
     self.residual = self.config.model.shortcut != 'none'
     self.blocks = describe_blocks(self.model.arch, self.config.model.shortcut)
     held_out = 'test' if self.config.dataset.name == 'cifar10' else 'val'
     self.split = next(s for s in self.dataset.eval_splits() if s.name == held_out)
-    self.evaluator = Evaluator(model_predict(self.model), self.run.mesh) if nets > 1 else self.run.evaluator
+    self.evaluator = Evaluator(model_predict(self.model), self.mesh)  # Of one net: the one chosen.
     self._choose(replica or 0)
     say(f'Studying {self.name} at step {self.step} of {workdir}, compute dtype {self.config.model.dtype}.')
 
   def _choose(self, replica: int) -> None:
     self.replica, self.seed = replica, self.config.seed + replica
-    nets = self.run.replicas
-    self.name = model_name(self.config.model) + (f'-replica{replica}' if nets > 1 else '')
-    self._variables = replicas.take(self.run.variables, replica) if nets > 1 else self.run.variables
+    nets = self.opened.nets
+    self.name = model_name(self.config.model) + replicas.of_several(nets, f'-replica{replica}')
+    self._variables = replicas.of_net(self.opened.variables, replica, nets)
 
-  def of_replica(self, replica: int) -> 'Trained':
+  def of_replica(self, replica: int) -> 'TrainedNet':
     """Net `replica` of this workdir, sharing this one's checkpoint, data and compiled evaluation (close either)."""
     other = copy.copy(self)
     other._choose(replica)
@@ -89,13 +89,13 @@ class Trained:
   def error(self, block_modes=None, variables=None, split=None) -> dict[str, float]:
     """Loss, top-1 and top-5 error (%) of the net with `block_modes` (one BlockMode per block) and `variables`
     (by default the trained ones), on `split` (an EvalSplit; by default the held-out split)."""
-    return self.evaluator(self.variables if variables is None else variables, split or self.split, block_modes)
+    return self.evaluator(self.variables if variables is None else variables, split or self.split, block_modes)[0]
 
   def training_batches(self):
     """(step inputs, make_batch(inputs, step)) of this net's training stream, from step 0: what its own training
     drew."""
     stream = self.dataset.stream(0)
-    if self.dataset.inputs_per_replica:
+    if self.dataset.inputs_per_replica:  # A list of one per net.
       stream = (inputs[self.replica] for inputs in stream)
     return stream, lambda inputs, step: self.dataset.batch(inputs, step, self.seed)
 
@@ -114,4 +114,4 @@ class Trained:
     return variables
 
   def close(self) -> None:
-    self.run.close()
+    self.opened.close()

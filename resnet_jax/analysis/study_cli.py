@@ -5,7 +5,7 @@ import os
 
 from absl import flags
 
-from resnet_jax.analysis.study import Trained
+from resnet_jax.analysis.study import TrainedNet
 from resnet_jax.errors import ConfigError
 from resnet_jax.models import model_name
 from resnet_jax.runtime.config_io import workdir_config
@@ -29,7 +29,7 @@ def saved_configs(names_to_workdirs: dict) -> dict:
 
 
 def trained_nets():
-  """Each --workdirs net as a Trained, opened in turn and closed after its study; two workdirs of one network are
+  """Each --workdirs net as a TrainedNet, opened in turn and closed after its study; two workdirs of one network are
   refused before any is opened (the tables name nets by network)."""
   held = {}
   for workdir in FLAGS.workdirs:
@@ -39,5 +39,5 @@ def trained_nets():
                         'network, so study them one at a time, each with its own --out.')
     held[name] = workdir
   for workdir in FLAGS.workdirs:
-    with contextlib.closing(Trained(workdir, FLAGS.set, replica=FLAGS.replica)) as trained:
+    with contextlib.closing(TrainedNet(workdir, FLAGS.set, replica=FLAGS.replica)) as trained:
       yield trained

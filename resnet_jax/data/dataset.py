@@ -64,8 +64,8 @@ def array_split(name: str, images: np.ndarray, labels: np.ndarray, norm: Normali
 class Dataset(Protocol):
   """A dataset as the training loop and evaluation see it (data/cifar10.py, data/imagenet.py).
 
-  With config.num_replicas = K > 1, replica k draws its batches from seed config.seed + k: its step inputs are
-  shared by the replicas, or, where `inputs_per_replica`, a list of K (one per replica).
+  Of config.num_replicas = K nets, net k draws its batches from seed config.seed + k: its step inputs are shared
+  by the nets, or, where `inputs_per_replica`, a list of K (one per net).
   """
   inputs_per_replica: bool
 

@@ -177,9 +177,7 @@ class Imagenet:
     image = AUGMENTATIONS[d.augmentation](data, rng, d)
     return image, augment.lighting(rng) if d.lighting else np.zeros(3, np.float32)
 
-  @property
-  def inputs_per_replica(self) -> bool:
-    return replicas.count(self.config) > 1  # Each replica's host stream has its own order and views.
+  inputs_per_replica = True  # Each net's host stream has its own order and views.
 
   def stream(self, start_step: int):
     c = self.config
@@ -187,8 +185,7 @@ class Imagenet:
                                 c.dataset.workers) for seed in replicas.seeds(c)]
     self._streams += streams
     norm = jax.device_put(self.norm, parallel.replicated(self.mesh))
-    batches = ([{**batch, 'norm': norm} for batch in step] for step in zip(*streams))
-    return batches if self.inputs_per_replica else (step[0] for step in batches)
+    return ([{**batch, 'norm': norm} for batch in step] for step in zip(*streams))
 
   def batch(self, inputs, step, seed):
     del step, seed  # The host stream drew them.

@@ -10,6 +10,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from resnet_jax import replicas
+
 COLORS = matplotlib.colormaps['tab10'].colors
 
 
@@ -49,7 +51,7 @@ def error_curves(path: str, panels, eval_split: str) -> str:
     for color, run in zip(COLORS, runs):
       seeds = len(run.replicas)
       _mean_band(ax, run.curves('train'), '--', color, 1)
-      _mean_band(ax, run.curves(eval_split), '-', color, 2, run.name + (f' ({seeds} seeds)' if seeds > 1 else ''))
+      _mean_band(ax, run.curves(eval_split), '-', color, 2, run.name + replicas.of_several(seeds, f' ({seeds} seeds)'))
     ax.set(title=title, xlabel='iterations', ylabel='error (%)')
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)

@@ -14,7 +14,7 @@ import ml_collections
 
 from resnet_jax import replicas
 from resnet_jax.analysis import jpeg_offset
-from resnet_jax.analysis.study import Trained
+from resnet_jax.analysis.study import TrainedNet
 from resnet_jax.models import count_params, create_model
 from resnet_jax.reproduce import plots
 from resnet_jax.runtime.console import say
@@ -85,7 +85,7 @@ def parameters(config: dict) -> int:
 def status(result) -> str:
   """How far a run got, on what budget, and of how many replicas."""
   nets = replicas.count(result.config)
-  of = f', {nets} seeds' if nets > 1 else ''
+  of = replicas.of_several(nets, f', {nets} seeds')
   if not result.finished:
     return f'unfinished: step {result.last_step:,} of {result.total_steps:,}{of}'
   return f'{result.total_steps:,} steps{of}'
@@ -238,7 +238,7 @@ def cifar_jpeg_offset_table(results: dict, out: str, exact846: str, jpeg_copy: s
   rows = []
   for name, result in sorted(on_copy.items(), key=lambda item: (item[1].config['model']['depth'], item[0])):
     measured = []
-    with contextlib.closing(Trained(result.workdir)) as trained:  # One restore, data and compile for its replicas.
+    with contextlib.closing(TrainedNet(result.workdir)) as trained:  # One restore, data and compile for its replicas.
       for replica in range(replicas.count(result.config)):
         measured.append(jpeg_offset.jpeg_offset(trained.of_replica(replica), originals, twins, labels))
         progress.update()

@@ -46,7 +46,7 @@ class Job:
   def name(self) -> str:
     """The network's name, with -xK for a run of K replicas: the workdir's."""
     nets = replicas.count(self.config)
-    return model_name(self.config.model) + (f'-x{nets}' if nets > 1 else '')
+    return model_name(self.config.model) + replicas.of_several(nets, f'-x{nets}')
 
   @property
   def workdir(self) -> str:

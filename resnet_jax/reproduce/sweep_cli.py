@@ -6,7 +6,8 @@ import sys
 from absl import flags
 
 from resnet_jax.errors import ConfigError
-from resnet_jax.limits import check_limits
+from resnet_jax import replicas
+from resnet_jax.limits import validate
 from resnet_jax.models import create_model
 from resnet_jax.models.depths import wrong_depth
 from resnet_jax.optim import learning_rate_schedule
@@ -99,11 +100,11 @@ def jobs(variants) -> list[sweep.Job]:
                         f'drop the --set, or drop --steps to set the recipe yourself.')
   result = []
   for variant in variants:
-    given = overrides() + ((f'num_replicas={FLAGS.replicas}',) if FLAGS.replicas > 1 else ())
+    given = overrides() + replicas.of_several(FLAGS.replicas, (f'num_replicas={FLAGS.replicas}',), ())
     config = apply_overrides(named_config(config_file(FLAGS.dataset), variant), given)
     budget = sweep.budget_overrides(config, FLAGS.steps) if FLAGS.steps else ()
     config, given = apply_overrides(config, budget), given + budget
-    check_limits(config)
+    validate(config)
     create_model(config)
     learning_rate_schedule(config)
     check_data(config)

@@ -73,6 +73,12 @@ READ_OVERRIDABLE = ('dataset.source', 'dataset.dir', 'dataset.cache_dir', 'datas
 def workdir_config(workdir: str, overrides=()) -> ml_collections.ConfigDict:
   """The config a workdir was trained with (its config.json), with `overrides` of READ_OVERRIDABLE keys applied
   (e.g. where its data is on this machine)."""
+  return workdir_configs(workdir, overrides)[1]
+
+
+def workdir_configs(workdir: str, overrides=()) -> tuple[ml_collections.ConfigDict, ml_collections.ConfigDict]:
+  """(as trained, as read) from one read of workdir/config.json: the config as saved, and with `overrides` (of
+  READ_OVERRIDABLE keys) applied."""
   path = os.path.join(workdir, 'config.json')
   if not os.path.exists(path):
     raise ConfigError(f'{workdir} has no config.json: it is not the workdir of a run (launch.py --workdir=...).')
@@ -82,7 +88,8 @@ def workdir_config(workdir: str, overrides=()) -> ml_collections.ConfigDict:
       raise ConfigError(f'{key} is the trained run\'s own, read from {path}; reading a workdir may set only '
                         f'{", ".join(READ_OVERRIDABLE)}.')
   with open(path) as f:
-    return apply_overrides(upgrade(ml_collections.ConfigDict(json.load(f))), overrides)
+    trained = upgrade(ml_collections.ConfigDict(json.load(f)))
+  return trained, apply_overrides(ml_collections.ConfigDict(trained.to_dict()), overrides)
 
 
 def upgrade(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

@@ -16,7 +16,7 @@ from jax import lax
 from resnet_jax import parallel, replicas
 from resnet_jax.models import conv, count_macs, create_model
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
-from resnet_jax.train import empty_metrics, init_state, jit_train_step, step_seeds
+from resnet_jax.train_step import empty_metrics, init_state, jit_train_step
 
 
 def median_step_seconds(step, sync, warmup: int, window: int, repeats: int) -> float:
@@ -81,12 +81,12 @@ def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, re
   batch = jax.device_put({'image': rng.normal(size=(batch_size, size, size, 3)).astype(np.float32),
                           'label': rng.integers(0, config.dataset.num_classes, batch_size).astype(np.int32)},
                          sharded)
-  seeds = step_seeds(config)
+  seeds = replicas.seed_argument(config)
   jitted_step = lambda model: jit_train_step(model, tx, config, lambda inputs, step, seed: inputs)
   step_fn = jitted_step(model)
   xla_flops = _xla_flops(jitted_step(model.clone(unroll_blocks=True)), state, running, batch, seeds)
-  if xla_flops and nets > 1 and replicas.axis(config) == 'map':
-    xla_flops *= nets  # The replicas' loop: its body counted once.
+  if xla_flops and replicas.axis(config) == 'map':
+    xla_flops *= nets  # The replicas' loop: its body counted once (one net: no loop, and a factor of 1).
   start = time.perf_counter()
   compiled = step_fn.lower(state, running, batch, seeds).compile()
   compile_seconds = time.perf_counter() - start
@@ -101,7 +101,7 @@ def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, re
           'compile_seconds': compile_seconds, 'xla_flops': xla_flops,
           'model_flops': 6.0 * count_macs(model, variables, size) * batch_size * nets,
           'memory_bytes': _memory_bytes(compiled), 'unrolled': model.unroll_blocks,
-          'replica_axis': replicas.axis(config) if nets > 1 else None,
+          'replica_axis': replicas.of_several(nets, replicas.axis(config), None),
           'standard_layout_gradients': model.standard_layout_gradients}
 
 

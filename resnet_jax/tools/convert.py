@@ -149,7 +149,7 @@ def convert(state_dict: dict[str, np.ndarray], config, workdir: str) -> None:
   from resnet_jax.checkpoint import Checkpoints
   from resnet_jax.models import create_model, depths
   from resnet_jax.optim import create_optimizer, learning_rate_schedule
-  from resnet_jax.train import Metrics, TrainState
+  from resnet_jax.train_step import Metrics, TrainState
   check_config(config)
   check_net(state_dict, config)
   model, tx = create_model(config), create_optimizer(config, learning_rate_schedule(config))

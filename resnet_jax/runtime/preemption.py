@@ -1,0 +1,44 @@
+"""Preemption: SIGTERM (a cluster's warning or time limit) and Ctrl-C as a request to save and stop, agreed by
+every process of a run."""
+import signal
+
+import jax
+import numpy as np
+from absl import logging
+from jax.experimental import multihost_utils
+
+
+class Preemption:
+  """While the context lasts, SIGTERM and SIGINT (Ctrl-C) are a request the loop reads: save a checkpoint, then
+  exit cleanly. A second Ctrl-C acts as it did before (KeyboardInterrupt); SIGTERM, which a cluster may send more
+  than once (SLURM's warning, then its time limit), stays a request: SIGKILL is a cluster's way to stop at once."""
+
+  SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+  def __enter__(self):
+    self.requested = False
+    self._previous = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS}
+    return self
+
+  def __exit__(self, *exc_info):
+    for signum, handler in self._previous.items():
+      signal.signal(signum, handler)
+
+  def _handle(self, signum, frame):
+    del frame
+    again = ' (again)' if self.requested else ''
+    self.requested = True
+    if signum == signal.SIGINT:
+      logging.warning('SIGINT: saving a checkpoint and exiting; press Ctrl-C again to stop at once.')
+      signal.signal(signum, self._previous[signum])
+    else:
+      logging.warning('SIGTERM%s: saving a checkpoint and exiting.', again)
+
+  def stop_at(self, step: int, every: int) -> bool:
+    """Whether to stop after `step`. One process stops at once; several agree at each multiple of `every` (all of
+    them stop there if any was signalled), so that none waits in a collective the others left."""
+    if jax.process_count() == 1:
+      return self.requested
+    if step % every:
+      return False
+    return bool(multihost_utils.process_allgather(np.int32(self.requested)).max())
