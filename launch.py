@@ -40,7 +40,8 @@ def show_config(config) -> None:
   """The config as JSON, and under "derived" what the run computes from it (not config fields)."""
   from resnet_jax import optim
   from resnet_jax.models import create_model, model_name
-  create_model(config)  # Refuses bad model settings.
+  from resnet_jax.runtime import auto
+  create_model(auto.resolve(config))  # Refuses bad model settings.
   derived = {'network': model_name(config.model), 'steps_per_epoch': optim.steps_per_epoch(config),
              'warmup_steps': optim.warmup_steps(config)}
   print(json.dumps({**json.loads(config.to_json()), 'derived': derived}, indent=2))
@@ -65,12 +66,18 @@ def evaluate(config) -> None:
   _require_workdir()
   overrides = command_line_overrides()
   saved = config_io.workdir_config(FLAGS.workdir, overrides)
-  if config is not None and json.loads(config.model.to_json()) != json.loads(saved.model.to_json()):
+  if config is not None and model_settings(config) != model_settings(saved):
     raise ConfigError(f'{FLAGS.workdir} was trained as {model_name(saved.model)}, not {model_name(config.model)}: '
                       'drop --config (the workdir\'s config.json is read) or name that network.')
   _initialize(saved)
   protocol = saved.eval.protocol if 'eval' in saved else None
   print(json.dumps(evaluate_workdir(FLAGS.workdir, overrides, protocol)))
+
+
+def model_settings(config) -> dict:
+  """The model fields of config that decide what is trained (checkpoint.what_trains), flat."""
+  from resnet_jax.checkpoint import what_trains
+  return {k: v for k, v in what_trains(json.loads(config.to_json())).items() if k.startswith('model.')}
 
 
 def command_line_overrides() -> list[str]:

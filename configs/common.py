@@ -1,14 +1,12 @@
-"""What every dataset's config shares: network names and the model section. Imports nothing from resnet_jax."""
+"""What every dataset's config shares: network names and the model section."""
 import os
 import re
 
 import ml_collections
 
+from resnet_jax.errors import ConfigError  # A variant that names no network or recipe: one `error:` line.
+
 _NAME = re.compile(r'(resnet|plain)(\d+)(?:-([A-Za-z]+))?')
-
-
-class ConfigError(ValueError):
-  """A variant that names no network or recipe; launch.py prints its message as one `error:` line."""
 
 
 def usable_cpus() -> int:

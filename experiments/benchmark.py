@@ -178,7 +178,7 @@ def step() -> dict:
 
   from resnet_jax import replicas
   from resnet_jax.models import model_name
-  from resnet_jax.runtime.config_io import config_file, named_config
+  from resnet_jax.runtime.config_io import named_config
   from resnet_jax.tools import benchmarking
   platform_name = jax.default_backend()
   gpu = platform_name == 'gpu'
@@ -206,7 +206,7 @@ def step() -> dict:
       runs = [(nets, axis) for nets in [int(k) for k in FLAGS.replicas]
               for axis in replicas.of_several(nets, FLAGS.replica_axes, [None])]
       for nets, axis in runs:
-        config = named_config(config_file(dataset), variant)
+        config = named_config(dataset, variant)
         config.model.update(dtype=dtype, block_loop=FLAGS.block_loop, conv_gradients=FLAGS.conv_gradients)
         config.num_replicas, config.replica_axis = nets, axis or 'auto'
         name = model_name(config.model)

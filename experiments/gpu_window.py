@@ -31,8 +31,8 @@ from resnet_jax import replicas
 from resnet_jax.models import create_model
 from resnet_jax.errors import ConfigError
 from resnet_jax.reproduce import jpeg_flags, sweep, sweep_cli, window
-from resnet_jax.runtime import cli
-from resnet_jax.runtime.config_io import config_file, named_config
+from resnet_jax.runtime import auto, cli
+from resnet_jax.runtime.config_io import named_config
 from resnet_jax.runtime.console import say
 from resnet_jax.runtime.progress import duration
 
@@ -85,7 +85,7 @@ def benchmark_unit(net: str, batch: int, dtype: str, replica_counts: tuple[int, 
   dataset, _, variant = net.partition(':')
   if dataset not in ('cifar10', 'imagenet') or not variant:
     raise ConfigError(f'{net} is not DATASET:VARIANT: use e.g. imagenet:resnet50 or cifar10:resnet20.')
-  create_model(named_config(config_file(dataset), variant))  # Refuses a variant that names no network.
+  create_model(auto.resolve(named_config(dataset, variant)))  # Refuses a variant that names no network.
   counts = ','.join(map(str, replica_counts))
   name = f'step_{variant}_{dtype}_{batch}' + (f'_replicas{counts.replace(",", "-")}' if len(replica_counts) > 1 else '')
   out = os.path.join(FLAGS.root, 'benchmarks', f'{name}.json')

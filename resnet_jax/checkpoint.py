@@ -19,7 +19,7 @@ from resnet_jax import replicas
 from resnet_jax.errors import ConfigError, WriteError
 from resnet_jax.models import model_name
 from resnet_jax.optim import steps_per_epoch, warmup_steps
-from resnet_jax.runtime.config_io import upgrade
+from resnet_jax.runtime.config_io import saved_config
 
 
 def step_dirs(workdir: str) -> list[int]:
@@ -51,11 +51,12 @@ DERIVED = ('schedule.warmup_steps', 'steps_per_epoch')
 
 
 def what_trains(config: dict) -> dict:
-  """The settings of a config (as config.json holds it) that decide what is trained, flat: all but RESUMABLE,
+  """The settings of a config (as config.json holds it, in today's form) that decide what is trained, flat: all
+  but RESUMABLE,
   with the warm-up as the steps it lasts (schedule.warmup_length and warmup_min_depth come to that, and without
   a warm-up its form does not matter), dataset.train_size as the steps of an epoch where the schedule counts
   epochs (elsewhere it decides nothing), and total_steps where the schedule is a cosine over them."""
-  tree = upgrade(ml_collections.ConfigDict(config))
+  tree = ml_collections.ConfigDict(config)
   flat = {key: value for key, value in flatten(tree.to_dict()).items()
           if not any(key == r or key.startswith(r + '.') for r in RESUMABLE)}
   for key in ('schedule.warmup_length', 'schedule.warmup_min_depth', 'dataset.train_size'):
@@ -164,21 +165,20 @@ class Checkpoints:
     saved = os.path.join(workdir, 'config.json')
     held = holdings(workdir)
     if held and os.path.exists(saved):
-      with open(saved) as f:
-        saved_config = json.load(f)
-      theirs = model_name(ml_collections.ConfigDict(saved_config['model']))
+      saved_settings = saved_config(workdir)
+      theirs = model_name(ml_collections.ConfigDict(saved_settings['model']))
       if theirs != model_name(config.model):
         raise ConfigError(f'{workdir} holds {held} of {theirs}, not of {model_name(config.model)}: use another '
                           '--workdir, or delete that one.')
-      saved_replicas, nets = replicas.count(saved_config), replicas.count(config)
+      saved_replicas, nets = replicas.count(saved_settings), replicas.count(config)
       if saved_replicas != nets:
         raise ConfigError(f'{workdir} holds {held} of {saved_replicas} replicas, not {nets}: set '
                           f'--config.num_replicas={saved_replicas}, or use another --workdir.')
-      moved = saved_config['dataset'].get('dir'), config.dataset.get('dir')
+      moved = saved_settings['dataset'].get('dir'), config.dataset.get('dir')
       if moved[0] != moved[1]:
         logging.warning('%s was trained on dataset.dir=%s; resuming it on %s, which must hold the same data.',
                         workdir, *moved)
-      changed = changed_settings(saved_config, json.loads(config.to_json()))
+      changed = changed_settings(saved_settings, json.loads(config.to_json()))
       if changed:
         key, was, now = changed[0]
         more = f' (and {", ".join(k for k, _, _ in changed[1:])})' if len(changed) > 1 else ''

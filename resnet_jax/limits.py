@@ -2,8 +2,9 @@
 numbers, the choices of its names, and batch sizes that split over the devices."""
 import math
 
-from resnet_jax import parallel, replicas
+from resnet_jax import parallel
 from resnet_jax.errors import ConfigError
+from resnet_jax.runtime import auto
 
 # (field, lowest, highest): numbers that must lie in [lowest, highest]; None: unbounded.
 LIMITS = (('batch_size', 1, None), ('num_replicas', 1, None), ('eval_batch_size', 1, None), ('total_steps', 1, None),
@@ -18,10 +19,11 @@ CHOICES = (('dataset.normalization', ('per_pixel_mean', 'per_channel')),)
 
 
 def validate(config, mesh=None) -> None:
-  """Refuses bad numbers and names (check_limits), an unknown replica_axis, and, on a mesh, batch sizes that do not
-  split over its devices (the model, optimizer and schedule refuse their own settings when built)."""
+  """Refuses bad numbers and names (check_limits), unknown choices of the 'auto' settings (runtime/auto.py), and,
+  on a mesh, batch sizes that do not split over its devices (the model, optimizer and schedule refuse their own
+  settings when built)."""
   check_limits(config)
-  replicas.axis(config)
+  auto.resolve(config, 'cpu')
   if mesh is None:
     return
   parallel.check_batch_size(config.batch_size, mesh)

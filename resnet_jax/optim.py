@@ -21,7 +21,7 @@ def warmup_steps(config) -> int:
   """schedule.warmup_length in steps, for nets of depth schedule.warmup_min_depth and more (the paper warms up
   ResNet-110 and -1202 alone); 0 for shallower ones."""
   c = config.schedule
-  if config.model.depth < c.get('warmup_min_depth', 0):  # Configs saved before the field had the rule applied.
+  if config.model.depth < c.warmup_min_depth:
     return 0
   return round(c.warmup_length * steps_per_unit(config))
 

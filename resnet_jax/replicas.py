@@ -5,7 +5,7 @@ always did): the functions below are where one net and K differ, so that nothing
 
 How the program runs the axis is config.replica_axis: 'vmap' batches the K nets into one computation (a convolution
 with K kernels becomes a grouped convolution), 'map' runs them one after another in a loop (lax.map), each as the
-single run computes it; 'auto' takes the faster of the two where docs/benchmarks.md measured it.
+single run computes it; 'auto' takes the faster of the two where docs/benchmarks.md measured it (runtime/auto.py).
 """
 import math
 
@@ -13,27 +13,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from resnet_jax.errors import ConfigError
-
-# Backend -> replica_axis of 'auto'. CPU: measured (docs/benchmarks.md, issue 20): vmap's grouped convolutions
-# run K nets at a third of K separate runs' speed, map at theirs. GPU and TPU: not yet measured; vmap, which fills
-# a device that one small net leaves idle (the GPU window measures both ways).
-AUTO_AXIS = {'cpu': 'map'}
-
 
 def count(config) -> int:
-  """config.num_replicas (1 for configs saved before the field existed)."""
-  return config.get('num_replicas', 1)
+  """config.num_replicas: how many nets (1: one net, no replica axis)."""
+  return config['num_replicas']
 
 
-def axis(config, backend: str | None = None) -> str:
-  """How config's replicas run: config.replica_axis ('vmap' or 'map'), 'auto' resolved for `backend` (default
-  JAX's)."""
-  how = config.get('replica_axis', 'auto')
-  if how == 'auto':
-    return AUTO_AXIS.get(backend or jax.default_backend(), 'vmap')
+def axis(config) -> str:
+  """How config's replicas run: config.replica_axis, 'vmap' or 'map' (runtime/auto.py resolves 'auto')."""
+  how = config['replica_axis']
   if how not in ('vmap', 'map'):
-    raise ConfigError(f"Unknown replica_axis {how!r}: use 'vmap', 'map' or 'auto'.")
+    raise ValueError(f'replica_axis={how!r} is not vmap or map: use runtime.auto.resolve(config).')
   return how
 
 
@@ -71,6 +61,11 @@ def create(make, config):
   """make(seed) of config's nets: one net's, or the replicas' stacked (jax.vmap over their seeds)."""
   all_seeds = seeds(config)
   return make(all_seeds[0]) if len(all_seeds) == 1 else jax.vmap(make)(jnp.asarray(all_seeds))
+
+
+def stacked_shapes(one_net, nets: int):
+  """The abstract pytree (jax.ShapeDtypeStructs) of `nets` nets from one net's: one net's, or with a leading axis."""
+  return one_net if nets == 1 else jax.tree.map(lambda s: jax.ShapeDtypeStruct((nets, *s.shape), s.dtype), one_net)
 
 
 def stack(per_net: list):

@@ -16,7 +16,7 @@ from resnet_jax.evaluation import Evaluator, model_predict
 from resnet_jax.limits import validate
 from resnet_jax.models import create_model, model_name
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
-from resnet_jax.runtime import console
+from resnet_jax.runtime import auto, console
 from resnet_jax.runtime.console import say
 from resnet_jax.runtime.preemption import Preemption
 from resnet_jax.runtime.progress import StepClock, final_line, progress_line
@@ -34,8 +34,9 @@ class Run:
   built once before anything is compiled, and the restored state."""
 
   def __init__(self, config, workdir: str, mesh=None):
+    saved, config = config, auto.resolve(config)  # config.json keeps 'auto', resolved anew where the run resumes.
     self.config, self.mesh = config, mesh or parallel.make_mesh()
-    self.model = create_model(config)  # First: a depth that names no network is the error to report.
+    self.model = create_model(config)  # A depth that names no network is the first error to report.
     validate(config, self.mesh)
     self.schedule = learning_rate_schedule(config)
     self.tx = create_optimizer(config, self.schedule)
@@ -46,7 +47,7 @@ class Run:
     self.nets = replicas.count(config)
     self.dataset = create_dataset(config, self.mesh)
     self.evaluator = Evaluator(model_predict(self.model), self.mesh, self.nets, replicas.axis(config))
-    self.checkpoints = Checkpoints(workdir, config, config.keep_checkpoints)
+    self.checkpoints = Checkpoints(workdir, saved, config.keep_checkpoints)
     self.empty = empty_metrics(config, self.mesh)
     initial = (init_state(self.model, self.tx, config, self.mesh), self.empty())
     (self.state, self.running), self.step = self.checkpoints.restore_newest(initial)
@@ -54,7 +55,7 @@ class Run:
       self.close()
       raise ConfigError(f'{workdir} is at step {self.step}, past --config.total_steps={config.total_steps}: give '
                         f'--config.total_steps={self.step} or more, or train into another --workdir.')
-    self.checkpoints.write_config(config)
+    self.checkpoints.write_config(saved)
 
   @property
   def variables(self):

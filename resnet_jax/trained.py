@@ -4,26 +4,17 @@ state) and nothing in the workdir changes but the evaluation rows that evaluate(
 import os
 import time
 
-import jax
-import jax.numpy as jnp
-
 from resnet_jax import parallel, replicas
 from resnet_jax.checkpoint import Checkpoints
 from resnet_jax.data import create_dataset
 from resnet_jax.evaluation import Evaluator, model_predict
 from resnet_jax.limits import validate
-from resnet_jax.models import create_model
+from resnet_jax.models import abstract_variables, create_model
+from resnet_jax.runtime import auto
 from resnet_jax.runtime.config_io import workdir_configs
 from resnet_jax.runtime.console import say
 from resnet_jax.runtime.progress import metric_line
 from resnet_jax.writers import MetricsWriter
-
-
-def abstract_variables(model, config):
-  """The shapes and dtypes of the variables of config's nets (jax.eval_shape: nothing is computed)."""
-  size = config.dataset.image_size
-  init = lambda seed: model.init(jax.random.key(seed), jnp.zeros((1, size, size, 3)), train=False)
-  return jax.eval_shape(lambda: replicas.create(init, config))
 
 
 def evaluate_splits(evaluator: Evaluator, variables, dataset, step: int, nets: int, writer: MetricsWriter,
@@ -52,9 +43,10 @@ class TrainedWorkdir:
 
   def __init__(self, workdir: str, overrides=(), mesh=None):
     self.workdir = workdir
-    self.trained_config, self.config = workdir_configs(workdir, overrides)
+    self.trained_config, config = workdir_configs(workdir, overrides)
+    self.config = auto.resolve(config)
     self.mesh = mesh or parallel.make_mesh()
-    self.model = create_model(self.config)  # First: a depth that names no network is the error to report.
+    self.model = create_model(self.config)  # A depth that names no network is the first error to report.
     validate(self.config, self.mesh)
     Checkpoints.require(workdir)
     self.nets = replicas.count(self.config)
@@ -62,7 +54,8 @@ class TrainedWorkdir:
     self.evaluator = Evaluator(model_predict(self.model), self.mesh, self.nets, replicas.axis(self.config))
     checkpoints = Checkpoints(workdir, self.config, 1, read_only=True)
     try:
-      self.variables, self.step = checkpoints.restore_variables(abstract_variables(self.model, self.config),
+      one_net = abstract_variables(self.model, self.config.dataset.image_size)
+      self.variables, self.step = checkpoints.restore_variables(replicas.stacked_shapes(one_net, self.nets),
                                                                 parallel.replicated(self.mesh))
     except Exception:
       self.dataset.close()

@@ -5,12 +5,11 @@ import os
 import subprocess
 import sys
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
-from resnet_jax.models import create_model
+from resnet_jax.models import abstract_variables, create_model
+from resnet_jax.runtime import auto
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -20,11 +19,7 @@ def get_config(name: str, **model_overrides):
   dataset, variant = name.split(':')
   config = importlib.import_module(f'configs.{dataset}').get_config(variant)
   config.model.update(model_overrides)
-  return config
-
-
-def abstract_variables(model, image_size: int):
-  return jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, image_size, image_size, 3))))
+  return auto.resolve(config)
 
 
 def build(name: str, image_size: int | None = None, **model_overrides):

@@ -151,11 +151,11 @@ def test_layer_deletion_script(depth_sweep):
 
 
 def test_budget_shrinks_the_schedule_with_the_run(tmp_path):
-  cifar = config_io.named_config(config_io.config_file('cifar10'), 'resnet110')  # lr 0.01 for 400 of 64k steps.
+  cifar = config_io.named_config('cifar10', 'resnet110')  # lr 0.01 for 400 of 64k steps.
   assert sweep.budget_overrides(cifar, 640) == (
       'total_steps=640', 'schedule.unit=steps', 'schedule.boundaries=(320, 480)', 'schedule.warmup_length=4',
       'eval_every_steps=160', 'log_every_steps=53', 'checkpoint_every_steps=640')
-  imagenet = config_io.named_config(config_io.config_file('imagenet'), 'resnet50,modern')  # Epochs: 5 of 90 warm up.
+  imagenet = config_io.named_config('imagenet', 'resnet50,modern')  # Epochs: 5 of 90 warm up.
   overrides = sweep.budget_overrides(imagenet, 900)
   assert 'schedule.warmup_length=50' in overrides and 'schedule.unit=steps' in overrides
   job = sweep.Job('cifar10', 'resnet56-B', ('total_steps=10',), str(tmp_path))
@@ -163,7 +163,7 @@ def test_budget_shrinks_the_schedule_with_the_run(tmp_path):
 
 
 def test_overrides_parse_as_the_fields_type():
-  config = config_io.named_config(config_io.config_file('cifar10'), 'resnet20')
+  config = config_io.named_config('cifar10', 'resnet20')
   config_io.apply_overrides(config, ['batch_size=64', 'schedule.boundaries=(1, 2)', 'dataset.val_split=True',
                                      'optimizer.learning_rate=0.05'])
   assert (config.batch_size, config.schedule.boundaries, config.dataset.val_split) == (64, (1, 2), True)

@@ -12,7 +12,8 @@ from resnet_jax.models import BlockMode, create_model, keep_all, reorder_stage
 from resnet_jax.models.blocks import Block, option_a
 from resnet_jax.models.norm import BatchNorm
 from resnet_jax.models.resnet import conv
-from tests.helpers import abstract_variables, build, get_config
+from resnet_jax.models import abstract_variables
+from tests.helpers import build, get_config
 
 
 def trained_like_variables(model, images, seed=0):

@@ -13,7 +13,8 @@ from resnet_jax import optim
 from resnet_jax.models import architecture, create_model
 from resnet_jax.runtime.config_io import workdir_config
 from resnet_jax.runtime.preemption import Preemption
-from tests.helpers import ROOT, abstract_variables, get_config
+from resnet_jax.models import abstract_variables
+from tests.helpers import ROOT, get_config
 
 
 def python(code: str) -> str:

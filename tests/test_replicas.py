@@ -80,17 +80,6 @@ def test_imagenet_replicas_draw_their_own_host_streams(imagenet_folder, tmp_path
   assert both[0][0]['loss'] != both[1][0]['loss']
 
 
-def test_replica_axis_auto_is_per_backend_and_bad_values_are_refused():
-  config = tiny_config('x', 'y', num_replicas=2)
-  assert config.replica_axis == 'auto'
-  assert replicas.axis(config, 'cpu') == 'map' and replicas.axis(config, 'gpu') == 'vmap'
-  config.replica_axis = 'vmap'
-  assert replicas.axis(config, 'cpu') == 'vmap'
-  config.replica_axis = 'pmap'
-  with pytest.raises(ConfigError, match="Unknown replica_axis 'pmap': use 'vmap', 'map' or 'auto'"):
-    replicas.axis(config)
-
-
 def test_both_replica_axes_compute_each_replica_with_shared_arguments():
   rng = np.random.default_rng(0)
   kernels, inputs, bias = rng.normal(size=(3, 4, 5)), rng.normal(size=(3, 2, 4)), rng.normal(size=(5,))

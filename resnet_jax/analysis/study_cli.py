@@ -1,14 +1,12 @@
 """The flags every study script shares: the trained workdirs, overrides of their configs, the replica to study."""
 import contextlib
-import json
-import os
 
 from absl import flags
 
 from resnet_jax.analysis.study import TrainedNet
 from resnet_jax.errors import ConfigError
 from resnet_jax.models import model_name
-from resnet_jax.runtime.config_io import workdir_config
+from resnet_jax.runtime.config_io import saved_config, workdir_config
 
 flags.DEFINE_list('workdirs', None, 'Trained workdirs to study.', required=True)
 flags.register_validator('workdirs', lambda workdirs: workdirs is None or bool(workdirs),
@@ -21,11 +19,7 @@ FLAGS = flags.FLAGS
 
 def saved_configs(names_to_workdirs: dict) -> dict:
   """name -> the config.json its workdir was trained with (without this study's --set)."""
-  saved = {}
-  for name, workdir in names_to_workdirs.items():
-    with open(os.path.join(workdir, 'config.json')) as f:
-      saved[name] = json.load(f)
-  return saved
+  return {name: saved_config(workdir) for name, workdir in names_to_workdirs.items()}
 
 
 def trained_nets():

@@ -8,15 +8,14 @@ import contextlib
 import csv
 import os
 
-import jax
-import jax.numpy as jnp
 import ml_collections
 
 from resnet_jax import replicas
 from resnet_jax.analysis import jpeg_offset
 from resnet_jax.analysis.study import TrainedNet
-from resnet_jax.models import count_params, create_model
+from resnet_jax.models import abstract_variables, count_params, create_model
 from resnet_jax.reproduce import plots
+from resnet_jax.runtime import auto
 from resnet_jax.runtime.console import say
 from resnet_jax.runtime.progress import Progress
 
@@ -75,11 +74,8 @@ def write_table(out: str, name: str, title: str, header: list[str], rows: list[l
 
 def parameters(config: dict) -> int:
   """The parameter count of a saved config's network."""
-  config = ml_collections.ConfigDict(config)
-  model = create_model(config)
-  size = config.dataset.image_size
-  variables = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, size, size, 3))))
-  return count_params(variables['params'])
+  config = auto.resolve(ml_collections.ConfigDict(config))
+  return count_params(abstract_variables(create_model(config), config.dataset.image_size)['params'])
 
 
 def status(result) -> str:

@@ -21,7 +21,7 @@ from resnet_jax.checkpoint import changed_settings, flag_value, holdings, step_d
 from resnet_jax.errors import ConfigError
 from resnet_jax.models import model_name
 from resnet_jax.optim import steps_per_unit
-from resnet_jax.runtime.config_io import apply_overrides, config_file, named_config
+from resnet_jax.runtime.config_io import apply_overrides, config_file, named_config, saved_config
 from resnet_jax.runtime.console import say
 from resnet_jax.runtime.progress import duration
 from resnet_jax.writers import read_rows
@@ -40,7 +40,7 @@ class Job:
 
   @property
   def config(self):
-    return apply_overrides(named_config(config_file(self.dataset), self.variant), self.overrides)
+    return apply_overrides(named_config(self.dataset, self.variant), self.overrides)
 
   @property
   def name(self) -> str:
@@ -212,17 +212,10 @@ class Result:
 
 def load(workdir: str) -> Result | None:
   """The run in workdir, or None if nothing has run there."""
-  path = os.path.join(workdir, 'config.json')
-  if not os.path.exists(path):
+  if not os.path.exists(os.path.join(workdir, 'config.json')):
     return None
-  try:
-    with open(path) as f:
-      config = json.load(f)
-    name = model_name(ml_collections.ConfigDict(config['model']))
-  except (OSError, ValueError, KeyError, TypeError) as e:
-    raise ConfigError(f'{path} is not a readable config.json ({type(e).__name__}: {e}): restore it, or move '
-                      f'{workdir} out of the root.') from None
-  return Result(name, workdir, config, read_rows(workdir))
+  config = saved_config(workdir)
+  return Result(model_name(ml_collections.ConfigDict(config['model'])), workdir, config, read_rows(workdir))
 
 
 def collect(root: str, dataset_name: str) -> dict[str, Result]:

@@ -12,8 +12,8 @@ from resnet_jax.models import create_model
 from resnet_jax.models.depths import wrong_depth
 from resnet_jax.optim import learning_rate_schedule
 from resnet_jax.reproduce import slurm, sweep
-from resnet_jax.runtime import cli
-from resnet_jax.runtime.config_io import apply_overrides, config_file, named_config
+from resnet_jax.runtime import auto, cli
+from resnet_jax.runtime.config_io import apply_overrides, named_config
 
 flags.DEFINE_enum('dataset', 'cifar10', ['cifar10', 'imagenet'], 'configs/<dataset>.py.')
 flags.DEFINE_string('root', 'workdirs/paper', 'Runs go to ROOT/<dataset name>/<network name>.')
@@ -101,11 +101,11 @@ def jobs(variants) -> list[sweep.Job]:
   result = []
   for variant in variants:
     given = overrides() + replicas.of_several(FLAGS.replicas, (f'num_replicas={FLAGS.replicas}',), ())
-    config = apply_overrides(named_config(config_file(FLAGS.dataset), variant), given)
+    config = apply_overrides(named_config(FLAGS.dataset, variant), given)
     budget = sweep.budget_overrides(config, FLAGS.steps) if FLAGS.steps else ()
     config, given = apply_overrides(config, budget), given + budget
     validate(config)
-    create_model(config)
+    create_model(auto.resolve(config))
     learning_rate_schedule(config)
     check_data(config)
     job = sweep.Job(FLAGS.dataset, variant, given, FLAGS.root)

@@ -2,7 +2,6 @@
 INFO logs kept off the terminal (console.py), and on CPU-only runs glibc's malloc set to keep freed memory
 (host_memory.py)."""
 import os
-import re
 import sys
 
 from absl import app, flags
@@ -60,10 +59,10 @@ def fail(message: str) -> None:
 def keys_named(field: str) -> list[str]:
   """The dotted keys of the config files' fields called `field`, in any section (e.g. 'learning_rate' ->
   ['optimizer.learning_rate'])."""
-  import importlib
+  from resnet_jax.runtime.config_io import named_config
   found = set()
   for dataset, variant in (('cifar10', 'resnet20'), ('imagenet', 'resnet50')):
-    config = importlib.import_module(f'configs.{dataset}').get_config(variant)
+    config = named_config(dataset, variant)
     found.update(key for key in checkpoint.flatten(config.to_dict()) if key.rpartition('.')[2] == field)
   return sorted(found)
 
@@ -71,8 +70,8 @@ def keys_named(field: str) -> list[str]:
 def flag_error(error: Exception) -> str:
   """The one-line message of an error raised while the flags, and the config files they name, were parsed."""
   text = str(error)
-  if found := re.findall(r'ConfigError: (.*)', text):  # Raised in get_config; ml_collections keeps only its text.
-    return found[-1]
+  if raised := [e for e in _causes(error) if isinstance(e, ConfigError)]:  # In get_config, wrapped by ml_collections.
+    return str(raised[-1])
   if isinstance(error, AttributeError):  # ml_collections: --config.KEY for a KEY the config lacks.
     missing = error.args[0]
     lines = str(missing.args[0] if isinstance(missing, KeyError) else missing).splitlines()
@@ -90,6 +89,15 @@ def flag_error(error: Exception) -> str:
     return (f'{text}. A relative path is taken from the current directory, {os.getcwd()}: from here, use '
             f'--config={where}/cifar10.py:NETWORK or {where}/imagenet.py:NETWORK.')
   return f'{text.rstrip(".")}. See --help.'
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+  """error, the exception it was raised from or during, that one's, and so on."""
+  chain = []
+  while error is not None and error not in chain:
+    chain.append(error)
+    error = error.__cause__ or error.__context__
+  return chain
 
 
 def _parse_flags(argv):

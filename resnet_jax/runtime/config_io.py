@@ -1,35 +1,28 @@
-"""Configs outside of launch.py's flags: a named config file and variant, `KEY=VALUE` overrides, a workdir's
-saved config."""
+"""Configs outside of launch.py's flags: a dataset's config file and variant, `KEY=VALUE` overrides, and a
+workdir's saved config.json, read in one place and brought to today's form (upgrade)."""
 import ast
-import importlib.util
+import importlib
 import json
 import os
 
 import ml_collections
 
-from configs.common import ConfigError as ConfigFileError
+import configs
 from resnet_jax.errors import ConfigError
 
-CONFIGS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'configs')
+DATASETS = ('cifar10', 'imagenet')  # The config files of configs/.
 
 
 def config_file(dataset: str) -> str:
-  """The path of the repository's config file of a dataset: configs/cifar10.py, configs/imagenet.py."""
-  return os.path.join(CONFIGS, f'{dataset}.py')
+  """The path of the config file of a dataset: configs/cifar10.py, configs/imagenet.py."""
+  return os.path.join(os.path.dirname(configs.__file__), f'{dataset}.py')
 
 
-def named_config(path: str, variant: str) -> ml_collections.ConfigDict:
-  """The config of a config file and a variant, as `--config=PATH:VARIANT` gives it (the file is loaded by path,
-  as ml_collections' config flags load it)."""
-  spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
-  if spec is None or not os.path.isfile(path):
-    raise ConfigError(f'{path} is not a config file: use configs/cifar10.py or configs/imagenet.py.')
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  try:
-    return module.get_config(variant)
-  except ConfigFileError as e:  # The config files' own: configs/ imports nothing from resnet_jax.
-    raise ConfigError(str(e)) from None
+def named_config(dataset: str, variant: str) -> ml_collections.ConfigDict:
+  """The config of a dataset's config file and a variant, as `--config=configs/DATASET.py:VARIANT` gives it."""
+  if dataset not in DATASETS:
+    raise ConfigError(f'There is no config file of {dataset!r}: use one of {", ".join(DATASETS)}.')
+  return importlib.import_module(f'configs.{dataset}').get_config(variant)
 
 
 def apply_overrides(config: ml_collections.ConfigDict, overrides) -> ml_collections.ConfigDict:
@@ -79,23 +72,41 @@ def workdir_config(workdir: str, overrides=()) -> ml_collections.ConfigDict:
 def workdir_configs(workdir: str, overrides=()) -> tuple[ml_collections.ConfigDict, ml_collections.ConfigDict]:
   """(as trained, as read) from one read of workdir/config.json: the config as saved, and with `overrides` (of
   READ_OVERRIDABLE keys) applied."""
-  path = os.path.join(workdir, 'config.json')
-  if not os.path.exists(path):
-    raise ConfigError(f'{workdir} has no config.json: it is not the workdir of a run (launch.py --workdir=...).')
+  saved = saved_config(workdir)
   for override in overrides:
     key = override.partition('=')[0]
     if key not in READ_OVERRIDABLE:
-      raise ConfigError(f'{key} is the trained run\'s own, read from {path}; reading a workdir may set only '
-                        f'{", ".join(READ_OVERRIDABLE)}.')
-  with open(path) as f:
-    trained = upgrade(ml_collections.ConfigDict(json.load(f)))
-  return trained, apply_overrides(ml_collections.ConfigDict(trained.to_dict()), overrides)
+      raise ConfigError(f'{key} is the trained run\'s own, read from {os.path.join(workdir, "config.json")}; '
+                        f'reading a workdir may set only {", ".join(READ_OVERRIDABLE)}.')
+  return ml_collections.ConfigDict(saved), apply_overrides(ml_collections.ConfigDict(saved), overrides)
 
 
-def upgrade(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """A config.json saved before steps_per_epoch became derived (optim.steps_per_epoch) in today's form: the same
-  number of steps per epoch, from dataset.train_size."""
-  if 'steps_per_epoch' in config and 'train_size' not in config.dataset:
-    config.dataset.train_size = config.steps_per_epoch * config.batch_size
+def saved_config(workdir: str) -> dict:
+  """workdir/config.json as a dict, in today's form (upgrade): the one reader of a workdir's config."""
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    raise ConfigError(f'{workdir} has no config.json: it is not the workdir of a run (launch.py --workdir=...).')
+  try:
+    with open(path) as f:
+      return upgrade(json.load(f))
+  except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+    raise ConfigError(f'{path} is not a readable config.json ({type(e).__name__}: {e}): restore it, or move '
+                      f'{workdir} aside.') from None
+
+
+# Fields added to the config since the first config.json was saved, with what was then the only behaviour.
+ADDED_FIELDS = {'num_replicas': 1, 'replica_axis': 'auto', 'schedule.warmup_min_depth': 0,
+                'model.conv_gradients': 'auto'}
+
+
+def upgrade(config: dict) -> dict:
+  """A saved config (as json.load gives it) in today's form: each of ADDED_FIELDS it lacks set to what was then
+  the only behaviour, and steps_per_epoch (now derived: optim.steps_per_epoch) as the dataset.train_size of as
+  many steps per epoch."""
+  for key, value in ADDED_FIELDS.items():
+    parent, _, field = key.rpartition('.')
+    (config[parent] if parent else config).setdefault(field, value)
+  if 'steps_per_epoch' in config and 'train_size' not in config['dataset']:
+    config['dataset']['train_size'] = config['steps_per_epoch'] * config['batch_size']
     del config['steps_per_epoch']
   return config

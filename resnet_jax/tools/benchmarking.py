@@ -14,8 +14,9 @@ import numpy as np
 from jax import lax
 
 from resnet_jax import parallel, replicas
-from resnet_jax.models import conv, count_macs, create_model
+from resnet_jax.models import abstract_variables, conv, count_macs, create_model
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
+from resnet_jax.runtime import auto
 from resnet_jax.train_step import empty_metrics, init_state, jit_train_step
 
 
@@ -72,6 +73,7 @@ def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, re
   synthetic batch over all devices; also says whether its blocks were unrolled and its conv gradients
   standard-layout, and how its replicas ran (the config's 'auto's resolved). images_per_sec counts every replica's
   images."""
+  config = auto.resolve(config)
   model, tx = create_model(config), create_optimizer(config, learning_rate_schedule(config))
   mesh = parallel.make_mesh()
   size, nets = config.dataset.image_size, replicas.count(config)
@@ -96,7 +98,7 @@ def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, re
     carry[0], carry[1] = compiled(carry[0], carry[1], batch, seeds)
 
   timing = timed_steps(step, lambda: jax.block_until_ready(carry), warmup, window, repeats)
-  variables = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, size, size, 3))))
+  variables = abstract_variables(model, size)
   return {**timing, 'replicas': nets, 'images_per_sec': nets * batch_size / timing['step_seconds'],
           'compile_seconds': compile_seconds, 'xla_flops': xla_flops,
           'model_flops': 6.0 * count_macs(model, variables, size) * batch_size * nets,

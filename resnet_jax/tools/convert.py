@@ -147,14 +147,16 @@ def load_state_dict(path: str) -> dict[str, np.ndarray]:
 def convert(state_dict: dict[str, np.ndarray], config, workdir: str) -> None:
   """Writes the converted weights as step 0 of a training run of config in workdir."""
   from resnet_jax.checkpoint import Checkpoints
-  from resnet_jax.models import create_model, depths
+  from resnet_jax.models import abstract_variables, create_model, depths
   from resnet_jax.optim import create_optimizer, learning_rate_schedule
+  from resnet_jax.runtime import auto
   from resnet_jax.train_step import Metrics, TrainState
   check_config(config)
   check_net(state_dict, config)
-  model, tx = create_model(config), create_optimizer(config, learning_rate_schedule(config))
+  model = create_model(auto.resolve(config))
+  tx = create_optimizer(config, learning_rate_schedule(config))
   size = config.dataset.image_size
-  abstract = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, size, size, 3)), train=False))
+  abstract = abstract_variables(model, size)
   arch = depths.architecture(config.model.family, config.model.depth)
   has_transition = {f'stage{i + 1}': arch.has_transition(i) for i in range(len(arch.stage_sizes))}
   variables = from_torchvision(state_dict, abstract, has_transition)
