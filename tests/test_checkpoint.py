@@ -1,0 +1,75 @@
+"""checkpoint.py: what a resumed run may change, pasteable values, and the read-only restore of variables."""
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from resnet_jax import parallel
+from resnet_jax.checkpoint import Checkpoints, changed_settings, flag_value, what_trains
+from resnet_jax.errors import ConfigError
+from resnet_jax.models import abstract_variables, create_model
+from resnet_jax.optim import create_optimizer, learning_rate_schedule
+from resnet_jax.train_step import Metrics, create_train_state
+from tests.helpers import get_config
+
+
+def saved(config) -> dict:
+  return json.loads(config.to_json())
+
+
+def test_what_trains_leaves_out_what_a_resumed_run_may_change():
+  config = get_config('cifar10:resnet20')
+  other = get_config('cifar10:resnet20')
+  other.update(log_every_steps=7, eval_batch_size=50)
+  other.dataset.dir = '/elsewhere'
+  assert changed_settings(saved(config), saved(other)) == []
+  other.optimizer.learning_rate = 0.5
+  assert changed_settings(saved(config), saved(other)) == [('optimizer.learning_rate', 0.1, 0.5)]
+  assert 'log_every_steps' not in what_trains(saved(config))
+
+
+def test_a_warm_up_counts_in_steps_whatever_its_form():
+  shallow = get_config('cifar10:resnet20')
+  assert what_trains(saved(shallow))['schedule.warmup_steps'] == 0
+  shallow.schedule.warmup = 'linear'  # No warm-up at this depth: its form decides nothing.
+  assert changed_settings(saved(get_config('cifar10:resnet20')), saved(shallow)) == []
+
+
+@pytest.mark.parametrize('value,text', [((32000, 48000), '(32000,48000)'), ((5,), '(5,)'), (0.1, '0.1'),
+                                        (True, 'true'), ('folder', 'folder')])
+def test_flag_values_paste_into_a_shell(value, text):
+  assert flag_value(value) == text
+
+
+def write_checkpoint(workdir, config):
+  model = create_model(config)
+  tx = create_optimizer(config, learning_rate_schedule(config))
+  state = create_train_state(model, tx, 32, seed=3)
+  checkpoints = Checkpoints(workdir, config, 1)
+  checkpoints.save(5, (state, Metrics.empty()), force=True)
+  checkpoints.close()
+  return model, state
+
+
+def test_variables_restore_read_only_without_the_optimizer(tmp_path):
+  config = get_config('cifar10:resnet8')
+  model, state = write_checkpoint(str(tmp_path), config)
+  checkpoints = Checkpoints(str(tmp_path), config, 1, read_only=True)
+  variables, step = checkpoints.restore_variables(abstract_variables(model, 32),
+                                                  parallel.replicated(parallel.make_mesh()))
+  checkpoints.close()
+  assert step == 5
+  for got, want in zip(jax.tree.leaves(variables), jax.tree.leaves({'batch_stats': state.batch_stats,
+                                                                     'params': state.params})):
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_another_networks_variables_are_refused(tmp_path):
+  config = get_config('cifar10:resnet8')
+  write_checkpoint(str(tmp_path), config)
+  other = create_model(get_config('cifar10:resnet14'))
+  checkpoints = Checkpoints(str(tmp_path), config, 1, read_only=True)
+  with pytest.raises(ConfigError, match='arrays of other shapes'):
+    checkpoints.restore_variables(abstract_variables(other, 32), parallel.replicated(parallel.make_mesh()))
+  checkpoints.close()

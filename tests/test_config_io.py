@@ -1,0 +1,53 @@
+"""runtime/config_io.py: named configs, overrides, and a workdir's config.json read once, in today's form."""
+import json
+import os
+
+import pytest
+
+from resnet_jax.errors import ConfigError
+from resnet_jax.runtime import config_io
+
+
+def test_named_configs_come_from_the_configs_package():
+  assert config_io.named_config('cifar10', 'resnet56').model.depth == 56
+  assert os.path.isfile(config_io.config_file('imagenet'))
+  with pytest.raises(ConfigError, match='no config file of .mnist.'):
+    config_io.named_config('mnist', 'resnet8')
+  with pytest.raises(ConfigError, match="Unknown network 'resnet7x'"):  # The config files' own error class.
+    config_io.named_config('cifar10', 'resnet7x')
+
+
+def write_config_json(workdir, **changes):
+  config = json.loads(config_io.named_config('cifar10', 'resnet20').to_json())
+  for key in changes.pop('drop', ()):
+    parent, _, field = key.rpartition('.')
+    del (config[parent] if parent else config)[field]
+  config.update(changes)
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, 'config.json'), 'w') as f:
+    json.dump(config, f)
+
+
+def test_older_config_json_is_read_in_todays_form(tmp_path):
+  write_config_json(tmp_path, drop=list(config_io.ADDED_FIELDS) + ['dataset.train_size'], steps_per_epoch=390)
+  config = config_io.saved_config(str(tmp_path))
+  for key, value in config_io.ADDED_FIELDS.items():
+    parent, _, field = key.rpartition('.')
+    assert (config[parent] if parent else config)[field] == value
+  assert 'steps_per_epoch' not in config and config['dataset']['train_size'] == 390 * config['batch_size']
+
+
+def test_reading_a_workdir_may_set_only_where_the_data_is_and_how_to_evaluate(tmp_path):
+  write_config_json(tmp_path)
+  trained, read = config_io.workdir_configs(str(tmp_path), ['dataset.dir=/data/cifar', 'eval_batch_size=50'])
+  assert read.dataset.dir == '/data/cifar' and read.eval_batch_size == 50 and trained.dataset.dir != '/data/cifar'
+  with pytest.raises(ConfigError, match="optimizer.learning_rate is the trained run's own"):
+    config_io.workdir_config(str(tmp_path), ['optimizer.learning_rate=1.0'])
+
+
+def test_an_unreadable_or_missing_config_json_is_named(tmp_path):
+  with pytest.raises(ConfigError, match='has no config.json'):
+    config_io.saved_config(str(tmp_path))
+  (tmp_path / 'config.json').write_text('{"model": ')
+  with pytest.raises(ConfigError, match='is not a readable config.json'):
+    config_io.saved_config(str(tmp_path))
