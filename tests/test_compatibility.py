@@ -1,6 +1,6 @@
 """What the code before issue 15 (commit 76ac53f, on one CPU device) computed and wrote, which this code must
 reproduce: every network's variables (names, shapes and initial values) and outputs
-(tests/data/before_issue15/models.json), and a workdir it trained, which must evaluate and resume as it did."""
+(tests/data/recorded/models.json), and a workdir it trained, which must evaluate and resume as it did."""
 import json
 import os
 import shutil
@@ -14,7 +14,7 @@ from resnet_jax import train
 from resnet_jax.models import create_model
 from tests.helpers import get_config, rows, tiny_config, write_image_folder
 
-BEFORE = os.path.join(os.path.dirname(__file__), 'data', 'before_issue15')
+BEFORE = os.path.join(os.path.dirname(__file__), 'data', 'recorded')
 with open(os.path.join(BEFORE, 'models.json')) as f:
   MODELS = json.load(f)
 

@@ -1,5 +1,5 @@
-"""What a new user meets: pinned installs that fit the job, what a run runs on, failing fast offline, a terminal
-worth reading, and help that helps."""
+"""launch.py as a new user meets it: pinned installs that fit the job, what a run runs on, failing fast offline, a
+terminal worth reading, and help that helps."""
 import ast
 import json
 import os
