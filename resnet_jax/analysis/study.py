@@ -10,6 +10,7 @@ from resnet_jax import replicas
 from resnet_jax.errors import ConfigError
 from resnet_jax.evaluation import Evaluator, model_predict
 from resnet_jax.models import BlockMode, model_name
+from resnet_jax.models.blocks import is_residual
 from resnet_jax.models.control import reorder_stage
 from resnet_jax.models.depths import Architecture
 from resnet_jax.runtime.console import say
@@ -35,7 +36,7 @@ def describe_blocks(arch: Architecture, shortcut: str) -> list[BlockInfo]:
     for position in range(size):
       changes_shape = arch.changes_shape(stage, position)
       blocks.append(BlockInfo(offset + position, stage, position, changes_shape,
-                              shortcut != 'none' or not changes_shape))
+                              is_residual(shortcut) or not changes_shape))
   return blocks
 
 
@@ -62,7 +63,7 @@ class TrainedNet:
       self.close()
       raise ConfigError(f'{workdir} holds {nets} replica{replicas.of_several(nets, "s")}: choose --replica from 0 '
                         f'to {nets - 1}.')
-    self.residual = self.config.model.shortcut != 'none'
+    self.residual = is_residual(self.config.model.shortcut)
     self.blocks = describe_blocks(self.model.arch, self.config.model.shortcut)
     held_out = 'test' if self.config.dataset.name == 'cifar10' else 'val'
     self.split = next(s for s in self.dataset.eval_splits() if s.name == held_out)

@@ -16,6 +16,11 @@ ModuleDef = Callable[..., nn.Module]
 SHORTCUTS = ('A', 'B', 'C', 'none')  # 'none' is a plain block: no shortcut, no addition.
 
 
+def is_residual(shortcut: str) -> bool:
+  """Whether blocks of this shortcut option add a shortcut: every option but plain nets' 'none'."""
+  return shortcut != 'none'
+
+
 def layer(block: 'Block', i: int, x: jax.Array, kernel: int, features: int, stride: int,
           last: bool = False) -> jax.Array:
   """Weighted layer i (1-based) of a residual branch, named conv{i} and bn{i}.
@@ -100,6 +105,6 @@ class Block(nn.Module):
   def __call__(self, x: jax.Array, mode: Any = None):
     pre = nn.relu(self.norm(name='bn1')(x)) if self.preact else x
     residual = (bottleneck_branch if self.bottleneck else basic_branch)(self, pre)
-    skip = None if self.shortcut == 'none' else shortcut(self, x, pre)
+    skip = shortcut(self, x, pre) if is_residual(self.shortcut) else None
     activate = (lambda v: v) if self.preact else nn.relu
     return apply_mode(mode, x, residual, skip, activate, self.changes_shape), None
