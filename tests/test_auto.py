@@ -40,3 +40,9 @@ def test_unknown_choices_are_refused(key, value):
 def test_models_are_built_from_resolved_settings_only():
   with pytest.raises(ValueError, match=r"runtime.auto.resolve"):
     create_model(named_config('cifar10', 'resnet20'))
+
+
+def test_derived_values_still_follow_later_overrides():
+  resolved = auto.resolve(named_config('imagenet', 'resnet50'), 'cpu')
+  resolved.batch_size = 1024  # The learning rate and the steps derive from the batch (configs/imagenet.py).
+  assert resolved.optimizer.learning_rate == pytest.approx(0.4) and resolved.total_steps == 90 * (1_281_167 // 1024)

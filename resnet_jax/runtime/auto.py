@@ -1,5 +1,7 @@
 """A config's 'auto' settings, resolved for the backend JAX runs on: the one place that asks which backend it is,
 so that the model, the replica axis and the step are built from settings that say what they do."""
+import copy
+
 import jax
 
 from resnet_jax.errors import ConfigError
@@ -18,7 +20,7 @@ def resolve(config, backend: str | None = None):
   refused. conv_gradients: standard_layout (models/conv.py) on the CPU, xla elsewhere (cuDNN has its own
   gradient kernels). block_loop: scan, except on the CPU with XLA's conv gradients, which XLA:CPU runs ~25x slower
   inside a loop (docs/benchmarks.md). replica_axis: AUTO_AXIS, else vmap."""
-  resolved = config.copy_and_resolve_references()
+  resolved = copy.deepcopy(config)  # Keeps the config's references: derived values follow later overrides.
   for key, choices in CHOICES.items():
     parent, _, field = key.rpartition('.')
     value = (resolved[parent] if parent else resolved)[field]
