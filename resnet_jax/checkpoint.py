@@ -250,6 +250,8 @@ class Checkpoints:
         saved = self.manager.item_metadata(step)
       except Exception:  # noqa: BLE001 -- unreadable: restore_newest names it and falls back.
         continue
+      if saved is None:  # Its metadata file is missing: likewise.
+        continue
       state, running = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding),
                                     getattr(saved, 'tree', saved))
       target = [{**state, **jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype,

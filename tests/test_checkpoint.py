@@ -1,5 +1,6 @@
 """checkpoint.py: what a resumed run may change, pasteable values, and the read-only restore of variables."""
 import json
+import os
 
 import jax
 import numpy as np
@@ -72,4 +73,23 @@ def test_another_networks_variables_are_refused(tmp_path):
   checkpoints = Checkpoints(str(tmp_path), config, 1, read_only=True)
   with pytest.raises(ConfigError, match='arrays of other shapes'):
     checkpoints.restore_variables(abstract_variables(other, 32), parallel.replicated(parallel.make_mesh()))
+  checkpoints.close()
+
+
+def test_a_checkpoint_without_its_metadata_file_is_read_or_refused_in_one_line(tmp_path):
+  """The target of a read-only restore comes from the newest metadata that reads; with none, one error."""
+  config = get_config('cifar10:resnet8')
+  model, state = write_checkpoint(str(tmp_path), config)
+  checkpoints = Checkpoints(str(tmp_path), config, 2)
+  checkpoints.save(6, (state, Metrics.empty()), force=True)
+  checkpoints.close()
+  sharding = parallel.replicated(parallel.make_mesh())
+  os.remove(tmp_path / 'checkpoints' / '6' / 'default' / '_METADATA')
+  checkpoints = Checkpoints(str(tmp_path), config, 2, read_only=True)
+  assert checkpoints.restore_variables(abstract_variables(model, 32), sharding)[1] == 6
+  checkpoints.close()
+  os.remove(tmp_path / 'checkpoints' / '5' / 'default' / '_METADATA')
+  checkpoints = Checkpoints(str(tmp_path), config, 2, read_only=True)
+  with pytest.raises(ConfigError, match='No checkpoint in .* reads'):
+    checkpoints.restore_variables(abstract_variables(model, 32), sharding)
   checkpoints.close()
