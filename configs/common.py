@@ -1,12 +1,16 @@
-"""What every dataset's config shares: network names and the model section."""
+"""What every dataset's config shares: network names, the model section, and the user-error class. Imports
+nothing from resnet_jax, so that absl's config flags load the config files alone."""
 import os
 import re
 
 import ml_collections
 
-from resnet_jax.errors import ConfigError  # A variant that names no network or recipe: one `error:` line.
-
 _NAME = re.compile(r'(resnet|plain)(\d+)(?:-([A-Za-z]+))?')
+
+
+class ConfigError(ValueError):
+  """Bad input from the user, here and in resnet_jax (resnet_jax.errors): launch.py prints its one-line message
+  and exits with status 2."""
 
 
 def usable_cpus() -> int:

@@ -59,7 +59,7 @@ def test_overriding_the_depth_is_choosing_the_variant():
 def test_a_config_saved_before_the_rules_reads_the_same():
   config = workdir_config(os.path.join(ROOT, 'tests', 'data', 'recorded'))
   assert 'steps_per_epoch' not in config and optim.steps_per_epoch(config) == 6250
-  assert 'warmup_min_depth' not in config.schedule and optim.warmup_steps(config) == 0  # Saved as 0.
+  assert config.schedule.warmup_min_depth == 0 and optim.warmup_steps(config) == 0  # Upgraded: the rule was 0.
 
 
 @pytest.mark.parametrize('name', ['cifar10:resnet20-B', 'cifar10:resnet8-B', 'imagenet:resnet18',
