@@ -237,28 +237,31 @@ class Checkpoints:
           self._move_aside(step)
         self.manager.reload()
     if self.read_only:
-      raise ConfigError(f'No checkpoint in {self.directory} reads: train there again, or restore a copy.')
+      raise self._none_reads()
     return target, 0
+
+  def _none_reads(self) -> ConfigError:
+    return ConfigError(f'No checkpoint in {self.directory} reads: train there again, or restore a copy.')
 
   def restore_variables(self, variables, sharding):
     """(variables, step) of the newest checkpoint that reads, read-only: its params and batch_stats, restored to
     the shapes of `variables` (abstract, as jax.eval_shape gives them) with `sharding`. The rest of the saved
     state (the optimizer's, the running metrics) is read as saved, whatever optimizer wrote it, and dropped."""
+    def sharded(tree):
+      return jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding), tree)
+
     target = None
     for step in sorted(self.manager.all_steps(), reverse=True):
       try:
         saved = self.manager.item_metadata(step)
       except Exception:  # noqa: BLE001 -- unreadable: restore_newest names it and falls back.
         continue
-      if saved is None:  # Its metadata file is missing: likewise.
-        continue
-      state, running = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding),
-                                    getattr(saved, 'tree', saved))
-      target = [{**state, **jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype,
-                                                                             sharding=sharding), variables)}, running]
-      break
+      if saved is not None:  # None: its metadata file is missing; likewise.
+        state, running = sharded(getattr(saved, 'tree', saved))
+        target = [{**state, **sharded(variables)}, running]
+        break
     if target is None:
-      raise ConfigError(f'No checkpoint in {self.directory} reads: train there again, or restore a copy.')
+      raise self._none_reads()
     (state, _), step = self.restore_newest(target)
     return {'params': state['params'], 'batch_stats': state['batch_stats']}, step
 

@@ -23,7 +23,7 @@ def validate(config, mesh=None) -> None:
   on a mesh, batch sizes that do not split over its devices (the model, optimizer and schedule refuse their own
   settings when built)."""
   check_limits(config)
-  auto.resolve(config, 'cpu')
+  auto.check_choices(config)
   if mesh is None:
     return
   parallel.check_batch_size(config.batch_size, mesh)

@@ -15,17 +15,22 @@ CHOICES = {'model.block_loop': ('scan', 'unroll'), 'model.conv_gradients': ('xla
 AUTO_AXIS = {'cpu': 'map'}
 
 
-def resolve(config, backend: str | None = None):
-  """A copy of config with each 'auto' of CHOICES resolved for `backend` (default: JAX's); an unknown choice is
-  refused. conv_gradients: standard_layout (models/conv.py) on the CPU, xla elsewhere (cuDNN has its own
-  gradient kernels). block_loop: scan, except on the CPU with XLA's conv gradients, which XLA:CPU runs ~25x slower
-  inside a loop (docs/benchmarks.md). replica_axis: AUTO_AXIS, else vmap."""
-  resolved = copy.deepcopy(config)  # Keeps the config's references: derived values follow later overrides.
+def check_choices(config) -> None:
+  """Refuses a setting of CHOICES that is neither 'auto' nor one of its choices."""
   for key, choices in CHOICES.items():
     parent, _, field = key.rpartition('.')
-    value = (resolved[parent] if parent else resolved)[field]
+    value = (config[parent] if parent else config)[field]
     if value != 'auto' and value not in choices:
       raise ConfigError(f'Unknown {field} {value!r}: set --config.{key} to one of {", ".join(("auto",) + choices)}.')
+
+
+def resolve(config, backend: str | None = None):
+  """A copy of config with each 'auto' of CHOICES resolved for `backend` (default: JAX's); an unknown choice is
+  refused (check_choices). conv_gradients: standard_layout (models/conv.py) on the CPU, xla elsewhere (cuDNN has
+  its own gradient kernels). block_loop: scan, except on the CPU with XLA's conv gradients, which XLA:CPU runs
+  ~25x slower inside a loop (docs/benchmarks.md). replica_axis: AUTO_AXIS, else vmap."""
+  check_choices(config)
+  resolved = copy.deepcopy(config)  # Keeps the config's references: derived values follow later overrides.
   backend = backend or jax.default_backend()
   model = resolved.model
   if model.conv_gradients == 'auto':
