@@ -5,6 +5,7 @@ import math
 from resnet_jax import parallel
 from resnet_jax.errors import ConfigError
 from resnet_jax.runtime import auto
+from resnet_jax.runtime.config_io import node_and_field
 
 # (field, lowest, highest): numbers that must lie in [lowest, highest]; None: unbounded.
 LIMITS = (('batch_size', 1, None), ('num_replicas', 1, None), ('eval_batch_size', 1, None), ('total_steps', 1, None),
@@ -42,8 +43,7 @@ def check_limits(config) -> None:
   smoothing of 1 or more, a crop padding of the image's size, a CIFAR-10 image size other than its images', or
   schedule.boundaries that are not increasing numbers."""
   for key, lowest, highest in LIMITS:
-    parent, _, field = key.rpartition('.')
-    node = config[parent] if parent else config
+    node, field = node_and_field(config, key)
     if field not in node:
       continue
     value = node[field]
@@ -52,10 +52,9 @@ def check_limits(config) -> None:
         lowest <= value and (highest is None or value <= highest)):
       raise ConfigError(f'{key} must be a finite number {bounds}, not {value!r}: set --config.{key}.')
   for key, choices in CHOICES:
-    parent, _, field = key.rpartition('.')
-    if field in config[parent] and config[parent][field] not in choices:
-      raise ConfigError(f'{key} must be one of {", ".join(choices)}, not {config[parent][field]!r}: set '
-                        f'--config.{key}.')
+    node, field = node_and_field(config, key)
+    if field in node and node[field] not in choices:
+      raise ConfigError(f'{key} must be one of {", ".join(choices)}, not {node[field]!r}: set --config.{key}.')
   if config.optimizer.label_smoothing >= 1:
     raise ConfigError('optimizer.label_smoothing must be below 1 (at 1 every target is uniform and holds no label): '
                       'set --config.optimizer.label_smoothing=0.1, say.')

@@ -5,12 +5,13 @@ import copy
 import jax
 
 from resnet_jax.errors import ConfigError
+from resnet_jax.runtime import config_io
 
 # setting -> its choices besides 'auto'.
 CHOICES = {'model.block_loop': ('scan', 'unroll'), 'model.conv_gradients': ('xla', 'standard_layout'),
            'replica_axis': ('vmap', 'map')}
 # Backend -> replica_axis of 'auto'. CPU: measured (docs/benchmarks.md, issue 20): vmap's grouped convolutions
-# run K nets at a third of K separate runs' speed, map at theirs. GPU and TPU: not yet measured; vmap, which fills
+# run K nets well below K separate runs' speed, map at theirs. GPU and TPU: not yet measured; vmap, which fills
 # a device that one small net leaves idle (the GPU window measures both ways).
 AUTO_AXIS = {'cpu': 'map'}
 
@@ -18,8 +19,8 @@ AUTO_AXIS = {'cpu': 'map'}
 def check_choices(config) -> None:
   """Refuses a setting of CHOICES that is neither 'auto' nor one of its choices."""
   for key, choices in CHOICES.items():
-    parent, _, field = key.rpartition('.')
-    value = (config[parent] if parent else config)[field]
+    node, field = config_io.node_and_field(config, key)
+    value = node[field]
     if value != 'auto' and value not in choices:
       raise ConfigError(f'Unknown {field} {value!r}: set --config.{key} to one of {", ".join(("auto",) + choices)}.')
 
@@ -28,7 +29,7 @@ def resolve(config, backend: str | None = None):
   """A copy of config with each 'auto' of CHOICES resolved for `backend` (default: JAX's); an unknown choice is
   refused (check_choices). conv_gradients: standard_layout (models/conv.py) on the CPU, xla elsewhere (cuDNN has
   its own gradient kernels). block_loop: scan, except on the CPU with XLA's conv gradients, which XLA:CPU runs
-  ~25x slower inside a loop (docs/benchmarks.md). replica_axis: AUTO_AXIS, else vmap."""
+  many times slower inside a loop (docs/benchmarks.md). replica_axis: AUTO_AXIS, else vmap."""
   check_choices(config)
   resolved = copy.deepcopy(config)  # Keeps the config's references: derived values follow later overrides.
   backend = backend or jax.default_backend()

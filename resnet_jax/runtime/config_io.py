@@ -25,6 +25,13 @@ def named_config(dataset: str, variant: str) -> ml_collections.ConfigDict:
   return importlib.import_module(f'configs.{dataset}').get_config(variant)
 
 
+def node_and_field(config, key: str):
+  """(the node holding a dotted key, the key's last part): 'model.depth' -> (config.model, 'depth'); a KeyError
+  or AttributeError where config has no such node."""
+  parent, _, field = key.rpartition('.')
+  return (config[parent] if parent else config), field
+
+
 def apply_overrides(config: ml_collections.ConfigDict, overrides) -> ml_collections.ConfigDict:
   """Sets each 'dotted.key=value' of `overrides`; the value is parsed as the field's type (a Python literal for
   tuples and lists, True/False for booleans)."""
@@ -32,9 +39,8 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides) -> ml_collecti
     key, sep, text = override.partition('=')
     if not sep:
       raise ConfigError(f'Override {override!r} is not KEY=VALUE (e.g. dataset.dir=/data/cifar10.tar.gz).')
-    parent, _, field = key.rpartition('.')
     try:
-      node = config[parent] if parent else config
+      node, field = node_and_field(config, key)
       old = node[field]
     except (KeyError, AttributeError):
       raise ConfigError(f'Override {override!r}: the config has no field {key!r}.') from None
@@ -104,8 +110,8 @@ def upgrade(config: dict) -> dict:
   the only behaviour, and steps_per_epoch (now derived: optim.steps_per_epoch) as the dataset.train_size of as
   many steps per epoch."""
   for key, value in ADDED_FIELDS.items():
-    parent, _, field = key.rpartition('.')
-    (config[parent] if parent else config).setdefault(field, value)
+    node, field = node_and_field(config, key)
+    node.setdefault(field, value)
   if 'steps_per_epoch' in config and 'train_size' not in config['dataset']:
     config['dataset']['train_size'] = config['steps_per_epoch'] * config['batch_size']
     del config['steps_per_epoch']
