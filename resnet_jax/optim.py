@@ -20,10 +20,9 @@ def steps_per_unit(config) -> int:
 def warmup_steps(config) -> int:
   """schedule.warmup_length in steps, for nets of depth schedule.warmup_min_depth and more (the paper warms up
   ResNet-110 and -1202 alone); 0 for shallower ones."""
-  c = config.schedule
-  if config.model.depth < c.warmup_min_depth:
+  if config.model.depth < config.schedule.warmup_min_depth:
     return 0
-  return round(c.warmup_length * steps_per_unit(config))
+  return round(config.schedule.warmup_length * steps_per_unit(config))
 
 
 def learning_rate_schedule(config) -> optax.Schedule:
@@ -32,21 +31,21 @@ def learning_rate_schedule(config) -> optax.Schedule:
   Warm-up for warmup_steps(config): 'constant' at lr x warmup_factor (the paper's ResNet-110: 0.01 for 400
   iterations) or 'linear' from 0. Boundaries and warm-up count schedule.unit: 'steps' or 'epochs'.
   """
-  c, lr = config.schedule, config.optimizer.learning_rate
+  schedule, lr = config.schedule, config.optimizer.learning_rate
   per_unit, warmup = steps_per_unit(config), warmup_steps(config)
-  if c.name == 'step':
-    main = optax.piecewise_constant_schedule(lr, {round(b * per_unit): c.decay for b in c.boundaries})
-  elif c.name == 'cosine':
+  if schedule.name == 'step':
+    main = optax.piecewise_constant_schedule(lr, {round(b * per_unit): schedule.decay for b in schedule.boundaries})
+  elif schedule.name == 'cosine':
     decay = optax.cosine_decay_schedule(lr, max(config.total_steps - warmup, 1))
     main = lambda step: decay(step - warmup)
   else:
-    raise ConfigError(f"Unknown schedule {c.name!r}: set --config.schedule.name to 'step' or 'cosine'.")
-  if c.warmup == 'constant':
-    start = optax.constant_schedule(lr * c.warmup_factor)
-  elif c.warmup == 'linear':
+    raise ConfigError(f"Unknown schedule {schedule.name!r}: set --config.schedule.name to 'step' or 'cosine'.")
+  if schedule.warmup == 'constant':
+    start = optax.constant_schedule(lr * schedule.warmup_factor)
+  elif schedule.warmup == 'linear':
     start = optax.linear_schedule(0.0, lr, max(warmup, 1))
   else:
-    raise ConfigError(f"Unknown warm-up {c.warmup!r}: set --config.schedule.warmup to 'constant' or 'linear'.")
+    raise ConfigError(f"Unknown warm-up {schedule.warmup!r}: set --config.schedule.warmup to 'constant' or 'linear'.")
   if not warmup:
     return main
   # join_schedules restarts the count at the boundary; `main` reads the absolute step.
@@ -56,8 +55,8 @@ def learning_rate_schedule(config) -> optax.Schedule:
 def create_optimizer(config, schedule: optax.Schedule) -> optax.GradientTransformation:
   """SGD with momentum and L2 weight decay on every parameter, as torch.optim.SGD(weight_decay=...) applies it,
   at the learning rates of `schedule` (learning_rate_schedule(config))."""
-  c = config.optimizer
-  if c.name != 'sgd':
-    raise ConfigError(f"Unknown optimizer {c.name!r}: set --config.optimizer.name to 'sgd'.")
-  return optax.chain(optax.add_decayed_weights(c.weight_decay),
-                     optax.sgd(schedule, momentum=c.momentum, nesterov=c.nesterov))
+  optimizer = config.optimizer
+  if optimizer.name != 'sgd':
+    raise ConfigError(f"Unknown optimizer {optimizer.name!r}: set --config.optimizer.name to 'sgd'.")
+  return optax.chain(optax.add_decayed_weights(optimizer.weight_decay),
+                     optax.sgd(schedule, momentum=optimizer.momentum, nesterov=optimizer.nesterov))

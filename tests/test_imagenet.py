@@ -75,7 +75,7 @@ def expected(state, model, norm, split, protocol, size, scales):
       train=False))[0])
   probs = []
   for i in range(len(split)):
-    views = [v for p in protocols.passes(protocol, size, scales)
+    views = [v for p in protocols.view_sets(protocol, size, scales)
              for v in p.views(split.read(i))]
     scores = [probabilities(view) for view in views]
     probs.append(np.mean(scores, 0))

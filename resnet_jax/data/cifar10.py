@@ -162,14 +162,13 @@ class Cifar10:
     return itertools.repeat({'train': self.train, 'norm': self.norm})
 
   def batch(self, inputs, step, seed):
-    c = self.config
-    return on_device.train_batch(inputs['train'], inputs['norm'], step, seed, c.batch_size, c.dataset.crop_padding,
-                                 self.mesh)
+    config = self.config
+    return on_device.train_batch(inputs['train'], inputs['norm'], step, seed, config.batch_size,
+                                 config.dataset.crop_padding, self.mesh)
 
   def eval_splits(self, protocol: str | None = None) -> list[EvalSplit]:
     del protocol  # CIFAR is tested on the 32x32 images as they are.
-    c = self.config
-    return [array_split(name, images, labels, self.norm, c.eval_batch_size)
+    return [array_split(name, images, labels, self.norm, self.config.eval_batch_size)
             for name, (images, labels) in self.held_out.items()]
 
   def close(self) -> None:

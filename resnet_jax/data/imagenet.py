@@ -162,7 +162,7 @@ class Imagenet:
       raise ConfigError(f'Unknown dataset.augmentation {d.augmentation!r}: use one of {", ".join(AUGMENTATIONS)}.')
     if d.normalization not in NORMALIZATIONS:
       raise ConfigError(f'Unknown dataset.normalization {d.normalization!r}: use one of {", ".join(NORMALIZATIONS)}.')
-    protocols.passes(config.eval.protocol, d.image_size, ())  # Refuses an unknown protocol.
+    protocols.view_sets(config.eval.protocol, d.image_size, ())  # Refuses an unknown protocol.
     self.splits = load(d)
     check_training_images(config, len(self.splits['train']))
     if d.normalization == 'per_pixel_mean':
@@ -180,9 +180,9 @@ class Imagenet:
   inputs_per_replica = True  # Each net's host stream has its own order and views.
 
   def stream(self, start_step: int):
-    c = self.config
-    streams = [host.TrainStream(self.splits['train'], self.transform, seed, c.batch_size, start_step, self.mesh,
-                                c.dataset.workers) for seed in replicas.seeds(c)]
+    config = self.config
+    streams = [host.TrainStream(self.splits['train'], self.transform, seed, config.batch_size, start_step, self.mesh,
+                                config.dataset.workers) for seed in replicas.seeds(config)]
     self._streams += streams
     norm = jax.device_put(self.norm, parallel.replicated(self.mesh))
     return ([{**batch, 'norm': norm} for batch in step] for step in zip(*streams))
@@ -193,12 +193,13 @@ class Imagenet:
     return {'image': parallel.shard_batch(image, self.mesh), 'label': inputs['label']}
 
   def eval_splits(self, protocol: str | None = None) -> list[EvalSplit]:
-    c, split = self.config, self.splits['val']
-    all_passes = protocols.passes(protocol or c.eval.protocol, c.dataset.image_size, tuple(c.eval.scales))
+    config, split = self.config, self.splits['val']
+    view_sets = protocols.view_sets(protocol or config.eval.protocol, config.dataset.image_size,
+                                    tuple(config.eval.scales))
     mine = process_share(len(split))
-    pixels = c.eval_batch_size * c.dataset.image_size ** 2
-    batches = lambda: protocols.view_batches(split.read, mine, all_passes, pixels, c.dataset.workers)
-    return [EvalSplit('val', split.labels[mine], sum(p.count for p in all_passes), self.norm, batches)]
+    pixels = config.eval_batch_size * config.dataset.image_size ** 2
+    batches = lambda: protocols.view_batches(split.read, mine, view_sets, pixels, config.dataset.workers)
+    return [EvalSplit('val', split.labels[mine], sum(v.count for v in view_sets), self.norm, batches)]
 
   def close(self) -> None:
     for stream in self._streams:

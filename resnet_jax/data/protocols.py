@@ -22,43 +22,44 @@ PROTOCOLS = ('center_crop', 'ten_crop', 'multi_scale')
 
 
 @dataclasses.dataclass(frozen=True)
-class Pass:
-  """One pass over the images: `count` views of each, of one shape (h, w), or of a shape that depends on the
-  image's (width, height)."""
+class ViewSet:
+  """`count` views of each image, of one shape (h, w), or of a shape that depends on the image's (width,
+  height): what one pass over the images decodes."""
   count: int
   views: Callable[[bytes], np.ndarray]  # (count, h, w, 3) uint8.
   shape: tuple[int, int] | Callable[[int, int], tuple[int, int]]
 
 
-def passes(protocol: str, size: int, scales: tuple[int, ...]) -> list[Pass]:
+def view_sets(protocol: str, size: int, scales: tuple[int, ...]) -> list[ViewSet]:
+  """The view sets of a protocol, at crop `size` (center_crop, ten_crop) or at each of `scales` (multi_scale)."""
   if protocol == 'center_crop':
-    return [Pass(1, lambda data: augment.center_crop(data, size)[None], (size, size))]
+    return [ViewSet(1, lambda data: augment.center_crop(data, size)[None], (size, size))]
   if protocol == 'ten_crop':
-    return [Pass(10, lambda data: augment.ten_crops(data, size), (size, size))]
+    return [ViewSet(10, lambda data: augment.ten_crops(data, size), (size, size))]
   if protocol == 'multi_scale':
-    return [Pass(1, lambda data, s=s: augment.full_image(data, s)[None],
-                 functools.partial(augment.full_image_shape, shorter=s)) for s in scales]
+    return [ViewSet(1, lambda data, s=s: augment.full_image(data, s)[None],
+                    functools.partial(augment.full_image_shape, shorter=s)) for s in scales]
   raise ConfigError(f'Unknown eval.protocol {protocol!r}: use one of {", ".join(PROTOCOLS)}.')
 
 
-def view_batches(read: Callable[[int], bytes], examples: np.ndarray, all_passes: list[Pass], pixels: int,
+def view_batches(read: Callable[[int], bytes], examples: np.ndarray, view_sets: list[ViewSet], pixels: int,
                  workers: int) -> Iterator[ViewBatch]:
-  """The views of `examples` (indices for `read`) under each pass, in batches of one shape of about `pixels`
+  """The views of `examples` (indices for `read`) of each view set, in batches of one shape of about `pixels`
   pixels each; a batch's index counts positions in `examples`."""
   with futures.ThreadPoolExecutor(workers) as pool:
-    if any(callable(p.shape) for p in all_passes):  # Read the headers once, for every pass.
+    if any(callable(v.shape) for v in view_sets):  # Read the headers once, for every view set.
       sizes = list(pool.map(lambda i: augment.image_size(read(int(i))), examples))
-    for one_pass in all_passes:
+    for view_set in view_sets:
       groups = {}
-      if callable(one_pass.shape):
+      if callable(view_set.shape):
         for position, (width, height) in enumerate(sizes):
-          groups.setdefault(one_pass.shape(width, height), []).append(position)
+          groups.setdefault(view_set.shape(width, height), []).append(position)
       else:
-        groups[one_pass.shape] = list(range(len(examples)))
+        groups[view_set.shape] = list(range(len(examples)))
       for (h, w), positions in sorted(groups.items()):
-        per_batch = max(1, pixels // (h * w) // one_pass.count)
+        per_batch = max(1, pixels // (h * w) // view_set.count)
         chunks = [np.array(positions[i:i + per_batch]) for i in range(0, len(positions), per_batch)]
-        decode = lambda chunk, p=one_pass: [pool.submit(lambda i: p.views(read(int(examples[i]))), i) for i in chunk]
+        decode = lambda chunk, v=view_set: [pool.submit(lambda i: v.views(read(int(examples[i]))), i) for i in chunk]
         pending = decode(chunks[0])
         for k, chunk in enumerate(chunks):
           decoded = np.concatenate([f.result() for f in pending])

@@ -3,10 +3,9 @@
 from resnet_jax.models.blocks import is_residual
 
 
-def model_name(model_config) -> str:
+def model_name(model) -> str:
   """The name of the network a model config describes, e.g. 'resnet50-B', 'plain20', 'preact-resnet110-A'."""
-  c = model_config
-  name = f'resnet{c.depth}-{c.shortcut}' if is_residual(c.shortcut) else f'plain{c.depth}'
-  if c.family == 'imagenet' and c.bottleneck_stride == '3x3' and c.depth >= 50:
+  name = f'resnet{model.depth}-{model.shortcut}' if is_residual(model.shortcut) else f'plain{model.depth}'
+  if model.family == 'imagenet' and model.bottleneck_stride == '3x3' and model.depth >= 50:
     name += '-v1.5'
-  return f'preact-{name}' if c.preact else name
+  return f'preact-{name}' if model.preact else name
