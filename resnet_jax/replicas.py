@@ -73,6 +73,23 @@ def stack(per_net: list):
   return per_net[0] if len(per_net) == 1 else jax.tree.map(lambda *leaves: jnp.stack(leaves), *per_net)
 
 
+def inputs_axis(per_net: bool) -> int | None:
+  """The replica axis of a step's inputs (over_replicas' in_axes): 0 where each net has its own
+  (Dataset.inputs_per_replica), None where the nets share them."""
+  return 0 if per_net else None
+
+
+def step_inputs(inputs, per_net: bool):
+  """A stream's step inputs as the step over the nets takes them: shared ones as they are, a list of one per net
+  stacked."""
+  return stack(inputs) if per_net else inputs
+
+
+def inputs_of_net(inputs, net: int, per_net: bool):
+  """Net `net`'s step inputs of a stream's: its entry of a list of one per net, or the shared ones."""
+  return inputs[net] if per_net else inputs
+
+
 def take(tree, replica: int):
   """Replica `replica` of a stacked pytree (its leading axis)."""
   return jax.tree.map(lambda leaf: leaf[replica], tree)
@@ -101,6 +118,21 @@ def one_or_all(per_net: list):
 def label(replica: int, nets: int) -> int | None:
   """The `replica` field of a row of net `replica` of `nets` (writers.MetricsWriter): None for one net."""
   return None if nets == 1 else replica
+
+
+def row_fields(replica: int | None) -> dict:
+  """The field naming the net of a metrics.jsonl row: {'replica': k} for net k of several, none for one net's."""
+  return {} if replica is None else {'replica': replica}
+
+
+def tag_prefix(split: str, replica: int | None) -> str:
+  """A TensorBoard tag's prefix: the split ('test'), or the split and net of several ('test/replica3')."""
+  return split if replica is None else f'{split}/replica{replica}'
+
+
+def row_replicas(rows: list[dict]) -> list[int | None]:
+  """The nets metrics.jsonl rows name, in order: [0, 1, ...] of replicas, [None] for one net's."""
+  return sorted({row.get('replica') for row in rows}, key=lambda r: -1 if r is None else r) or [None]
 
 
 def of_several(nets: int, value, otherwise=''):

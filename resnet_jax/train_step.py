@@ -81,7 +81,7 @@ def jit_train_step(model, tx, config, make_batch, inputs_per_replica: bool = Fal
   the seeds, and of the inputs where each net has its own (a list of one per net, stacked here).
   """
   step = functools.partial(train_step, model=model, tx=tx, config=config, make_batch=make_batch)
-  over_nets = replicas.over_nets(step, (0, 0, 0 if inputs_per_replica else None, 0), replicas.count(config),
+  over_nets = replicas.over_nets(step, (0, 0, replicas.inputs_axis(inputs_per_replica), 0), replicas.count(config),
                                  replicas.axis(config))
   return jax.jit(lambda state, running, inputs, seeds: over_nets(
-      state, running, replicas.stack(inputs) if inputs_per_replica else inputs, seeds), donate_argnums=(0, 1))
+      state, running, replicas.step_inputs(inputs, inputs_per_replica), seeds), donate_argnums=(0, 1))

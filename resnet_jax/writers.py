@@ -11,6 +11,7 @@ import time
 import jax
 from absl import logging
 
+from resnet_jax import replicas
 from resnet_jax.errors import WriteError
 
 
@@ -51,13 +52,13 @@ class MetricsWriter:
     """One row; `replica` names the net of a run of several (config.num_replicas), None for a run of one."""
     if not self.file:
       return
-    row = {'step': step, 'split': split, **({'replica': replica} if replica is not None else {}), **self.mark,
+    row = {'step': step, 'split': split, **replicas.row_fields(replica), **self.mark,
            **{k: v if isinstance(v, str) else _finite(v) for k, v in scalars.items()}}
     try:
       self.file.write(json.dumps(row, allow_nan=False) + '\n')
       self.file.flush()
       if self.tensorboard:
-        prefix = split if replica is None else f'{split}/replica{replica}'
+        prefix = replicas.tag_prefix(split, replica)
         self.tensorboard.write(scalars_event(step, {f'{prefix}/{k}': v for k, v in row.items()
                                                     if k not in ('step', 'split') and isinstance(v, float)}))
     except OSError as e:

@@ -95,9 +95,8 @@ class TrainedNet:
   def training_batches(self):
     """(step inputs, make_batch(inputs, step)) of this net's training stream, from step 0: what its own training
     drew."""
-    stream = self.dataset.stream(0)
-    if self.dataset.inputs_per_replica:  # A list of one per net.
-      stream = (inputs[self.replica] for inputs in stream)
+    stream = (replicas.inputs_of_net(inputs, self.replica, self.dataset.inputs_per_replica)
+              for inputs in self.dataset.stream(0))
     return stream, lambda inputs, step: self.dataset.batch(inputs, step, self.seed)
 
   def reordered(self, order) -> dict:

@@ -174,7 +174,7 @@ class Result:
   @property
   def replicas(self) -> list[int | None]:
     """The replicas the rows name; [None] for a run of one net."""
-    return sorted({r.get('replica') for r in self.rows}, key=lambda r: -1 if r is None else r) or [None]
+    return replicas.row_replicas(self.rows)
 
   @property
   def total_steps(self) -> int:
