@@ -65,13 +65,14 @@ def evaluate(config) -> None:
   from resnet_jax.trained import evaluate_workdir
   _require_workdir()
   overrides = command_line_overrides()
-  saved = config_io.workdir_config(FLAGS.workdir, overrides)
+  configs = config_io.workdir_configs(FLAGS.workdir, overrides)  # (as trained, as read): its one read.
+  saved = configs[1]
   if config is not None and model_settings(config) != model_settings(saved):
     raise ConfigError(f'{FLAGS.workdir} was trained as {model_name(saved.model)}, not {model_name(config.model)}: '
                       'drop --config (the workdir\'s config.json is read) or name that network.')
   _initialize(saved)
   protocol = saved.eval.protocol if 'eval' in saved else None
-  print(json.dumps(evaluate_workdir(FLAGS.workdir, overrides, protocol)))
+  print(json.dumps(evaluate_workdir(FLAGS.workdir, overrides, protocol, configs)))
 
 
 def model_settings(config) -> dict:

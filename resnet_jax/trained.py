@@ -1,6 +1,7 @@
 """A trained workdir opened read-only, for --mode=eval, the studies and the report tables: its config, model,
 newest variables and step, data and evaluator. Nothing of training is built (no optimizer, schedule or training
 state) and nothing in the workdir changes but the evaluation rows that evaluate() appends to metrics.jsonl."""
+import functools
 import os
 import time
 
@@ -37,13 +38,14 @@ class TrainedWorkdir:
   """The newest checkpoint of a workdir and what evaluates it.
 
   config: the workdir's config.json, with `overrides` ('KEY=VALUE' of config_io.READ_OVERRIDABLE: where the data
-  is on this machine, how to evaluate); variables: of its `nets` nets (one, or the replicas stacked); evaluator:
-  of all of them at once (evaluation.Evaluator).
+  is on this machine, how to evaluate), or `configs`, config_io.workdir_configs(workdir, overrides) where the caller
+  has read them; variables: of its `nets` nets (one, or the replicas stacked); evaluator: of all of them at once
+  (evaluation.Evaluator), built on first use.
   """
 
-  def __init__(self, workdir: str, overrides=(), mesh=None):
+  def __init__(self, workdir: str, overrides=(), mesh=None, configs=None):
     self.workdir = workdir
-    self.trained_config, config = workdir_configs(workdir, overrides)
+    self.trained_config, config = configs or workdir_configs(workdir, overrides)
     self.config = auto.resolve(config)
     self.mesh = mesh or parallel.make_mesh()
     self.model = create_model(self.config)  # A depth that names no network is the first error to report.
@@ -51,7 +53,6 @@ class TrainedWorkdir:
     Checkpoints.require(workdir)
     self.nets = replicas.count(self.config)
     self.dataset = create_dataset(self.config, self.mesh)
-    self.evaluator = Evaluator(model_predict(self.model), self.mesh, self.nets, replicas.axis(self.config))
     checkpoints = Checkpoints(workdir, self.config, 1, read_only=True)
     try:
       one_net = abstract_variables(self.model, self.config.dataset.image_size)
@@ -62,6 +63,10 @@ class TrainedWorkdir:
       raise
     finally:
       checkpoints.close()
+
+  @functools.cached_property
+  def evaluator(self) -> Evaluator:
+    return Evaluator(model_predict(self.model), self.mesh, self.nets, replicas.axis(self.config))
 
   def evaluate(self, protocol: str | None = None) -> dict[str, list[dict[str, float]]]:
     """Evaluates the held-out splits (under `protocol`, for ImageNet) and appends the results to metrics.jsonl,
@@ -79,10 +84,11 @@ class TrainedWorkdir:
     self.dataset.close()
 
 
-def evaluate_workdir(workdir: str, overrides=(), protocol: str | None = None) -> dict:
-  """Evaluates the newest checkpoint of workdir (its config.json with `overrides`; under `protocol`, for ImageNet)
-  and appends the results to its metrics.jsonl. Per split, the results of its net, or the list of its replicas'."""
-  trained = TrainedWorkdir(workdir, overrides)
+def evaluate_workdir(workdir: str, overrides=(), protocol: str | None = None, configs=None) -> dict:
+  """Evaluates the newest checkpoint of workdir (its config.json with `overrides`, or `configs` as TrainedWorkdir
+  takes them; under `protocol`, for ImageNet) and appends the results to its metrics.jsonl. Per split, the results
+  of its net, or the list of its replicas'."""
+  trained = TrainedWorkdir(workdir, overrides, configs=configs)
   try:
     return {split: replicas.one_or_all(per_net) for split, per_net in trained.evaluate(protocol).items()}
   finally:
