@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from resnet_jax.analysis import lesion, paths, responses
-from resnet_jax.analysis.study import TrainedNet, modes_deleting
+from resnet_jax.analysis.study import TrainedNet
 from resnet_jax.data import on_device
-from resnet_jax.models import BlockMode, keep_all
+from resnet_jax.models import BlockMode, keep_all, modes_deleting, routed_modes
 from resnet_jax.models.blocks import Block, option_a
 from resnet_jax.train import train_and_evaluate
 from resnet_jax.train_step import cross_entropy
@@ -129,12 +129,12 @@ def test_gradient_routed_through_no_residual_branch_is_the_identity_paths():
   variables = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
   images, labels = jax.random.normal(jax.random.key(1), (4, 32, 32, 3)), jnp.arange(4)
   loss = lambda x, modes=None: cross_entropy(model.apply(variables, x, block_modes=modes), labels, 0.0).sum()
-  routed = jax.grad(loss)(images, jnp.asarray(paths.routed_modes(6, [])))
+  routed = jax.grad(loss)(images, jnp.asarray(routed_modes(6, [])))
   with nn.intercept_methods(identity_backward):
     identity = jax.grad(loss)(images)
   np.testing.assert_allclose(routed, identity, rtol=1e-6, atol=1e-9)
   assert not np.allclose(routed, jax.grad(loss)(images), atol=1e-6)  # The full gradient has the other paths too.
-  np.testing.assert_array_equal(paths.routed_modes(4, [1, 3]), [BlockMode.SKIP_ONLY, BlockMode.RESIDUAL_ONLY] * 2)
+  np.testing.assert_array_equal(routed_modes(4, [1, 3]), [BlockMode.SKIP_ONLY, BlockMode.RESIDUAL_ONLY] * 2)
 
 
 @pytest.mark.slow

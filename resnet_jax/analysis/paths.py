@@ -15,7 +15,7 @@ import numpy as np
 
 from resnet_jax import parallel
 from resnet_jax.analysis.study import TrainedNet
-from resnet_jax.models import BlockMode
+from resnet_jax.models import routed_modes
 from resnet_jax.runtime.progress import Progress
 from resnet_jax.train_step import cross_entropy
 
@@ -23,13 +23,6 @@ from resnet_jax.train_step import cross_entropy
 def path_length_distribution(num_blocks: int) -> np.ndarray:
   """The fraction of the 2^n paths that have length k, for k = 0..n."""
   return np.array([math.comb(num_blocks, k) for k in range(num_blocks + 1)], np.float64) / 2 ** num_blocks
-
-
-def routed_modes(num_blocks: int, residual) -> np.ndarray:
-  """Gradient through the residual branch of the blocks in `residual`, through the shortcut of the others."""
-  modes = np.full((num_blocks,), BlockMode.SKIP_ONLY, np.int32)
-  modes[list(residual)] = BlockMode.RESIDUAL_ONLY
-  return modes
 
 
 def input_gradient_norms(model, make_batch):

@@ -9,9 +9,8 @@ import numpy as np
 from resnet_jax import replicas
 from resnet_jax.errors import ConfigError
 from resnet_jax.evaluation import Evaluator, model_predict
-from resnet_jax.models import BlockMode, model_name
+from resnet_jax.models import model_name, reorder_stage
 from resnet_jax.models.blocks import is_residual
-from resnet_jax.models.control import reorder_stage
 from resnet_jax.models.depths import Architecture
 from resnet_jax.runtime.console import say
 from resnet_jax.trained import TrainedWorkdir
@@ -38,12 +37,6 @@ def describe_blocks(arch: Architecture, shortcut: str) -> list[BlockInfo]:
       blocks.append(BlockInfo(offset + position, stage, position, changes_shape,
                               is_residual(shortcut) or not changes_shape))
   return blocks
-
-
-def modes_deleting(num_blocks: int, deleted) -> np.ndarray:
-  modes = np.full((num_blocks,), BlockMode.KEEP, np.int32)
-  modes[list(deleted)] = BlockMode.DELETE
-  return modes
 
 
 class TrainedNet:

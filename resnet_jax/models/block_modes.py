@@ -1,8 +1,6 @@
-"""Run-time control of blocks: per-block modes, and reordering blocks of the same shape.
-
-Neither needs recompiling: modes are an int32 array input to the model, and a reordering is a gather on the
-stacked parameters of a stage's scanned blocks.
-"""
+"""Per-block modes: what each block does in one call (kept, deleted, or one path's gradient stopped), applied in one
+place (apply_mode). Modes are an int32 array input of the model (one entry per block), so changing them does not
+recompile; the arrays the studies pass are built here."""
 import enum
 
 import jax
@@ -36,22 +34,26 @@ def apply_mode(mode, x: jax.Array, residual: jax.Array, skip: jax.Array | None, 
   return activate(skip + residual)
 
 
+def mode_array(num_blocks: int, chosen=(), mode: BlockMode = BlockMode.KEEP,
+               others: BlockMode = BlockMode.KEEP) -> np.ndarray:
+  """The model's block_modes input: `mode` for the blocks in `chosen` (indices in network order), `others` for the
+  rest."""
+  modes = np.full((num_blocks,), others, np.int32)
+  modes[list(chosen)] = mode
+  return modes
+
+
 def keep_all(num_blocks: int) -> np.ndarray:
-  return np.full((num_blocks,), BlockMode.KEEP, np.int32)
+  """Every block as trained."""
+  return mode_array(num_blocks)
 
 
-def reorder_stage(variables, stage: str, order):
-  """Permutes the scanned blocks of `stage` (e.g. 'stage2'): block i of the result is block order[i] of the input.
+def modes_deleting(num_blocks: int, deleted) -> np.ndarray:
+  """The blocks in `deleted` deleted (Veit et al. 2016, Section 4), the others kept."""
+  return mode_array(num_blocks, deleted, BlockMode.DELETE)
 
-  Only the stage's scanned blocks, which all share one shape, are permuted; a transition block stays first.
-  `order` may be a traced array, so a jitted evaluation runs any order without recompiling.
-  """
-  order = jnp.asarray(order)
 
-  def permute(collection):
-    stage_vars = dict(collection[stage])
-    stage_vars['blocks'] = jax.tree.map(lambda v: jnp.take(v, order, axis=0), stage_vars['blocks'])
-    return {**collection, stage: stage_vars}
-
-  return {name: permute(collection) if stage in collection else collection
-          for name, collection in variables.items()}
+def routed_modes(num_blocks: int, residual) -> np.ndarray:
+  """Gradient through the residual branch of the blocks in `residual`, through the shortcut of the others (the
+  paths of one length, Veit et al. 2016, Section 6)."""
+  return mode_array(num_blocks, residual, BlockMode.RESIDUAL_ONLY, BlockMode.SKIP_ONLY)

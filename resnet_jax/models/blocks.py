@@ -10,10 +10,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from resnet_jax.models.control import apply_mode
+from resnet_jax.models.block_modes import apply_mode
 
 ModuleDef = Callable[..., nn.Module]
-SHORTCUTS = ('A', 'B', 'C', 'none')  # 'none' is a plain block: no shortcut, no addition.
+SHORTCUTS = ('A', 'B', 'C', 'none')  # 'none' is a plain block: no shortcut, no addition (SHORTCUT_OPTIONS below).
 
 
 def is_residual(shortcut: str) -> bool:
@@ -65,23 +65,31 @@ def option_a(x: jax.Array, stride: int, features: int) -> jax.Array:
   return jnp.pad(x, ((0, 0), (0, 0), (0, 0), (0, features - x.shape[-1])))
 
 
-def shortcut(block: 'Block', x: jax.Array, pre: jax.Array) -> jax.Array:
-  """The shortcut of Section 3.3, by option:
+def projection(block: 'Block', pre: jax.Array) -> jax.Array:
+  """A projection shortcut: 1x1 conv with the block's stride, then BN; in a pre-activation net on the block's
+  BN-ReLU'd input `pre`, with no BN after it (He et al. 2016)."""
+  skip = block.conv(block.out_features, 1, block.stride, name='shortcut_conv')(pre)
+  return skip if block.preact else block.norm(name='shortcut_bn')(skip)
 
-    A  the identity; where the block changes the shape, x subsampled by the stride and zero-padded with new
-       channels (option_a). No parameters.
-    B  the identity; where the block changes the shape, a projection: 1x1 conv with the stride, then BN.
-    C  a projection on every block.
 
-  `pre` is the block's BN-ReLU'd input in a pre-activation net, which its projections read (with no BN after
-  them, He et al. 2016); otherwise x.
-  """
-  if block.shortcut == 'C' or (block.shortcut == 'B' and block.changes_shape):
-    skip = block.conv(block.out_features, 1, block.stride, name='shortcut_conv')(pre)
-    return skip if block.preact else block.norm(name='shortcut_bn')(skip)
-  if block.changes_shape:
-    return option_a(x, block.stride, block.out_features)
-  return x
+# The shortcut options of Section 3.3, as (block, x, pre) -> the shortcut's output; `pre` is the block's input as
+# its layers read it (BN-ReLU'd in a pre-activation net, else x).
+def shortcut_a(block: 'Block', x: jax.Array, pre: jax.Array) -> jax.Array:
+  """A: the identity; where the block changes the shape, x subsampled and zero-padded (option_a). No parameters."""
+  return option_a(x, block.stride, block.out_features) if block.changes_shape else x
+
+
+def shortcut_b(block: 'Block', x: jax.Array, pre: jax.Array) -> jax.Array:
+  """B: the identity; where the block changes the shape, a projection."""
+  return projection(block, pre) if block.changes_shape else x
+
+
+def shortcut_c(block: 'Block', x: jax.Array, pre: jax.Array) -> jax.Array:
+  """C: a projection on every block."""
+  return projection(block, pre)
+
+
+SHORTCUT_OPTIONS = {'A': shortcut_a, 'B': shortcut_b, 'C': shortcut_c}
 
 
 class Block(nn.Module):
@@ -105,6 +113,6 @@ class Block(nn.Module):
   def __call__(self, x: jax.Array, mode: Any = None):
     pre = nn.relu(self.norm(name='bn1')(x)) if self.preact else x
     residual = (bottleneck_branch if self.bottleneck else basic_branch)(self, pre)
-    skip = shortcut(self, x, pre) if is_residual(self.shortcut) else None
+    skip = SHORTCUT_OPTIONS[self.shortcut](self, x, pre) if is_residual(self.shortcut) else None
     activate = (lambda v: v) if self.preact else nn.relu
     return apply_mode(mode, x, residual, skip, activate, self.changes_shape), None

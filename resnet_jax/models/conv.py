@@ -1,9 +1,9 @@
 """A 2-D convolution whose gradients are convolutions of the forward pass's standard layout (NHWC, HWIO).
 
 XLA's own gradients of a convolution are convolutions with swapped dimension roles. Inside a loop (nn.scan) XLA:CPU
-runs those ~10-25x slower than the forward convolution; unrolled, it first lays their operands out afresh. Written
-with explicit transposes into the standard layout, the same gradients run as fast inside a loop as unrolled
-(measured: experiments/benchmark.py, docs/benchmarks.md). The values are those of lax.conv_general_dilated.
+runs those many times slower than the forward convolution; unrolled, it first lays their operands out afresh.
+Written with explicit transposes into the standard layout, the same gradients run as fast inside a loop as unrolled
+(experiments/benchmark.py measures both: docs/benchmarks.md). The values are those of lax.conv_general_dilated.
 Drop-in for flax's nn.Conv(conv_general_dilated=...); anything but a plain NHWC/HWIO convolution goes to lax.
 """
 import jax

@@ -96,3 +96,20 @@ class ResNet(nn.Module):
       x = nn.relu(norm(name='final_bn')(x))
     x = jnp.mean(x, axis=(1, 2))
     return nn.Dense(self.num_classes, dtype=self.dtype, name='fc')(x).astype(jnp.float32)
+
+
+def reorder_stage(variables, stage: str, order):
+  """Permutes the scanned blocks of `stage` (e.g. 'stage2'): block i of the result is block order[i] of the input.
+
+  Only the stage's scanned blocks, which all share one shape, are permuted; a transition block stays first.
+  `order` may be a traced array, so a jitted evaluation runs any order without recompiling.
+  """
+  order = jnp.asarray(order)
+
+  def permute(collection):
+    stage_vars = dict(collection[stage])
+    stage_vars['blocks'] = jax.tree.map(lambda v: jnp.take(v, order, axis=0), stage_vars['blocks'])
+    return {**collection, stage: stage_vars}
+
+  return {name: permute(collection) if stage in collection else collection
+          for name, collection in variables.items()}
