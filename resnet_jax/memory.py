@@ -4,8 +4,8 @@ anything is built, so that a size that cannot fit ends in one line instead of ru
 The bound counts what a step cannot do without: the state of every net (parameters, BatchNorm statistics and the
 optimizer's state: every device holds all of it), one set of gradients, and the convolution outputs the backward
 pass needs for the device's share of the batch. vmap holds the gradients and activations of all K replicas at
-once; map one replica's at a time. XLA's buffers for a step are larger (ResNet-20 at batch 128: about 320 MB
-against a bound of 110 MB), so what is refused never fits and what passes may still not.
+once; map one replica's at a time. XLA's buffers for a step are larger (its temporaries and layouts), so what is
+refused never fits and what passes may still not.
 """
 import math
 

@@ -1,11 +1,10 @@
 """Host memory on CPU-only runs: glibc's malloc keeps freed memory for reuse instead of unmapping it.
 
-An XLA:CPU executable allocates its temporaries afresh on every run (ResNet-20's training step at batch 128: about
-320 MB) and Eigen's convolutions their im2col buffers on every call. glibc serves allocations this large with mmap
-and unmaps them when they are freed, so every step faults in hundreds of MB of new pages: on the 2-core machine of
-docs/benchmarks.md, 80,800 page faults and 0.16 s of kernel time per ResNet-20 step. One arena that never maps and
-never trims keeps that memory in the process, and the faults are gone; the price is a resident size that keeps its
-high-water mark and, fragmented, grows past the step's footprint (ResNet-50: 2.3x).
+An XLA:CPU executable allocates its temporaries afresh on every run and Eigen's convolutions their im2col buffers
+on every call. glibc serves allocations this large with mmap and unmaps them when they are freed, so every step
+faults in its temporaries' pages anew. One arena that never maps and never trims keeps that memory in the process,
+and the faults are gone; the price is a resident size that keeps its high-water mark and, fragmented, grows past
+the step's footprint (docs/benchmarks.md measures both).
 """
 import ctypes
 import importlib.metadata
