@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import pytest
 
 from resnet_jax.models import architecture, count_params
+from resnet_jax.tools import pipeline_speed, tables
 from tests.helpers import ROOT, build, markdown_rows
 
 torch = pytest.importorskip('torch')
@@ -100,3 +101,25 @@ def test_conv_benchmark_times_each_convolution_beside_torch(tmp_path):
   last = markdown_rows(done.stdout)[-1]
   assert last[:3] == ['2x4x4x8', 'forward of 2 replicas', 'replicas by map']
   assert float(last[3]) == pytest.approx(1e3 * rows[-1]['seconds'], abs=0.01)
+
+
+def test_pipeline_benchmark_times_each_transform(tmp_path):
+  out = tmp_path / 'pipeline.json'
+  done = subprocess.run(
+      [sys.executable, 'experiments/benchmark.py', '--bench=pipeline', '--images=3', '--threads=2', '--repeats=1',
+       f'--out={out}'], cwd=ROOT, env={**os.environ, 'JAX_PLATFORMS': 'cpu'}, capture_output=True, text=True,
+      timeout=300)
+  assert done.returncode == 0, done.stderr[-3000:]
+  results = json.loads(out.read_text())
+  assert results['images'] == 3 and results['threads'] == 2 and 300 < results['mean_size'][0] < 460
+  assert [r['transform'] for r in results['rows']] == list(pipeline_speed.TRANSFORMS)
+  assert all(r['per_core'] > 0 and r['pool'] > 0 for r in results['rows'])
+  table = markdown_rows(done.stdout)
+  assert [row[0] for row in table[-3:]] == list(pipeline_speed.TRANSFORMS)
+  assert [float(row[1]) for row in table[-3:]] == [round(r['per_core']) for r in results['rows']]
+
+
+def test_markdown_table_formats_missing_cells_as_a_dash():
+  columns = [('name', False, tables.text('name')), ('ms', True, tables.cell('seconds', 1, 1e3, ' ms'))]
+  assert tables.markdown_table(columns, [{'name': 'a', 'seconds': 0.0123}, {'name': 'b', 'seconds': None}]) == (
+      '| name | ms |\n|---|---:|\n| a | 12.3 ms |\n| b | - |')

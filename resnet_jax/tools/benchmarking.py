@@ -1,9 +1,12 @@
 """Timing the training step on synthetic data already on the devices: images/s, compile time, memory, FLOPs; and
-one convolution layer's three convolutions alone.
+one convolution layer's three convolutions alone; each beside PyTorch's (tools/torch_reference.py), as the rows of
+experiments/benchmark.py's tables.
 
 A step's time is the median over `repeats` windows of `window` steps each (after `warmup` steps), so that
 dispatch overlaps execution as in training, and one slow window does not move the result.
 """
+import os
+import platform
 import resource
 import statistics
 import time
@@ -14,9 +17,10 @@ import numpy as np
 from jax import lax
 
 from resnet_jax import parallel, replicas
-from resnet_jax.models import abstract_variables, conv, count_macs, create_model
+from resnet_jax.models import abstract_variables, conv, count_macs, create_model, model_name
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
 from resnet_jax.runtime import auto
+from resnet_jax.tools.tables import cell, text
 from resnet_jax.train_step import empty_metrics, init_state, jit_train_step
 
 
@@ -107,6 +111,29 @@ def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, re
           'standard_layout_gradients': model.standard_layout_gradients}
 
 
+def jax_step_row(config, batch_size: int, peak_flops: float, warmup: int, window: int, repeats: int) -> dict:
+  """jax_train_step as a row of the step table: the network, batch and dtype, how the step ran, and its model FLOP
+  utilisation (XLA's FLOPs per second against `peak_flops`)."""
+  mine = jax_train_step(config, batch_size, warmup, window, repeats)
+  axis = f', replicas by {mine["replica_axis"]}' if mine['replica_axis'] else ''
+  how = (f'{"unrolled" if mine["unrolled"] else "scan"}, '
+         f'{"standard-layout" if mine["standard_layout_gradients"] else "XLA"} conv gradients{axis}')
+  return {'network': model_name(config.model), 'batch': batch_size, 'dtype': config.model.dtype,
+          'implementation': f'resnet_jax ({how})', **mine,
+          'mfu': mine['xla_flops'] / mine['step_seconds'] / peak_flops if mine['xla_flops'] else None}
+
+
+def beside_torch(mine: dict, theirs: list[dict], peak_flops: float) -> None:
+  """Completes a JAX step row and PyTorch's rows of the same net (one replica each): their FLOP utilisation by
+  XLA's count of one net's step, and mine's speed against the fastest of theirs."""
+  for row in theirs:
+    row['mfu'] = (mine['xla_flops'] / mine['replicas'] / row['step_seconds'] / peak_flops if mine['xla_flops']
+                  else None)
+  if theirs:
+    best = max(theirs, key=lambda r: r['images_per_sec'])
+    mine.update(vs_best_torch=mine['images_per_sec'] / best['images_per_sec'], best_torch=best['implementation'])
+
+
 def call_seconds(fn, args, repeats: int) -> float:
   """Seconds of one call of jit(fn)(*args), compiled beforehand: the median of `repeats` after 2 warm-up calls."""
   compiled, out = jax.jit(fn).lower(*args).compile(), [None]
@@ -164,3 +191,40 @@ def replica_conv_seconds(batch: int, size: int, channels: int, nets: int, repeat
   x = jnp.asarray(rng.normal(size=(nets, batch, size, size, channels)), jnp.float32)
   w = jnp.asarray(rng.normal(size=(nets, 3, 3, channels, channels)), jnp.float32)
   return {how: call_seconds(replicas.over_replicas(conv3x3, (0, 0), how), (x, w), repeats) for how in ('vmap', 'map')}
+
+
+def conv_rows(batch: int, size: int, channels: int, nets: int, repeats: int) -> list[dict]:
+  """The conv table's rows of one 3x3 layer: each convolution by jax_conv_seconds, then PyTorch's channels_last,
+  then the forward pass of `nets` replicas by replica_conv_seconds, each with GFLOP/s and its speed against
+  PyTorch's (for the replicas: against as many separate forward passes)."""
+  from resnet_jax.tools import torch_reference
+  flops = conv_flops(batch, size, channels)
+  theirs = torch_reference.conv_seconds(batch, size, channels, repeats)
+  # (operation, implementation, PyTorch's operation to compare with, nets, seconds).
+  timed = [(operation, implementation, operation, 1, seconds)
+           for (operation, implementation), seconds in jax_conv_seconds(batch, size, channels, repeats).items()]
+  timed += [(operation, 'torch channels_last', operation, 1, seconds) for operation, seconds in theirs.items()]
+  timed += [(f'forward of {nets} replicas', f'replicas by {how}', 'forward', nets, seconds)
+            for how, seconds in replica_conv_seconds(batch, size, channels, nets, repeats).items()]
+  return [{'input': f'{batch}x{size}x{size}x{channels}', 'flops': count * flops, 'operation': operation,
+           'implementation': implementation, 'seconds': seconds, 'flops_per_second': count * flops / seconds,
+           'vs_torch': count * theirs[against] / seconds}
+          for operation, implementation, against, count, seconds in timed]
+
+
+def machine() -> dict:
+  """What the rows ran on: JAX's device kind, platform and version, the CPU and its cores."""
+  return {'device': jax.devices()[0].device_kind, 'platform': jax.default_backend(), 'jax': jax.__version__,
+          'cpu': platform.processor() or platform.machine(), 'cores': os.cpu_count()}
+
+
+STEP_COLUMNS = [('network', False, text('network')), ('batch', True, text('batch')), ('dtype', False, text('dtype')),
+                ('replicas', True, text('replicas')), ('implementation', False, text('implementation')),
+                ('images/s', True, cell('images_per_sec', 0)), ('step ms', True, cell('step_seconds', 1, 1e3)),
+                ('page faults/step', True, cell('page_faults_per_step', 0)),
+                ('compile s', True, cell('compile_seconds', 1)), ('memory MB', True, cell('memory_bytes', 0, 2 ** -20)),
+                ('GFLOP/step (XLA)', True, cell('xla_flops', 1, 1e-9)), ('MFU', True, cell('mfu', 1, 100, '%')),
+                ('vs best torch', True, cell('vs_best_torch', 2, 1, 'x'))]
+CONV_COLUMNS = [('input (NHWC)', False, text('input')), ('convolution', False, text('operation')),
+                ('implementation', False, text('implementation')), ('ms', True, cell('seconds', 2, 1e3)),
+                ('GFLOP/s', True, cell('flops_per_second', 0, 1e-9)), ('vs torch', True, cell('vs_torch', 2, 1, 'x'))]

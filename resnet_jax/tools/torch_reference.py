@@ -2,6 +2,8 @@
 PyTorch side of the benchmark. ImageNet nets have torchvision's layout and state_dict names (v1.5 bottleneck,
 option B); CIFAR nets the paper's option A (identity, subsampled and zero-padded). Needs torch.
 """
+import time
+
 import torch
 from torch import nn
 
@@ -140,3 +142,43 @@ def conv_seconds(batch: int, size: int, channels: int, repeats: int) -> dict[str
          'kernel gradient': gradient([False, True, False])}
   with torch.no_grad():
     return {name: median_step_seconds(op, lambda: None, 2, 1, repeats) for name, op in ops.items()}
+
+
+def step_variants(platform_name: str, dtype: str, compile: bool) -> list[dict]:
+  """The PyTorch set-ups to time: what its users would run on this device (eager on the CPU, channels_last,
+  torch.compile if `compile`; bf16 autocast for dtype bfloat16), fastest last."""
+  variants = [] if platform_name == 'gpu' else [{'name': 'torch eager', 'channels_last': False}]
+  variants.append({'name': 'torch channels_last', 'channels_last': True})
+  if compile:
+    variants.append({'name': 'torch compile channels_last', 'channels_last': True, 'compile': True})
+  bf16 = dtype == 'bfloat16'
+  return [{'compile': False, **v, 'bf16': bf16, 'name': v['name'] + (' bf16' if bf16 else '')} for v in variants]
+
+
+def step_rows(config, batch: int, dtype: str, platform_name: str, compile: bool, warmup: int, window: int,
+              repeats: int) -> list[dict]:
+  """The training step of config's net in each of step_variants, timed as benchmarking.timed_steps times it:
+  one row each, with images/s, compile seconds (torch.compile's first step less a step) and GPU memory."""
+  from resnet_jax.models import architecture
+  from resnet_jax.tools.benchmarking import timed_steps
+  device = 'cuda' if platform_name == 'gpu' else 'cpu'
+  rows = []
+  for variant in step_variants(platform_name, dtype, compile):
+    torch.manual_seed(0)
+    net = create(architecture(config.model.family, config.model.depth), config.dataset.num_classes,
+                 config.model.shortcut)
+    step, sync = train_step_timer(net, batch, config.dataset.image_size, config.dataset.num_classes, device=device,
+                                  channels_last=variant['channels_last'], bf16=variant['bf16'],
+                                  compile=variant['compile'])
+    if device == 'cuda':
+      torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    step()
+    sync()
+    first = time.perf_counter() - start
+    timing = timed_steps(step, sync, warmup, window, repeats)
+    rows.append({'implementation': variant['name'], 'replicas': 1, 'images_per_sec': batch / timing['step_seconds'],
+                 **timing, 'compile_seconds': first - timing['step_seconds'] if variant['compile'] else None,
+                 'memory_bytes': torch.cuda.max_memory_allocated() if device == 'cuda' else None,
+                 'torch_net': type(net).__module__.split('.')[0] + '.' + type(net).__name__})
+  return rows
