@@ -60,16 +60,19 @@ def train(config) -> None:
 def evaluate(config) -> None:
   """The workdir's newest checkpoint, under the workdir's own config.json; the command line may set only where
   the data is and how to evaluate (config_io.READ_OVERRIDABLE)."""
+  from resnet_jax.limits import validate
   from resnet_jax.models import model_name
   from resnet_jax.runtime import config_io
   from resnet_jax.trained import evaluate_workdir
   _require_workdir()
+  cli.set_keys_with(cli.reading_workdir(cli.config_flag))
   overrides = command_line_overrides()
   configs = config_io.workdir_configs(FLAGS.workdir, overrides)  # (as trained, as read): its one read.
   saved = configs[1]
   if config is not None and model_settings(config) != model_settings(saved):
     raise ConfigError(f'{FLAGS.workdir} was trained as {model_name(saved.model)}, not {model_name(config.model)}: '
                       'drop --config (the workdir\'s config.json is read) or name that network.')
+  validate(saved)  # Before JAX starts: a bad saved value is the first thing said.
   _initialize(saved)
   protocol = saved.eval.protocol if 'eval' in saved else None
   print(json.dumps(evaluate_workdir(FLAGS.workdir, overrides, protocol, configs)))
@@ -104,6 +107,9 @@ def main() -> None:
   if FLAGS.config is None and FLAGS.mode != 'eval':
     raise ConfigError(f'--mode={FLAGS.mode} needs --config=configs/DATASET.py:NETWORK, e.g. '
                       '--config=configs/cifar10.py:resnet20.')
+  if FLAGS.mode != 'eval':  # Eval checks the workdir's own config.
+    from resnet_jax.limits import validate
+    validate(FLAGS.config)  # Every mode refuses what training would; training checks the batch's split later.
   {'summary': summary, 'train': train, 'eval': evaluate, 'config': show_config}[FLAGS.mode](FLAGS.config)
 
 

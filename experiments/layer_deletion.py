@@ -14,6 +14,7 @@ from resnet_jax.analysis import lesion, paths, study_cli
 from resnet_jax.errors import ConfigError
 from resnet_jax.reproduce import plots, reporting
 from resnet_jax.runtime import cli, environment
+from resnet_jax.runtime.console import counted
 
 flags.DEFINE_string('out', 'workdirs/report', 'Where the tables, CSVs and figures go.')
 cli.writable_directory('out')
@@ -44,8 +45,8 @@ def study_paths(trained, rng):
   print(reporting.write_table(
       FLAGS.out, f'paths_{trained.name}', f'{trained.name}: paths by length (Veit et al. 2016, Fig. 6)',
       ['length', 'fraction of paths', 'gradient norm (mean)', 'gradient norm (std)', 'share of total gradient'],
-      table, [f'{n} blocks; {FLAGS.path_samples} training batches per length; 90% of the gradient comes from paths '
-              f'of length {low} to {high}.', reporting.CLAIMS['paths']]))
+      table, [f'{counted(n, "block")}; {FLAGS.path_samples} training batches per length; 90% of the gradient comes '
+              f'from paths of length {low} to {high}.', reporting.CLAIMS['paths']]))
   print(plots.paths(os.path.join(FLAGS.out, f'paths_{trained.name}.png'), trained.name, lengths, distribution, mean,
                     std, effective))
 
@@ -60,8 +61,8 @@ def main():
     pool = lesion.candidates(trained, FLAGS.include_downsampling)
     ks = [int(k) for k in FLAGS.ks] if FLAGS.ks else list(range(1, len(pool) + 1))
     if max(ks, default=0) > len(pool):
-      raise ConfigError(f'--ks={",".join(FLAGS.ks)}: {name} has {len(pool)} blocks to delete at random, not '
-                        f'{max(ks)}: name at most {len(pool)}.')
+      raise ConfigError(f'--ks={",".join(FLAGS.ks)}: {name} has {counted(len(pool), "block")} to delete at random, '
+                        f'not {max(ks)}: name at most {len(pool)}.')
     baselines[name] = trained.error()['top1_error']
     single[name] = lesion.single_deletions(trained)
     random[name] = lesion.random_deletions(trained, ks, FLAGS.draws, rng, FLAGS.include_downsampling)

@@ -19,7 +19,7 @@ from resnet_jax import replicas
 from resnet_jax.errors import ConfigError, WriteError
 from resnet_jax.models import model_name
 from resnet_jax.optim import steps_per_epoch, warmup_steps
-from resnet_jax.runtime.config_io import saved_config
+from resnet_jax.runtime.config_io import flatten, saved_config
 
 
 def step_dirs(workdir: str) -> list[int]:
@@ -33,17 +33,6 @@ def step_dirs(workdir: str) -> list[int]:
 RESUMABLE = ('total_steps', 'num_epochs', 'log_every_steps', 'eval_every_steps', 'checkpoint_every_steps',
              'keep_checkpoints', 'eval_batch_size', 'replica_axis', 'model.block_loop', 'model.conv_gradients',
              'dataset.dir', 'dataset.cache_dir', 'dataset.workers', 'eval')
-
-
-def flatten(tree: dict, prefix: str = '') -> dict:
-  """{'a': {'b': 1}} -> {'a.b': 1}."""
-  flat = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      flat.update(flatten(value, f'{prefix}{key}.'))
-    else:
-      flat[prefix + key] = value
-  return flat
 
 
 # Keys of what_trains that are not config fields: what several fields come to.

@@ -39,7 +39,14 @@ def assert_refused(process_or_done, message, workdir=None):
     (['--config=configs/cifar10.py:resnet20-D'], "unknown shortcut option 'D'"),
     (['--config=configs/cifar10.py:foonet20'], "Unknown network 'foonet20'"),
     (['--config=configs/cifar10.py:plain20-A'], 'plain nets have no shortcut'),
-    (['--config=configs/nope.py:resnet20'], "'configs/nope.py'. A relative path is taken from the current directory"),
+    (['--config=configs/nope.py:resnet20'], 'There is no config file configs/nope.py. A relative path is taken from '
+                                            'the current directory'),
+    (['--config=configs/common.py:x'], 'configs/common.py is not a config file (it defines no get_config)'),
+    ([f'--config={os.path.join(ROOT, "tests", "data", "raising_config.py")}'],
+     "raising_config.py, line 6: ValueError: invalid literal for int() with base 10: 'twenty'. Fix the config file "
+     'there.'),
+    ([NET, '--mode=config', '--config.num_replicas=0'], 'num_replicas must be a finite number at least 1'),
+    ([NET, '--mode=summary', '--config.optimizer.momentum=2'], 'optimizer.momentum must be a finite number'),
     ([NET, '--config.batchsize=8'], 'Did you mean "batch_size"'),
     ([NET, '--config.model.widht=8'], "no field 'widht'"),
     ([NET, '--config.model.learning_rate=0.1'], 'Did you mean --config.optimizer.learning_rate?'),  # Wrong section.
@@ -316,6 +323,27 @@ def test_reading_a_workdir_without_checkpoints_is_refused(trained, tmp_path):
   assert_refused(deletion, 'holds no checkpoints')
 
 
+def test_a_study_names_its_fixes_as_it_takes_them(trained, tmp_path):
+  workdir, _ = trained
+  moved = tmp_path / 'moved'
+  shutil.copytree(workdir, moved)
+  config = json.loads((moved / 'config.json').read_text())
+  config['dataset']['dir'] = str(tmp_path / 'gone')  # The data moved away.
+  (moved / 'config.json').write_text(json.dumps(config))
+  study = lambda *flags: subprocess.run([sys.executable, 'experiments/layer_deletion.py', f'--workdirs={moved}',
+                                         *flags], cwd=ROOT, text=True, capture_output=True, timeout=300,
+                                        env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  assert_refused(study(), 'set --set=dataset.dir=... to an image folder')
+  assert_refused(study('--set=batch_size'), "Override 'batch_size' is not KEY=VALUE")
+  config['eval_batch_size'] = 0  # Edited by hand.
+  (moved / 'config.json').write_text(json.dumps(config))
+  assert_refused(study(), "eval_batch_size must be a finite number at least 1, not 0: set --set=eval_batch_size=...")
+  config['batch_size'] = 'eight'
+  (moved / 'config.json').write_text(json.dumps(config))
+  assert_refused(study(), "config.json has batch_size='eight', not an integer")
+  assert_refused(launch('--mode=eval', f'--workdir={moved}'), "config.json has batch_size='eight', not an integer")
+
+
 @pytest.mark.slow
 def test_another_networks_checkpoints_are_refused_not_moved(trained, image_folder, tmp_path):
   workdir, cache = trained
@@ -541,7 +569,7 @@ def test_layer_deletion_refuses_more_blocks_than_the_net_has(trained):
   done = subprocess.run([sys.executable, 'experiments/layer_deletion.py', f'--workdirs={workdir}', '--ks=99',
                          f'--out={workdir}-report'], cwd=ROOT, text=True, capture_output=True, timeout=300,
                         env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
-  assert_refused(done, '--ks=99: resnet8-A has 1 blocks to delete at random, not 99', f'{workdir}-report')
+  assert_refused(done, '--ks=99: resnet8-A has 1 block to delete at random, not 99', f'{workdir}-report')
   for script in ('layer_deletion.py', 'layer_responses.py'):  # One network twice: its rows would merge.
     done = subprocess.run([sys.executable, f'experiments/{script}', f'--workdirs={workdir},{workdir}/',
                            f'--out={workdir}-report'], cwd=ROOT, text=True, capture_output=True, timeout=300,

@@ -51,3 +51,32 @@ def test_an_unreadable_or_missing_config_json_is_named(tmp_path):
   (tmp_path / 'config.json').write_text('{"model": ')
   with pytest.raises(ConfigError, match='is not a readable config.json'):
     config_io.saved_config(str(tmp_path))
+
+
+def test_a_hand_edited_config_json_of_the_wrong_types_is_named(tmp_path):
+  write_config_json(tmp_path, model={**config_io.named_config('cifar10', 'resnet20').model.to_dict(), 'depth': 'eight'})
+  with pytest.raises(ConfigError, match=r"config.json has model.depth='eight', not an integer as configs/cifar10.py "
+                                        r"gives it \(e.g. 20\): restore it.$"):
+    config_io.saved_config(str(tmp_path))
+  write_config_json(tmp_path, schedule='step')
+  with pytest.raises(ConfigError, match="schedule='step' where configs/cifar10.py has a section"):
+    config_io.saved_config(str(tmp_path))
+  write_config_json(tmp_path, dataset={'name': 'mnist'})
+  with pytest.raises(ConfigError, match="dataset.name='mnist', not one of cifar10, imagenet2012"):
+    config_io.saved_config(str(tmp_path))
+  # What ml_collections lets a field hold, and JSON's lists for tuples, read as saved.
+  write_config_json(tmp_path, seed=None, total_steps=100)
+  config = config_io.saved_config(str(tmp_path))
+  assert config['seed'] is None and config['schedule']['boundaries'] == [32000, 48000]
+  config['optimizer']['learning_rate'] = 1  # An integer in a float field.
+  config_io.check_types(config, 'config.json')
+
+
+def test_what_a_read_may_set_is_what_the_workdirs_config_has(tmp_path):
+  write_config_json(tmp_path)
+  with pytest.raises(ConfigError, match=r'eval.protocol is not a field of .*config.json; reading this workdir may '
+                                        r'set only dataset.source, dataset.dir, dataset.cache_dir, eval_batch_size.$'):
+    config_io.workdir_configs(str(tmp_path), ['eval.protocol=ten_crop'])  # ImageNet's: CIFAR-10 has no eval section.
+  for override in ('dataset.dir', '=/data'):
+    with pytest.raises(ConfigError, match='is not KEY=VALUE'):
+      config_io.workdir_configs(str(tmp_path), [override])

@@ -6,6 +6,7 @@ from absl import flags
 from resnet_jax.analysis.study import TrainedNet
 from resnet_jax.errors import ConfigError
 from resnet_jax.models import model_name
+from resnet_jax.runtime import cli
 from resnet_jax.runtime.config_io import saved_config, workdir_config
 
 flags.DEFINE_list('workdirs', None, 'Trained workdirs to study.', required=True)
@@ -15,6 +16,7 @@ flags.DEFINE_multi_string('set', [], 'Override of the saved configs, KEY=VALUE (
 flags.DEFINE_integer('replica', None, 'Of a workdir of several replicas (config.num_replicas): the net to study; '
                      'default 0.', lower_bound=0)
 FLAGS = flags.FLAGS
+cli.set_keys_with(cli.reading_workdir(cli.set_flag))
 
 
 def saved_configs(names_to_workdirs: dict) -> dict:

@@ -14,6 +14,7 @@ from resnet_jax.optim import learning_rate_schedule
 from resnet_jax.reproduce import slurm, sweep
 from resnet_jax.runtime import auto, cli
 from resnet_jax.runtime.config_io import apply_overrides, named_config
+from resnet_jax.runtime.console import counted
 
 flags.DEFINE_enum('dataset', 'cifar10', ['cifar10', 'imagenet'], 'configs/<dataset>.py.')
 flags.DEFINE_string('root', 'workdirs/paper', 'Runs go to ROOT/<dataset name>/<network name>.')
@@ -87,6 +88,9 @@ SWEPT = {'model.depth': '--depths', 'model.shortcut': "the sweep's variants (pla
          'model.family': '--dataset', 'dataset.name': '--dataset', 'num_replicas': '--replicas'}
 
 
+cli.set_keys_with(lambda key, value: SWEPT.get(key) or cli.set_flag(key, value))
+
+
 def jobs(variants) -> list[sweep.Job]:
   """The runs of `variants` under the flags' dataset, root, budget and overrides; a variant or override that
   does not make a valid config (checked as the launcher checks it), or data that is not there, is refused
@@ -146,8 +150,8 @@ def run(name: str, variants, report) -> None:
                         f'(scancel {" ".join(live)}), before writing a new one; else its runs would train twice.')
     todo = [job.command(python()) for job in grid if not job.finished]
     slurm.write_array(path, f'{name}_{FLAGS.dataset}', todo, resources, sweep.REPO)
-    print(f'{len(todo)} unfinished runs: sbatch {path}; then run this again with --launcher=none for the report.'
-          if todo else f'All {len(grid)} runs have finished: nothing to submit.')
+    print(f'{counted(len(todo), "unfinished run")}: sbatch {path}; then run this again with --launcher=none for the '
+          'report.' if todo else f'All {len(grid)} runs have finished: nothing to submit.')
   elif FLAGS.launcher == 'print':
     for job in grid:
       if not job.finished:
@@ -158,6 +162,6 @@ def run(name: str, variants, report) -> None:
     for path in filter(None, report(results, out)):
       print(path)
   if failed:
-    print(f'error: {len(failed)} runs failed; their logs: '
+    print(f'error: {counted(len(failed), "run")} failed; their logs: '
           f'{", ".join(os.path.join(j.workdir, "launch.log") for j in failed)}', file=sys.stderr)
     sys.exit(1)

@@ -2,7 +2,9 @@
 INFO logs kept off the terminal (console.py), and on CPU-only runs glibc's malloc set to keep freed memory
 (host_memory.py)."""
 import os
+import re
 import sys
+import traceback
 
 from absl import app, flags
 
@@ -50,8 +52,40 @@ def writable_directory(name: str) -> None:
   flags.register_validator(name, check)
 
 
+def config_flag(key: str, value: str) -> str:
+  """How launch.py's command line sets a config key: --config.KEY=VALUE (`value` is '=VALUE', or '')."""
+  return f'--config.{key}{value}'
+
+
+def set_flag(key: str, value: str) -> str:
+  """How the sweeps and studies set a config key: --set=KEY=VALUE (`value` is '=VALUE', or '' for '=...')."""
+  return f'--set={key}{value or "=..."}'
+
+
+def reading_workdir(flag):
+  """The setting of a program that reads a trained workdir: a key of config_io.READ_OVERRIDABLE by `flag`, any
+  other as the trained run's own, in its config.json."""
+  from resnet_jax.runtime.config_io import READ_OVERRIDABLE
+  return lambda key, value: (flag(key, value) if key in READ_OVERRIDABLE
+                             else f"{key} in the workdir's config.json (the trained run's own)")
+
+
+_setting = [config_flag]  # How this program's command line sets a config key (set_keys_with).
+# --config.KEY or --config.KEY=VALUE (a quoted VALUE, or one ended by a space or a closing mark), as fixes name it.
+_CONFIG_FLAG = re.compile(r'--config\.(?P<key>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)'
+                          r'(?P<value>="[^"]*"|=\S*?(?=[.,;:)]*(?:\s|$)))?')
+
+
+def set_keys_with(setting) -> None:
+  """Makes the fixes of this program's error lines, which name a config key as launch.py sets it
+  (--config.KEY=VALUE), name it as this program does: setting(key, '=VALUE' or '') -> its text."""
+  _setting[0] = setting
+
+
 def fail(message: str) -> None:
-  """Ends the program on bad input: one line `error: MESSAGE` on stderr, exit status 2."""
+  """Ends the program on bad input: one line `error: MESSAGE` on stderr, exit status 2; the config keys it names
+  as this program sets them (set_keys_with)."""
+  message = _CONFIG_FLAG.sub(lambda m: _setting[0](m['key'], m['value'] or ''), message)
   print(f'error: {" ".join(message.split())}', file=sys.stderr)
   sys.exit(2)
 
@@ -59,11 +93,11 @@ def fail(message: str) -> None:
 def keys_named(field: str) -> list[str]:
   """The dotted keys of the config files' fields called `field`, in any section (e.g. 'learning_rate' ->
   ['optimizer.learning_rate'])."""
-  from resnet_jax.runtime.config_io import named_config
+  from resnet_jax.runtime.config_io import flatten, named_config
   found = set()
   for dataset, variant in (('cifar10', 'resnet20'), ('imagenet', 'resnet50')):
     config = named_config(dataset, variant)
-    found.update(key for key in checkpoint.flatten(config.to_dict()) if key.rpartition('.')[2] == field)
+    found.update(key for key in flatten(config.to_dict()) if key.rpartition('.')[2] == field)
   return sorted(found)
 
 
@@ -72,6 +106,11 @@ def flag_error(error: Exception) -> str:
   text = str(error)
   if raised := [e for e in _causes(error) if isinstance(e, ConfigError)]:  # In get_config, wrapped by ml_collections.
     return str(raised[-1])
+  if line := _config_file_line(error):  # A config file that raised: its own error, and where.
+    return f'{line}: {type(error).__name__}: {text}. Fix the config file there.'
+  if isinstance(error, AttributeError) and "attribute 'get_config'" in text:  # --config=FILE of no config.
+    return (f'{_config_file_given()} is not a config file (it defines no get_config): use '
+            '--config=configs/cifar10.py:NETWORK or configs/imagenet.py:NETWORK.')
   if isinstance(error, AttributeError):  # ml_collections: --config.KEY for a KEY the config lacks.
     missing = error.args[0]
     lines = str(missing.args[0] if isinstance(missing, KeyError) else missing).splitlines()
@@ -86,9 +125,31 @@ def flag_error(error: Exception) -> str:
   if isinstance(error, OSError):  # ml_collections: --config=FILE that does not load.
     where = os.path.relpath(os.path.dirname(configs.__file__))
     where = where if not where.startswith('..') else os.path.dirname(configs.__file__)
-    return (f'{text}. A relative path is taken from the current directory, {os.getcwd()}: from here, use '
+    path = _config_file_given()
+    what = (f'There is no config file {path}' if path and not os.path.isfile(path) else
+            f'The config file {path} does not load' if path else text)
+    return (f'{what}. A relative path is taken from the current directory, {os.getcwd()}: from here, use '
             f'--config={where}/cifar10.py:NETWORK or {where}/imagenet.py:NETWORK.')
   return f'{text.rstrip(".")}. See --help.'
+
+
+def _config_file_given() -> str | None:
+  """The FILE of the command line's last --config=FILE[:VARIANT], or None."""
+  given = [arg.partition('=')[2] for arg in sys.argv[1:] if arg.startswith('--config=')]
+  return given[-1].partition(':')[0] if given else None
+
+
+def _config_file_line(error: BaseException) -> str | None:
+  """'FILE, line N' of the innermost frame of error's traceback in a config file (a .py outside the installed
+  libraries and this package), or None where no config file raised it."""
+  frames = traceback.extract_tb(error.__traceback__)
+  here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  for frame in reversed(frames):
+    path = os.path.abspath(frame.filename)
+    if path.endswith('.py') and 'site-packages' not in path and not path.startswith((here, sys.prefix,
+                                                                                    sys.base_prefix)):
+      return f'{frame.filename}, line {frame.lineno}'
+  return None
 
 
 def _causes(error: BaseException) -> list[BaseException]:

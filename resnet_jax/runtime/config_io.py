@@ -11,6 +11,7 @@ import configs
 from resnet_jax.errors import ConfigError
 
 DATASETS = ('cifar10', 'imagenet')  # The config files of configs/.
+CONFIG_FILES = {'cifar10': 'cifar10', 'imagenet2012': 'imagenet'}  # dataset.name -> its config file.
 
 
 def config_file(dataset: str) -> str:
@@ -25,6 +26,17 @@ def named_config(dataset: str, variant: str) -> ml_collections.ConfigDict:
   return importlib.import_module(f'configs.{dataset}').get_config(variant)
 
 
+def flatten(tree: dict, prefix: str = '') -> dict:
+  """{'a': {'b': 1}} -> {'a.b': 1}."""
+  flat = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      flat.update(flatten(value, f'{prefix}{key}.'))
+    else:
+      flat[prefix + key] = value
+  return flat
+
+
 def node_and_field(config, key: str):
   """(the node holding a dotted key, the key's last part): 'model.depth' -> (config.model, 'depth'); a KeyError
   or AttributeError where config has no such node."""
@@ -32,13 +44,19 @@ def node_and_field(config, key: str):
   return (config[parent] if parent else config), field
 
 
+def override_key(override: str) -> str:
+  """The KEY of a 'KEY=VALUE' override; anything else is refused."""
+  key, sep, _ = override.partition('=')
+  if not sep or not key:
+    raise ConfigError(f'Override {override!r} is not KEY=VALUE (e.g. dataset.dir=/data/cifar10.tar.gz).')
+  return key
+
+
 def apply_overrides(config: ml_collections.ConfigDict, overrides) -> ml_collections.ConfigDict:
   """Sets each 'dotted.key=value' of `overrides`; the value is parsed as the field's type (a Python literal for
   tuples and lists, True/False for booleans)."""
   for override in overrides:
-    key, sep, text = override.partition('=')
-    if not sep:
-      raise ConfigError(f'Override {override!r} is not KEY=VALUE (e.g. dataset.dir=/data/cifar10.tar.gz).')
+    key, text = override_key(override), override.partition('=')[2]
     try:
       node, field = node_and_field(config, key)
       old = node[field]
@@ -69,6 +87,11 @@ READ_OVERRIDABLE = ('dataset.source', 'dataset.dir', 'dataset.cache_dir', 'datas
                     'eval.scales', 'eval_batch_size')
 
 
+def read_overridable(saved: dict) -> list[str]:
+  """The keys of READ_OVERRIDABLE that a saved config has (CIFAR-10's has no eval section)."""
+  return [key for key in READ_OVERRIDABLE if key in flatten(saved)]
+
+
 def workdir_config(workdir: str, overrides=()) -> ml_collections.ConfigDict:
   """The config a workdir was trained with (its config.json), with `overrides` of READ_OVERRIDABLE keys applied
   (e.g. where its data is on this machine)."""
@@ -79,11 +102,13 @@ def workdir_configs(workdir: str, overrides=()) -> tuple[ml_collections.ConfigDi
   """(as trained, as read) from one read of workdir/config.json: the config as saved, and with `overrides` (of
   READ_OVERRIDABLE keys) applied."""
   saved = saved_config(workdir)
+  settable = read_overridable(saved)
   for override in overrides:
-    key = override.partition('=')[0]
-    if key not in READ_OVERRIDABLE:
-      raise ConfigError(f'{key} is the trained run\'s own, read from {os.path.join(workdir, "config.json")}; '
-                        f'reading a workdir may set only {", ".join(READ_OVERRIDABLE)}.')
+    key = override_key(override)
+    if key not in settable:
+      whose = "the trained run's own, read from" if key in flatten(saved) else 'not a field of'
+      raise ConfigError(f'{key} is {whose} {os.path.join(workdir, "config.json")}; reading this workdir may set only '
+                        f'{", ".join(settable)}.')
   return ml_collections.ConfigDict(saved), apply_overrides(ml_collections.ConfigDict(saved), overrides)
 
 
@@ -94,10 +119,50 @@ def saved_config(workdir: str) -> dict:
     raise ConfigError(f'{workdir} has no config.json: it is not the workdir of a run (launch.py --workdir=...).')
   try:
     with open(path) as f:
-      return upgrade(json.load(f))
+      config = json.load(f)
+    check_types(config, path)
+    return upgrade(config)
+  except ConfigError:
+    raise
   except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
     raise ConfigError(f'{path} is not a readable config.json ({type(e).__name__}: {e}): restore it, or move '
                       f'{workdir} aside.') from None
+
+
+def check_types(config: dict, path: str) -> None:
+  """Refuses a saved config (a config.json at `path`, as json.load gives it) whose dataset has no config file, or with a
+  value of another type than that config file gives the field: a config.json edited by hand."""
+  dataset = config.get('dataset') if isinstance(config.get('dataset'), dict) else {}
+  name = CONFIG_FILES.get(dataset.get('name'))
+  if name is None:
+    raise ConfigError(f'{path} has dataset.name={dataset.get("name")!r}, not one of {", ".join(CONFIG_FILES)}: '
+                      'restore it.')
+  expected = flatten(importlib.import_module(f'configs.{name}').get_config().to_dict())
+  sections = {key.rpartition('.')[0] for key in expected}
+  for key, value in flatten(config).items():
+    if key in sections:
+      raise ConfigError(f'{path} has {key}={value!r} where configs/{name}.py has a section of fields: restore it.')
+    if key in expected and not _same_type(value, expected[key]):
+      raise ConfigError(f'{path} has {key}={value!r}, not {_TYPE_NAMES.get(type(expected[key]), "a value")} as '
+                        f'configs/{name}.py gives it (e.g. {expected[key]!r}): restore it.')
+
+
+_TYPE_NAMES = {bool: 'True or False', int: 'an integer', float: 'a number', str: 'a string', tuple: 'a list',
+               list: 'a list'}
+
+
+def _same_type(value, expected) -> bool:
+  """Whether a saved value fits a field whose config-file value is `expected`: of its type, or None (which
+  ml_collections lets any field hold); JSON saves tuples as lists, and a float field may hold an integer."""
+  if expected is None or value is None:
+    return True
+  if isinstance(expected, bool) or isinstance(value, bool):
+    return isinstance(value, bool) and isinstance(expected, bool)
+  if isinstance(expected, float):
+    return isinstance(value, (int, float))
+  if isinstance(expected, (tuple, list)):
+    return isinstance(value, (tuple, list))
+  return isinstance(value, type(expected))
 
 
 # Fields added to the config since the first config.json was saved, with what was then the only behaviour.

@@ -16,6 +16,11 @@ from absl import flags, logging
 flags.FLAGS.set_default('stderrthreshold', 'warning')  # absl's flag: the lowest level stderr shows.
 
 
+def counted(count: int, noun: str) -> str:
+  """'1 block', '3 blocks': a count and its noun, plural unless the count is one."""
+  return f'{count:,} {noun}{"" if count == 1 else "s"}'
+
+
 def say(text: str) -> None:
   """One line for the user on stdout (process 0 only; call it after parallel.initialize), also in the log."""
   logging.info('%s', text)
