@@ -55,6 +55,11 @@ def train(config) -> None:
   except (training.NonFiniteLossError, WriteError) as e:
     print(f'error: {e}', file=sys.stderr, flush=True)
     os._exit(1)  # Not sys.exit: the failed save's background threads would print their own tracebacks at exit.
+  except KeyboardInterrupt:
+    print('error: Stopped at once by Ctrl-C: what was trained since the newest checkpoint is not saved (a single '
+          'Ctrl-C saves once training has begun); run the same command to resume from the newest checkpoint.',
+          file=sys.stderr, flush=True)
+    os._exit(130)
 
 
 def evaluate(config) -> None:

@@ -75,7 +75,7 @@ def train_and_evaluate(config, workdir: str, mesh=None) -> TrainState:
   The mesh defaults to every device of every process. Progress goes to stdout, every log to workdir/train.log.
   """
   began = time.perf_counter()
-  with Preemption() as preemption:  # From the start: a signal during the build or the compile saves after a step.
+  with Preemption() as preemption:  # SIGTERM from the start: during the build or the compile, it saves after a step.
     run = Run(config, workdir, mesh)
     log_name = 'train.log' if jax.process_index() == 0 else f'train.{jax.process_index()}.log'
     os.makedirs(workdir, exist_ok=True)  # Process 0 made it; another host may not share its file system.
@@ -91,6 +91,7 @@ def _train(run: Run, workdir: str, began: float, preemption: Preemption) -> Trai
   config, start, total = run.config, run.step, run.config.total_steps
   say(f'{model_name(config.model)}: {"resuming at" if start else "starting from"} step {start} of {total}, '
       f'batch {config.batch_size}, in {workdir}.')
+  preemption.begin_training()
   step_fn = jit_train_step(run.model, run.tx, config, run.dataset.batch, run.dataset.inputs_per_replica)
   seeds = replicas.seed_argument(config)
   writer = MetricsWriter(workdir, start)

@@ -186,5 +186,8 @@ def run(main) -> None:
       main()
     except ConfigError as e:
       fail(str(e))
+    except KeyboardInterrupt:
+      print('error: Stopped by Ctrl-C.', file=sys.stderr, flush=True)
+      os._exit(130)  # Not sys.exit: threads still at work (data, checkpoints) would hold the exit or print.
   _show_library_flags_in_help()
   app.run(wrapped, flags_parser=_parse_flags)

@@ -10,13 +10,14 @@ from jax.experimental import multihost_utils
 
 class Preemption:
   """While the context lasts, SIGTERM and SIGINT (Ctrl-C) are a request the loop reads: save a checkpoint, then
-  exit cleanly. A second Ctrl-C acts as it did before (KeyboardInterrupt); SIGTERM, which a cluster may send more
-  than once (SLURM's warning, then its time limit), stays a request: SIGKILL is a cluster's way to stop at once."""
+  exit cleanly. Before the loop begins (begin_training) Ctrl-C stops at once, as a second Ctrl-C does later
+  (KeyboardInterrupt): nothing is lost that a save would keep. SIGTERM, which a cluster may send more than once
+  (SLURM's warning, then its time limit), stays a request: SIGKILL is a cluster's way to stop at once."""
 
   SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
   def __enter__(self):
-    self.requested = False
+    self.requested, self.training = False, False
     self._previous = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS}
     return self
 
@@ -24,8 +25,14 @@ class Preemption:
     for signum, handler in self._previous.items():
       signal.signal(signum, handler)
 
+  def begin_training(self) -> None:
+    """From here a Ctrl-C, too, is a request to save and stop."""
+    self.training = True
+
   def _handle(self, signum, frame):
     del frame
+    if signum == signal.SIGINT and not self.training:
+      raise KeyboardInterrupt
     again = ' (again)' if self.requested else ''
     self.requested = True
     if signum == signal.SIGINT:

@@ -1,0 +1,49 @@
+"""runtime/preemption.py: SIGTERM and Ctrl-C during a run; a Ctrl-C before training, or a second one, stops at once."""
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from resnet_jax import checkpoint, train
+from resnet_jax.runtime.preemption import Preemption
+from resnet_jax.train import train_and_evaluate
+from tests.helpers import ROOT, tiny_config
+
+
+def test_ctrl_c_before_training_stops_at_once_and_a_later_one_is_a_request():
+  with Preemption() as preemption:
+    with pytest.raises(KeyboardInterrupt):
+      os.kill(os.getpid(), signal.SIGINT)
+    assert not preemption.requested
+    preemption.begin_training()
+    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), signal.SIGINT)
+    assert preemption.requested and preemption.stop_at(5, 4)
+    with pytest.raises(KeyboardInterrupt):  # The second Ctrl-C.
+      os.kill(os.getpid(), signal.SIGINT)
+  assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+  assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_a_ctrl_c_while_the_run_is_built_leaves_no_checkpoint(image_folder, tmp_path, monkeypatch):
+  build = train.Run.__init__
+
+  def interrupted(run, *args, **kwargs):
+    build(run, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGINT)
+  monkeypatch.setattr(train.Run, '__init__', interrupted)
+  with pytest.raises(KeyboardInterrupt):
+    train_and_evaluate(tiny_config(image_folder, tmp_path / 'cache'), str(tmp_path / 'w'))
+  assert checkpoint.step_dirs(str(tmp_path / 'w')) == [] and not (tmp_path / 'w' / 'metrics.jsonl').exists()
+
+
+def test_an_interrupted_program_ends_in_one_line(tmp_path):
+  script = tmp_path / 'interrupted.py'
+  script.write_text('from resnet_jax.runtime import cli\n\n'
+                    'def main():\n  raise KeyboardInterrupt\n\n'
+                    'cli.run(main)\n')
+  done = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                        env={**os.environ, 'JAX_PLATFORMS': 'cpu', 'PYTHONPATH': ROOT})
+  assert done.returncode == 130 and done.stderr.strip().splitlines() == ['error: Stopped by Ctrl-C.'], done.stderr
