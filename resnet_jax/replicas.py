@@ -154,6 +154,12 @@ def mean_std(values) -> tuple[float, float]:
   return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
+def curves_mean_std(curves) -> tuple[np.ndarray, np.ndarray]:
+  """Per step, the mean and standard deviation (ddof=1) of curves of the same steps; of one curve, itself and 0."""
+  curves = np.asarray(curves, np.float64)
+  return curves.mean(0), curves.std(0, ddof=1) if len(curves) > 1 else np.zeros(curves.shape[1:])
+
+
 def best_mean_std(errors, digits: int = 2) -> str:
   """He et al.'s format of several runs' errors, 'best (mean±std)': '6.43 (6.61±0.16)'; one run: its error."""
   errors = [e for e in errors if e is not None and math.isfinite(e)]

@@ -68,6 +68,22 @@ def test_best_mean_std_is_the_papers_format():
   assert replicas.seeds(tiny_config('x', 'y', seed=5, num_replicas=3)) == [5, 6, 7]
 
 
+def test_where_one_net_and_several_differ():
+  mean, std = replicas.curves_mean_std([[10.0, 20.0], [12.0, 26.0]])
+  np.testing.assert_allclose(mean, [11, 23])
+  np.testing.assert_allclose(std, [2 ** 0.5, 18 ** 0.5])
+  mean, std = replicas.curves_mean_std([[10.0, 20.0]])
+  assert list(mean) == [10, 20] and list(std) == [0, 0]  # One run: no band.
+  rows = [{'step': 1}, {'step': 1, 'replica': 1}, {'step': 1, 'replica': 0}]
+  assert replicas.row_replicas(rows[1:]) == [0, 1] and replicas.row_replicas(rows[:1]) == [None]
+  assert replicas.row_fields(None) == {} and replicas.row_fields(2) == {'replica': 2}
+  assert (replicas.tag_prefix('test', None), replicas.tag_prefix('test', 3)) == ('test', 'test/replica3')
+  shared, per_net = {'x': np.ones(2)}, [{'x': np.zeros(2)}, {'x': np.ones(2)}]
+  assert replicas.step_inputs(shared, False) is shared and replicas.step_inputs(per_net, True)['x'].shape == (2, 2)
+  assert replicas.inputs_of_net(per_net, 1, True) is per_net[1] and replicas.inputs_of_net(shared, 1, False) is shared
+  assert (replicas.inputs_axis(True), replicas.inputs_axis(False)) == (0, None)
+
+
 @pytest.mark.slow
 def test_imagenet_replicas_draw_their_own_host_streams(imagenet_folder, tmp_path):
   """ImageNet's host pipeline: each replica its own stream (seed + k), stacked into one step."""

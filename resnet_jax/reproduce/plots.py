@@ -30,13 +30,11 @@ def _save(fig, path: str) -> str:
 def _mean_band(ax, curves, style: str, color, width: float, label=None) -> None:
   """One run's curve; of several replicas (curves of the same steps), their mean with a band of ± one std."""
   steps = curves[0][0]
-  errors = np.array([c[1] for c in curves if len(c[1]) == len(steps)], np.float64)
-  mean = errors.mean(0)
+  mean, std = replicas.curves_mean_std([c[1] for c in curves if len(c[1]) == len(steps)])
   ax.plot(steps, mean, style, color=color, linewidth=width, label=label)
-  if len(errors) > 1:
-    std = errors.std(0, ddof=1)  # An error rate's band stays within 0..100 %.
-    ax.fill_between(steps, np.clip(mean - std, 0, 100), np.clip(mean + std, 0, 100), color=color, alpha=0.2,
-                    linewidth=0)
+  # An error rate's band stays within 0..100 %; one run's has no width.
+  ax.fill_between(steps, np.clip(mean - std, 0, 100), np.clip(mean + std, 0, 100), color=color, alpha=0.2,
+                  linewidth=0)
 
 
 def error_curves(path: str, panels, eval_split: str) -> str:
