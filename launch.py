@@ -2,7 +2,8 @@
 
 Modes: train (the default: trains and evaluates, resuming from DIR's newest checkpoint), eval (evaluates DIR's
 newest checkpoint; for ImageNet under --config.eval.protocol), summary (the network's parameters and
-multiply-adds, ending in one JSON line), config (prints the resolved config, overrides applied, and exits).
+multiply-adds, ending in one JSON line), config (prints the resolved config, overrides applied, and exits);
+summary and config of --workdir=DIR alone read DIR's config.json.
 
 Progress and results go to stdout; the libraries' logs to DIR/train.log (--alsologtostderr: on stderr too).
 """
@@ -49,17 +50,19 @@ def show_config(config) -> None:
 
 def train(config) -> None:
   from resnet_jax import train as training
+  from resnet_jax.runtime.config_io import with_absolute_paths
+  with_absolute_paths(config)  # config.json names the data wherever the workdir is read from.
   _initialize(config)
   try:
     training.train_and_evaluate(config, FLAGS.workdir)
   except (training.NonFiniteLossError, WriteError) as e:
     print(f'error: {e}', file=sys.stderr, flush=True)
     os._exit(1)  # Not sys.exit: the failed save's background threads would print their own tracebacks at exit.
-  except KeyboardInterrupt:
-    print('error: Stopped at once by Ctrl-C: what was trained since the newest checkpoint is not saved (a single '
-          'Ctrl-C saves once training has begun); run the same command to resume from the newest checkpoint.',
-          file=sys.stderr, flush=True)
-    os._exit(130)
+  except KeyboardInterrupt as e:
+    print(f'error: Stopped at once by {cli.interruption(e)}, saving nothing (once training has begun, a single '
+          'Ctrl-C saves); run the same command to resume from the newest checkpoint, if any.', file=sys.stderr,
+          flush=True)
+    os._exit(130 if cli.interruption(e) == 'Ctrl-C' else 143)
 
 
 def evaluate(config) -> None:
@@ -89,9 +92,10 @@ def model_settings(config) -> dict:
   return {k: v for k, v in what_trains(json.loads(config.to_json())).items() if k.startswith('model.')}
 
 
-def command_line_overrides() -> list[str]:
-  """The --config.KEY=VALUE arguments, as KEY=VALUE."""
-  return [arg.removeprefix('--config.') for arg in sys.argv[1:] if arg.startswith('--config.')]
+def command_line_overrides() -> tuple[str, ...]:
+  """The --config.KEY=VALUE arguments, as KEY=VALUE, their paths absolute (config_io.absolute_paths)."""
+  from resnet_jax.runtime.config_io import absolute_paths
+  return absolute_paths(arg.removeprefix('--config.') for arg in sys.argv[1:] if arg.startswith('--config.'))
 
 
 def _require_workdir() -> None:
@@ -109,6 +113,9 @@ def _initialize(config) -> None:
 
 
 def main() -> None:
+  if FLAGS.config is None and FLAGS.mode in ('summary', 'config') and FLAGS.workdir:  # A trained run's own.
+    from resnet_jax.runtime.config_io import workdir_config
+    FLAGS.config = workdir_config(FLAGS.workdir)
   if FLAGS.config is None and FLAGS.mode != 'eval':
     raise ConfigError(f'--mode={FLAGS.mode} needs --config=configs/DATASET.py:NETWORK, e.g. '
                       '--config=configs/cifar10.py:resnet20.')

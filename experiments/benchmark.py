@@ -29,13 +29,20 @@ import platform
 from absl import app, flags
 
 from resnet_jax.runtime import cli
+from resnet_jax.runtime.config_io import DATASETS
 
 flags.DEFINE_enum('bench', 'step', ['step', 'conv', 'pipeline'], 'What to measure.')
 flags.DEFINE_string('out', None, 'Write the results as JSON here.')
-flags.DEFINE_integer('repeats', 5, 'Windows of steps (step) or passes over the images (pipeline); the median counts.')
+cli.writable_file('out')
+flags.DEFINE_integer('repeats', 5, 'Windows of steps (step) or passes over the images (pipeline); the median counts.',
+                     lower_bound=1)
 # --bench=step
 flags.DEFINE_list('nets', ['cifar10:resnet20', 'cifar10:resnet56', 'cifar10:resnet110', 'cifar10:resnet1202',
                            'imagenet:resnet50'], 'configs/DATASET.py:VARIANT of each net, as DATASET:VARIANT.')
+flags.register_validator('nets', lambda nets: all(n.partition(':')[0] in DATASETS and n.partition(':')[2]
+                                                  for n in nets),
+                         f'--nets takes DATASET:VARIANT of each net, DATASET one of {", ".join(DATASETS)}, e.g. '
+                         '--nets=cifar10:resnet20,imagenet:resnet50.')
 flags.DEFINE_list('batch', [], 'Global batch per net (one value for all, or one per net); default 128 for CIFAR, '
                   '256 for ImageNet.')
 flags.register_multi_flags_validator(
@@ -54,8 +61,8 @@ flags.DEFINE_enum('conv_gradients', 'auto', ['auto', 'xla', 'standard_layout'],
                   'model.conv_gradients of the JAX nets.')
 flags.DEFINE_integer('conv_replicas', 2, '--bench=conv: replicas of the layer\'s forward pass timed as the replica '
                      'axis runs them (vmap: one grouped convolution; map: one at a time).', lower_bound=2)
-flags.DEFINE_integer('warmup', 3, 'Steps before timing.')
-flags.DEFINE_integer('window', 5, 'Steps per timed window.')
+flags.DEFINE_integer('warmup', 3, 'Steps before timing.', lower_bound=0)
+flags.DEFINE_integer('window', 5, 'Steps per timed window.', lower_bound=1)
 flags.DEFINE_bool('torch', True, 'Also time the nets in PyTorch, where torch is importable.')
 flags.DEFINE_bool('torch_compile', True, 'Include torch.compile among the PyTorch variants.')
 flags.DEFINE_float('peak_tflops', 0.0, 'One device\'s peak for FLOP utilisation; 0: measure it with a matrix '
@@ -64,10 +71,17 @@ flags.DEFINE_integer('host_devices', 0, 'CPU: split the host into this many XLA 
 # --bench=conv
 flags.DEFINE_list('layers', ['32:16', '16:32', '8:64'], 'SIZE:CHANNELS of each 3x3 layer; default: the three '
                   'stages of the CIFAR nets.')
+flags.register_validator('layers', lambda layers: all(
+    len(parts := layer.split(':')) == 2 and all(p.isdigit() and int(p) > 0 for p in parts) for layer in layers),
+    '--layers takes SIZE:CHANNELS of each layer, positive integers, e.g. --layers=32:16,8:64.')
 # --bench=pipeline
-flags.DEFINE_integer('images', 200, 'Generated JPEGs.')
-flags.DEFINE_integer('threads', os.cpu_count() or 1, 'Threads of the pool.')
+flags.DEFINE_integer('images', 200, 'Generated JPEGs.', lower_bound=1)
+flags.DEFINE_integer('threads', os.cpu_count() or 1, 'Threads of the pool.', lower_bound=1)
 FLAGS = flags.FLAGS
+# The config keys the benchmark's flags set; any other is the net's, chosen by --nets.
+SET_BY = {'model.dtype': '--dtypes', 'model.block_loop': '--block_loop', 'model.conv_gradients': '--conv_gradients',
+          'num_replicas': '--replicas', 'replica_axis': '--replica_axes', 'batch_size': '--batch'}
+cli.set_keys_with(lambda key, value: SET_BY.get(key) or f'--nets=DATASET:VARIANT (a variant of another {key})')
 
 
 def step() -> dict:
@@ -165,6 +179,7 @@ def main() -> None:
   results = {'step': step, 'conv': convs, 'pipeline': pipeline}[FLAGS.bench]()
   results['host_memory_retained'] = retained
   if FLAGS.out:
+    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
     with open(FLAGS.out, 'w') as f:
       json.dump(results, f, indent=2)
 

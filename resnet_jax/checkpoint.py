@@ -19,7 +19,7 @@ from resnet_jax import replicas
 from resnet_jax.errors import ConfigError, WriteError
 from resnet_jax.models import model_name
 from resnet_jax.optim import steps_per_epoch, warmup_steps
-from resnet_jax.runtime.config_io import flatten, saved_config
+from resnet_jax.runtime.config_io import flag_value, flatten, saved_config
 
 
 def step_dirs(workdir: str) -> list[int]:
@@ -59,13 +59,6 @@ def what_trains(config: dict) -> dict:
   if tree.schedule.name == 'cosine':
     flat['total_steps'] = tree.total_steps
   return flat
-
-
-def flag_value(value) -> str:
-  """value as --config.KEY= takes it, pasted into a shell: (32000,48000), 0.1, true, folder."""
-  if isinstance(value, (list, tuple)):
-    return f'({",".join(map(str, value))}{"," if len(value) == 1 else ""})'
-  return value if isinstance(value, str) else json.dumps(value)
 
 
 def changed_settings(saved: dict, config: dict) -> list[tuple[str, object, object]]:
@@ -157,8 +150,9 @@ class Checkpoints:
       saved_settings = saved_config(workdir)
       theirs = model_name(ml_collections.ConfigDict(saved_settings['model']))
       if theirs != model_name(config.model):
-        raise ConfigError(f'{workdir} holds {held} of {theirs}, not of {model_name(config.model)}: use another '
-                          '--workdir, or delete that one.')
+        raise ConfigError(f'{workdir} holds {held} of {theirs}, not of {model_name(config.model)} (the network its '
+                          'config.json names; if that file was edited, restore it): train this network into another '
+                          '--workdir.')
       saved_replicas, nets = replicas.count(saved_settings), replicas.count(config)
       if saved_replicas != nets:
         raise ConfigError(f'{workdir} holds {held} of {saved_replicas} replicas, not {nets}: set '
@@ -260,9 +254,12 @@ class Checkpoints:
     except Exception:  # noqa: BLE001 -- unreadable metadata: unreadable bytes, not another structure.
       return
     if saved and saved != _shapes(target):
+      mine = model_name(self.config_model)
       raise ConfigError(f'Checkpoint {step} in {self.directory} holds arrays of other shapes than the network of '
-                        f'this config, {model_name(self.config_model)}: use the config it was trained with, or '
-                        'another --workdir.')
+                        f'this config, {mine}: ' + (
+                            f'the workdir\'s config.json names {mine} but its checkpoints are another network\'s: '
+                            'restore the config.json it was trained with.' if self.read_only else
+                            'use the config it was trained with, or another --workdir.'))
 
   def _move_aside(self, step: int) -> None:
     aside, n = os.path.join(self.directory, f'{step}.unreadable'), 1

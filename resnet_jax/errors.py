@@ -6,4 +6,8 @@ class WriteError(RuntimeError):
   """The workdir could not be written (disk full, permissions); its newest whole checkpoint is the last good state.
   launch.py prints its one-line message and exits with status 1."""
 
-__all__ = ['ConfigError', 'WriteError']
+class Terminated(KeyboardInterrupt):
+  """SIGTERM where nothing is saved on it (outside training, which saves): it stops the program as Ctrl-C does."""
+
+
+__all__ = ['ConfigError', 'Terminated', 'WriteError']

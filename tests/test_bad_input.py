@@ -335,6 +335,7 @@ def test_a_study_names_its_fixes_as_it_takes_them(trained, tmp_path):
                                         env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
   assert_refused(study(), 'set --set=dataset.dir=... to an image folder')
   assert_refused(study('--set=batch_size'), "Override 'batch_size' is not KEY=VALUE")
+  assert_refused(study('--config.dataset.dir=x'), 'not with --config flags: use --set=dataset.dir=VALUE')
   config['eval_batch_size'] = 0  # Edited by hand.
   (moved / 'config.json').write_text(json.dumps(config))
   assert_refused(study(), "eval_batch_size must be a finite number at least 1, not 0: set --set=eval_batch_size=...")
@@ -342,6 +343,10 @@ def test_a_study_names_its_fixes_as_it_takes_them(trained, tmp_path):
   (moved / 'config.json').write_text(json.dumps(config))
   assert_refused(study(), "config.json has batch_size='eight', not an integer")
   assert_refused(launch('--mode=eval', f'--workdir={moved}'), "config.json has batch_size='eight', not an integer")
+  tables = subprocess.run([sys.executable, 'experiments/reproduce_tables.py', f'--root={tmp_path}', '--jpeg_offset',
+                           '--exact846=/nope.npz'], cwd=ROOT, text=True, capture_output=True, timeout=300,
+                          env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  assert_refused(tables, '--exact846=/nope.npz does not exist: give the path of cifar10-test-exact846.npz')
 
 
 @pytest.mark.slow

@@ -123,3 +123,22 @@ def test_markdown_table_formats_missing_cells_as_a_dash():
   columns = [('name', False, tables.text('name')), ('ms', True, tables.cell('seconds', 1, 1e3, ' ms'))]
   assert tables.markdown_table(columns, [{'name': 'a', 'seconds': 0.0123}, {'name': 'b', 'seconds': None}]) == (
       '| name | ms |\n|---|---:|\n| a | 12.3 ms |\n| b | - |')
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--bench=conv', '--layers=8x16'], '--layers takes SIZE:CHANNELS of each layer'),
+    (['--nets=resnet8'], '--nets takes DATASET:VARIANT of each net'),
+    (['--window=0'], 'flag --window=0: 0 is not a positive integer'),
+    (['--bench=pipeline', '--images=0'], 'flag --images=0'),
+    (['--out=/tmp'], '--out=/tmp is a directory: name a file'),
+    (['--batch=4,4'], '--batch takes one positive integer for every net'),
+    (['--nets=cifar10:resnet9', '--notorch', '--batch=2', '--peak_tflops=1'],
+     'not 9: set --nets=DATASET:VARIANT (a variant of another model.depth)'),
+    (['--nets=cifar10:resnet8', '--dtypes=float17', '--notorch', '--batch=2', '--peak_tflops=1'],
+     "Unknown dtype 'float17': set --dtypes"),
+])
+def test_bad_benchmark_flags_end_in_one_error_line(args, message):
+  done = subprocess.run([sys.executable, 'experiments/benchmark.py', *args], cwd=ROOT, capture_output=True,
+                        text=True, timeout=300, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  assert done.returncode == 2 and 'Traceback' not in done.stderr, done.stderr[-3000:]
+  assert done.stderr.strip().splitlines()[-1].startswith('error: ') and message in done.stderr, done.stderr[-3000:]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from resnet_jax import parallel
-from resnet_jax.checkpoint import Checkpoints, changed_settings, flag_value, what_trains
+from resnet_jax.checkpoint import Checkpoints, changed_settings, what_trains
 from resnet_jax.errors import ConfigError
 from resnet_jax.models import abstract_variables, create_model
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
@@ -35,12 +35,6 @@ def test_a_warm_up_counts_in_steps_whatever_its_form():
   assert what_trains(saved(shallow))['schedule.warmup_steps'] == 0
   shallow.schedule.warmup = 'linear'  # No warm-up at this depth: its form decides nothing.
   assert changed_settings(saved(get_config('cifar10:resnet20')), saved(shallow)) == []
-
-
-@pytest.mark.parametrize('value,text', [((32000, 48000), '(32000,48000)'), ((5,), '(5,)'), (0.1, '0.1'),
-                                        (True, 'true'), ('folder', 'folder')])
-def test_flag_values_paste_into_a_shell(value, text):
-  assert flag_value(value) == text
 
 
 def write_checkpoint(workdir, config):
@@ -71,7 +65,8 @@ def test_another_networks_variables_are_refused(tmp_path):
   write_checkpoint(str(tmp_path), config)
   other = create_model(get_config('cifar10:resnet14'))
   checkpoints = Checkpoints(str(tmp_path), config, 1, read_only=True)
-  with pytest.raises(ConfigError, match='arrays of other shapes'):
+  with pytest.raises(ConfigError, match="arrays of other shapes .*: the workdir's config.json names resnet8-A but its "
+                                        "checkpoints are another network's: restore the config.json it was trained"):
     checkpoints.restore_variables(abstract_variables(other, 32), parallel.replicated(parallel.make_mesh()))
   checkpoints.close()
 

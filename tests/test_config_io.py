@@ -80,3 +80,30 @@ def test_what_a_read_may_set_is_what_the_workdirs_config_has(tmp_path):
   for override in ('dataset.dir', '=/data'):
     with pytest.raises(ConfigError, match='is not KEY=VALUE'):
       config_io.workdir_configs(str(tmp_path), [override])
+
+
+def test_paths_are_taken_from_where_the_command_runs_and_kept_absolute(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  assert config_io.absolute_paths(['dataset.dir=data/c.tar.gz', 'dataset.cache_dir=~/c', 'seed=3', 'dataset.dir=']) == (
+      f'dataset.dir={tmp_path}/data/c.tar.gz', f'dataset.cache_dir={os.path.expanduser("~/c")}', 'seed=3',
+      'dataset.dir=')
+  config = config_io.named_config('cifar10', 'resnet20')
+  config.dataset.dir = 'data'
+  assert config_io.with_absolute_paths(config).dataset.dir == f'{tmp_path}/data'
+  assert os.path.isabs(config.dataset.cache_dir)
+
+
+def test_a_config_json_with_a_field_added_or_lost_is_named(tmp_path):
+  model = config_io.named_config('cifar10', 'resnet20').model.to_dict()
+  write_config_json(tmp_path, model={**model, 'widht': 8})
+  with pytest.raises(ConfigError, match='config.json has model.widht, which configs/cifar10.py has no field of'):
+    config_io.saved_config(str(tmp_path))
+  write_config_json(tmp_path, drop=['optimizer.momentum'])
+  with pytest.raises(ConfigError, match='config.json lacks optimizer.momentum, a field of configs/cifar10.py'):
+    config_io.saved_config(str(tmp_path))
+
+
+@pytest.mark.parametrize('value,text', [((32000, 48000), '(32000,48000)'), ((5,), '(5,)'), (0.1, '0.1'),
+                                        (True, 'true'), ('folder', 'folder')])
+def test_flag_values_paste_into_a_shell(value, text):
+  assert config_io.flag_value(value) == text

@@ -80,6 +80,15 @@ def test_launch_overrides_and_bad_input():
   assert 'Traceback' not in result.stderr
 
 
+def test_summary_and_config_of_a_workdir_read_its_config_json():
+  recorded = os.path.join(ROOT, 'tests', 'data', 'recorded')
+  result = launch('--mode=summary', f'--workdir={recorded}')
+  assert result.returncode == 0, result.stderr
+  assert json.loads(result.stdout.strip().splitlines()[-1])['name'] == 'resnet8-B'
+  result = launch('--mode=config', f'--workdir={recorded}')
+  assert result.returncode == 0 and json.loads(result.stdout)['dataset']['dir'] == '/tmp/fx/run/data'
+
+
 def test_models_import_no_tensorflow():
   code = 'import sys, resnet_jax.models, configs.cifar10; print("tensorflow" in sys.modules)'
   result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True)

@@ -170,7 +170,7 @@ def test_overrides_parse_as_the_fields_type():
   assert config.optimizer.learning_rate == 0.05
   with pytest.raises(ConfigError, match='no field'):
     config_io.apply_overrides(config, ['model.width=3'])
-  with pytest.raises(ConfigError, match='is not a valid int'):
+  with pytest.raises(ConfigError, match='is not an integer'):
     config_io.apply_overrides(config, ['batch_size=big'])
   with pytest.raises(ConfigError, match='KEY=VALUE'):
     config_io.apply_overrides(config, ['batch_size'])

@@ -39,11 +39,14 @@ def test_a_ctrl_c_while_the_run_is_built_leaves_no_checkpoint(image_folder, tmp_
   assert checkpoint.step_dirs(str(tmp_path / 'w')) == [] and not (tmp_path / 'w' / 'metrics.jsonl').exists()
 
 
-def test_an_interrupted_program_ends_in_one_line(tmp_path):
-  script = tmp_path / 'interrupted.py'
-  script.write_text('from resnet_jax.runtime import cli\n\n'
-                    'def main():\n  raise KeyboardInterrupt\n\n'
+@pytest.mark.parametrize('signame,status', [('SIGINT', 130), ('SIGTERM', 143)])
+def test_a_signalled_program_ends_in_one_line(signame, status, tmp_path):
+  """A program that saves nothing on a signal (an evaluation, a study, a report) stops at once, in one line."""
+  script = tmp_path / 'signalled.py'
+  script.write_text('import os, signal, time\nfrom resnet_jax.runtime import cli\n\n'
+                    f'def main():\n  os.kill(os.getpid(), signal.{signame})\n  time.sleep(60)\n\n'
                     'cli.run(main)\n')
   done = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120,
                         env={**os.environ, 'JAX_PLATFORMS': 'cpu', 'PYTHONPATH': ROOT})
-  assert done.returncode == 130 and done.stderr.strip().splitlines() == ['error: Stopped by Ctrl-C.'], done.stderr
+  name = {'SIGINT': 'Ctrl-C', 'SIGTERM': 'SIGTERM'}[signame]
+  assert done.returncode == status and done.stderr.strip().splitlines() == [f'error: Stopped by {name}.'], done.stderr

@@ -7,7 +7,7 @@ from resnet_jax.analysis.study import TrainedNet
 from resnet_jax.errors import ConfigError
 from resnet_jax.models import model_name
 from resnet_jax.runtime import cli
-from resnet_jax.runtime.config_io import saved_config, workdir_config
+from resnet_jax.runtime.config_io import absolute_paths, saved_config, workdir_config
 
 flags.DEFINE_list('workdirs', None, 'Trained workdirs to study.', required=True)
 flags.register_validator('workdirs', lambda workdirs: workdirs is None or bool(workdirs),
@@ -29,11 +29,11 @@ def trained_nets():
   refused before any is opened (the tables name nets by network)."""
   held = {}
   for workdir in FLAGS.workdirs:
-    name = model_name(workdir_config(workdir, FLAGS.set).model)
+    name = model_name(workdir_config(workdir, absolute_paths(FLAGS.set)).model)
     if name in held:
       raise ConfigError(f'--workdirs names {held[name]} and {workdir}, both of {name}: the tables name nets by '
                         'network, so study them one at a time, each with its own --out.')
     held[name] = workdir
   for workdir in FLAGS.workdirs:
-    with contextlib.closing(TrainedNet(workdir, FLAGS.set, replica=FLAGS.replica)) as trained:
+    with contextlib.closing(TrainedNet(workdir, absolute_paths(FLAGS.set), replica=FLAGS.replica)) as trained:
       yield trained

@@ -15,6 +15,7 @@ from PIL import Image
 
 from resnet_jax.errors import ConfigError
 from resnet_jax.runtime.console import say
+from resnet_jax.runtime.progress import Progress
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.gif', '.tif', '.tiff')
 
@@ -92,6 +93,7 @@ def _decode(source: str, splits: tuple[str, ...]) -> dict[str, np.ndarray]:
                       f'{missing}. Point dataset.dir at such a folder or .tar.gz.')
   classes = sorted(folders[splits[0]])
   arrays, size = {'classes': np.array(classes)}, None
+  decoding = Progress(f'Decoding {source}: images', sum(len(files[split]) for split in splits))
   for split in splits:
     items = sorted(files[split], key=lambda item: (item[0], item[1]))
     if unknown := folders[split] - set(classes):
@@ -99,7 +101,10 @@ def _decode(source: str, splits: tuple[str, ...]) -> dict[str, np.ndarray]:
     if empty := sorted(set(classes) - {cls for cls, _, _ in items}):
       raise ConfigError(f'{source}/{split} has no images of class(es) {empty}: fill or remove those folders.')
     paths = [f'{source}/{split}/{cls}/{name}' for cls, name, _ in items]
-    images = [_decode_image(data, path) for (_, _, data), path in zip(items, paths)]
+    images = []
+    for (_, _, data), path in zip(items, paths):
+      images.append(_decode_image(data, path))
+      decoding.update()
     size = size or collections.Counter(image.shape for image in images).most_common(1)[0][0]  # The first split's.
     for path, image in zip(paths, images):
       if image.shape != size:
@@ -128,8 +133,9 @@ def fingerprint(source: str) -> str:
 def load(source: str, splits: tuple[str, ...], cache_dir: str) -> dict[str, np.ndarray]:
   """{'classes', '<split>_images' (uint8 N,H,W,3), '<split>_labels' (int32)} of an image folder or tarball."""
   if not os.path.exists(source):
-    raise ConfigError(f'Dataset {source} does not exist: set --config.dataset.dir to an image folder or .tar.gz '
-                      'laid out as <root>/{train,test}/<class>/<image>.')
+    relative = '' if os.path.isabs(source) else f' (a relative path, taken from {os.getcwd()})'
+    raise ConfigError(f'Dataset {source}{relative} does not exist: set --config.dataset.dir to an image folder or '
+                      '.tar.gz laid out as <root>/{train,test}/<class>/<image>.')
   key = hashlib.sha1(f'{fingerprint(source)}:{splits}'.encode()).hexdigest()
   cache = os.path.join(cache_dir, f'{os.path.basename(source.rstrip("/"))}-{key[:16]}.npz')
   if os.path.exists(cache):

@@ -103,8 +103,9 @@ def load(config) -> dict[str, Encoded]:
   """{'train', 'val'} of config.dataset (source 'folder' or 'tfds', dir)."""
   if config.source == 'folder':
     if not config.dir or not os.path.isdir(config.dir):
-      raise ConfigError(f'ImageNet folder {config.dir!r} does not exist: set --config.dataset.dir to a folder of '
-                        'train/<wnid>/*.JPEG and val/<wnid>/*.JPEG.')
+      relative = '' if not config.dir or os.path.isabs(config.dir) else f' (relative, taken from {os.getcwd()})'
+      raise ConfigError(f'ImageNet folder {config.dir!r}{relative} does not exist: set --config.dataset.dir to a '
+                        'folder of train/<wnid>/*.JPEG and val/<wnid>/*.JPEG.')
     train, classes = _folder_split(config.dir, 'train', None)
     val, _ = _folder_split(config.dir, 'val', classes)
     splits = {'train': train, 'val': val}

@@ -22,6 +22,19 @@ def paths() -> dict[str, str]:
 
 
 def flag_arguments() -> list[str]:
-  """These flags as given, for a command run on their behalf."""
+  """These flags, for a command run on their behalf: --jpeg_offset as set, the paths where given (a default path
+  that does not exist means no table, a given one an error)."""
   return [f'--{"" if flags.FLAGS.jpeg_offset else "no"}jpeg_offset',
-          *(f'--{name}={path}' for name, path in paths().items())]
+          *(f'--{name}={path}' for name, path in paths().items() if flags.FLAGS[name].present)]
+
+
+def _given_paths_exist(values: dict) -> bool:
+  """A path given on the command line for the JPEG table must exist (a default one that does not: no table)."""
+  for name in ('exact846', 'jpeg_copy'):
+    if values['jpeg_offset'] and flags.FLAGS[name].present and not os.path.exists(values[name]):
+      raise flags.ValidationError(f'--{name}={values[name]} does not exist: give the path of '
+                                  f'{os.path.basename(flags.FLAGS[name].default)}, or drop --jpeg_offset.')
+  return True
+
+
+flags.register_multi_flags_validator(['jpeg_offset', 'exact846', 'jpeg_copy'], _given_paths_exist)

@@ -17,11 +17,11 @@ import time
 import ml_collections
 
 from resnet_jax import replicas
-from resnet_jax.checkpoint import changed_settings, flag_value, holdings, step_dirs
+from resnet_jax.checkpoint import changed_settings, holdings, step_dirs
 from resnet_jax.errors import ConfigError
 from resnet_jax.models import model_name
 from resnet_jax.optim import steps_per_unit
-from resnet_jax.runtime.config_io import apply_overrides, config_file, named_config, saved_config
+from resnet_jax.runtime.config_io import apply_overrides, config_file, flag_value, named_config, saved_config
 from resnet_jax.runtime.console import say
 from resnet_jax.runtime.progress import duration
 from resnet_jax.writers import read_rows

@@ -13,7 +13,7 @@ from resnet_jax.models.depths import wrong_depth
 from resnet_jax.optim import learning_rate_schedule
 from resnet_jax.reproduce import slurm, sweep
 from resnet_jax.runtime import auto, cli
-from resnet_jax.runtime.config_io import apply_overrides, named_config
+from resnet_jax.runtime.config_io import absolute_paths, apply_overrides, named_config
 from resnet_jax.runtime.console import counted
 
 flags.DEFINE_enum('dataset', 'cifar10', ['cifar10', 'imagenet'], 'configs/<dataset>.py.')
@@ -52,16 +52,11 @@ FLAGS = flags.FLAGS
 
 CPUS = {'cifar10': 2, 'imagenet': 8}
 FAMILY = {'cifar10': 'cifar', 'imagenet': 'imagenet'}  # configs/<dataset>.py's model.family.
-PATH_KEYS = ('dataset.dir', 'dataset.cache_dir')  # Given relative to where the sweep runs; runs get them absolute.
 
 
 def overrides() -> tuple[str, ...]:
-  """--set, with PATH_KEYS made absolute from here (the runs start in the repository, or on a cluster node)."""
-  result = []
-  for override in FLAGS.set:
-    key, _, value = override.partition('=')
-    result.append(f'{key}={os.path.abspath(os.path.expanduser(value))}' if key in PATH_KEYS and value else override)
-  return tuple(result)
+  """--set, with its paths made absolute from here (the runs start in the repository, or on a cluster node)."""
+  return absolute_paths(FLAGS.set)
 
 
 def depths(default) -> list[int]:

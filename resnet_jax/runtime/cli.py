@@ -3,6 +3,7 @@ INFO logs kept off the terminal (console.py), and on CPU-only runs glibc's mallo
 (host_memory.py)."""
 import os
 import re
+import signal
 import sys
 import traceback
 
@@ -10,7 +11,7 @@ from absl import app, flags
 
 import configs
 from resnet_jax import checkpoint
-from resnet_jax.errors import ConfigError
+from resnet_jax.errors import ConfigError, Terminated
 from resnet_jax.runtime import console, environment, host_memory
 
 flags.DEFINE_bool('retain_host_memory', True, 'CPU-only runs: glibc\'s malloc keeps freed memory for reuse '
@@ -82,6 +83,18 @@ def set_keys_with(setting) -> None:
   _setting[0] = setting
 
 
+def writable_file(name: str) -> None:
+  """Makes the flag `name`, a file to write, refuse a directory or a place that cannot be written while the flags
+  are parsed, before any work."""
+  def check(path):
+    if path:
+      if os.path.isdir(path):
+        raise flags.ValidationError(f'--{name}={path} is a directory: name a file.')
+      checkpoint.check_writable(os.path.dirname(os.path.abspath(path)), f'--{name}\'s directory')
+    return True
+  flags.register_validator(name, check)
+
+
 def fail(message: str) -> None:
   """Ends the program on bad input: one line `error: MESSAGE` on stderr, exit status 2; the config keys it names
   as this program sets them (set_keys_with)."""
@@ -120,8 +133,12 @@ def flag_error(error: Exception) -> str:
   if isinstance(error, KeyError):  # ml_collections: --config.SECTION.KEY for a SECTION the config lacks.
     return f'The config has no section {error.args[0]}. List the fields with --mode=config.'
   if isinstance(error, flags.UnrecognizedFlagError) and error.flagname.startswith('config.'):
+    key = error.flagname.removeprefix('config.')
+    if 'config' not in flags.FLAGS:  # The sweeps and studies.
+      fix = f'--set={key}=VALUE' if 'set' in flags.FLAGS else 'launch.py'
+      return f'This program sets config keys with --set=KEY=VALUE, not with --config flags: use {fix}.'
     return (f'--{error.flagname} needs --config=FILE:NETWORK before it, which makes the --config.KEY flags: e.g. '
-            f'--config=configs/cifar10.py:resnet20 --{error.flagname}=... (--mode=eval: the trained network\'s).')
+            f'{_config_file_hint()} --{error.flagname}=VALUE.')
   if isinstance(error, OSError):  # ml_collections: --config=FILE that does not load.
     where = os.path.relpath(os.path.dirname(configs.__file__))
     where = where if not where.startswith('..') else os.path.dirname(configs.__file__)
@@ -131,6 +148,23 @@ def flag_error(error: Exception) -> str:
     return (f'{what}. A relative path is taken from the current directory, {os.getcwd()}: from here, use '
             f'--config={where}/cifar10.py:NETWORK or {where}/imagenet.py:NETWORK.')
   return f'{text.rstrip(".")}. See --help.'
+
+
+def _config_file_hint() -> str:
+  """--config=FILE:NETWORK of the network that the command line's --workdir holds, or of ResNet-20."""
+  import ml_collections
+
+  from resnet_jax.models import model_name
+  from resnet_jax.runtime import config_io
+  workdirs = [arg.partition('=')[2] for arg in sys.argv[1:] if arg.startswith('--workdir=')]
+  try:
+    saved = config_io.saved_config(workdirs[-1])
+    dataset = config_io.CONFIG_FILES[saved['dataset']['name']]
+    network = model_name(ml_collections.ConfigDict(saved['model']))
+    config_io.named_config(dataset, network)  # A name the config file takes.
+  except (IndexError, ValueError, KeyError, TypeError):  # No workdir, or none that reads: ResNet-20's.
+    dataset, network = 'cifar10', 'resnet20'
+  return f'--config={os.path.relpath(config_io.config_file(dataset))}:{network}'
 
 
 def _config_file_given() -> str | None:
@@ -173,12 +207,23 @@ def _parse_flags(argv):
   return rest
 
 
+def _terminate(signum, frame):
+  del signum, frame
+  raise Terminated
+
+
+def interruption(error: KeyboardInterrupt) -> str:
+  """What stopped the program: 'SIGTERM' or 'Ctrl-C'."""
+  return 'SIGTERM' if isinstance(error, Terminated) else 'Ctrl-C'
+
+
 def run(main) -> None:
   """app.run(main) for a main() of no arguments. Bad input, found while the flags and the config are parsed or
   raised as a ConfigError, ends it with one line `error: ...` and exit status 2 (fail()). On CPU-only runs malloc
   keeps freed memory (--retain_host_memory), set before main() can start JAX's backend."""
   def wrapped(argv):
     del argv  # Checked by _parse_flags.
+    signal.signal(signal.SIGTERM, _terminate)  # Training saves on it instead (runtime/preemption.py).
     console.quiet_libraries()
     retain_host_memory()
     try:
@@ -186,8 +231,9 @@ def run(main) -> None:
       main()
     except ConfigError as e:
       fail(str(e))
-    except KeyboardInterrupt:
-      print('error: Stopped by Ctrl-C.', file=sys.stderr, flush=True)
-      os._exit(130)  # Not sys.exit: threads still at work (data, checkpoints) would hold the exit or print.
+    except KeyboardInterrupt as e:
+      print(f'error: Stopped by {interruption(e)}.', file=sys.stderr, flush=True)
+      os._exit(128 + (signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT))  # Not sys.exit: threads
+      # still at work (data, checkpoints) would hold the exit or print.
   _show_library_flags_in_help()
   app.run(wrapped, flags_parser=_parse_flags)

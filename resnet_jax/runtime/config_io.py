@@ -1,6 +1,7 @@
 """Configs outside of launch.py's flags: a dataset's config file and variant, `KEY=VALUE` overrides, and a
 workdir's saved config.json, read in one place and brought to today's form (upgrade)."""
 import ast
+import difflib
 import importlib
 import json
 import os
@@ -37,6 +38,35 @@ def flatten(tree: dict, prefix: str = '') -> dict:
   return flat
 
 
+# Paths, given relative to where a command runs; runs and reads take them absolute, and config.json saves them so.
+PATH_KEYS = ('dataset.dir', 'dataset.cache_dir')
+
+
+def absolute_paths(overrides) -> tuple[str, ...]:
+  """'KEY=VALUE' overrides with the values of PATH_KEYS made absolute from the current directory."""
+  result = []
+  for override in overrides:
+    key, _, value = override.partition('=')
+    result.append(f'{key}={os.path.abspath(os.path.expanduser(value))}' if key in PATH_KEYS and value else override)
+  return tuple(result)
+
+
+def with_absolute_paths(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """config with its PATH_KEYS (those set) made absolute from the current directory."""
+  for key in PATH_KEYS:
+    node, field = node_and_field(config, key)
+    if node.get(field):
+      node[field] = os.path.abspath(os.path.expanduser(node[field]))
+  return config
+
+
+def flag_value(value) -> str:
+  """value as --config.KEY= takes it, pasted into a shell: (32000,48000), 0.1, true, folder."""
+  if isinstance(value, (list, tuple)):
+    return f'({",".join(map(str, value))}{"," if len(value) == 1 else ""})'
+  return value if isinstance(value, str) else json.dumps(value)
+
+
 def node_and_field(config, key: str):
   """(the node holding a dotted key, the key's last part): 'model.depth' -> (config.model, 'depth'); a KeyError
   or AttributeError where config has no such node."""
@@ -61,7 +91,9 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides) -> ml_collecti
       node, field = node_and_field(config, key)
       old = node[field]
     except (KeyError, AttributeError):
-      raise ConfigError(f'Override {override!r}: the config has no field {key!r}.') from None
+      near = difflib.get_close_matches(key, flatten(config.to_dict()), 1)
+      raise ConfigError(f'Override {override!r}: the config has no field {key!r}.'
+                        + (f' Did you mean {near[0]}?' if near else '')) from None
     node[field] = _parse(text, old, key)
   return config
 
@@ -78,7 +110,8 @@ def _parse(text: str, old, key: str):
       return type(old)(ast.literal_eval(text))
     return text
   except (ValueError, SyntaxError):
-    raise ConfigError(f'{key}={text!r} is not a valid {type(old).__name__}.') from None
+    raise ConfigError(f'{key}={text!r} is not {_TYPE_NAMES.get(type(old), "a valid value")}: set --config.{key} to '
+                      f'one, e.g. --config.{key}={flag_value(old)}.') from None
 
 
 # What a read of a trained workdir (evaluation, the studies) may change in its config: where the data is on this
@@ -121,7 +154,7 @@ def saved_config(workdir: str) -> dict:
     with open(path) as f:
       config = json.load(f)
     check_types(config, path)
-    return upgrade(config)
+    return check_fields(upgrade(config), path)
   except ConfigError:
     raise
   except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
@@ -137,7 +170,7 @@ def check_types(config: dict, path: str) -> None:
   if name is None:
     raise ConfigError(f'{path} has dataset.name={dataset.get("name")!r}, not one of {", ".join(CONFIG_FILES)}: '
                       'restore it.')
-  expected = flatten(importlib.import_module(f'configs.{name}').get_config().to_dict())
+  expected = _file_fields(name)
   sections = {key.rpartition('.')[0] for key in expected}
   for key, value in flatten(config).items():
     if key in sections:
@@ -145,6 +178,24 @@ def check_types(config: dict, path: str) -> None:
     if key in expected and not _same_type(value, expected[key]):
       raise ConfigError(f'{path} has {key}={value!r}, not {_TYPE_NAMES.get(type(expected[key]), "a value")} as '
                         f'configs/{name}.py gives it (e.g. {expected[key]!r}): restore it.')
+
+
+def check_fields(config: dict, path: str) -> dict:
+  """config (in today's form) if it has the fields of its config file, no more and no fewer; else refuses the
+  first it lacks or adds: a config.json edited by hand."""
+  name = CONFIG_FILES[config['dataset']['name']]
+  expected, held = set(_file_fields(name)), set(flatten(config))
+  if added := sorted(held - expected):
+    raise ConfigError(f'{path} has {added[0]}, which configs/{name}.py has no field of: remove it (a misspelt '
+                      'field is read as nothing), or restore the file.')
+  if lacking := sorted(expected - held):
+    raise ConfigError(f'{path} lacks {lacking[0]}, a field of configs/{name}.py: restore it.')
+  return config
+
+
+def _file_fields(name: str) -> dict:
+  """The fields of config file configs/<name>.py, flat, with their values in its default variant."""
+  return flatten(importlib.import_module(f'configs.{name}').get_config().to_dict())
 
 
 _TYPE_NAMES = {bool: 'True or False', int: 'an integer', float: 'a number', str: 'a string', tuple: 'a list',
