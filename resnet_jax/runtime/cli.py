@@ -119,8 +119,9 @@ def flag_error(error: Exception) -> str:
   text = str(error)
   if raised := [e for e in _causes(error) if isinstance(e, ConfigError)]:  # In get_config, wrapped by ml_collections.
     return str(raised[-1])
-  if line := _config_file_line(error):  # A config file that raised: its own error, and where.
-    return f'{line}: {type(error).__name__}: {text}. Fix the config file there.'
+  for cause in _causes(error):  # A config file that raised (ml_collections may wrap it): its error, and where.
+    if line := _config_file_line(cause):
+      return f'{line}: {type(cause).__name__}: {cause}. Fix the config file there.'
   if isinstance(error, AttributeError) and "attribute 'get_config'" in text:  # --config=FILE of no config.
     return (f'{_config_file_given()} is not a config file (it defines no get_config): use '
             '--config=configs/cifar10.py:NETWORK or configs/imagenet.py:NETWORK.')
