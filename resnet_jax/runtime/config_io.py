@@ -2,6 +2,7 @@
 workdir's saved config.json, read in one place and brought to today's form (upgrade)."""
 import ast
 import difflib
+import functools
 import importlib
 import json
 import os
@@ -11,8 +12,8 @@ import ml_collections
 import configs
 from resnet_jax.errors import ConfigError
 
-DATASETS = ('cifar10', 'imagenet')  # The config files of configs/.
 CONFIG_FILES = {'cifar10': 'cifar10', 'imagenet2012': 'imagenet'}  # dataset.name -> its config file.
+DATASETS = tuple(CONFIG_FILES.values())  # The config files of configs/.
 
 
 def config_file(dataset: str) -> str:
@@ -122,7 +123,8 @@ READ_OVERRIDABLE = ('dataset.source', 'dataset.dir', 'dataset.cache_dir', 'datas
 
 def read_overridable(saved: dict) -> list[str]:
   """The keys of READ_OVERRIDABLE that a saved config has (CIFAR-10's has no eval section)."""
-  return [key for key in READ_OVERRIDABLE if key in flatten(saved)]
+  held = flatten(saved)
+  return [key for key in READ_OVERRIDABLE if key in held]
 
 
 def workdir_config(workdir: str, overrides=()) -> ml_collections.ConfigDict:
@@ -135,11 +137,11 @@ def workdir_configs(workdir: str, overrides=()) -> tuple[ml_collections.ConfigDi
   """(as trained, as read) from one read of workdir/config.json: the config as saved, and with `overrides` (of
   READ_OVERRIDABLE keys) applied."""
   saved = saved_config(workdir)
-  settable = read_overridable(saved)
+  settable, held = read_overridable(saved), flatten(saved)
   for override in overrides:
     key = override_key(override)
     if key not in settable:
-      whose = "the trained run's own, read from" if key in flatten(saved) else 'not a field of'
+      whose = "the trained run's own, read from" if key in held else 'not a field of'
       raise ConfigError(f'{key} is {whose} {os.path.join(workdir, "config.json")}; reading this workdir may set only '
                         f'{", ".join(settable)}.')
   return ml_collections.ConfigDict(saved), apply_overrides(ml_collections.ConfigDict(saved), overrides)
@@ -163,8 +165,8 @@ def saved_config(workdir: str) -> dict:
 
 
 def check_types(config: dict, path: str) -> None:
-  """Refuses a saved config (a config.json at `path`, as json.load gives it) whose dataset has no config file, or with a
-  value of another type than that config file gives the field: a config.json edited by hand."""
+  """Refuses a saved config (a config.json at `path`, as json.load gives it) whose dataset has no config file, or
+  with a value of another type than that config file gives the field: a config.json edited by hand."""
   dataset = config.get('dataset') if isinstance(config.get('dataset'), dict) else {}
   name = CONFIG_FILES.get(dataset.get('name'))
   if name is None:
@@ -193,8 +195,10 @@ def check_fields(config: dict, path: str) -> dict:
   return config
 
 
+@functools.cache
 def _file_fields(name: str) -> dict:
-  """The fields of config file configs/<name>.py, flat, with their values in its default variant."""
+  """The fields of config file configs/<name>.py, flat, with their values in its default variant (built once;
+  read, never changed)."""
   return flatten(importlib.import_module(f'configs.{name}').get_config().to_dict())
 
 
