@@ -1,11 +1,15 @@
 """Tests run on the CPU, split into 8 devices for the multi-device ones."""
 import os
+import signal
 
 import pytest
 
 os.environ.setdefault('XLA_FLAGS', '--xla_force_host_platform_device_count=8')
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+# Ctrl-C as in a terminal, also where the tests were started with SIGINT ignored (a shell's background job): Python
+# keeps an inherited SIG_IGN, and so does every program a test starts (exec resets a handler, not an ignore).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope='module')
