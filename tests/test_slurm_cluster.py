@@ -223,8 +223,8 @@ def test_a_multi_task_job_without_srun_is_one_error_line(image_folder, tmp_path)
                                              ('slurm_imagenet.sh', "ImageNet folder '/data/imagenet' does not exist")])
 def test_the_docs_scripts_run_from_any_directory(script, missing, tmp_path):
   """Submitted from elsewhere on one CPU (the GPU and node counts overridden), each finds its checkout and its venv
-  and gets as far as the data, which is not here. The time limit stays above the scripts' warning (--signal=TERM@300
-  in slurm_imagenet.sh): under a shorter one SLURM sends the warning as the job starts."""
+  and gets as far as the data, which is not here. The time limit stays above the scripts' warnings (--signal=TERM@180
+  in slurm.sh, TERM@300 in slurm_imagenet.sh): under a shorter one SLURM sends the warning as the job starts."""
   output = tmp_path / 'out'
   task = subprocess.run(['sbatch', '--parsable', '--gpus-per-node=0', '--nodes=1', '--ntasks-per-node=1',
                          '--cpus-per-task=1', '--time=10', f'--output={output}', os.path.join(ROOT, 'docs', script)],
