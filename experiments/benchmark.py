@@ -5,13 +5,17 @@ project's step) and, where torch is importable, in PyTorch as its users run it a
 torch.compile; bf16 autocast on GPU), side by side in one run: images/s (the median step of several windows
 after warm-up), compile time, memory, FLOPs per step (XLA's cost analysis) and model FLOP utilisation against the
 device's peak (--peak_tflops, or measured with a large matrix product). Prints a table last; --out writes JSON.
+--block_loop, --conv_gradients and --replica_axes list the ways to run the JAX nets, each timed in the same run;
+--profile adds where each JAX step's time went, by kind of XLA operation.
 
   python experiments/benchmark.py --bench=step --out=docs/step_cpu.json
   python experiments/benchmark.py --bench=step --nets=imagenet:resnet50 --dtypes=bfloat16 --batch=256
+  python experiments/benchmark.py --bench=step --nets=cifar10:resnet20 --conv_gradients=auto,xla --profile
 
---bench=conv: each convolution of a 3x3 layer alone (forward, input gradient, kernel gradient; the gradients both
-as XLA derives them and as models/conv.py writes them), beside PyTorch's channels_last (oneDNN) on the CPU:
-milliseconds and GFLOP/s, for the layers in --layers at the first --batch (default 128).
+--bench=conv: each convolution of a layer alone (forward, input gradient, kernel gradient; the gradients both as
+XLA derives them and as models/conv.py writes them; and each by the other routes of tools/conv_routes.py, with its
+error against XLA's), beside PyTorch's channels_last (oneDNN) on the CPU: milliseconds and GFLOP/s, for the layers
+in --layers at the first --batch (default 128).
 
   python experiments/benchmark.py --bench=conv --out=docs/conv_cpu.json
 
@@ -52,28 +56,38 @@ flags.DEFINE_list('dtypes', [], "Compute dtypes: float32, bfloat16; default bflo
 flags.DEFINE_list('replicas', ['1'], 'Numbers of replicas (config.num_replicas) of each JAX net trained in one step, '
                   'e.g. 1,2,4,8; images/s counts every replica\'s images.')
 cli.integer_list('replicas')
-flags.DEFINE_list('replica_axes', ['auto'], 'config.replica_axis of the runs of several replicas: vmap, map, auto '
-                  '(resnet_jax/replicas.py); each is timed.')
-flags.register_validator('replica_axes', lambda axes: set(axes) <= {'vmap', 'map', 'auto'},
-                         '--replica_axes takes vmap, map and auto, separated by commas.')
-flags.DEFINE_enum('block_loop', 'auto', ['auto', 'scan', 'unroll'], 'model.block_loop of the JAX nets.')
-flags.DEFINE_enum('conv_gradients', 'auto', ['auto', 'xla', 'standard_layout'],
-                  'model.conv_gradients of the JAX nets.')
+
+
+def _choice_list(name: str, choices: tuple, help_text: str) -> None:
+  """A list flag of `choices` (auto first), each value timed in the same run; default: auto alone."""
+  flags.DEFINE_list(name, ['auto'], f'{help_text}: {", ".join(choices)}; each is timed.')
+  flags.register_validator(name, lambda values: bool(values) and set(values) <= set(choices),
+                           f'--{name} takes {", ".join(choices)}, separated by commas.')
+
+
+_choice_list('replica_axes', ('auto', 'vmap', 'map'), 'config.replica_axis of the runs of several replicas '
+             '(resnet_jax/replicas.py)')
+_choice_list('block_loop', ('auto', 'scan', 'unroll'), 'model.block_loop of the JAX nets')
+_choice_list('conv_gradients', ('auto', 'xla', 'standard_layout'), 'model.conv_gradients of the JAX nets')
 flags.DEFINE_integer('conv_replicas', 2, '--bench=conv: replicas of the layer\'s forward pass timed as the replica '
                      'axis runs them (vmap: one grouped convolution; map: one at a time).', lower_bound=2)
 flags.DEFINE_integer('warmup', 3, 'Steps before timing.', lower_bound=0)
 flags.DEFINE_integer('window', 5, 'Steps per timed window.', lower_bound=1)
+flags.DEFINE_bool('profile', False, 'Also trace --window more steps of each JAX net and print where their time went, '
+                  'by kind of XLA operation (resnet_jax/tools/step_profile.py).')
 flags.DEFINE_bool('torch', True, 'Also time the nets in PyTorch, where torch is importable.')
 flags.DEFINE_bool('torch_compile', True, 'Include torch.compile among the PyTorch variants.')
 flags.DEFINE_float('peak_tflops', 0.0, 'One device\'s peak for FLOP utilisation; 0: measure it with a matrix '
                    'product.')
 flags.DEFINE_integer('host_devices', 0, 'CPU: split the host into this many XLA devices (0: leave XLA_FLAGS).')
 # --bench=conv
-flags.DEFINE_list('layers', ['32:16', '16:32', '8:64'], 'SIZE:CHANNELS of each 3x3 layer; default: the three '
-                  'stages of the CIFAR nets.')
+flags.DEFINE_list('layers', ['32:16', '16:32', '8:64'], 'SIZE:CHANNELS[:KERNEL] of each layer (KERNEL odd, default '
+                  '3); default: the 3x3 layers of the CIFAR nets\' three stages.')
 flags.register_validator('layers', lambda layers: all(
-    len(parts := layer.split(':')) == 2 and all(p.isdigit() and int(p) > 0 for p in parts) for layer in layers),
-    '--layers takes SIZE:CHANNELS of each layer, positive integers, e.g. --layers=32:16,8:64.')
+    len(parts := layer.split(':')) in (2, 3) and all(p.isdigit() and int(p) > 0 for p in parts)
+    and int((parts + ['3'])[2]) % 2 for layer in layers),
+    '--layers takes SIZE:CHANNELS or SIZE:CHANNELS:KERNEL of each layer, positive integers, KERNEL odd, e.g. '
+    '--layers=32:16,8:64,56:64:1.')
 # --bench=pipeline
 flags.DEFINE_integer('images', 200, 'Generated JPEGs.', lower_bound=1)
 flags.DEFINE_integer('threads', os.cpu_count() or 1, 'Threads of the pool.', lower_bound=1)
@@ -105,19 +119,20 @@ def step() -> dict:
   results = {**benchmarking.machine(), 'devices': jax.device_count(), 'xla_flags': os.environ.get('XLA_FLAGS', ''),
              'torch': torch_reference and torch_reference.torch.__version__, 'peak_flops': peak,
              'peak_given': bool(FLAGS.peak_tflops), 'rows': []}
-  runs = [(nets, axis) for nets in map(int, FLAGS.replicas)
-          for axis in replicas.of_several(nets, FLAGS.replica_axes, ['auto'])]
+  runs = [(loop, gradients, nets, axis) for loop in FLAGS.block_loop for gradients in FLAGS.conv_gradients
+          for nets in map(int, FLAGS.replicas) for axis in replicas.of_several(nets, FLAGS.replica_axes, ['auto'])]
   batches = FLAGS.batch * len(FLAGS.nets) if len(FLAGS.batch) == 1 else FLAGS.batch or [None] * len(FLAGS.nets)
   for net, batch in zip(FLAGS.nets, batches):
     dataset, variant = net.split(':')
     batch = int(batch or (128 if dataset == 'cifar10' else 256))
     for dtype in dtypes:
       rows = []
-      for nets, axis in runs:
+      for loop, gradients, nets, axis in runs:
         config = named_config(dataset, variant)
-        config.model.update(dtype=dtype, block_loop=FLAGS.block_loop, conv_gradients=FLAGS.conv_gradients)
+        config.model.update(dtype=dtype, block_loop=loop, conv_gradients=gradients)
         config.num_replicas, config.replica_axis = nets, axis
-        rows.append(benchmarking.jax_step_row(config, batch, peak, FLAGS.warmup, FLAGS.window, FLAGS.repeats))
+        rows.append(benchmarking.jax_step_row(config, batch, peak, FLAGS.warmup, FLAGS.window, FLAGS.repeats,
+                                              FLAGS.profile))
         _say(rows[-1])
       theirs = [{'network': rows[0]['network'], 'batch': batch, 'dtype': dtype, **row} for row in (
           torch_reference.step_rows(config, batch, dtype, platform_name, FLAGS.torch_compile, FLAGS.warmup,
@@ -130,6 +145,13 @@ def step() -> dict:
   print(f'\n{results["device"]} x{results["devices"]} ({platform_name}), jax {results["jax"]}, torch '
         f'{results["torch"]}; peak {peak / 1e12:.2f} TFLOP/s ({"given" if FLAGS.peak_tflops else "measured"})')
   print(tables.markdown_table(benchmarking.STEP_COLUMNS, results['rows']))
+  for row in results['rows']:
+    if 'seconds_by_kind' in row:
+      print(f'\n{row["network"]} batch {row["batch"]} {row["dtype"]} x{row["replicas"]}, {row["implementation"]}: '
+            f'{1e3 * row["step_seconds"]:.1f} ms per step')
+      kinds = benchmarking.profile_rows(row)
+      print(tables.markdown_table(benchmarking.PROFILE_COLUMNS, kinds) if kinds else
+            'The trace names none of the step\'s operations (step_profile.py reads XLA:CPU\'s traces).')
   return results
 
 
@@ -141,11 +163,12 @@ def convs() -> dict:
                          '(requirements-test.txt).')
   batch = int(FLAGS.batch[0]) if FLAGS.batch else 128
   rows = [row for layer in FLAGS.layers
-          for row in benchmarking.conv_rows(batch, *(int(n) for n in layer.split(':')), FLAGS.conv_replicas,
-                                            FLAGS.repeats)]
-  results = {**benchmarking.machine(), 'torch': torch_reference.torch.__version__, 'batch': batch, 'rows': rows}
-  print(f'\none {results["platform"]} conv layer (3x3, stride 1) at a time; jax {results["jax"]}, torch '
-        f'{results["torch"]}, {results["cores"]} cores')
+          for row in benchmarking.conv_rows(batch, *(int(n) for n in (layer + ':3').split(':')[:3]),
+                                            FLAGS.conv_replicas, FLAGS.repeats)]
+  results = {**benchmarking.machine(), 'torch': torch_reference.torch.__version__, 'batch': batch,
+             'xla_flags': os.environ.get('XLA_FLAGS', ''), 'rows': rows}
+  print(f'\none {results["platform"]} conv layer (stride 1, padded by kernel // 2) at a time; jax {results["jax"]}, '
+        f'torch {results["torch"]}, {results["cores"]} cores; XLA_FLAGS={results["xla_flags"]!r}')
   print(tables.markdown_table(benchmarking.CONV_COLUMNS, rows))
   return results
 

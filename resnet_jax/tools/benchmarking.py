@@ -14,12 +14,12 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
 from resnet_jax import parallel, replicas
 from resnet_jax.models import abstract_variables, conv, count_macs, create_model, model_name
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
 from resnet_jax.runtime import auto
+from resnet_jax.tools import conv_routes, step_profile
 from resnet_jax.tools.tables import cell, text
 from resnet_jax.train_step import empty_metrics, init_state, jit_train_step
 
@@ -72,11 +72,12 @@ def _xla_flops(step_fn, *args) -> float | None:
   return float(cost['flops']) if cost and 'flops' in cost else None
 
 
-def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, repeats: int = 5) -> dict:
+def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, repeats: int = 5,
+                   profile: bool = False) -> dict:
   """Times config's training step (the one training runs, donated state; config.num_replicas nets at once) on a
   synthetic batch over all devices; also says whether its blocks were unrolled and its conv gradients
   standard-layout, and how its replicas ran (the config's 'auto's resolved). images_per_sec counts every replica's
-  images."""
+  images. profile: also where `window` more steps' time went (step_profile.seconds_by_kind)."""
   config = auto.resolve(config)
   model, tx = create_model(config), create_optimizer(config, learning_rate_schedule(config))
   mesh = parallel.make_mesh()
@@ -101,7 +102,10 @@ def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, re
   def step():
     carry[0], carry[1] = compiled(carry[0], carry[1], batch, seeds)
 
-  timing = timed_steps(step, lambda: jax.block_until_ready(carry), warmup, window, repeats)
+  sync = lambda: jax.block_until_ready(carry)
+  timing = timed_steps(step, sync, warmup, window, repeats)
+  if profile:
+    timing['seconds_by_kind'] = step_profile.seconds_by_kind(compiled, step, sync, window)
   variables = abstract_variables(model, size)
   return {**timing, 'replicas': nets, 'images_per_sec': nets * batch_size / timing['step_seconds'],
           'compile_seconds': compile_seconds, 'xla_flops': xla_flops,
@@ -111,10 +115,11 @@ def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, re
           'standard_layout_gradients': model.standard_layout_gradients}
 
 
-def jax_step_row(config, batch_size: int, peak_flops: float, warmup: int, window: int, repeats: int) -> dict:
+def jax_step_row(config, batch_size: int, peak_flops: float, warmup: int, window: int, repeats: int,
+                 profile: bool = False) -> dict:
   """jax_train_step as a row of the step table: the network, batch and dtype, how the step ran, and its model FLOP
   utilisation (XLA's FLOPs per second against `peak_flops`)."""
-  mine = jax_train_step(config, batch_size, warmup, window, repeats)
+  mine = jax_train_step(config, batch_size, warmup, window, repeats, profile)
   axis = f', replicas by {mine["replica_axis"]}' if mine['replica_axis'] else ''
   how = (f'{"unrolled" if mine["unrolled"] else "scan"}, '
          f'{"standard-layout" if mine["standard_layout_gradients"] else "XLA"} conv gradients{axis}')
@@ -150,66 +155,79 @@ def matmul_flops_per_second(n: int, dtype, repeats: int = 10) -> float:
   return 2.0 * n ** 3 / call_seconds(lambda x: x @ x, (a,), repeats)
 
 
-def conv_flops(batch: int, size: int, channels: int) -> float:
-  """FLOPs of each of a 3x3, stride-1, channels-to-channels layer's convolutions (forward, either gradient)."""
-  return 2.0 * batch * size * size * channels * channels * 9
+def conv_flops(batch: int, size: int, channels: int, kernel: int) -> float:
+  """FLOPs of each of a KxK, stride-1, channels-to-channels layer's convolutions (forward, either gradient)."""
+  return 2.0 * batch * size * size * channels * channels * kernel * kernel
 
 
-STRIDES, PADDING = (1, 1), ((1, 1), (1, 1))  # The benchmarked layer: 3x3, stride 1, 'SAME'.
-
-
-def conv3x3(x, w):
-  """The benchmarked layer's forward convolution, in the standard layout."""
-  return lax.conv_general_dilated(x, w, STRIDES, PADDING, dimension_numbers=conv.STANDARD)
-
-
-def jax_conv_seconds(batch: int, size: int, channels: int, repeats: int) -> dict[tuple[str, str], float]:
-  """Seconds of each convolution of a 3x3, stride-1, channels-to-channels layer on a batch x size x size input,
-  jitted alone (the median of `repeats` calls), by (convolution, implementation): the forward pass, and each
-  gradient both as XLA derives it and as models/conv.py writes it in the standard layout."""
+def _inputs(shape: tuple, *shapes: tuple) -> list:
   rng = np.random.default_rng(0)
-  x = jnp.asarray(rng.normal(size=(batch, size, size, channels)), jnp.float32)
-  w = jnp.asarray(rng.normal(size=(3, 3, channels, channels)), jnp.float32)
-
-  def xla_gradients(x, w, g):
-    return jax.vjp(conv3x3, x, w)[1](g)
-
-  ops = {('forward', 'XLA'): (conv3x3, (x, w)),
-         ('input gradient', 'XLA'): (lambda x, w, g: xla_gradients(x, w, g)[0], (x, w, x)),
-         ('kernel gradient', 'XLA'): (lambda x, w, g: xla_gradients(x, w, g)[1], (x, w, x)),
-         ('input gradient', 'standard layout'): (
-             lambda w, g: conv.input_gradient(g, w, x.shape, STRIDES, PADDING), (w, x)),
-         ('kernel gradient', 'standard layout'): (
-             lambda x, g: conv.kernel_gradient(x, g, w.shape, STRIDES, PADDING), (x, x))}
-  return {key: call_seconds(op, args, repeats) for key, (op, args) in ops.items()}
+  return [jnp.asarray(rng.normal(size=s), jnp.float32) for s in (shape, *shapes)]
 
 
-def replica_conv_seconds(batch: int, size: int, channels: int, nets: int, repeats: int) -> dict[str, float]:
-  """Seconds of the forward convolution of a 3x3 layer in `nets` replicas (each its own kernel and input), by how
+def jax_convs(batch: int, size: int, channels: int, kernel: int, repeats: int) -> dict[tuple[str, str], dict]:
+  """Each convolution of a KxK, stride-1, channels-to-channels layer on a batch x size x size input, jitted alone,
+  by (convolution, implementation): its seconds (the median of `repeats` calls) and its largest difference from
+  XLA's float32 result, relative to that result's largest magnitude. The forward pass and both gradients as XLA
+  derives them, as models/conv.py writes them in the standard layout, and by each of conv_routes.ROUTES."""
+  x, w = _inputs((batch, size, size, channels), (kernel, kernel, channels, channels))
+  g, = _inputs((batch, size, size, channels))
+  strides, padding = (1, 1), ((kernel // 2, kernel // 2),) * 2
+
+  def three(route):  # Forward, input gradient, kernel gradient of one route, each a function of (x, w, g).
+    gradients = (lambda x, w, g: jax.vjp(route, x, w)[1](g))
+    return {'forward': lambda x, w, g: route(x, w), 'input gradient': lambda x, w, g: gradients(x, w, g)[0],
+            'kernel gradient': lambda x, w, g: gradients(x, w, g)[1]}
+
+  ops = {(operation, 'XLA'): op for operation, op in three(conv_routes.xla_conv).items()}
+  ops[('input gradient', 'standard layout')] = lambda x, w, g: conv.input_gradient(g, w, x.shape, strides, padding)
+  ops[('kernel gradient', 'standard layout')] = lambda x, w, g: conv.kernel_gradient(x, g, w.shape, strides, padding)
+  ops.update({(operation, name): op for name, route in conv_routes.ROUTES.items()
+              for operation, op in three(route).items()})
+  results = {}
+  for (operation, implementation), op in ops.items():
+    reference = ops[(operation, 'XLA')](x, w, g)
+    error = jnp.abs(op(x, w, g) - reference).max() / jnp.abs(reference).max()
+    results[(operation, implementation)] = {'seconds': call_seconds(op, (x, w, g), repeats), 'error': float(error)}
+  return results
+
+
+def replica_conv_seconds(batch: int, size: int, channels: int, kernel: int, nets: int,
+                         repeats: int) -> dict[str, float]:
+  """Seconds of the forward convolution of a KxK layer in `nets` replicas (each its own kernel and input), by how
   the replica axis runs it (replicas.over_replicas): vmap, which makes one grouped convolution of them, and map."""
-  rng = np.random.default_rng(0)
-  x = jnp.asarray(rng.normal(size=(nets, batch, size, size, channels)), jnp.float32)
-  w = jnp.asarray(rng.normal(size=(nets, 3, 3, channels, channels)), jnp.float32)
-  return {how: call_seconds(replicas.over_replicas(conv3x3, (0, 0), how), (x, w), repeats) for how in ('vmap', 'map')}
+  x, w = _inputs((nets, batch, size, size, channels), (nets, kernel, kernel, channels, channels))
+  return {how: call_seconds(replicas.over_replicas(conv_routes.xla_conv, (0, 0), how), (x, w), repeats)
+          for how in ('vmap', 'map')}
 
 
-def conv_rows(batch: int, size: int, channels: int, nets: int, repeats: int) -> list[dict]:
-  """The conv table's rows of one 3x3 layer: each convolution by jax_conv_seconds, then PyTorch's channels_last,
-  then the forward pass of `nets` replicas by replica_conv_seconds, each with GFLOP/s and its speed against
-  PyTorch's (for the replicas: against as many separate forward passes)."""
+def conv_rows(batch: int, size: int, channels: int, kernel: int, nets: int, repeats: int) -> list[dict]:
+  """The conv table's rows of one KxK layer: each convolution by jax_convs, then PyTorch's channels_last, then the
+  forward pass of `nets` replicas by replica_conv_seconds, each with GFLOP/s and its speed against PyTorch's (for
+  the replicas: against as many separate forward passes)."""
   from resnet_jax.tools import torch_reference
-  flops = conv_flops(batch, size, channels)
-  theirs = torch_reference.conv_seconds(batch, size, channels, repeats)
-  # (operation, implementation, PyTorch's operation to compare with, nets, seconds).
-  timed = [(operation, implementation, operation, 1, seconds)
-           for (operation, implementation), seconds in jax_conv_seconds(batch, size, channels, repeats).items()]
-  timed += [(operation, 'torch channels_last', operation, 1, seconds) for operation, seconds in theirs.items()]
-  timed += [(f'forward of {nets} replicas', f'replicas by {how}', 'forward', nets, seconds)
-            for how, seconds in replica_conv_seconds(batch, size, channels, nets, repeats).items()]
-  return [{'input': f'{batch}x{size}x{size}x{channels}', 'flops': count * flops, 'operation': operation,
-           'implementation': implementation, 'seconds': seconds, 'flops_per_second': count * flops / seconds,
-           'vs_torch': count * theirs[against] / seconds}
-          for operation, implementation, against, count, seconds in timed]
+  flops = conv_flops(batch, size, channels, kernel)
+  theirs = torch_reference.conv_seconds(batch, size, channels, kernel, repeats)
+  # (operation, implementation, PyTorch's operation to compare with, nets, seconds, error).
+  timed = [(operation, implementation, operation, 1, timing['seconds'], timing['error'])
+           for (operation, implementation), timing in jax_convs(batch, size, channels, kernel, repeats).items()]
+  timed += [(operation, 'torch channels_last', operation, 1, seconds, None) for operation, seconds in theirs.items()]
+  timed += [(f'forward of {nets} replicas', f'replicas by {how}', 'forward', nets, seconds, None)
+            for how, seconds in replica_conv_seconds(batch, size, channels, kernel, nets, repeats).items()]
+  return [{'input': f'{batch}x{size}x{size}x{channels}', 'kernel': f'{kernel}x{kernel}', 'flops': count * flops,
+           'operation': operation, 'implementation': implementation, 'seconds': seconds,
+           'flops_per_second': count * flops / seconds, 'vs_torch': count * theirs[against] / seconds,
+           'error': error}
+          for operation, implementation, against, count, seconds, error in timed]
+
+
+def profile_rows(row: dict, shown: int = 12) -> list[dict]:
+  """A step row's seconds_by_kind as table rows: the `shown` largest kinds, the rest as one, and their share of
+  the operations' summed time."""
+  kinds = list(row['seconds_by_kind'].items())
+  kinds = kinds[:shown] + ([('(the other kinds)', sum(s for _, s in kinds[shown:]))] if kinds[shown:] else [])
+  total = sum(row['seconds_by_kind'].values())
+  return [{'kind': kind, 'seconds': seconds, 'share': seconds / total} for kind, seconds in kinds if total]
 
 
 def machine() -> dict:
@@ -225,6 +243,10 @@ STEP_COLUMNS = [('network', False, text('network')), ('batch', True, text('batch
                 ('compile s', True, cell('compile_seconds', 1)), ('memory MB', True, cell('memory_bytes', 0, 2 ** -20)),
                 ('GFLOP/step (XLA)', True, cell('xla_flops', 1, 1e-9)), ('MFU', True, cell('mfu', 1, 100, '%')),
                 ('vs best torch', True, cell('vs_best_torch', 2, 1, 'x'))]
-CONV_COLUMNS = [('input (NHWC)', False, text('input')), ('convolution', False, text('operation')),
+CONV_COLUMNS = [('input (NHWC)', False, text('input')), ('kernel', False, text('kernel')),
+                ('convolution', False, text('operation')),
                 ('implementation', False, text('implementation')), ('ms', True, cell('seconds', 2, 1e3)),
-                ('GFLOP/s', True, cell('flops_per_second', 0, 1e-9)), ('vs torch', True, cell('vs_torch', 2, 1, 'x'))]
+                ('GFLOP/s', True, cell('flops_per_second', 0, 1e-9)), ('vs torch', True, cell('vs_torch', 2, 1, 'x')),
+                ('error vs XLA float32', True, lambda row: '-' if row['error'] is None else f'{row["error"]:.0e}')]
+PROFILE_COLUMNS = [('XLA operation kind', False, text('kind')), ('ms per step', True, cell('seconds', 1, 1e3)),
+                   ('share', True, cell('share', 0, 100, '%'))]

@@ -126,19 +126,20 @@ def train_step_timer(net: nn.Module, batch_size: int, image_size: int, num_class
   return step, sync
 
 
-def conv_seconds(batch: int, size: int, channels: int, repeats: int) -> dict[str, float]:
-  """benchmarking.jax_conv_seconds in PyTorch on the CPU, channels_last (oneDNN's kernels): the forward pass and
-  the input and kernel gradients of one 3x3, stride-1 layer, each alone."""
+def conv_seconds(batch: int, size: int, channels: int, kernel: int, repeats: int) -> dict[str, float]:
+  """benchmarking.jax_convs in PyTorch on the CPU, channels_last (oneDNN's kernels): the forward pass and the input
+  and kernel gradients of one KxK, stride-1 layer padded by kernel // 2, each alone."""
   from resnet_jax.tools.benchmarking import median_step_seconds
   x = torch.randn(batch, channels, size, size).contiguous(memory_format=torch.channels_last)
-  w = torch.randn(channels, channels, 3, 3).contiguous(memory_format=torch.channels_last)
+  w = torch.randn(channels, channels, kernel, kernel).contiguous(memory_format=torch.channels_last)
   g = torch.randn_like(x)
+  pad = kernel // 2
 
   def gradient(mask):
-    return lambda: torch.ops.aten.convolution_backward(g, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
+    return lambda: torch.ops.aten.convolution_backward(g, x, w, None, [1, 1], [pad, pad], [1, 1], False, [0, 0], 1,
                                                        mask)
 
-  ops = {'forward': lambda: nn.functional.conv2d(x, w, padding=1), 'input gradient': gradient([True, False, False]),
+  ops = {'forward': lambda: nn.functional.conv2d(x, w, padding=pad), 'input gradient': gradient([True, False, False]),
          'kernel gradient': gradient([False, True, False])}
   with torch.no_grad():
     return {name: median_step_seconds(op, lambda: None, 2, 1, repeats) for name, op in ops.items()}
