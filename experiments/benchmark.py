@@ -30,28 +30,39 @@ import json
 import os
 import platform
 
-from absl import app, flags
+from absl import flags
 
+from resnet_jax.errors import ConfigError
 from resnet_jax.runtime import cli
 from resnet_jax.runtime.config_io import DATASETS
 
 flags.DEFINE_enum('bench', 'step', ['step', 'conv', 'pipeline'], 'What to measure.')
 flags.DEFINE_string('out', None, 'Write the results as JSON here.')
 cli.writable_file('out')
-flags.DEFINE_integer('repeats', 5, 'Windows of steps (step) or passes over the images (pipeline); the median counts.',
-                     lower_bound=1)
+flags.DEFINE_integer('repeats', 5, 'Windows of steps (step), calls of each convolution (conv) or passes over the '
+                     'images (pipeline); the median counts.', lower_bound=1)
 # --bench=step
 flags.DEFINE_list('nets', ['cifar10:resnet20', 'cifar10:resnet56', 'cifar10:resnet110', 'cifar10:resnet1202',
                            'imagenet:resnet50'], 'configs/DATASET.py:VARIANT of each net, as DATASET:VARIANT.')
-flags.register_validator('nets', lambda nets: all(n.partition(':')[0] in DATASETS and n.partition(':')[2]
-                                                  for n in nets),
-                         f'--nets takes DATASET:VARIANT of each net, DATASET one of {", ".join(DATASETS)}, e.g. '
-                         '--nets=cifar10:resnet20,imagenet:resnet50.')
+flags.register_validator('nets', lambda nets: bool(nets) and all(n.partition(':')[0] in DATASETS and n.partition(':')[2]
+                                                                  for n in nets),
+                         f'--nets takes DATASET:VARIANT of each net, one or more, DATASET one of '
+                         f'{", ".join(DATASETS)}, e.g. --nets=cifar10:resnet20,imagenet:resnet50.')
 flags.DEFINE_list('batch', [], 'Global batch per net (one value for all, or one per net); default 128 for CIFAR, '
                   '256 for ImageNet.')
-flags.register_multi_flags_validator(
-    ['batch', 'nets'], lambda f: all(b.isdigit() and int(b) > 0 for b in f['batch']) and len(f['batch']) in (
-        0, 1, len(f['nets'])), '--batch takes one positive integer for every net, or one per net of --nets.')
+
+
+def _check_batch(values: dict) -> bool:
+  """--batch: one positive integer, or (--bench=step) one per net of --nets."""
+  batch, counts = values['batch'], (0, 1) if values['bench'] == 'conv' else (0, 1, len(values['nets']))
+  if all(b.isdigit() and int(b) > 0 for b in batch) and len(batch) in counts:
+    return True
+  raise flags.ValidationError('--batch takes one positive integer' + (
+      ' (--bench=conv times every layer at one batch).' if values['bench'] == 'conv' else
+      ' for every net, or one per net of --nets.'))
+
+
+flags.register_multi_flags_validator(['batch', 'nets', 'bench'], _check_batch)
 flags.DEFINE_list('dtypes', [], "Compute dtypes: float32, bfloat16; default bfloat16 on GPU, float32 on CPU.")
 flags.DEFINE_list('replicas', ['1'], 'Numbers of replicas (config.num_replicas) of each JAX net trained in one step, '
                   'e.g. 1,2,4,8; images/s counts every replica\'s images.')
@@ -79,14 +90,16 @@ flags.DEFINE_bool('torch', True, 'Also time the nets in PyTorch, where torch is 
 flags.DEFINE_bool('torch_compile', True, 'Include torch.compile among the PyTorch variants.')
 flags.DEFINE_float('peak_tflops', 0.0, 'One device\'s peak for FLOP utilisation; 0: measure it with a matrix '
                    'product.')
-flags.DEFINE_integer('host_devices', 0, 'CPU: split the host into this many XLA devices (0: leave XLA_FLAGS).')
+flags.DEFINE_integer('host_devices', 0, 'CPU: split the host into this many XLA devices (0: leave XLA_FLAGS).',
+                     lower_bound=0)
 # --bench=conv
 flags.DEFINE_list('layers', ['32:16', '16:32', '8:64'], 'SIZE:CHANNELS[:KERNEL] of each layer (KERNEL odd, default '
                   '3); default: the 3x3 layers of the CIFAR nets\' three stages.')
-flags.register_validator('layers', lambda layers: all(
+flags.register_validator('layers', lambda layers: bool(layers) and all(
     len(parts := layer.split(':')) in (2, 3) and all(p.isdigit() and int(p) > 0 for p in parts)
     and int((parts + ['3'])[2]) % 2 for layer in layers),
-    '--layers takes SIZE:CHANNELS or SIZE:CHANNELS:KERNEL of each layer, positive integers, KERNEL odd, e.g. '
+    '--layers takes SIZE:CHANNELS or SIZE:CHANNELS:KERNEL of each layer, one or more, positive integers, KERNEL '
+    'odd, e.g. '
     '--layers=32:16,8:64,56:64:1.')
 # --bench=pipeline
 flags.DEFINE_integer('images', 200, 'Generated JPEGs.', lower_bound=1)
@@ -95,7 +108,13 @@ FLAGS = flags.FLAGS
 # The config keys the benchmark's flags set; any other is the net's, chosen by --nets.
 SET_BY = {'model.dtype': '--dtypes', 'model.block_loop': '--block_loop', 'model.conv_gradients': '--conv_gradients',
           'num_replicas': '--replicas', 'replica_axis': '--replica_axes', 'batch_size': '--batch'}
-cli.set_keys_with(lambda key, value: SET_BY.get(key) or f'--nets=DATASET:VARIANT (a variant of another {key})')
+cli.set_keys_with(lambda key, value: SET_BY[key] + value if key in SET_BY else
+                  f'--nets=DATASET:VARIANT (a variant of another {key})')
+# The benchmarks each flag applies to (--bench, --out and --repeats apply to all).
+STEP_FLAGS = ['nets', 'dtypes', 'replicas', 'replica_axes', 'block_loop', 'conv_gradients', 'warmup', 'window', 'torch',
+              'torch_compile', 'peak_tflops', 'host_devices', 'profile']
+APPLIES_TO = {**dict.fromkeys(STEP_FLAGS, ('step',)), 'layers': ('conv',), 'conv_replicas': ('conv',),
+              'batch': ('step', 'conv'), 'images': ('pipeline',), 'threads': ('pipeline',)}
 
 
 def step() -> dict:
@@ -159,8 +178,8 @@ def convs() -> dict:
   from resnet_jax.tools import benchmarking, tables
   torch_reference = _torch_reference()
   if torch_reference is None:
-    raise app.UsageError('--bench=conv compares with PyTorch, which is not importable: install torch '
-                         '(requirements-test.txt).')
+    raise ConfigError('--bench=conv compares with PyTorch, which is not importable: install torch '
+                      '(requirements-test.txt).')
   batch = int(FLAGS.batch[0]) if FLAGS.batch else 128
   rows = [row for layer in FLAGS.layers
           for row in benchmarking.conv_rows(batch, *(int(n) for n in (layer + ':3').split(':')[:3]),
@@ -198,6 +217,10 @@ def _torch_reference():
 
 
 def main() -> None:
+  for name, benches in APPLIES_TO.items():
+    if FLAGS[name].present and FLAGS.bench not in benches:
+      raise ConfigError(f'--{name} applies to --bench={" and --bench=".join(benches)} only: drop it, or set '
+                        f'--bench={benches[0]}.')
   retained = cli.retain_host_memory()  # Set by cli.run already, as for launch.py's runs; recorded with the rows.
   results = {'step': step, 'conv': convs, 'pipeline': pipeline}[FLAGS.bench]()
   results['host_memory_retained'] = retained

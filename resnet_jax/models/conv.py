@@ -38,7 +38,7 @@ def input_gradient(g, w, x_shape, strides, padding):
 
 def kernel_gradient(x, g, w_shape, strides, padding):
   """d(conv)/dw applied to g: x with batch and channels swapped, convolved with g (stride-dilated) as kernel; for
-  an unpadded 1x1 kernel, the product of the strided x's and g's (N*H*W, C) matrices, which XLA:CPU runs 3-11x
+  an unpadded 1x1 kernel, the product of the strided x's and g's (N*H*W, C) matrices, which XLA:CPU runs 3-6x
   faster than that convolution, a window the size of the image (docs/benchmarks.md)."""
   if tuple(w_shape[:2]) == (1, 1) and all(tuple(p) == (0, 0) for p in padding):
     strided = x[:, ::strides[0], ::strides[1]]

@@ -5,6 +5,7 @@ experiments/benchmark.py's tables.
 A step's time is the median over `repeats` windows of `window` steps each (after `warmup` steps), so that
 dispatch overlaps execution as in training, and one slow window does not move the result.
 """
+import functools
 import os
 import platform
 import resource
@@ -15,13 +16,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from resnet_jax import parallel, replicas
+from resnet_jax import limits, memory, parallel, replicas
+from resnet_jax.errors import ConfigError
 from resnet_jax.models import abstract_variables, conv, count_macs, create_model, model_name
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
 from resnet_jax.runtime import auto
 from resnet_jax.tools import conv_routes, step_profile
 from resnet_jax.tools.tables import cell, text
-from resnet_jax.train_step import empty_metrics, init_state, jit_train_step
+from resnet_jax.train_step import create_train_state, empty_metrics, init_state, jit_train_step
 
 
 def median_step_seconds(step, sync, warmup: int, window: int, repeats: int) -> float:
@@ -79,8 +81,12 @@ def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, re
   standard-layout, and how its replicas ran (the config's 'auto's resolved). images_per_sec counts every replica's
   images. profile: also where `window` more steps' time went (step_profile.seconds_by_kind)."""
   config = auto.resolve(config)
-  model, tx = create_model(config), create_optimizer(config, learning_rate_schedule(config))
+  config.batch_size = config.eval_batch_size = batch_size  # The benchmark does not evaluate.
   mesh = parallel.make_mesh()
+  limits.validate(config, mesh)
+  model, tx = create_model(config), create_optimizer(config, learning_rate_schedule(config))
+  one_net = functools.partial(create_train_state, model, tx, config.dataset.image_size, config.seed)
+  memory.check_fits(config, model, mesh, jax.eval_shape(one_net))  # Before the batch is made: it may not fit.
   size, nets = config.dataset.image_size, replicas.count(config)
   state, running = init_state(model, tx, config, mesh), empty_metrics(config, mesh)()
   sharded = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(parallel.DATA))
@@ -201,11 +207,22 @@ def replica_conv_seconds(batch: int, size: int, channels: int, kernel: int, nets
           for how in ('vmap', 'map')}
 
 
+def check_conv_fits(batch: int, size: int, channels: int, kernel: int, nets: int) -> None:
+  """Refuses a layer whose arrays cannot fit in the host's available memory (a lower bound: the input, the output
+  gradient, a result and its reference, the patches routes' kernel*kernel shifted copies, the replicas' inputs)."""
+  known = memory.device_bytes(jax.devices()[0])
+  need = 4 * batch * size * size * channels * (4 + kernel * kernel + nets)
+  if known and need > known[0]:
+    raise ConfigError(f'--layers={size}:{channels}:{kernel} at --batch={batch} needs at least {need / 1e9:,.1f} GB, '
+                      f'but {known[1]} is {known[0] / 1e9:,.1f} GB: use a smaller --batch or --layers.')
+
+
 def conv_rows(batch: int, size: int, channels: int, kernel: int, nets: int, repeats: int) -> list[dict]:
   """The conv table's rows of one KxK layer: each convolution by jax_convs, then PyTorch's channels_last, then the
   forward pass of `nets` replicas by replica_conv_seconds, each with GFLOP/s and its speed against PyTorch's (for
   the replicas: against as many separate forward passes)."""
   from resnet_jax.tools import torch_reference
+  check_conv_fits(batch, size, channels, kernel, nets)
   flops = conv_flops(batch, size, channels, kernel)
   theirs = torch_reference.conv_seconds(batch, size, channels, kernel, repeats)
   # (operation, implementation, PyTorch's operation to compare with, nets, seconds, error).
