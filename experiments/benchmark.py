@@ -99,8 +99,7 @@ flags.register_validator('layers', lambda layers: bool(layers) and all(
     len(parts := layer.split(':')) in (2, 3) and all(p.isdigit() and int(p) > 0 for p in parts)
     and int((parts + ['3'])[2]) % 2 for layer in layers),
     '--layers takes SIZE:CHANNELS or SIZE:CHANNELS:KERNEL of each layer, one or more, positive integers, KERNEL '
-    'odd, e.g. '
-    '--layers=32:16,8:64,56:64:1.')
+    'odd, e.g. --layers=32:16,8:64,56:64:1.')
 # --bench=pipeline
 flags.DEFINE_integer('images', 200, 'Generated JPEGs.', lower_bound=1)
 flags.DEFINE_integer('threads', os.cpu_count() or 1, 'Threads of the pool.', lower_bound=1)

@@ -64,12 +64,13 @@ def check_fits(config, model, mesh, one_state) -> None:
   else:
     fix = 'not even one image of one net fits: use a smaller network or a larger device'
   name = model_name(config.model)
-  what, held = replicas.of_several(nets, (f'{nets} x {name}', f'the state of {nets} nets, {_gb(state)} each'),
-                                   (name, f'its state, {_gb(state)}'))
+  what, held = replicas.of_several(nets, (f'{nets} x {name}', f'the state of {nets} nets, {size_text(state)} each'),
+                                   (name, f'its state, {size_text(state)}'))
   raise ConfigError(
-      f'{what} at batch {config.batch_size} needs at least {_gb(need)} per device ({held}; gradients; the '
-      f'activations of {images} images per device), but {source} is {_gb(available)}: {fix}.')
+      f'{what} at batch {config.batch_size} needs at least {size_text(need)} per device ({held}; gradients; the '
+      f'activations of {images} images per device), but {source} is {size_text(available)}: {fix}.')
 
 
-def _gb(n: int) -> str:
+def size_text(n: int) -> str:
+  """n bytes as '1.2 GB' (from 0.1 GB) or '12.3 MB'."""
   return f'{n / 1e9:,.1f} GB' if n >= 1e8 else f'{n / 1e6:,.1f} MB'

@@ -1,7 +1,6 @@
 """Training: train_and_evaluate(config, workdir) builds a Run (the model, optimizer, data, evaluator and
 checkpoints of a workdir, and its restored state) and runs the loop of train_step.py's step, with evaluations,
 checkpoints and a clean stop on a signal."""
-import functools
 import os
 import time
 
@@ -20,7 +19,7 @@ from resnet_jax.runtime import auto, console
 from resnet_jax.runtime.console import say
 from resnet_jax.runtime.preemption import Preemption
 from resnet_jax.runtime.progress import StepClock, final_line, progress_line
-from resnet_jax.train_step import TrainState, create_train_state, empty_metrics, init_state, jit_train_step, summary
+from resnet_jax.train_step import TrainState, abstract_state, empty_metrics, init_state, jit_train_step, summary
 from resnet_jax.trained import evaluate_splits
 from resnet_jax.writers import MetricsWriter
 
@@ -40,8 +39,7 @@ class Run:
     validate(config, self.mesh)
     self.schedule = learning_rate_schedule(config)
     self.tx = create_optimizer(config, self.schedule)
-    one_net = functools.partial(create_train_state, self.model, self.tx, config.dataset.image_size, config.seed)
-    memory.check_fits(config, self.model, self.mesh, jax.eval_shape(one_net))
+    memory.check_fits(config, self.model, self.mesh, abstract_state(self.model, self.tx, config))
     if jax.process_index() == 0:
       check_writable(workdir)
     self.nets = replicas.count(config)

@@ -43,6 +43,11 @@ def create_train_state(model, tx, image_size: int, seed: int) -> TrainState:
                     batch_stats=variables['batch_stats'], opt_state=tx.init(variables['params']))
 
 
+def abstract_state(model, tx, config) -> TrainState:
+  """The shapes and dtypes of one of config's nets' TrainState (jax.eval_shape: nothing is computed)."""
+  return jax.eval_shape(functools.partial(create_train_state, model, tx, config.dataset.image_size, config.seed))
+
+
 def train_step(state: TrainState, running: Metrics, inputs, seed, *, model, tx, config, make_batch):
   """One SGD step on make_batch(inputs, state.step, seed); returns the new state and the running metrics with
   its."""

@@ -1,6 +1,4 @@
 """The memory bound: what it counts, and where it refuses."""
-import functools
-
 import jax
 import pytest
 
@@ -8,7 +6,7 @@ from resnet_jax import memory, parallel
 from resnet_jax.errors import ConfigError
 from resnet_jax.models import create_model
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
-from resnet_jax.train_step import create_train_state
+from resnet_jax.train_step import abstract_state
 from tests.helpers import get_config
 
 # ResNet-8 on 32x32 images, in float32: the stem and block 1.1 (three convolutions) output 32x32x16, 2.1's two
@@ -21,7 +19,7 @@ def resnet8(**overrides):
   config.update(overrides)
   model = create_model(config)
   tx = create_optimizer(config, learning_rate_schedule(config))
-  one_net = jax.eval_shape(functools.partial(create_train_state, model, tx, 32, 0))
+  one_net = abstract_state(model, tx, config)
   return config, model, one_net
 
 

@@ -5,7 +5,6 @@ experiments/benchmark.py's tables.
 A step's time is the median over `repeats` windows of `window` steps each (after `warmup` steps), so that
 dispatch overlaps execution as in training, and one slow window does not move the result.
 """
-import functools
 import os
 import platform
 import resource
@@ -23,7 +22,7 @@ from resnet_jax.optim import create_optimizer, learning_rate_schedule
 from resnet_jax.runtime import auto
 from resnet_jax.tools import conv_routes, step_profile
 from resnet_jax.tools.tables import cell, text
-from resnet_jax.train_step import create_train_state, empty_metrics, init_state, jit_train_step
+from resnet_jax.train_step import abstract_state, empty_metrics, init_state, jit_train_step
 
 
 def median_step_seconds(step, sync, warmup: int, window: int, repeats: int) -> float:
@@ -85,8 +84,7 @@ def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, re
   mesh = parallel.make_mesh()
   limits.validate(config, mesh)
   model, tx = create_model(config), create_optimizer(config, learning_rate_schedule(config))
-  one_net = functools.partial(create_train_state, model, tx, config.dataset.image_size, config.seed)
-  memory.check_fits(config, model, mesh, jax.eval_shape(one_net))  # Before the batch is made: it may not fit.
+  memory.check_fits(config, model, mesh, abstract_state(model, tx, config))  # Before the batch: it may not fit.
   size, nets = config.dataset.image_size, replicas.count(config)
   state, running = init_state(model, tx, config, mesh), empty_metrics(config, mesh)()
   sharded = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(parallel.DATA))
@@ -178,7 +176,7 @@ def jax_convs(batch: int, size: int, channels: int, kernel: int, repeats: int) -
   derives them, as models/conv.py writes them in the standard layout, and by each of conv_routes.ROUTES."""
   x, w = _inputs((batch, size, size, channels), (kernel, kernel, channels, channels))
   g, = _inputs((batch, size, size, channels))
-  strides, padding = (1, 1), ((kernel // 2, kernel // 2),) * 2
+  strides, padding = (1, 1), conv_routes.same_padding(w)
 
   def three(route):  # Forward, input gradient, kernel gradient of one route, each a function of (x, w, g).
     gradients = (lambda x, w, g: jax.vjp(route, x, w)[1](g))
@@ -190,9 +188,10 @@ def jax_convs(batch: int, size: int, channels: int, kernel: int, repeats: int) -
   ops[('kernel gradient', 'standard layout')] = lambda x, w, g: conv.kernel_gradient(x, g, w.shape, strides, padding)
   ops.update({(operation, name): op for name, route in conv_routes.ROUTES.items()
               for operation, op in three(route).items()})
+  references = {operation: op(x, w, g) for (operation, implementation), op in ops.items() if implementation == 'XLA'}
   results = {}
   for (operation, implementation), op in ops.items():
-    reference = ops[(operation, 'XLA')](x, w, g)
+    reference = references[operation]
     error = jnp.abs(op(x, w, g) - reference).max() / jnp.abs(reference).max()
     results[(operation, implementation)] = {'seconds': call_seconds(op, (x, w, g), repeats), 'error': float(error)}
   return results
@@ -213,8 +212,9 @@ def check_conv_fits(batch: int, size: int, channels: int, kernel: int, nets: int
   known = memory.device_bytes(jax.devices()[0])
   need = 4 * batch * size * size * channels * (4 + kernel * kernel + nets)
   if known and need > known[0]:
-    raise ConfigError(f'--layers={size}:{channels}:{kernel} at --batch={batch} needs at least {need / 1e9:,.1f} GB, '
-                      f'but {known[1]} is {known[0] / 1e9:,.1f} GB: use a smaller --batch or --layers.')
+    raise ConfigError(f'--layers={size}:{channels}:{kernel} at --batch={batch} needs at least '
+                      f'{memory.size_text(need)}, but {known[1]} is {memory.size_text(known[0])}: use a smaller '
+                      '--batch or --layers.')
 
 
 def conv_rows(batch: int, size: int, channels: int, kernel: int, nets: int, repeats: int) -> list[dict]:
@@ -241,10 +241,12 @@ def conv_rows(batch: int, size: int, channels: int, kernel: int, nets: int, repe
 def profile_rows(row: dict, shown: int = 12) -> list[dict]:
   """A step row's seconds_by_kind as table rows: the `shown` largest kinds, the rest as one, and their share of
   the operations' summed time."""
+  total = sum(row['seconds_by_kind'].values())
+  if not total:
+    return []
   kinds = list(row['seconds_by_kind'].items())
   kinds = kinds[:shown] + ([('(the other kinds)', sum(s for _, s in kinds[shown:]))] if kinds[shown:] else [])
-  total = sum(row['seconds_by_kind'].values())
-  return [{'kind': kind, 'seconds': seconds, 'share': seconds / total} for kind, seconds in kinds if total]
+  return [{'kind': kind, 'seconds': seconds, 'share': seconds / total} for kind, seconds in kinds]
 
 
 def machine() -> dict:

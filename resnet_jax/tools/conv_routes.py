@@ -5,6 +5,8 @@ was faster on the CPU. Each takes x (NHWC) and w (HWIO) in float32; its gradient
 import jax.numpy as jnp
 from jax import lax
 
+from resnet_jax.models.conv import STANDARD
+
 
 def _taps(x, kernel: int) -> list:
   """The kernel*kernel shifted views of x, zero-padded by kernel // 2: tap (i, j) of output (h, w) is x[h+i, w+j]."""
@@ -31,16 +33,19 @@ def in_bfloat16(route):
   return lambda x, w: route(x.astype(jnp.bfloat16), w.astype(jnp.bfloat16)).astype(jnp.float32)
 
 
+def same_padding(w) -> tuple:
+  """The padding of a stride-1 'SAME' convolution by kernel w: kernel // 2 on each side."""
+  return ((w.shape[0] // 2,) * 2,) * 2
+
+
 def xla_conv(x, w):
   """XLA's convolution op, padded by kernel // 2 (the benchmarked layer)."""
-  pad = w.shape[0] // 2
-  return lax.conv_general_dilated(x, w, (1, 1), ((pad, pad), (pad, pad)), dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  return lax.conv_general_dilated(x, w, (1, 1), same_padding(w), dimension_numbers=STANDARD)
 
 
 def xla_conv_nchw(x, w):
   """XLA's convolution op on the NCHW/OIHW layout (transposed in and out)."""
-  pad = w.shape[0] // 2
-  out = lax.conv_general_dilated(x.transpose(0, 3, 1, 2), w.transpose(3, 2, 0, 1), (1, 1), ((pad, pad), (pad, pad)),
+  out = lax.conv_general_dilated(x.transpose(0, 3, 1, 2), w.transpose(3, 2, 0, 1), (1, 1), same_padding(w),
                                  dimension_numbers=('NCHW', 'OIHW', 'NCHW'))
   return out.transpose(0, 2, 3, 1)
 
