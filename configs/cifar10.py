@@ -11,7 +11,7 @@ import os
 
 import ml_collections
 
-from configs.common import model_config
+from configs.common import compute_config, model_config
 
 
 def get_config(variant: str = 'resnet20') -> ml_collections.ConfigDict:
@@ -30,7 +30,7 @@ def get_config(variant: str = 'resnet20') -> ml_collections.ConfigDict:
   })
   config.seed = 0
   config.num_replicas = 1  # Independent nets trained in one program, seeds seed, seed+1, ... (resnet_jax/replicas.py).
-  config.replica_axis = 'auto'  # How the program runs them: 'vmap', 'map' or 'auto' (resnet_jax/replicas.py).
+  config.compute = compute_config()
   config.batch_size = 128  # Global, over all devices and hosts.
   config.eval_batch_size = 1000
   config.total_steps = 64_000

@@ -16,7 +16,7 @@ import os
 
 import ml_collections
 
-from configs.common import ConfigError, model_config, usable_cpus
+from configs.common import ConfigError, compute_config, model_config, usable_cpus
 
 RECIPES = ('paper', 'modern')
 
@@ -53,7 +53,7 @@ def get_config(variant: str = 'resnet50') -> ml_collections.ConfigDict:
   })
   config.seed = 0
   config.num_replicas = 1  # Independent nets trained in one program, seeds seed, seed+1, ... (resnet_jax/replicas.py).
-  config.replica_axis = 'auto'  # How the program runs them: 'vmap', 'map' or 'auto' (resnet_jax/replicas.py).
+  config.compute = compute_config()
   config.batch_size = 256  # Global, over all devices and hosts.
   config.eval_batch_size = 256  # Views of 224x224 per evaluation batch (more pixels: proportionally fewer).
   config.num_epochs = 90

@@ -32,13 +32,13 @@ import platform
 
 from absl import flags
 
-from resnet_jax.errors import ConfigError
+import configs
+from configs.schema import CHOICES
+from resnet_jax.errors import ConfigError, Setting
 from resnet_jax.runtime import cli
-from resnet_jax.runtime.config_io import DATASETS
 
+DATASETS = tuple(configs.FILES.values())
 flags.DEFINE_enum('bench', 'step', ['step', 'conv', 'pipeline'], 'What to measure.')
-flags.DEFINE_string('out', None, 'Write the results as JSON here.')
-cli.writable_file('out')
 flags.DEFINE_integer('repeats', 5, 'Windows of steps (step), calls of each convolution (conv) or passes over the '
                      'images (pipeline); the median counts.', lower_bound=1)
 # --bench=step
@@ -64,22 +64,20 @@ def _check_batch(values: dict) -> bool:
 
 flags.register_multi_flags_validator(['batch', 'nets', 'bench'], _check_batch)
 flags.DEFINE_list('dtypes', [], "Compute dtypes: float32, bfloat16; default bfloat16 on GPU, float32 on CPU.")
-flags.DEFINE_list('replicas', ['1'], 'Numbers of replicas (config.num_replicas) of each JAX net trained in one step, '
-                  'e.g. 1,2,4,8; images/s counts every replica\'s images.')
-cli.integer_list('replicas')
 
 
-def _choice_list(name: str, choices: tuple, help_text: str) -> None:
-  """A list flag of `choices` (auto first), each value timed in the same run; default: auto alone."""
-  flags.DEFINE_list(name, ['auto'], f'{help_text}: {", ".join(choices)}; each is timed.')
+def _choice_list(name: str, key: str) -> None:
+  """A list flag of the choices of config key `key` (auto first), each value timed in the same run; default: auto
+  alone."""
+  choices = CHOICES[key]
+  flags.DEFINE_list(name, ['auto'], f'{key} of the JAX nets: {", ".join(choices)}; each is timed.')
   flags.register_validator(name, lambda values: bool(values) and set(values) <= set(choices),
                            f'--{name} takes {", ".join(choices)}, separated by commas.')
 
 
-_choice_list('replica_axes', ('auto', 'vmap', 'map'), 'config.replica_axis of the runs of several replicas '
-             '(resnet_jax/replicas.py)')
-_choice_list('block_loop', ('auto', 'scan', 'unroll'), 'model.block_loop of the JAX nets')
-_choice_list('conv_gradients', ('auto', 'xla', 'standard_layout'), 'model.conv_gradients of the JAX nets')
+_choice_list('replica_axes', 'compute.replica_axis')
+_choice_list('block_loop', 'compute.block_loop')
+_choice_list('conv_gradients', 'compute.conv_gradients')
 flags.DEFINE_integer('conv_replicas', 2, '--bench=conv: replicas of the layer\'s forward pass timed as the replica '
                      'axis runs them (vmap: one grouped convolution; map: one at a time).', lower_bound=2)
 flags.DEFINE_integer('warmup', 3, 'Steps before timing.', lower_bound=0)
@@ -105,10 +103,16 @@ flags.DEFINE_integer('images', 200, 'Generated JPEGs.', lower_bound=1)
 flags.DEFINE_integer('threads', os.cpu_count() or 1, 'Threads of the pool.', lower_bound=1)
 FLAGS = flags.FLAGS
 # The config keys the benchmark's flags set; any other is the net's, chosen by --nets.
-SET_BY = {'model.dtype': '--dtypes', 'model.block_loop': '--block_loop', 'model.conv_gradients': '--conv_gradients',
-          'num_replicas': '--replicas', 'replica_axis': '--replica_axes', 'batch_size': '--batch'}
-cli.set_keys_with(lambda key, value: SET_BY[key] + value if key in SET_BY else
-                  f'--nets=DATASET:VARIANT (a variant of another {key})')
+SET_BY = {'model.dtype': 'dtypes', 'compute.block_loop': 'block_loop', 'compute.conv_gradients': 'conv_gradients',
+          'num_replicas': 'replicas', 'compute.replica_axis': 'replica_axes', 'batch_size': 'batch'}
+
+
+def dialect(part) -> str:
+  """The benchmark's: a config key as the flag that sets it (SET_BY), any other as another variant of --nets."""
+  if isinstance(part, Setting):
+    return (cli.flag(SET_BY[part.key], part.value) if part.key in SET_BY else
+            f'--nets=DATASET:VARIANT (a variant of another {part.key})')
+  return cli.flag(part.name, part.value)
 # The benchmarks each flag applies to (--bench, --out and --repeats apply to all).
 STEP_FLAGS = ['nets', 'dtypes', 'replicas', 'replica_axes', 'block_loop', 'conv_gradients', 'warmup', 'window', 'torch',
               'torch_compile', 'peak_tflops', 'host_devices', 'profile']
@@ -124,7 +128,6 @@ def step() -> dict:
   import jax.numpy as jnp
 
   from resnet_jax import replicas
-  from resnet_jax.runtime.config_io import named_config
   from resnet_jax.tools import benchmarking, tables
   platform_name = jax.default_backend()
   gpu = platform_name == 'gpu'
@@ -138,7 +141,8 @@ def step() -> dict:
              'torch': torch_reference and torch_reference.torch.__version__, 'peak_flops': peak,
              'peak_given': bool(FLAGS.peak_tflops), 'rows': []}
   runs = [(loop, gradients, nets, axis) for loop in FLAGS.block_loop for gradients in FLAGS.conv_gradients
-          for nets in map(int, FLAGS.replicas) for axis in replicas.of_several(nets, FLAGS.replica_axes, ['auto'])]
+          for nets in map(int, FLAGS.replicas or ['1'])
+          for axis in replicas.of_several(nets, FLAGS.replica_axes, ['auto'])]
   batches = FLAGS.batch * len(FLAGS.nets) if len(FLAGS.batch) == 1 else FLAGS.batch or [None] * len(FLAGS.nets)
   for net, batch in zip(FLAGS.nets, batches):
     dataset, variant = net.split(':')
@@ -146,9 +150,9 @@ def step() -> dict:
     for dtype in dtypes:
       rows = []
       for loop, gradients, nets, axis in runs:
-        config = named_config(dataset, variant)
-        config.model.update(dtype=dtype, block_loop=loop, conv_gradients=gradients)
-        config.num_replicas, config.replica_axis = nets, axis
+        config = configs.named(dataset, variant)
+        config.model.dtype, config.num_replicas = dtype, nets
+        config.compute.update(block_loop=loop, conv_gradients=gradients, replica_axis=axis)
         rows.append(benchmarking.jax_step_row(config, batch, peak, FLAGS.warmup, FLAGS.window, FLAGS.repeats,
                                               FLAGS.profile))
         _say(rows[-1])
@@ -216,11 +220,13 @@ def _torch_reference():
 
 
 def main() -> None:
+  cli.check_file('out')
   for name, benches in APPLIES_TO.items():
     if FLAGS[name].present and FLAGS.bench not in benches:
       raise ConfigError(f'--{name} applies to --bench={" and --bench=".join(benches)} only: drop it, or set '
                         f'--bench={benches[0]}.')
-  retained = cli.retain_host_memory()  # Set by cli.run already, as for launch.py's runs; recorded with the rows.
+  from resnet_jax.runtime import host_memory
+  retained = host_memory.retained()  # Set by Program.run, as for launch.py's runs; recorded with the rows.
   results = {'step': step, 'conv': convs, 'pipeline': pipeline}[FLAGS.bench]()
   results['host_memory_retained'] = retained
   if FLAGS.out:
@@ -229,5 +235,7 @@ def main() -> None:
       json.dump(results, f, indent=2)
 
 
+PROGRAM = cli.Program(main, dialect, uses=('out', 'replicas'))
+
 if __name__ == '__main__':
-  cli.run(main)
+  PROGRAM.run()

@@ -4,15 +4,13 @@ r"""Plain nets against ResNets by depth (He et al. 2015, Tables 2 and 6, Figs. 4
         --set=dataset.dir=../shared/datasets/cifar10-jpeg.tar.gz [--steps=N] [--launcher=local|slurm|print|none]
 
 Runs plainD and resnetD-A for each depth D (CIFAR: 20, 32, 44, 56, 110; ImageNet: 18, 34) under --root, skips
-finished ones, and writes the table(s), CSV and error curves to --out.
+finished ones, and writes the table(s), CSV and error curves to --out (default ROOT/report).
 """
 from absl import flags
 
-from resnet_jax.reproduce import reporting, sweep_cli
-from resnet_jax.runtime import cli
+from resnet_jax.reproduce import reporting
+from resnet_jax.runtime import cli, sweep_cli
 
-flags.DEFINE_list('depths', None, 'Depths to run; default CIFAR 20,32,44,56,110 or ImageNet 18,34.')
-cli.integer_list('depths')
 FLAGS = flags.FLAGS
 DEFAULT_DEPTHS = {'cifar10': (20, 32, 44, 56, 110), 'imagenet': (18, 34)}
 
@@ -30,5 +28,7 @@ def main():
   sweep_cli.run('depth_ablation', variants, report)
 
 
+PROGRAM = cli.Program(main, sweep_cli.dialect, sweep_cli.USES)
+
 if __name__ == '__main__':
-  cli.run(main)
+  PROGRAM.run()

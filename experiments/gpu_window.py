@@ -1,10 +1,10 @@
-r"""One device window: what fits in --budget_seconds of a lent GPU, each unit to completion, skipping what is
+r"""One device window: what fits in --budget_seconds of a GPU machine, each unit to completion, skipping what is
 recorded; run it again in the next window to fill more.
 
     python experiments/gpu_window.py --budget_seconds=480 --root=workdirs/paper \
         --set=dataset.source=folder --set=dataset.dir=cifar10-jpeg.tar.gz     # one ~8-minute call
 
-On the lent GPU machine, experiments/gpu_window.sh runs it (prepared here by experiments/gpu_window_prepare.sh).
+On the GPU machine, experiments/gpu_window.sh runs it (prepared here by experiments/gpu_window_prepare.sh).
 
 Units, in order:
   1. the ResNet-50 bf16 training step against PyTorch (experiments/benchmark.py --bench=step), its JSON in
@@ -27,20 +27,19 @@ import time
 
 from absl import flags
 
+import configs
 from resnet_jax import replicas
-from resnet_jax.models import create_model
 from resnet_jax.errors import ConfigError
-from resnet_jax.reproduce import jpeg_flags, sweep, sweep_cli, window
-from resnet_jax.runtime import auto, cli
-from resnet_jax.runtime.config_io import named_config
+from resnet_jax.models import create_model
+from resnet_jax.progress import duration
+from resnet_jax.reproduce import sweep
+from resnet_jax.runtime import cli, jpeg_flags, sweep_cli
 from resnet_jax.runtime.console import say
-from resnet_jax.runtime.progress import duration
+from resnet_jax.tools import window
 
-flags.DEFINE_float('budget_seconds', 480, 'Wall time of this window (a lent GPU: calls of at most 10 minutes; '
+flags.DEFINE_float('budget_seconds', 480, 'Wall time of this window (a GPU machine reached by calls of at most 10 minutes: '
                    '~8 leaves room for the machine to start).', lower_bound=1)
 flags.register_validator('budget_seconds', math.isfinite, '--budget_seconds must be a finite number of seconds')
-flags.DEFINE_list('depths', ['20', '32', '44', '56', '110'], 'Depths of Table 6\'s ResNets to train.')
-cli.integer_list('depths', 8)
 flags.DEFINE_bool('benchmark', True, 'Unit 1: the step benchmark against PyTorch.')
 flags.DEFINE_string('benchmark_net', 'imagenet:resnet50', 'The benchmark\'s net, DATASET:VARIANT.')
 flags.DEFINE_integer('benchmark_batch', 256, 'The benchmark\'s global batch.', lower_bound=1)
@@ -52,6 +51,8 @@ flags.DEFINE_integer('replica_benchmark_batch', 128, 'The replica benchmark\'s b
 flags.DEFINE_bool('dry_run', False, 'Print the plan of the window and exit.')
 FLAGS = flags.FLAGS
 
+DEPTHS = (20, 32, 44, 56, 110)  # Table 6's ResNets; --depths picks others.
+REPLICAS = 5  # Seeds of each; --replicas picks another number.
 OVERHEAD_SECONDS = 60  # A training run's start-up, compilation, evaluations and checkpoints (prior).
 BENCHMARK_SECONDS = 240  # A step benchmark (prior; with torch.compile, the longer).
 REPORT_SECONDS = 60
@@ -85,7 +86,7 @@ def benchmark_unit(net: str, batch: int, dtype: str, replica_counts: tuple[int, 
   dataset, _, variant = net.partition(':')
   if dataset not in ('cifar10', 'imagenet') or not variant:
     raise ConfigError(f'{net} is not DATASET:VARIANT: use e.g. imagenet:resnet50 or cifar10:resnet20.')
-  create_model(auto.resolve(named_config(dataset, variant)))  # Refuses a variant that names no network.
+  create_model(configs.named(dataset, variant))  # Refuses a variant that names no network.
   counts = ','.join(map(str, replica_counts))
   name = f'step_{variant}_{dtype}_{batch}' + (f'_replicas{counts.replace(",", "-")}' if len(replica_counts) > 1 else '')
   out = os.path.join(FLAGS.root, 'benchmarks', f'{name}.json')
@@ -98,12 +99,12 @@ def benchmark_unit(net: str, batch: int, dtype: str, replica_counts: tuple[int, 
                      resumable=False)
 
 
-def benchmark_units() -> list[window.Unit]:
-  """Unit 1, the step against PyTorch; unit 2, a Table 6 net's K replicas by vmap and by map against one net."""
+def benchmark_units(seeds: int) -> list[window.Unit]:
+  """Unit 1, the step against PyTorch; unit 2, a Table 6 net's `seeds` replicas by vmap and by map against one
+  net."""
   units = [benchmark_unit(FLAGS.benchmark_net, FLAGS.benchmark_batch, FLAGS.benchmark_dtype)] if FLAGS.benchmark else []
-  if FLAGS.replica_benchmark and FLAGS.replicas > 1:
-    units.append(benchmark_unit(FLAGS.replica_benchmark_net, FLAGS.replica_benchmark_batch, 'float32',
-                                (1, FLAGS.replicas)))
+  if FLAGS.replica_benchmark and seeds > 1:
+    units.append(benchmark_unit(FLAGS.replica_benchmark_net, FLAGS.replica_benchmark_batch, 'float32', (1, seeds)))
   return units
 
 
@@ -121,8 +122,11 @@ def check_budget(units: list[window.Unit], budget: float) -> None:
 
 def main():
   began = time.monotonic()
-  benchmarks = benchmark_units()
-  table6 = sweep_cli.jobs([f'resnet{d}-A' for d in sweep_cli.depths(())])
+  cli.check_directory('root')
+  seeds, jpeg_table = sweep_cli.replica_count(REPLICAS), jpeg_flags.wanted(True)  # The window's report has it: a
+  # GPU evaluates the 846 images in seconds.
+  benchmarks = benchmark_units(seeds)
+  table6 = sweep_cli.jobs([f'resnet{d}-A' for d in sweep_cli.depths(DEPTHS)], seeds)
   units = benchmarks + [training_unit(job) for job in table6]
   budget = FLAGS.budget_seconds - REPORT_SECONDS
   check_budget(units, budget)
@@ -134,7 +138,7 @@ def main():
   outcomes = window.run(units, budget, sweep.REPO)
   if any(os.path.exists(os.path.join(os.path.dirname(unit.log), 'config.json')) for unit in units[len(benchmarks):]):
     report = [FLAGS.python, os.path.join(sweep.REPO, 'experiments', 'reproduce_tables.py'), f'--root={FLAGS.root}',
-              *jpeg_flags.flag_arguments()]
+              *jpeg_flags.flag_arguments(jpeg_table)]
     outcomes += window.run([window.Unit('report', report, os.path.join(FLAGS.root, 'report.log'), lambda: False,
                                         lambda: REPORT_SECONDS, resumable=False)],
                            FLAGS.budget_seconds - (time.monotonic() - began), sweep.REPO)
@@ -146,7 +150,7 @@ def main():
     sys.exit(1)
 
 
+PROGRAM = cli.Program(main, sweep_cli.dialect, sweep_cli.USES)
+
 if __name__ == '__main__':
-  FLAGS.set_default('replicas', 5)
-  FLAGS.set_default('jpeg_offset', True)  # The window's report has the JPEG table: its GPU evaluates in seconds.
-  cli.run(main)
+  PROGRAM.run()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# On the lent GPU machine (its image: Python 3.12, jax 0.11.2, flax, optax, orbax, torch; no ml_collections, clu,
+# On the GPU machine (its image: Python 3.12, jax 0.11.2, flax, optax, orbax, torch; no ml_collections, clu,
 # tfds or TensorFlow; no network): installs the carried wheels, resumes the previous window's results, runs
 # experiments/gpu_window.py over CIFAR-10's carried JPEG copy with the arguments given, and leaves the results in
 # $OUT (paper.tar.gz: the root without checkpoints, or with them where they fit in 15 MiB; the report's tables).

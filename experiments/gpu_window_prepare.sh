@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Here, before a GPU window: what experiments/gpu_window.sh needs on the lent machine, in ignored folders of this
+# Here, before a GPU window: what experiments/gpu_window.sh needs on the GPU machine, in ignored folders of this
 # checkout (name them in the device call's carry): .whl/ (the wheels of gpu_window_wheels.txt), .data/ (CIFAR-10's
 # JPEG copy and the 846 original-pixel test images, from $DATASETS, default ../shared/datasets) and .device/ (the
 # previous window's results, to resume: pass the folder its files came back to).

@@ -9,38 +9,38 @@ import os
 import numpy as np
 from absl import flags
 
-from resnet_jax.analysis import study_cli
 from resnet_jax.analysis.responses import layer_responses
 from resnet_jax.reproduce import plots, reporting
-from resnet_jax.runtime import cli, environment
+from resnet_jax.runtime import cli, environment, study_cli
 
-flags.DEFINE_string('out', 'workdirs/report', 'Where the table, CSV and figure go.')
-cli.writable_directory('out')
 FLAGS = flags.FLAGS
 
 
 def main():
+  out = study_cli.out()
   environment.announce()
   stds, summary, long_rows, studied = {}, [], [], {}
   for trained in study_cli.trained_nets():
-    studied[trained.name] = trained.workdir
+    studied[trained.name] = trained.trained_config
     rows = layer_responses(trained)
     values = [r['std'] for r in rows]
     stds[trained.name] = values
     summary.append([trained.name, trained.step, len(values), float(np.mean(values)), float(np.median(values)),
                     float(np.max(values))])
     long_rows += [[trained.name, r['layer'], r['name'], r['std']] for r in rows]
-  reporting.write_table(FLAGS.out, 'layer_responses_all', 'Layer responses, every 3x3 layer',
+  reporting.write_table(out, 'layer_responses_all', 'Layer responses, every 3x3 layer',
                         ['network', 'layer', 'name', 'std'], long_rows)
   print(reporting.write_table(
-      FLAGS.out, 'layer_responses', 'Std of the 3x3 layer responses on the held-out images (He et al. 2015, Fig. 7)',
+      out, 'layer_responses', 'Std of the 3x3 layer responses on the held-out images (He et al. 2015, Fig. 7)',
       ['network', 'step', '3x3 layers', 'mean std', 'median std', 'max std'], summary,
       ['A response is a layer\'s BN output before ReLU or the addition; a layer\'s std is its channels\' std over '
        'all held-out images (CIFAR-10: test, ImageNet: val) and positions, averaged over the channels. Every layer: '
-       'layer_responses_all.csv.', reporting.data_note(study_cli.saved_configs(studied), FLAGS.set),
+       'layer_responses_all.csv.', reporting.data_note(studied, FLAGS.set),
        reporting.CLAIMS['responses']]))
-  print(plots.responses(os.path.join(FLAGS.out, 'fig7_layer_responses.png'), stds))
+  print(plots.responses(os.path.join(out, 'fig7_layer_responses.png'), stds))
 
+
+PROGRAM = cli.Program(main, study_cli.DIALECT, study_cli.USES)
 
 if __name__ == '__main__':
-  cli.run(main)
+  PROGRAM.run()

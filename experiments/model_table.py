@@ -2,10 +2,9 @@
 
 python experiments/model_table.py
 """
-import importlib
-
+import configs
+from resnet_jax.models import summary
 from resnet_jax.runtime import cli
-from resnet_jax.tools.summary import summarize
 
 NETS = [('imagenet', v) for v in ('resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'plain18',
                                   'plain34', 'resnet34-A', 'resnet34-C')]
@@ -17,10 +16,12 @@ def main():
   print('| config | network | params | multiply-adds (one image) | image size |')
   print('|---|---|---:|---:|---:|')
   for dataset, variant in NETS:
-    _, facts = summarize(importlib.import_module(f'configs.{dataset}').get_config(variant))
+    facts = summary(configs.named(dataset, variant))
     print(f"| `configs/{dataset}.py:{variant}` | {facts['name']} | {facts['params']:,} | "
           f"{facts['macs'] / 1e9:.3f} G | {facts['image_size']} |")
 
 
+PROGRAM = cli.Program(main)
+
 if __name__ == '__main__':
-  cli.run(main)
+  PROGRAM.run()

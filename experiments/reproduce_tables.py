@@ -6,29 +6,25 @@ Writes Table 6 and Fig. 6 (CIFAR-10 depth), the CIFAR shortcut proxy, what the J
 net trained on it (with --jpeg_offset: its error on 846 original-pixel test images and on their JPEG twins), Table 2 and
 Fig. 4 (ImageNet depth) and Table 3 (ImageNet shortcuts), for whichever of their runs exist, and prints the tables.
 """
-import functools
 import os
 
 from absl import flags
 
 from resnet_jax.errors import ConfigError
-from resnet_jax.reproduce import jpeg_flags, reporting, sweep
-from resnet_jax.runtime import cli
+from resnet_jax.reproduce import reporting, sweep
+from resnet_jax.runtime import cli, jpeg_flags
 
-flags.DEFINE_string('root', 'workdirs/paper', 'The root of the sweeps: ROOT/<dataset name>/<network name>.')
-flags.DEFINE_string('out', None, 'Where tables and figures go; default ROOT/report.')
-cli.writable_directory('out')
 FLAGS = flags.FLAGS
 
 
 def main():
   if os.path.isfile(FLAGS.root):
     raise ConfigError(f'--root={FLAGS.root} is a file, not a directory: name the root of the sweeps.')
+  cli.check_directory('out')
   out = FLAGS.out or os.path.join(FLAGS.root, 'report')
-  jpeg_table = functools.partial(reporting.cifar_jpeg_offset_table, **jpeg_flags.paths())
   reports = {
       'cifar10': (reporting.cifar_depth_table, reporting.cifar_depth_figure, reporting.cifar_shortcut_table,
-                  *([jpeg_table] if FLAGS.jpeg_offset else [])),
+                  *([jpeg_flags.table] if jpeg_flags.wanted(False) else [])),
       'imagenet2012': (reporting.imagenet_table2, reporting.imagenet_depth_figure, reporting.imagenet_table3),
   }
   written = []
@@ -46,5 +42,7 @@ def main():
         print(f.read())
 
 
+PROGRAM = cli.Program(main, uses=('root', 'out'))
+
 if __name__ == '__main__':
-  cli.run(main)
+  PROGRAM.run()

@@ -5,17 +5,16 @@ CIFAR ResNets of the given depths as a cheap proxy.
     python experiments/shortcut_ablation.py --dataset=cifar10 --depths=20,56 --set=dataset.source=folder \
         --set=dataset.dir=../shared/datasets/cifar10-jpeg.tar.gz [--steps=N]
 
-Skips finished runs and writes the table, CSV and error curves to --out.
+Skips finished runs and writes the table, CSV and error curves to --out (default ROOT/report). --depths: default
+CIFAR 20,56 or ImageNet 34 (Table 3, beside plain-34).
 """
 import os
 
 from absl import flags
 
-from resnet_jax.reproduce import plots, reporting, sweep_cli
-from resnet_jax.runtime import cli
+from resnet_jax.reproduce import plots, reporting
+from resnet_jax.runtime import cli, sweep_cli
 
-flags.DEFINE_list('depths', None, 'Depths; default CIFAR 20,56 or ImageNet 34 (Table 3, beside plain-34).')
-cli.integer_list('depths')
 FLAGS = flags.FLAGS
 DEFAULT_DEPTHS = {'cifar10': (20, 56), 'imagenet': (34,)}
 
@@ -37,5 +36,7 @@ def main():
   sweep_cli.run('shortcut_ablation', variants, report)
 
 
+PROGRAM = cli.Program(main, sweep_cli.dialect, sweep_cli.USES)
+
 if __name__ == '__main__':
-  cli.run(main)
+  PROGRAM.run()

@@ -1,13 +1,15 @@
-"""The errors that end a run with one line: bad user input, and a workdir that cannot be written."""
-from configs.common import ConfigError  # One class: the config files raise it too, and import nothing from here.
+"""The errors the library raises for a program to end in one line: a mistake the user can fix (ConfigError, with
+the Settings and Arguments that fix it; the config files raise it too), a workdir that cannot be written, a loss
+that is no longer finite."""
+from configs.common import Argument, ConfigError, Setting  # One class: the configs raise it and import nothing here.
 
 
 class WriteError(RuntimeError):
-  """The workdir could not be written (disk full, permissions); its newest whole checkpoint is the last good state.
-  launch.py prints its one-line message and exits with status 1."""
-
-class Terminated(KeyboardInterrupt):
-  """SIGTERM where nothing is saved on it (outside training, which saves): it stops the program as Ctrl-C does."""
+  """The workdir could not be written (disk full, permissions); its newest whole checkpoint is the last good state."""
 
 
-__all__ = ['ConfigError', 'Terminated', 'WriteError']
+class NonFiniteLossError(RuntimeError):
+  """The loss became NaN or infinite; the newest checkpoint is the last good state."""
+
+
+__all__ = ['Argument', 'ConfigError', 'NonFiniteLossError', 'Setting', 'WriteError']

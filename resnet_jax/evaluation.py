@@ -4,6 +4,7 @@ The network is a predict function (variables, images, block modes) -> logits. An
 its views' softmax scores (one view for CIFAR; ImageNet's protocols take 1 to 10). Each process evaluates its
 own share of the images on its own devices; the sums are then gathered.
 """
+import logging
 import math
 import time
 from typing import Callable
@@ -13,10 +14,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 
-from resnet_jax import parallel, replicas
+from resnet_jax import compute, parallel, replicas
+from resnet_jax.compute import Compute
 from resnet_jax.data import on_device
 from resnet_jax.data.dataset import EvalSplit
-from resnet_jax.runtime.console import say
+from resnet_jax.progress import metric_line
+
+log = logging.getLogger(__name__)
 
 Predict = Callable[..., jax.Array]  # (variables, float32 images, block modes or None) -> logits.
 
@@ -58,22 +62,22 @@ class Evaluator:
   mesh); compiled once per shape of view batch.
 
   Call with the variables of `nets` nets (one, or config.num_replicas replicas stacked, evaluated in one program
-  over replica_axis: replicas.axis), a split, and optionally block modes (one BlockMode per block): returns one
+  over the replica axis of `choices`), a split, and optionally block modes (one BlockMode per block): returns one
   {'loss', 'top1_error', 'top5_error'} (errors in %) per net.
   """
 
-  def __init__(self, predict: Predict, mesh, nets: int = 1, replica_axis: str = 'vmap',
+  def __init__(self, predict: Predict, mesh, nets: int = 1, choices: Compute = Compute(),
                log_every_seconds: float = 30):
     self.mesh = parallel.make_mesh([d for d in mesh.devices.flat if d.process_index == jax.process_index()])
     self.nets, self.log_every_seconds = nets, log_every_seconds
-    over_nets = replicas.over_nets(predict, (0, None, None), nets, replica_axis)
+    choices = choices.resolved()
+    over_nets = replicas.over_nets(predict, (0, None, None), nets, choices.replica_axis)
 
-    @jax.jit
     def log_probs(variables, images, norm, block_modes):
       images = on_device.normalize(parallel.shard_batch(images, self.mesh), norm)
       logits = replicas.with_axis(over_nets(variables, images, block_modes), nets)
       return jax.nn.log_softmax(logits.astype(jnp.float32))  # (nets, N, classes)
-    self._log_probs = log_probs
+    self._log_probs = jax.jit(compute.traced_with(choices, log_probs))
 
   def __call__(self, variables, split: EvalSplit, block_modes=None):
     variables = local_variables(variables, self.mesh)
@@ -91,8 +95,8 @@ class Evaluator:
       done += real
       if time.time() - logged > self.log_every_seconds:
         logged = time.time()
-        say(f'Evaluating {split.name}: {done:,} of {len(split.labels) * split.views:,} views, '
-            f'{done / (logged - began):.0f} views/s.')
+        log.info('Evaluating %s: %s of %s views, %.0f views/s.', split.name, f'{done:,}',
+                 f'{len(split.labels) * split.views:,}', done / (logged - began))
     sums = (np.stack([error_sums(t - math.log(split.views), split.labels) for t in total]) if total is not None
             else np.zeros((self.nets, 4)))
     if jax.process_count() > 1:
@@ -100,3 +104,19 @@ class Evaluator:
     results = [{'loss': loss / count, 'top1_error': 100 * top1 / count, 'top5_error': 100 * top5 / count}
                for loss, top1, top5, count in sums]
     return results
+
+
+def evaluate_splits(evaluator: Evaluator, variables, dataset, step: int, writer, protocol: str | None = None,
+                    ) -> dict[str, list[dict[str, float]]]:
+  """Evaluates every held-out split of `dataset` (under `protocol`: ImageNet's), writes the results (a
+  writers.MetricsWriter) and logs them: per split, one result per net."""
+  began = time.perf_counter()
+  results = {split.name: evaluator(variables, split) for split in dataset.eval_splits(protocol)}
+  seconds = time.perf_counter() - began
+  for split, per_net in results.items():
+    for replica, values in enumerate(per_net):
+      writer.write(step, split, {**values, **({'protocol': protocol} if protocol else {})},
+                   replicas.label(replica, len(per_net)))
+    log.info('eval at step %d: %s%s  %s  (%.1f s)', step, split, f' ({protocol})' if protocol else '',
+             metric_line(per_net, ('loss', 'top1_error', 'top5_error')), seconds)
+  return results

@@ -12,8 +12,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-from resnet_jax import replicas
-from resnet_jax.errors import ConfigError
+from resnet_jax import compute, replicas
+from resnet_jax.errors import ConfigError, Setting
 from resnet_jax.models import count_conv_outputs, model_name
 
 
@@ -43,7 +43,7 @@ def check_fits(config, model, mesh, one_state) -> None:
   if known is None:
     return
   available, source = known
-  nets, vmap = replicas.count(config), replicas.axis(config) == 'vmap'
+  nets, vmap = replicas.count(config), compute.of(config).replica_axis == 'vmap'
   images = config.batch_size // mesh.devices.size
   variables = {'params': one_state.params, 'batch_stats': one_state.batch_stats}
   per_image = count_conv_outputs(model, variables, config.dataset.image_size) * jnp.dtype(model.dtype).itemsize
@@ -56,19 +56,19 @@ def check_fits(config, model, mesh, one_state) -> None:
   if state + gradients + activations <= available:
     most = available // (state + gradients + activations) if vmap else (
         (available - gradients - activations) // state)
-    fix = f'at most --config.num_replicas={most} can fit'
+    fix = ('at most ', Setting('num_replicas', most), ' can fit')
   elif state + gradients + per_image <= available:
     most = (available - state - gradients) // per_image
     per_device = f' ({most} per device)' if mesh.devices.size > 1 else ''
-    fix = f'at most --config.batch_size={most * mesh.devices.size}{per_device} can fit'
+    fix = ('at most ', Setting('batch_size', most * mesh.devices.size), f'{per_device} can fit')
   else:
-    fix = 'not even one image of one net fits: use a smaller network or a larger device'
+    fix = ('not even one image of one net fits: use a smaller network or a larger device',)
   name = model_name(config.model)
   what, held = replicas.of_several(nets, (f'{nets} x {name}', f'the state of {nets} nets, {size_text(state)} each'),
                                    (name, f'its state, {size_text(state)}'))
   raise ConfigError(
       f'{what} at batch {config.batch_size} needs at least {size_text(need)} per device ({held}; gradients; the '
-      f'activations of {images} images per device), but {source} is {size_text(available)}: {fix}.')
+      f'activations of {images} images per device), but {source} is {size_text(available)}: ', *fix, '.')
 
 
 def size_text(n: int) -> str:

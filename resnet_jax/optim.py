@@ -1,8 +1,6 @@
 """The optimizer and learning-rate schedule of a config, from optax."""
 import optax
 
-from resnet_jax.errors import ConfigError
-
 
 def steps_per_epoch(config) -> int:
   """Steps of one epoch of the recipe: dataset.train_size images (the paper's training set) in global batches."""
@@ -11,10 +9,7 @@ def steps_per_epoch(config) -> int:
 
 def steps_per_unit(config) -> int:
   """Steps per unit of schedule.boundaries and schedule.warmup_length (schedule.unit: 'steps' or 'epochs')."""
-  unit = config.schedule.unit
-  if unit not in ('steps', 'epochs'):
-    raise ConfigError(f"Unknown schedule.unit {unit!r}: use 'steps' or 'epochs'.")
-  return steps_per_epoch(config) if unit == 'epochs' else 1
+  return steps_per_epoch(config) if config.schedule.unit == 'epochs' else 1
 
 
 def warmup_steps(config) -> int:
@@ -35,28 +30,20 @@ def learning_rate_schedule(config) -> optax.Schedule:
   per_unit, warmup = steps_per_unit(config), warmup_steps(config)
   if schedule.name == 'step':
     main = optax.piecewise_constant_schedule(lr, {round(b * per_unit): schedule.decay for b in schedule.boundaries})
-  elif schedule.name == 'cosine':
+  else:
     decay = optax.cosine_decay_schedule(lr, max(config.total_steps - warmup, 1))
     main = lambda step: decay(step - warmup)
-  else:
-    raise ConfigError(f"Unknown schedule {schedule.name!r}: set --config.schedule.name to 'step' or 'cosine'.")
-  if schedule.warmup == 'constant':
-    start = optax.constant_schedule(lr * schedule.warmup_factor)
-  elif schedule.warmup == 'linear':
-    start = optax.linear_schedule(0.0, lr, max(warmup, 1))
-  else:
-    raise ConfigError(f"Unknown warm-up {schedule.warmup!r}: set --config.schedule.warmup to 'constant' or 'linear'.")
   if not warmup:
     return main
+  start = (optax.constant_schedule(lr * schedule.warmup_factor) if schedule.warmup == 'constant' else
+           optax.linear_schedule(0.0, lr, warmup))
   # join_schedules restarts the count at the boundary; `main` reads the absolute step.
   return optax.join_schedules([start, lambda step: main(step + warmup)], [warmup])
 
 
 def create_optimizer(config, schedule: optax.Schedule) -> optax.GradientTransformation:
   """SGD with momentum and L2 weight decay on every parameter, as torch.optim.SGD(weight_decay=...) applies it,
-  at the learning rates of `schedule` (learning_rate_schedule(config))."""
+  at the learning rates of `schedule` (learning_rate_schedule(config)); config.optimizer.name is 'sgd'."""
   optimizer = config.optimizer
-  if optimizer.name != 'sgd':
-    raise ConfigError(f"Unknown optimizer {optimizer.name!r}: set --config.optimizer.name to 'sgd'.")
   return optax.chain(optax.add_decayed_weights(optimizer.weight_decay),
                      optax.sgd(schedule, momentum=optimizer.momentum, nesterov=optimizer.nesterov))

@@ -3,16 +3,17 @@
 jit over this mesh with the batch sharded along 'data' and the state replicated is what jax.pmap compiles to
 (pmap is in maintenance mode in today's JAX); the same program runs on one device, many, or many hosts.
 """
+import logging
 import os
 
 import jax
 import numpy as np
-from absl import logging
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from resnet_jax.errors import ConfigError
 
 DATA = 'data'
+log = logging.getLogger(__name__)
 
 
 def cluster_detected(environ=os.environ) -> bool:
@@ -34,19 +35,12 @@ def initialize(multihost: bool, coordinator_address: str | None = None, num_proc
     return
   jax.config.update('jax_cpu_collectives_implementation', 'gloo')  # Lets CPU processes talk (tests, laptops).
   jax.distributed.initialize(coordinator_address, num_processes, process_id)
-  logging.info('Process %d of %d; %d local and %d global devices.', jax.process_index(), jax.process_count(),
+  log.debug('Process %d of %d; %d local and %d global devices.', jax.process_index(), jax.process_count(),
                jax.local_device_count(), jax.device_count())
 
 
 def make_mesh(devices=None) -> Mesh:
   return Mesh(np.array(devices or jax.devices()), (DATA,))
-
-
-def check_batch_size(batch_size: int, mesh: Mesh, name: str = 'batch_size') -> None:
-  devices = mesh.devices.size
-  if batch_size % devices:
-    raise ConfigError(f'The global {name} {batch_size} does not split over {devices} devices: set '
-                      f'--config.{name} to a multiple of {devices}.')
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

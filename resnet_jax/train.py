@@ -1,94 +1,106 @@
 """Training: train_and_evaluate(config, workdir) builds a Run (the model, optimizer, data, evaluator and
 checkpoints of a workdir, and its restored state) and runs the loop of train_step.py's step, with evaluations,
-checkpoints and a clean stop on a signal."""
+checkpoints and a clean stop on a signal. Its lines (progress, ETA, evaluations) are logged: a program shows them."""
+import logging
 import os
 import time
 
 import jax
 import numpy as np
 
-from resnet_jax import memory, parallel, replicas
-from resnet_jax.checkpoint import Checkpoints, check_writable
+from configs import schema
+from resnet_jax import compute, memory, parallel, replicas, workdir as workdirs
+from resnet_jax.checkpoint import Checkpoints
 from resnet_jax.data import create_dataset
-from resnet_jax.errors import ConfigError
-from resnet_jax.evaluation import Evaluator, model_predict
-from resnet_jax.limits import validate
-from resnet_jax.models import create_model, model_name
+from resnet_jax.errors import Argument, ConfigError, NonFiniteLossError, Setting
+from resnet_jax.evaluation import Evaluator, evaluate_splits, model_predict
+from resnet_jax.models import create_model, model_name, summary
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
-from resnet_jax.runtime import auto, console
-from resnet_jax.runtime.console import say
-from resnet_jax.runtime.preemption import Preemption
-from resnet_jax.runtime.progress import StepClock, final_line, progress_line
-from resnet_jax.train_step import TrainState, abstract_state, empty_metrics, init_state, jit_train_step, summary
-from resnet_jax.trained import evaluate_splits
-from resnet_jax.writers import MetricsWriter
+from resnet_jax.preemption import Preemption
+from resnet_jax.progress import StepClock, final_line, progress_line
+from resnet_jax.train_step import TrainState, abstract_state, empty_metrics, init_state, jit_train_step
+from resnet_jax.train_step import summary as running_summary
+from resnet_jax.writers import MetricsWriter, log_file
 
-
-class NonFiniteLossError(RuntimeError):
-  """The loss became NaN or infinite; the newest checkpoint is the last good state."""
+log = logging.getLogger(__name__)
 
 
 class Run:
-  """A network's training in a workdir: the model, schedule, optimizer, dataset, evaluator and checkpoints, each
-  built once before anything is compiled, and the restored state."""
+  """A network's training in a workdir. The config and the workdir are checked first, nothing built or written;
+  then the model, schedule, optimizer, dataset, evaluator and checkpoints are built once, and the state restored."""
 
   def __init__(self, config, workdir: str, mesh=None):
-    saved, config = config, auto.resolve(config)  # config.json keeps 'auto', resolved anew where the run resumes.
-    self.config, self.mesh = config, mesh or parallel.make_mesh()
-    self.model = create_model(config)  # A depth that names no network is the first error to report.
-    validate(config, self.mesh)
+    self.config, self.workdir, self.mesh = config, workdir, mesh or parallel.make_mesh()
+    self.model = create_model(config)  # A depth of no network is the first mistake to name.
+    schema.check(config, self.mesh.devices.size)
     self.schedule = learning_rate_schedule(config)
     self.tx = create_optimizer(config, self.schedule)
     memory.check_fits(config, self.model, self.mesh, abstract_state(self.model, self.tx, config))
     if jax.process_index() == 0:
-      check_writable(workdir)
+      workdirs.check_writable(workdir)
+    workdirs.check_owner(workdir, config)
+    if (saved := workdirs.step_dirs(workdir)) and saved[-1] > config.total_steps:
+      raise ConfigError(f'{workdir} is at step {saved[-1]}, past ', Setting('total_steps', config.total_steps),
+                        ': give ', Setting('total_steps', saved[-1]), ' or more, or train into another ',
+                        Argument('workdir'), '.')
+
     self.nets = replicas.count(config)
     self.dataset = create_dataset(config, self.mesh)
-    self.evaluator = Evaluator(model_predict(self.model), self.mesh, self.nets, replicas.axis(config))
-    self.checkpoints = Checkpoints(workdir, saved, config.keep_checkpoints)
-    self.empty = empty_metrics(config, self.mesh)
-    initial = (init_state(self.model, self.tx, config, self.mesh), self.empty())
-    (self.state, self.running), self.step = self.checkpoints.restore_newest(initial)
-    if self.step > config.total_steps:
+    self.lock, self.checkpoints = None, None
+    try:
+      self.evaluator = Evaluator(model_predict(self.model), self.mesh, self.nets, compute.of(config))
+      self.lock = workdirs.lock(workdir)
+      self.checkpoints = Checkpoints(workdir, model_name(config.model), config.keep_checkpoints)
+      self.empty = empty_metrics(config, self.mesh)
+      initial = (init_state(self.model, self.tx, config, self.mesh), self.empty())
+      (self.state, self.running), self.step = self.checkpoints.restore_newest(initial)
+      workdirs.write_config(workdir, config)
+      if workdirs.read_model(workdir) is None:
+        workdirs.write_model(workdir, summary(config))
+    except BaseException:
       self.close()
-      raise ConfigError(f'{workdir} is at step {self.step}, past --config.total_steps={config.total_steps}: give '
-                        f'--config.total_steps={self.step} or more, or train into another --workdir.')
-    self.checkpoints.write_config(saved)
+      raise
 
   @property
   def variables(self):
     return {'params': self.state.params, 'batch_stats': self.state.batch_stats}
 
   def evaluate(self, writer: MetricsWriter) -> dict[str, list[dict[str, float]]]:
-    """Evaluates every held-out split, writes and prints the results: per split, one result per net."""
-    return evaluate_splits(self.evaluator, self.variables, self.dataset, self.step, self.nets, writer)
+    """Evaluates every held-out split, writes and logs the results: per split, one result per net."""
+    return evaluate_splits(self.evaluator, self.variables, self.dataset, self.step, writer)
 
   def close(self) -> None:
     self.dataset.close()
-    self.checkpoints.close()
+    try:
+      if self.checkpoints:
+        self.checkpoints.close()
+    finally:
+      if self.lock:
+        self.lock.release()
+
 
 def train_and_evaluate(config, workdir: str, mesh=None) -> TrainState:
   """Trains config's network, resuming from the newest checkpoint in workdir; returns the final state.
 
-  The mesh defaults to every device of every process. Progress goes to stdout, every log to workdir/train.log.
+  The mesh defaults to every device of every process. Every log record goes to workdir/train.log.
   """
   began = time.perf_counter()
   with Preemption() as preemption:  # SIGTERM from the start: during the build or the compile, it saves after a step.
     run = Run(config, workdir, mesh)
     log_name = 'train.log' if jax.process_index() == 0 else f'train.{jax.process_index()}.log'
     os.makedirs(workdir, exist_ok=True)  # Process 0 made it; another host may not share its file system.
-    with console.log_file(os.path.join(workdir, log_name)):
+    with log_file(os.path.join(workdir, log_name)):
       try:
-        state = _train(run, workdir, began, preemption)
+        state = _train(run, began, preemption)
       finally:
         run.close()
   return state
 
 
-def _train(run: Run, workdir: str, began: float, preemption: Preemption) -> TrainState:
-  config, start, total = run.config, run.step, run.config.total_steps
-  say(f'{model_name(config.model)}: {"resuming at" if start else "starting from"} step {start} of {total}, '
-      f'batch {config.batch_size}, in {workdir}.')
+def _train(run: Run, began: float, preemption: Preemption) -> TrainState:
+  config, workdir, start, total = run.config, run.workdir, run.step, run.config.total_steps
+  log.info('%s: %s step %d of %d, batch %d, in %s.', model_name(config.model),
+           'resuming at' if start else 'starting from', start, total, config.batch_size, workdir)
   preemption.begin_training()
   step_fn = jit_train_step(run.model, run.tx, config, run.dataset.batch, run.dataset.inputs_per_replica)
   seeds = replicas.seed_argument(config)
@@ -109,17 +121,17 @@ def _train(run: Run, workdir: str, began: float, preemption: Preemption) -> Trai
       state, running = step_fn(state, running, inputs, seeds)
       if step == start + 1:  # Compiled (and ran once) the step: not part of the training time.
         jax.block_until_ready(state)
-        say(f'Compiled the training step and ran step {step} in {time.perf_counter() - began:.1f} s '
-            '(with start-up and data loading).')
+        log.info('Compiled the training step and ran step %d in %.1f s (with start-up and data loading).', step,
+                 time.perf_counter() - began)
         clock.start(step, overhead=False)
       preempted = preemption.stop_at(step, config.log_every_steps)  # Once: a signal may land at any line below.
       # A stop between log steps writes no row: the running metrics are saved with the state, and the resumed run
       # logs the same rows as one never stopped.
       logged = step % config.log_every_steps == 0 or step == total
       if logged or preempted or step % config.checkpoint_every_steps == 0:
-        train = summary(running, run.nets)  # Waits for the device: also the finiteness check before any save.
+        train = running_summary(running, run.nets)  # Waits for the device: also the finiteness check before a save.
         if not all(np.isfinite(net['loss']) for net in train):
-          newest = run.checkpoints.manager.latest_step()
+          newest = run.checkpoints.newest()
           losses = ', '.join(str(net['loss']) for net in train)
           raise NonFiniteLossError(f'The training loss is {losses} at step {step}; ' + (
               f'the newest checkpoint ({newest}) is the last good state.' if newest is not None else
@@ -130,8 +142,8 @@ def _train(run: Run, workdir: str, began: float, preemption: Preemption) -> Trai
         for replica, net in enumerate(train):
           writer.write(step, 'train', {**net, 'learning_rate': run.schedule(step - 1), **timed},
                        replicas.label(replica, run.nets))
-        say(progress_line(step, total, train, rate, config.batch_size * run.nets,
-                          clock.eta(rate, total - step)))
+        log.info('%s', progress_line(step, total, train, rate, config.batch_size * run.nets,
+                                     clock.eta(rate, total - step)))
         running = run.empty()
       run.state, run.step = state, step
       if step % config.eval_every_steps == 0 or step == total:
@@ -139,10 +151,10 @@ def _train(run: Run, workdir: str, began: float, preemption: Preemption) -> Trai
       if step % config.checkpoint_every_steps == 0 or step == total or preempted:
         outside_training(step, lambda: run.checkpoints.save(step, (state, running), force=True))
       if preempted:
-        say(f'Stopped by a signal at step {step}, checkpoint saved: run the same command to resume.')
+        log.info('Stopped by a signal at step %d, checkpoint saved: run the same command to resume.', step)
         break
   finally:
     writer.close()
   if run.step == total:
-    say(final_line(workdir, time.perf_counter() - began))
+    log.info('%s', final_line(workdir, time.perf_counter() - began))
   return state

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 from clu import metrics
 
-from resnet_jax import parallel, replicas
+from resnet_jax import compute, parallel, replicas
 
 
 @flax.struct.dataclass
@@ -80,13 +80,14 @@ def empty_metrics(config, mesh):
 
 def jit_train_step(model, tx, config, make_batch, inputs_per_replica: bool = False):
   """The jitted step of config's nets: (state, running, inputs, seeds) -> (state, running), state donated; seeds
-  as replicas.seed_argument gives them.
+  as replicas.seed_argument gives them; computed as config.compute says.
 
-  Over replicas, train_step runs over the replica axis (replicas.axis: vmap or map) of the state, the metrics and
-  the seeds, and of the inputs where each net has its own (a list of one per net, stacked here).
+  Over replicas, train_step runs over the replica axis (compute.replica_axis: vmap or map) of the state, the
+  metrics and the seeds, and of the inputs where each net has its own (a list of one per net, stacked here).
   """
+  choices = compute.of(config)
   step = functools.partial(train_step, model=model, tx=tx, config=config, make_batch=make_batch)
   over_nets = replicas.over_nets(step, (0, 0, replicas.inputs_axis(inputs_per_replica), 0), replicas.count(config),
-                                 replicas.axis(config))
-  return jax.jit(lambda state, running, inputs, seeds: over_nets(
-      state, running, replicas.step_inputs(inputs, inputs_per_replica), seeds), donate_argnums=(0, 1))
+                                 choices.replica_axis)
+  return jax.jit(compute.traced_with(choices, lambda state, running, inputs, seeds: over_nets(
+      state, running, replicas.step_inputs(inputs, inputs_per_replica), seeds)), donate_argnums=(0, 1))

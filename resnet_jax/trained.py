@@ -1,94 +1,152 @@
-"""A trained workdir opened read-only, for --mode=eval, the studies and the report tables: its config, model,
-newest variables and step, data and evaluator. Nothing of training is built (no optimizer, schedule or training
-state) and nothing in the workdir changes but the evaluation rows that evaluate() appends to metrics.jsonl."""
+"""A trained workdir, opened read-only, for evaluation, the studies and the report: its config (config.json, read once,
+with what a read may set: where the data is, how to evaluate), model, newest variables and step, data, and the
+error of one of its nets under any block modes, block order or split. Nothing of training is built (no optimizer,
+schedule or training state) and nothing in the workdir changes but the rows evaluate() appends to metrics.jsonl."""
+import copy
+import dataclasses
 import functools
 import os
-import time
 
-from resnet_jax import parallel, replicas
-from resnet_jax.checkpoint import Checkpoints
+import numpy as np
+
+from configs import schema
+from resnet_jax import checkpoint, compute, parallel, replicas, workdir as workdirs
 from resnet_jax.data import create_dataset
-from resnet_jax.evaluation import Evaluator, model_predict
-from resnet_jax.limits import validate
-from resnet_jax.models import abstract_variables, create_model
-from resnet_jax.runtime import auto
-from resnet_jax.runtime.config_io import workdir_configs
-from resnet_jax.runtime.console import say
-from resnet_jax.runtime.progress import metric_line
+from resnet_jax.errors import Argument, ConfigError
+from resnet_jax.evaluation import Evaluator, evaluate_splits, model_predict
+from resnet_jax.models import abstract_variables, create_model, model_name, reorder_stage
+from resnet_jax.models.blocks import is_residual
+from resnet_jax.models.depths import Architecture
 from resnet_jax.writers import MetricsWriter
 
 
-def evaluate_splits(evaluator: Evaluator, variables, dataset, step: int, nets: int, writer: MetricsWriter,
-                    protocol: str | None = None) -> dict[str, list[dict[str, float]]]:
-  """Evaluates every held-out split of `dataset` (under `protocol`: ImageNet's), writes and prints the results: per
-  split, one result per net."""
-  began = time.perf_counter()
-  results = {split.name: evaluator(variables, split) for split in dataset.eval_splits(protocol)}
-  seconds = time.perf_counter() - began
-  for split, per_net in results.items():
-    for replica, values in enumerate(per_net):
-      writer.write(step, split, {**values, **({'protocol': protocol} if protocol else {})},
-                   replicas.label(replica, nets))
-    say(f'eval at step {step}: {split}{f" ({protocol})" if protocol else ""}  '
-        f'{metric_line(per_net, ("loss", "top1_error", "top5_error"))}  ({seconds:.1f} s)')
-  return results
+@dataclasses.dataclass(frozen=True)
+class BlockInfo:
+  index: int  # In network order.
+  stage: int  # 0-based.
+  position: int  # Within its stage; the stage's scanned blocks follow its transition block, if any.
+  changes_shape: bool  # A transition block: it downsamples or widens, so its shortcut is not the identity.
+  deletable: bool  # Deleting it leaves a network: any residual block; a plain block only where shapes allow.
+
+  @property
+  def label(self) -> str:
+    return f'{self.stage + 1}.{self.position + 1}'
 
 
-class TrainedWorkdir:
-  """The newest checkpoint of a workdir and what evaluates it.
+def describe_blocks(arch: Architecture, shortcut: str) -> list[BlockInfo]:
+  blocks = []
+  for stage, (size, offset) in enumerate(zip(arch.stage_sizes, arch.stage_offsets())):
+    for position in range(size):
+      changes_shape = arch.changes_shape(stage, position)
+      blocks.append(BlockInfo(offset + position, stage, position, changes_shape,
+                              is_residual(shortcut) or not changes_shape))
+  return blocks
 
-  config: the workdir's config.json, with `overrides` ('KEY=VALUE' of config_io.READ_OVERRIDABLE: where the data
-  is on this machine, how to evaluate), or `configs`, config_io.workdir_configs(workdir, overrides) where the caller
-  has read them; variables: of its `nets` nets (one, or the replicas stacked); evaluator: of all of them at once
-  (evaluation.Evaluator), built on first use.
+
+class TrainedNet:
+  """Net `replica` of a workdir's newest checkpoint (of a workdir of several seeds, config.num_replicas; replica k
+  has seed config.seed + k), its data, and its error on the held-out split (CIFAR-10's test set, ImageNet's val
+  under eval.protocol).
+
+  `overrides` ('KEY=VALUE' of workdir.READ_OVERRIDABLE) say where the data is on this machine and how to evaluate;
+  `configs`, workdir.read_configs(workdir, overrides) where the caller has read them.
   """
 
-  def __init__(self, workdir: str, overrides=(), mesh=None, configs=None):
+  def __init__(self, workdir: str, overrides=(), replica: int = 0, mesh=None, configs=None):
     self.workdir = workdir
-    self.trained_config, config = configs or workdir_configs(workdir, overrides)
-    self.config = auto.resolve(config)
+    self.trained_config, self.config = configs or workdirs.read_configs(workdir, overrides)
     self.mesh = mesh or parallel.make_mesh()
-    self.model = create_model(self.config)  # A depth that names no network is the first error to report.
-    validate(self.config, self.mesh)
-    Checkpoints.require(workdir)
+    self.model = create_model(self.config)  # A depth of no network is the first mistake to name.
+    schema.check(self.config, self.mesh.devices.size)
     self.nets = replicas.count(self.config)
+    if not 0 <= replica < self.nets:
+      raise ConfigError(f'{workdir} holds {self.nets} replica{replicas.of_several(self.nets, "s")}: choose ',
+                        Argument('replica'), f' from 0 to {self.nets - 1}.')
+    checkpoint.require(workdir)
     self.dataset = create_dataset(self.config, self.mesh)
-    checkpoints = Checkpoints(workdir, self.config, 1, read_only=True)
     try:
-      one_net = abstract_variables(self.model, self.config.dataset.image_size)
-      self.variables, self.step = checkpoints.restore_variables(replicas.stacked_shapes(one_net, self.nets),
-                                                                parallel.replicated(self.mesh))
-    except Exception:
+      checkpoints = checkpoint.Checkpoints(workdir, model_name(self.config.model), read_only=True)
+      try:
+        one_net = abstract_variables(self.model, self.config.dataset.image_size)
+        self.all_variables, self.step = checkpoints.restore_variables(replicas.stacked_shapes(one_net, self.nets),
+                                                                      parallel.replicated(self.mesh))
+      finally:
+        checkpoints.close()
+    except BaseException:
       self.dataset.close()
       raise
-    finally:
-      checkpoints.close()
+    self.compute = compute.of(self.config)
+    self.residual = is_residual(self.config.model.shortcut)
+    self.blocks = describe_blocks(self.model.arch, self.config.model.shortcut)
+    held_out = 'test' if self.config.dataset.name == 'cifar10' else 'val'
+    self.split = next(s for s in self.dataset.eval_splits() if s.name == held_out)
+    self._choose(replica)
+
+  def _choose(self, replica: int) -> None:
+    self.replica, self.seed = replica, self.config.seed + replica
+    self.name = model_name(self.config.model) + replicas.of_several(self.nets, f'-replica{replica}')
+    self.variables = replicas.of_net(self.all_variables, replica, self.nets)
+
+  def of_replica(self, replica: int) -> 'TrainedNet':
+    """Net `replica` of this workdir, sharing this one's checkpoint, data and compiled evaluation (close either)."""
+    other = copy.copy(self)
+    other._choose(replica)
+    return other
 
   @functools.cached_property
   def evaluator(self) -> Evaluator:
-    return Evaluator(model_predict(self.model), self.mesh, self.nets, replicas.axis(self.config))
+    """The evaluator of one net (the one chosen), compiled on first use."""
+    return Evaluator(model_predict(self.model), self.mesh, 1, self.compute)
+
+  def error(self, block_modes=None, variables=None, split=None) -> dict[str, float]:
+    """Loss, top-1 and top-5 error (%) of the net with `block_modes` (one BlockMode per block) and `variables`
+    (by default the trained ones), on `split` (an EvalSplit; by default the held-out split)."""
+    return self.evaluator(self.variables if variables is None else variables, split or self.split, block_modes)[0]
 
   def evaluate(self, protocol: str | None = None) -> dict[str, list[dict[str, float]]]:
-    """Evaluates the held-out splits (under `protocol`, for ImageNet) and appends the results to metrics.jsonl,
-    marked with the data's dataset_dir where it is not the data trained on. Per split, one result per net."""
+    """Evaluates every net on the held-out splits (under `protocol`, for ImageNet) and appends the results to
+    metrics.jsonl, marked with the data's dataset_dir where it is not the data trained on. Per split, one result
+    per net."""
     trained, here = (os.path.abspath(c.dataset.dir) if c.dataset.get('dir') else ''
                      for c in (self.trained_config, self.config))
     writer = MetricsWriter(self.workdir, self.step, evaluation=True,
                            marks={'dataset_dir': here} if here != trained else {})
     try:
-      return evaluate_splits(self.evaluator, self.variables, self.dataset, self.step, self.nets, writer, protocol)
+      evaluator = Evaluator(model_predict(self.model), self.mesh, self.nets, self.compute)
+      return evaluate_splits(evaluator, self.all_variables, self.dataset, self.step, writer, protocol)
     finally:
       writer.close()
+
+  def training_batches(self):
+    """(step inputs, make_batch(inputs, step)) of this net's training stream, from step 0: what its own training
+    drew."""
+    stream = (replicas.inputs_of_net(inputs, self.replica, self.dataset.inputs_per_replica)
+              for inputs in self.dataset.stream(0))
+    return stream, lambda inputs, step: self.dataset.batch(inputs, step, self.seed)
+
+  def reordered(self, order) -> dict:
+    """The variables with block i computed by block order[i], where `order` permutes blocks of the same shape only
+    (the scanned blocks of each stage among themselves)."""
+    order = np.asarray(order)
+    variables, arch = self.variables, self.model.arch
+    for stage, (size, offset) in enumerate(zip(arch.stage_sizes, arch.stage_offsets())):
+      first = offset + int(arch.has_transition(stage))
+      local = order[first:offset + size] - first
+      if sorted(local) != list(range(len(local))):
+        raise ValueError(f'order {order.tolist()} moves a block out of stage {stage + 1}\'s same-shape blocks.')
+      if np.any(local != np.arange(len(local))):
+        variables = reorder_stage(variables, f'stage{stage + 1}', local)
+    return variables
 
   def close(self) -> None:
     self.dataset.close()
 
 
 def evaluate_workdir(workdir: str, overrides=(), protocol: str | None = None, configs=None) -> dict:
-  """Evaluates the newest checkpoint of workdir (its config.json with `overrides`, or `configs` as TrainedWorkdir
-  takes them; under `protocol`, for ImageNet) and appends the results to its metrics.jsonl. Per split, the results
-  of its net, or the list of its replicas'."""
-  trained = TrainedWorkdir(workdir, overrides, configs=configs)
+  """Evaluates the newest checkpoint of workdir (its config.json with `overrides`, or `configs` as TrainedNet takes
+  them; under `protocol`, for ImageNet) and appends the results to its metrics.jsonl. Per split, the results of
+  its net, or the list of its replicas'."""
+  trained = TrainedNet(workdir, overrides, configs=configs)
   try:
     return {split: replicas.one_or_all(per_net) for split, per_net in trained.evaluate(protocol).items()}
   finally:

@@ -1,18 +1,21 @@
-"""Where metrics go: DIR/metrics.jsonl (one JSON object per log or evaluation) and DIR/tensorboard/ (TensorBoard's
-own event writer, no TensorFlow), and the log. Only process 0 writes."""
+"""Where a run's results go: DIR/metrics.jsonl (one JSON object per log or evaluation) and DIR/tensorboard/
+(TensorBoard's own event writer, no TensorFlow), written by process 0; and every log record to a file (log_file)."""
 import contextlib
 import itertools
 import json
+import logging
 import math
 import os
 import socket
 import time
 
 import jax
-from absl import logging
+from absl import logging as absl_logging
 
 from resnet_jax import replicas
 from resnet_jax.errors import WriteError
+
+log = logging.getLogger(__name__)
 
 
 class MetricsWriter:
@@ -33,7 +36,7 @@ class MetricsWriter:
       try:
         self.file = open(self.path, 'a')
       except OSError as e:
-        logging.warning('%s cannot be written (%s): the results are printed, not recorded.', self.path,
+        log.warning('%s cannot be written (%s): the results are shown, not recorded.', self.path,
                         e.strerror or e)
       return
     self._drop_rows_after(resume_step)
@@ -131,3 +134,29 @@ def evaluations(workdir: str) -> dict[str, list[dict]]:
     if row['split'] != 'train':
       splits.setdefault(row['split'], []).append(row)
   return splits
+
+
+class _LogFile(logging.FileHandler):
+  """A log file that never interrupts the run: a record it cannot write (disk full) is dropped."""
+
+  def handleError(self, record) -> None:
+    del record
+
+  def close(self) -> None:
+    with contextlib.suppress(OSError):
+      super().close()
+
+
+@contextlib.contextmanager
+def log_file(path: str):
+  """Appends every log record, INFO and above, to `path` while the context lasts."""
+  handler = _LogFile(path)
+  handler.setLevel(logging.INFO)
+  handler.setFormatter(absl_logging.PythonFormatter())  # absl's lines: level, time, file and line.
+  root = logging.getLogger()
+  root.addHandler(handler)
+  try:
+    yield
+  finally:
+    root.removeHandler(handler)
+    handler.close()

@@ -1,5 +1,8 @@
 """Small builders shared by the tests."""
+import contextlib
+import dataclasses
 import importlib
+import io
 import json
 import os
 import subprocess
@@ -8,8 +11,8 @@ import sys
 import numpy as np
 from PIL import Image
 
+import configs
 from resnet_jax.models import abstract_variables, create_model
-from resnet_jax.runtime import auto
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -17,9 +20,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def get_config(name: str, **model_overrides):
   """configs/<dataset>.py:<variant> as 'cifar10:resnet20', with model fields overridden."""
   dataset, variant = name.split(':')
-  config = importlib.import_module(f'configs.{dataset}').get_config(variant)
+  config = configs.named(dataset, variant)
   config.model.update(model_overrides)
-  return auto.resolve(config)
+  return config
 
 
 def build(name: str, image_size: int | None = None, **model_overrides):
@@ -56,6 +59,47 @@ def rows(workdir, drop=('images_per_sec',)):
   """The rows of workdir/metrics.jsonl, without the timing fields."""
   with open(os.path.join(workdir, 'metrics.jsonl')) as f:
     return [{k: v for k, v in json.loads(line).items() if k not in drop} for line in f]
+
+
+@dataclasses.dataclass
+class Ran:
+  """What a program did: its exit status, stdout and stderr."""
+  returncode: int
+  stdout: str
+  stderr: str
+
+
+def run(program: str, *args, cwd=None) -> Ran:
+  """launch.py ('launch') or experiments/PROGRAM.py run in this process as its command line runs it (its
+  PROGRAM.execute), from `cwd` (default: the repository)."""
+  module = importlib.import_module(program if program == 'launch' else f'experiments.{program}')
+  out, err = io.StringIO(), io.StringIO()
+  with contextlib.chdir(cwd or ROOT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    status = module.PROGRAM.execute([f'{program}.py', *args])
+  return Ran(status, out.getvalue(), err.getvalue())
+
+
+def assert_refused(done, message, workdir=None):
+  """Exit 2, no traceback, one `error:` line (the last) holding `message`, and the workdir not created: of a Ran, a
+  finished subprocess, or a running one (waited for)."""
+  stderr = done.communicate(timeout=300)[1] if isinstance(done, subprocess.Popen) else done.stderr
+  assert done.returncode == 2, stderr[-3000:]
+  errors = [line for line in stderr.splitlines() if line.startswith('error:')]
+  assert errors == [stderr.strip().splitlines()[-1]] and 'Traceback' not in stderr, stderr[-3000:]
+  assert message in errors[0], errors[0]
+  if workdir is not None:
+    assert not os.path.exists(workdir)
+
+
+def snapshot(workdir):
+  """Every file under workdir (but metrics.jsonl, which evaluations append to) with its bytes."""
+  found = {}
+  for root, _, names in os.walk(workdir):
+    for name in names:
+      if name != 'metrics.jsonl':
+        with open(os.path.join(root, name), 'rb') as f:
+          found[os.path.relpath(os.path.join(root, name), workdir)] = f.read()
+  return found
 
 
 def launch(*args, env=None, **kwargs):

@@ -6,20 +6,21 @@ the difference of the two errors is how far its numbers may sit from the officia
 """
 import numpy as np
 
-from resnet_jax.analysis.study import TrainedNet
 from resnet_jax.data import folder
 from resnet_jax.data.dataset import array_split
-from resnet_jax.errors import ConfigError
+from resnet_jax.errors import Argument, ConfigError
+from resnet_jax.trained import TrainedNet
 
 
-def exact846(npz_path: str, jpeg_copy: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-  """(original images, their JPEG twins, labels) of the 846 test images."""
+def load_846(exact846: str, jpeg_copy: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """(original images, their JPEG twins, labels) of the 846 test images: the .npz `exact846`, and the twins from the
+  image folder or tarball `jpeg_copy`."""
   try:
-    with np.load(npz_path) as arrays:
+    with np.load(exact846) as arrays:
       originals, labels, files = arrays['images'], arrays['labels'].astype(np.int32), arrays['jpeg_files']
   except (OSError, KeyError, ValueError) as e:
-    raise ConfigError(f'{npz_path} is not the 846-image file ({e}): pass --exact846=PATH to '
-                      'cifar10-test-exact846.npz.') from None
+    raise ConfigError(f'{exact846} is not the 846-image file ({e}): pass ', Argument('exact846', 'PATH'),
+                      ' of cifar10-test-exact846.npz.') from None
   return originals, folder.read_images(jpeg_copy, [str(f) for f in files]), labels
 
 

@@ -4,9 +4,9 @@ Each returns rows (dicts) ready for a table; errors are top-1 errors in % on the
 """
 import numpy as np
 
-from resnet_jax.analysis.study import TrainedNet
 from resnet_jax.models import modes_deleting
-from resnet_jax.runtime.progress import Progress
+from resnet_jax.progress import Progress
+from resnet_jax.trained import TrainedNet
 
 
 def single_deletions(trained: TrainedNet) -> list[dict]:

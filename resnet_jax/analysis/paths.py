@@ -13,11 +13,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from resnet_jax import parallel
-from resnet_jax.analysis.study import TrainedNet
+from resnet_jax import compute, parallel
 from resnet_jax.models import routed_modes
-from resnet_jax.runtime.progress import Progress
+from resnet_jax.progress import Progress
 from resnet_jax.train_step import cross_entropy
+from resnet_jax.trained import TrainedNet
 
 
 def path_length_distribution(num_blocks: int) -> np.ndarray:
@@ -25,9 +25,9 @@ def path_length_distribution(num_blocks: int) -> np.ndarray:
   return np.array([math.comb(num_blocks, k) for k in range(num_blocks + 1)], np.float64) / 2 ** num_blocks
 
 
-def input_gradient_norms(model, make_batch):
-  """A jitted (variables, step inputs, step, block modes) -> each example's |d loss / d image| (L2)."""
-  @jax.jit
+def input_gradient_norms(model, make_batch, choices: compute.Compute = compute.Compute()):
+  """A jitted (variables, step inputs, step, block modes) -> each example's |d loss / d image| (L2), computed as
+  `choices` say."""
   def norms(variables, inputs, step, block_modes):
     batch = make_batch(inputs, step)
 
@@ -37,7 +37,7 @@ def input_gradient_norms(model, make_batch):
 
     gradient = jax.grad(loss)(batch['image'])
     return jnp.sqrt(jnp.sum(jnp.square(gradient), axis=(1, 2, 3)))
-  return norms
+  return jax.jit(compute.traced_with(choices, norms))
 
 
 def gradient_by_path_length(trained: TrainedNet, lengths, samples: int, rng: np.random.Generator) -> list[dict]:
@@ -47,7 +47,7 @@ def gradient_by_path_length(trained: TrainedNet, lengths, samples: int, rng: np.
     raise ValueError(f'{trained.name} is a plain net: it has one path, no path lengths to study.')
   n = len(trained.blocks)
   stream, make_batch = trained.training_batches()
-  norms = input_gradient_norms(trained.model, make_batch)
+  norms = input_gradient_norms(trained.model, make_batch, trained.compute)
   progress = Progress(f'{trained.name}: gradient by path length', len(lengths) * samples)
   rows, step = [], 0
   for k in lengths:

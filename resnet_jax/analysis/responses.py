@@ -10,12 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 
-from resnet_jax import parallel
-from resnet_jax.analysis.study import TrainedNet
+from resnet_jax import compute, parallel
 from resnet_jax.data import on_device
 from resnet_jax.errors import ConfigError
 from resnet_jax.evaluation import local_variables, padded_batches
-from resnet_jax.runtime.progress import Progress
+from resnet_jax.progress import Progress
+from resnet_jax.trained import TrainedNet
 
 
 def _moments(variables, images, norm, real, *, model, mesh):
@@ -54,7 +54,7 @@ def layer_responses(trained: TrainedNet) -> list[dict]:
     raise ConfigError('Layer responses are measured on the CIFAR-10 test set (He et al. 2015, Fig. 7); '
                       f'{trained.workdir} is an {trained.config.dataset.name} run.')
   split, mesh = trained.split, trained.evaluator.mesh
-  moments = jax.jit(functools.partial(_moments, model=trained.model, mesh=mesh))
+  moments = jax.jit(compute.traced_with(trained.compute, functools.partial(_moments, model=trained.model, mesh=mesh)))
   variables = local_variables(trained.variables, mesh)
   norm = jax.device_put(split.norm, parallel.replicated(mesh))
   progress = Progress(f'{trained.name}: layer responses', len(split.labels))

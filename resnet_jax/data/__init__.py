@@ -2,7 +2,7 @@
 labels; nothing here imports TensorFlow except the tfds sources, and those only when they are used."""
 from resnet_jax.data import cifar10, imagenet
 from resnet_jax.data.dataset import Dataset, EvalSplit
-from resnet_jax.errors import ConfigError
+from resnet_jax.errors import ConfigError, Setting
 
 DATASETS = {'cifar10': cifar10.Cifar10, 'imagenet2012': imagenet.Imagenet}
 
@@ -10,7 +10,8 @@ DATASETS = {'cifar10': cifar10.Cifar10, 'imagenet2012': imagenet.Imagenet}
 def create_dataset(config, mesh) -> Dataset:
   """The dataset of config.dataset.name, loaded; training batches are laid out over `mesh`."""
   if config.dataset.name not in DATASETS:
-    raise ConfigError(f'Unknown dataset {config.dataset.name!r}: use configs/cifar10.py or configs/imagenet.py.')
+    raise ConfigError(f'Unknown dataset {config.dataset.name!r}: set ', Setting('dataset.name'), ' to one of '
+                      f'{", ".join(DATASETS)}.')
   return DATASETS[config.dataset.name](config, mesh)
 
 

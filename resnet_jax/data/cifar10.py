@@ -2,6 +2,7 @@
 archive (downloaded once), a folder, or tfds; and the dataset the training loop and evaluation read."""
 import hashlib
 import itertools
+import logging
 import os
 import socket
 import tarfile
@@ -13,15 +14,14 @@ import numpy as np
 
 from resnet_jax.data import folder, on_device
 from resnet_jax.data.dataset import EvalSplit, array_split, check_training_images, import_tfds
-from resnet_jax.errors import ConfigError
-from resnet_jax.runtime.console import say
-from resnet_jax.runtime.progress import duration
+from resnet_jax.errors import ConfigError, Setting
+from resnet_jax.progress import duration
 
+log = logging.getLogger(__name__)
 VAL_SIZE = 5000  # He et al. 2015 Section 4.2: "a 45k/5k train/val split".
-
-
-FOLDER_FLAGS = ('--config.dataset.source=folder --config.dataset.dir=PATH (a folder or .tar.gz of '
-                'train/<class>/*.jpg and test/<class>/*.jpg)')
+# The settings of the folder source, as a ConfigError's parts.
+FOLDER = (Setting('dataset.source', 'folder'), ' ', Setting('dataset.dir', 'PATH'),
+          ' (a folder or .tar.gz of train/<class>/*.jpg and test/<class>/*.jpg)')
 # The dataset authors' binary version (what tfds's cifar10 builder reads too): 170,052,171 bytes.
 ARCHIVE_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz'
 ARCHIVE_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530'
@@ -37,7 +37,7 @@ def _check_online(url: str, timeout: float = 5.0) -> None:
     socket.create_connection((host.hostname, host.port or (443 if host.scheme == 'https' else 80)), timeout).close()
   except OSError as e:
     raise ConfigError(f'CIFAR-10 downloads from {host.hostname}, which is unreachable here ({e}). Offline, use an '
-                      f'image folder: {FOLDER_FLAGS}.') from None
+                      'image folder: ', *FOLDER, '.') from None
 
 
 def _md5(path: str) -> str:
@@ -56,7 +56,7 @@ def download(cache_dir: str, url: str, md5: str) -> str:
     return path
   _check_online(url)
   os.makedirs(os.path.dirname(path), exist_ok=True)
-  say(f'Downloading CIFAR-10 from {url} to {path} (once).')
+  log.info('Downloading CIFAR-10 from %s to %s (once).', url, path)
   try:
     with urllib.request.urlopen(url, timeout=60) as response, open(path + '.part', 'wb') as f:
       size, began = int(response.headers.get('Content-Length') or 0), time.monotonic()
@@ -65,13 +65,13 @@ def download(cache_dir: str, url: str, md5: str) -> str:
         done = f.tell()
         if done % (32 << 20) < len(chunk):  # Every 32 MB.
           left = (size - done) / done * (time.monotonic() - began)
-          say(f'Downloaded {done >> 20} of {size >> 20} MB, {duration(left)} left.')
+          log.info('Downloaded %d of %d MB, %s left.', done >> 20, size >> 20, duration(left))
   except OSError as e:
-    raise ConfigError(f'Could not download {url} ({e}): try again, or use an image folder: {FOLDER_FLAGS}.') from None
+    raise ConfigError(f'Could not download {url} ({e}): try again, or use an image folder: ', *FOLDER, '.') from None
   if (found := _md5(path + '.part')) != md5:
     os.remove(path + '.part')
-    raise ConfigError(f'{url} gave a file of MD5 {found}, not {md5}: try again, or use an image folder: '
-                      f'{FOLDER_FLAGS}.')
+    raise ConfigError(f'{url} gave a file of MD5 {found}, not {md5}: try again, or use an image folder: ', *FOLDER,
+                      '.')
   os.replace(path + '.part', path)
   return path
 
@@ -118,15 +118,16 @@ def load(config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     arrays = _from_tfds(config.dir or None)
   elif config.source == 'folder':
     if not config.dir:
-      raise ConfigError(f'dataset.source=folder needs the folder: {FOLDER_FLAGS}.')
+      raise ConfigError('dataset.source=folder needs the folder: ', *FOLDER, '.')
     arrays = folder.load(config.dir, ('train', 'test'), config.cache_dir)
     if len(arrays['classes']) != config.num_classes:
       raise ConfigError(f'{config.dir} has {len(arrays["classes"])} class folders ({", ".join(arrays["classes"])}) '
                         f'but dataset.num_classes is {config.num_classes}: point dataset.dir at a folder of '
-                        f'{config.num_classes} classes, or, to train a new net on these, set '
-                        f'--config.dataset.num_classes={len(arrays["classes"])}.')
+                        f'{config.num_classes} classes, or, to train a new net on these, set ',
+                        Setting('dataset.num_classes', len(arrays['classes'])), '.')
   else:
-    raise ConfigError(f"Unknown dataset.source {config.source!r}: use 'download', 'folder' or 'tfds'.")
+    raise ConfigError(f"Unknown dataset.source {config.source!r}: set ", Setting('dataset.source'),
+                      " to 'download', 'folder' or 'tfds'.")
   splits = {split: (arrays[f'{split}_images'], arrays[f'{split}_labels']) for split in ('train', 'test')}
   if splits['train'][0].shape[1:] != (32, 32, 3):
     h, w, _ = splits['train'][0].shape[1:]
@@ -136,7 +137,8 @@ def load(config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     images, labels = splits['train']
     if len(labels) <= VAL_SIZE:
       raise ConfigError(f'dataset.val_split holds out {VAL_SIZE:,} training images, and {config.dir or "the data"} '
-                        f'has {len(labels):,}: drop --config.dataset.val_split, or use the full training set.')
+                        f'has {len(labels):,}: set ', Setting('dataset.val_split', False), ', or use the full '
+                        'training set.')
     order = np.random.default_rng(0).permutation(len(labels))  # One fixed split for every run.
     train, val = order[:-VAL_SIZE], order[-VAL_SIZE:]
     splits['train'], splits['val'] = (images[train], labels[train]), (images[val], labels[val])

@@ -5,14 +5,16 @@ held-out splits as EvalSplits: this process's share of the images, in batches of
 become network inputs. Nothing here runs a network.
 """
 import dataclasses
+import logging
 from typing import Any, Callable, Iterator, Protocol
 
 import jax
 import numpy as np
 
 from resnet_jax.data.on_device import Normalization
-from resnet_jax.errors import ConfigError
-from resnet_jax.runtime.console import say
+from resnet_jax.errors import ConfigError, Setting
+
+log = logging.getLogger(__name__)
 
 # (index of each image in the split's labels, its views: uint8 (len(index) * views per image, H, W, 3)).
 ViewBatch = tuple[np.ndarray, np.ndarray]
@@ -36,11 +38,12 @@ def check_training_images(config, count: int) -> None:
   """Refuses a batch larger than the `count` training images; says where schedule.unit='epochs' counts epochs of
   dataset.train_size images that are not passes over these."""
   if count < config.batch_size:
-    raise ConfigError(f'batch_size {config.batch_size} exceeds the {count} training images.')
+    raise ConfigError(f'batch_size {config.batch_size} exceeds the {count} training images: set ',
+                      Setting('batch_size'), f' to at most {count}.')
   if config.schedule.unit == 'epochs' and count != config.dataset.train_size:
-    say(f'Note: the schedule counts epochs of dataset.train_size={config.dataset.train_size:,} images; '
-        f'{config.dataset.dir or "the data"} holds {count:,} training images, so its epochs are not passes over '
-        f'them (--config.dataset.train_size={count} makes them so).')
+    log.info('Note: the schedule counts epochs of dataset.train_size=%s images; %s holds %s training images, so its '
+             'epochs are not passes over them (dataset.train_size=%d makes them so).',
+             f'{config.dataset.train_size:,}', config.dataset.dir or 'the data', f'{count:,}', count)
 
 
 def process_share(num_examples: int) -> np.ndarray:

@@ -7,15 +7,17 @@ replacing an image or emptying a class folder decodes again.
 import collections
 import hashlib
 import io
+import logging
 import os
 import tarfile
 
 import numpy as np
 from PIL import Image
 
-from resnet_jax.errors import ConfigError
-from resnet_jax.runtime.console import say
-from resnet_jax.runtime.progress import Progress
+from resnet_jax.errors import ConfigError, Setting
+from resnet_jax.progress import Progress
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.gif', '.tif', '.tiff')
 
@@ -84,8 +86,8 @@ def _decode(source: str, splits: tuple[str, ...]) -> dict[str, np.ndarray]:
     elif name:
       skipped.append(f'{split}/{cls}/{name}')
   if skipped:
-    say(f'{source}: skipped {len(skipped)} files that are not images ({", ".join(IMAGE_SUFFIXES)}), e.g. '
-        f'{", ".join(sorted(skipped)[:3])}.')
+    log.info('%s: skipped %d files that are not images (%s), e.g. %s.', source, len(skipped), ', '.join(IMAGE_SUFFIXES),
+             ', '.join(sorted(skipped)[:3]))
   layout = f'{source}/{{{",".join(splits)}}}/<class>/<image>.jpg'
   missing = [split for split in splits if not files[split]]
   if missing:
@@ -134,14 +136,14 @@ def load(source: str, splits: tuple[str, ...], cache_dir: str) -> dict[str, np.n
   """{'classes', '<split>_images' (uint8 N,H,W,3), '<split>_labels' (int32)} of an image folder or tarball."""
   if not os.path.exists(source):
     relative = '' if os.path.isabs(source) else f' (a relative path, taken from {os.getcwd()})'
-    raise ConfigError(f'Dataset {source}{relative} does not exist: set --config.dataset.dir to an image folder or '
-                      '.tar.gz laid out as <root>/{train,test}/<class>/<image>.')
+    raise ConfigError(f'Dataset {source}{relative} does not exist: set ', Setting('dataset.dir'), ' to an image '
+                      'folder or .tar.gz laid out as <root>/{train,test}/<class>/<image>.')
   key = hashlib.sha1(f'{fingerprint(source)}:{splits}'.encode()).hexdigest()
   cache = os.path.join(cache_dir, f'{os.path.basename(source.rstrip("/"))}-{key[:16]}.npz')
   if os.path.exists(cache):
     with np.load(cache) as arrays:
       return dict(arrays)
-  say(f'Decoding {source} (once; cached as {cache}).')
+  log.info('Decoding %s (once; cached as %s).', source, cache)
   arrays = _decode(source, splits)
   partial = f'{cache}.{os.getpid()}.tmp.npz'
   try:
@@ -149,8 +151,8 @@ def load(source: str, splits: tuple[str, ...], cache_dir: str) -> dict[str, np.n
     np.savez(partial, **arrays)
     os.replace(partial, cache)  # Atomic: a concurrent or killed run never reads half a cache.
   except OSError as e:
-    say(f'Could not cache the decoded images in {cache_dir} ({e.strerror or e}): they are decoded again next time; '
-        'set --config.dataset.cache_dir to a writable folder.')
+    log.warning('Could not cache the decoded images in %s (%s): they are decoded again next time; set '
+                'dataset.cache_dir to a writable folder.', cache_dir, e.strerror or e)
   return arrays
 
 

@@ -7,6 +7,7 @@ tfds: <dir> is the tfds data_dir holding imagenet2012 prepared in the array_reco
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 from concurrent import futures
 from typing import Callable
@@ -17,12 +18,16 @@ import numpy as np
 from resnet_jax import parallel, replicas
 from resnet_jax.data import augment, folder, host, on_device, protocols
 from resnet_jax.data.dataset import EvalSplit, check_training_images, import_tfds, process_share
-from resnet_jax.errors import ConfigError
-from resnet_jax.runtime.console import say
+from resnet_jax.errors import ConfigError, Setting
 
-TFDS_FIX = ('put ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar in {dir}/downloads/manual and run '
-            '`tfds build imagenet2012 --data_dir={dir} --file_format=array_record`, or use '
-            '--config.dataset.source=folder')
+log = logging.getLogger(__name__)
+
+
+def tfds_fix(data_dir: str) -> tuple:
+  """How to prepare imagenet2012 for tfds in `data_dir`, as a ConfigError's parts."""
+  return (f'put ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar in {data_dir}/downloads/manual and run `tfds '
+          f'build imagenet2012 --data_dir={data_dir} --file_format=array_record`, or use ',
+          Setting('dataset.source', 'folder'))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,16 +69,16 @@ def _folder_split(root: str, split: str, classes: list[str] | None) -> tuple[Enc
 
 def _tfds_splits(data_dir: str) -> dict[str, Encoded]:
   tfds = import_tfds()
-  fix = TFDS_FIX.format(dir=data_dir or '~/tensorflow_datasets')
+  fix = tfds_fix(data_dir or '~/tensorflow_datasets')
   builder = tfds.builder('imagenet2012', data_dir=data_dir or None)
   info_file = os.path.join(str(builder.data_path), 'dataset_info.json')
   if not os.path.exists(info_file):
-    raise ConfigError(f'imagenet2012 is not prepared in {builder.data_path}: {fix}.')
+    raise ConfigError(f'imagenet2012 is not prepared in {builder.data_path}: ', *fix, '.')
   with open(info_file) as f:
     info = json.load(f)
   if info.get('fileFormat', 'tfrecord') != 'array_record':
     raise ConfigError(f'imagenet2012 in {builder.data_path} is prepared as {info.get("fileFormat", "tfrecord")}, '
-                      f'which has no random access: {fix}.')
+                      'which has no random access: ', *fix, '.')
   splits = {}
   for split, name in (('train', 'train'), ('validation', 'val')):
     try:
@@ -82,7 +87,7 @@ def _tfds_splits(data_dir: str) -> dict[str, Encoded]:
       labels = _cached_labels(source, os.path.join(str(builder.data_path), f'resnet_jax_{split}_labels.npy'))
     except Exception as e:  # noqa: BLE001 -- a half-prepared dataset fails in many ways; all mean: prepare it.
       raise ConfigError(f'imagenet2012 in {builder.data_path} is incomplete ({type(e).__name__}: '
-                        f'{str(e)[:200]}): {fix}.') from e
+                        f'{str(e)[:200]}): ', *fix, '.') from e
     splits[name] = Encoded(lambda i, source=source: source[int(i)]['image'], labels)
   return splits
 
@@ -104,19 +109,20 @@ def load(config) -> dict[str, Encoded]:
   if config.source == 'folder':
     if not config.dir or not os.path.isdir(config.dir):
       relative = '' if not config.dir or os.path.isabs(config.dir) else f' (relative, taken from {os.getcwd()})'
-      raise ConfigError(f'ImageNet folder {config.dir!r}{relative} does not exist: set --config.dataset.dir to a '
-                        'folder of train/<wnid>/*.JPEG and val/<wnid>/*.JPEG.')
+      raise ConfigError(f'ImageNet folder {config.dir!r}{relative} does not exist: set ', Setting('dataset.dir'),
+                        ' to a folder of train/<wnid>/*.JPEG and val/<wnid>/*.JPEG.')
     train, classes = _folder_split(config.dir, 'train', None)
     val, _ = _folder_split(config.dir, 'val', classes)
     splits = {'train': train, 'val': val}
   elif config.source == 'tfds':
     splits = _tfds_splits(config.dir)
   else:
-    raise ConfigError(f"Unknown dataset.source {config.source!r}: use 'folder' or 'tfds'.")
+    raise ConfigError(f"Unknown dataset.source {config.source!r}: set ", Setting('dataset.source'),
+                      " to 'folder' or 'tfds'.")
   if (classes := int(splits['train'].labels.max()) + 1) > config.num_classes:
     raise ConfigError(f'{config.dir} has {classes} classes, more than dataset.num_classes={config.num_classes}: '
-                      f'point dataset.dir at a folder of {config.num_classes}, or, to train a new net on these, set '
-                      f'--config.dataset.num_classes={classes}.')
+                      f'point dataset.dir at a folder of {config.num_classes}, or, to train a new net on these, set ',
+                      Setting('dataset.num_classes', classes), '.')
   return splits
 
 
@@ -130,7 +136,7 @@ def mean_image(split: Encoded, size: int, samples: int, cache_dir: str, workers:
   cache = os.path.join(cache_dir, f'imagenet-mean-{size}-{samples}-{key}.npy')
   if os.path.exists(cache):
     return np.load(cache)
-  say(f'Estimating the per-pixel mean from {len(chosen)} training images (once; cached as {cache}).')
+  log.info('Estimating the per-pixel mean from %d training images (once; cached as %s).', len(chosen), cache)
   with futures.ThreadPoolExecutor(workers) as pool:
     total = sum(pool.map(lambda i: augment.center_crop(split.read(int(i)), size).astype(np.float64), chosen),
                 np.zeros((size, size, 3)))
@@ -147,7 +153,6 @@ AUGMENTATIONS = {
     'paper': lambda data, rng, d: augment.paper_train(data, rng, d.image_size, tuple(d.scale_range)),
     'random_resized_crop': lambda data, rng, d: augment.random_resized_crop(data, rng, d.image_size),
 }
-NORMALIZATIONS = ('per_pixel_mean', 'per_channel')
 # ImageNet's per-channel statistics in [0, 1] units, as torchvision's pretrained models expect.
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -159,11 +164,6 @@ class Imagenet:
   def __init__(self, config, mesh):
     self.config, self.mesh = config, mesh
     d = config.dataset
-    if d.augmentation not in AUGMENTATIONS:
-      raise ConfigError(f'Unknown dataset.augmentation {d.augmentation!r}: use one of {", ".join(AUGMENTATIONS)}.')
-    if d.normalization not in NORMALIZATIONS:
-      raise ConfigError(f'Unknown dataset.normalization {d.normalization!r}: use one of {", ".join(NORMALIZATIONS)}.')
-    protocols.view_sets(config.eval.protocol, d.image_size, ())  # Refuses an unknown protocol.
     self.splits = load(d)
     check_training_images(config, len(self.splits['train']))
     if d.normalization == 'per_pixel_mean':

@@ -16,7 +16,7 @@ import numpy as np
 
 from resnet_jax.data import augment
 from resnet_jax.data.dataset import ViewBatch
-from resnet_jax.errors import ConfigError
+from resnet_jax.errors import ConfigError, Setting
 
 PROTOCOLS = ('center_crop', 'ten_crop', 'multi_scale')
 
@@ -39,7 +39,7 @@ def view_sets(protocol: str, size: int, scales: tuple[int, ...]) -> list[ViewSet
   if protocol == 'multi_scale':
     return [ViewSet(1, lambda data, s=s: augment.full_image(data, s)[None],
                     functools.partial(augment.full_image_shape, shorter=s)) for s in scales]
-  raise ConfigError(f'Unknown eval.protocol {protocol!r}: use one of {", ".join(PROTOCOLS)}.')
+  raise ConfigError(f'Unknown eval.protocol {protocol!r}: set ', Setting('eval.protocol'), f' to one of {", ".join(PROTOCOLS)}.')
 
 
 def view_batches(read: Callable[[int], bytes], examples: np.ndarray, view_sets: list[ViewSet], pixels: int,

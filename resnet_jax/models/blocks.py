@@ -52,8 +52,9 @@ def basic_branch(block: 'Block', x: jax.Array) -> jax.Array:
 
 def bottleneck_branch(block: 'Block', x: jax.Array) -> jax.Array:
   """F(x) of Fig. 5 (right): a 1x1 layer reducing to `features` channels, a 3x3 layer, and a 1x1 layer restoring
-  `out_features`. The stride is on the first 1x1 (the paper's) or on the 3x3 (stride_on_3x3: torchvision's v1.5)."""
-  s1, s3 = (1, block.stride) if block.stride_on_3x3 else (block.stride, 1)
+  `out_features`. The stride is on the first 1x1 (bottleneck_stride '1x1', the paper's) or on the 3x3 ('3x3',
+  torchvision's v1.5)."""
+  s1, s3 = (1, block.stride) if block.bottleneck_stride == '3x3' else (block.stride, 1)
   y = layer(block, 1, x, 1, block.features, s1)
   y = layer(block, 2, y, 3, block.features, s3)
   return layer(block, 3, y, 1, block.out_features, 1, last=True)
@@ -95,7 +96,7 @@ SHORTCUT_OPTIONS = {'A': shortcut_a, 'B': shortcut_b, 'C': shortcut_c}
 class Block(nn.Module):
   """A residual (or plain) block. Returns (out, None), the form nn.scan needs.
 
-  `mode` is a BlockMode scalar (control.apply_mode), or None for KEEP without the switching ops.
+  `mode` is a BlockMode scalar (block_modes.apply_mode), or None for KEEP without the switching ops.
   """
   features: int  # Width of the 3x3 convs.
   out_features: int  # Width of the output: `features`, or 4x for a bottleneck (Architecture.out_width).
@@ -104,7 +105,7 @@ class Block(nn.Module):
   bottleneck: bool
   shortcut: str  # A, B, C or 'none'.
   preact: bool
-  stride_on_3x3: bool  # Bottleneck stride on the 3x3 conv (torchvision's "v1.5"), not the first 1x1 (the paper's).
+  bottleneck_stride: str  # '1x1': a bottleneck's stride on its first 1x1 conv (the paper's); '3x3': torchvision's.
   zero_init_residual: bool  # Start each residual branch at zero: its last BN scale (or pre-act: last conv) is 0.
   conv: ModuleDef
   norm: ModuleDef

@@ -1,7 +1,7 @@
 """The table of depths: the blocks of every network, stage by stage (He et al. 2015, Tables 1 and 6)."""
 import dataclasses
 
-from resnet_jax.errors import ConfigError
+from resnet_jax.errors import ConfigError, Setting
 
 # depth -> (bottleneck blocks?, blocks per stage). Widths 64/128/256/512.
 IMAGENET_STAGES = {
@@ -73,11 +73,11 @@ def wrong_depth(family: str, depth: int) -> str | None:
 def architecture(family: str, depth: int) -> Architecture:
   """The architecture of a named family ('cifar' or 'imagenet') and depth."""
   if wrong := wrong_depth(family, depth):
-    raise ConfigError(f'{wrong}: set --config.model.depth to one of them.')
+    raise ConfigError(f'{wrong}: set ', Setting('model.depth'), ' to one of them.')
   if family == 'imagenet':
     bottleneck, sizes = IMAGENET_STAGES[depth]
     return Architecture('imagenet', bottleneck, sizes, IMAGENET_WIDTHS)
   if family == 'cifar':
     n = (depth - 2) // 6
     return Architecture('cifar', False, (n, n, n), CIFAR_WIDTHS)
-  raise ConfigError(f"Unknown model family {family!r}: set --config.model.family to 'cifar' or 'imagenet'.")
+  raise ConfigError(f"Unknown model family {family!r}: set ", Setting('model.family'), " to 'cifar' or 'imagenet'.")

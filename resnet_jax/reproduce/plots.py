@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from resnet_jax import replicas
+from resnet_jax.results import curves_mean_std
 
 COLORS = matplotlib.colormaps['tab10'].colors
 
@@ -30,7 +31,7 @@ def _save(fig, path: str) -> str:
 def _mean_band(ax, curves, style: str, color, width: float, label=None) -> None:
   """One run's curve; of several replicas (curves of the same steps), their mean with a band of ± one std."""
   steps = curves[0][0]
-  mean, std = replicas.curves_mean_std([c[1] for c in curves if len(c[1]) == len(steps)])
+  mean, std = curves_mean_std([c[1] for c in curves if len(c[1]) == len(steps)])
   ax.plot(steps, mean, style, color=color, linewidth=width, label=label)
   # An error rate's band stays within 0..100 %; one run's has no width.
   ax.fill_between(steps, np.clip(mean - std, 0, 100), np.clip(mean + std, 0, 100), color=color, alpha=0.2,

@@ -8,16 +8,14 @@ import contextlib
 import csv
 import os
 
-import ml_collections
-
 from resnet_jax import replicas
 from resnet_jax.analysis import jpeg_offset
-from resnet_jax.analysis.study import TrainedNet
-from resnet_jax.models import abstract_variables, count_params, create_model
+from resnet_jax.progress import Progress
 from resnet_jax.reproduce import plots
-from resnet_jax.runtime import auto
-from resnet_jax.runtime.console import say
-from resnet_jax.runtime.progress import Progress
+from resnet_jax.results import best_mean_std
+from resnet_jax.trained import TrainedNet
+from resnet_jax.workdir import read_model
+
 
 # He et al. 2015, Table 6: CIFAR-10 test error of the option-A ResNets, and their parameters.
 CIFAR_TABLE6 = {'resnet20-A': ('0.27M', 8.75), 'resnet32-A': ('0.46M', 7.51), 'resnet44-A': ('0.66M', 7.17),
@@ -72,10 +70,10 @@ def write_table(out: str, name: str, title: str, header: list[str], rows: list[l
   return os.path.join(out, f'{name}.md')
 
 
-def parameters(config: dict) -> int:
-  """The parameter count of a saved config's network."""
-  config = auto.resolve(ml_collections.ConfigDict(config))
-  return count_params(abstract_variables(create_model(config), config.dataset.image_size)['params'])
+def parameters(result, digits: int = 2) -> str | None:
+  """A run's parameters in millions ('0.27M'), as its model.json records them; None where it records none."""
+  facts = read_model(result.workdir)
+  return f'{facts["params"] / 1e6:.{digits}f}M' if facts else None
 
 
 def status(result) -> str:
@@ -106,7 +104,7 @@ def data_note(run_configs: dict, overrides=()) -> str:
     groups.setdefault(trained_on(config), []).append(name)
   if not groups:
     return 'No run of this table was found under the root.'
-  studied = f' Studied here with --set {" --set ".join(overrides)}.' if overrides else ''
+  studied = f' Studied here with {", ".join(overrides)}.' if overrides else ''
   return 'Data (each run\'s config.json): ' + '; '.join(
       f'{", ".join(sorted(names))} trained and tested on {data}' for data, names in sorted(groups.items())) + (
       '.' + studied)
@@ -119,7 +117,7 @@ def ours(result, protocol: str | None = None) -> tuple[str | None, str | None, s
   if not rows:
     return None, None, '-'
   top5 = [r['top5_error'] for r in rows if 'top5_error' in r]
-  return (replicas.best_mean_std([r['top1_error'] for r in rows]), replicas.best_mean_std(top5) if top5 else None,
+  return (best_mean_std([r['top1_error'] for r in rows]), best_mean_std(top5) if top5 else None,
           rows[0].get('protocol', 'as trained'))
 
 
@@ -131,8 +129,7 @@ def cifar_depth_table(results: dict, out: str) -> str:
   for name in names:
     r = results[name]
     params, paper = CIFAR_TABLE6.get(name, (None, None))
-    rows.append([name, r.config['model']['depth'], f'{parameters(r.config) / 1e6:.2f}M', params, ours(r)[0], paper,
-                 status(r)])
+    rows.append([name, r.config['model']['depth'], parameters(r), params, ours(r)[0], paper, status(r)])
   return write_table(out, 'table6_cifar10', 'CIFAR-10 test error by depth (He et al. 2015, Table 6)',
                      ['network', 'depth', 'params (ours)', 'params (paper)', 'error % (ours)', 'error % (paper)',
                       'run'], rows,
@@ -177,7 +174,7 @@ def cifar_shortcut_table(results: dict, out: str) -> str:
     row = [f'resnet{depth}']
     for option in 'ABC':
       r = results.get(f'resnet{depth}-{option}')
-      row += [ours(r)[0] if r else None, f'{parameters(r.config) / 1e6:.3f}M' if r else None]
+      row += [ours(r)[0] if r else None, parameters(r, 3) if r else None]
     rows.append(row)
   shown = [r for n, r in sorted(results.items()) if n[-2:] in ('-A', '-B', '-C')]
   runs = '; '.join(f'{r.name}: {status(r)}' for r in shown)
@@ -212,23 +209,20 @@ def imagenet_depth_figure(results: dict, out: str) -> str | None:
   return plots.error_curves(os.path.join(out, 'fig4_imagenet.png'), panels, 'val') if panels else None
 
 
-def cifar_jpeg_offset_table(results: dict, out: str, exact846: str, jpeg_copy: str) -> str | None:
-  """Each CIFAR-10 net trained on `jpeg_copy`: its test error on the 846 original-pixel images and on their JPEG
-  twins (of several replicas: best (mean±std)); None, said in one line, if the 846-image file is not there or no
-  net trained on the copy."""
-  if not os.path.exists(exact846):
-    say(f'jpeg_offset_cifar10: skipped, {exact846} does not exist: pass --exact846=PATH of '
-        'cifar10-test-exact846.npz.')
-    return None
+def trained_on_copy(results: dict, jpeg_copy: str) -> dict:
+  """The runs of `results` that trained on the image folder or tarball `jpeg_copy` (the JPEG copy of CIFAR-10)."""
   copy = os.path.realpath(jpeg_copy)
-  on_copy = {n: r for n, r in results.items() if r.config['dataset']['source'] == 'folder' and
-             os.path.realpath(r.config['dataset']['dir']) == copy}
+  return {n: r for n, r in results.items() if r.config['dataset']['source'] == 'folder' and
+          os.path.realpath(r.config['dataset']['dir']) == copy}
+
+
+def cifar_jpeg_offset_table(results: dict, out: str, exact846: str, jpeg_copy: str) -> str:
+  """Each CIFAR-10 net of `results` trained on `jpeg_copy` (trained_on_copy: at least one): its test error on the 846
+  original-pixel images of `exact846` and on their JPEG twins (of several replicas: best (mean±std)), each net
+  restored once."""
+  on_copy = trained_on_copy(results, jpeg_copy)
   others = sorted(set(results) - set(on_copy))
-  if not on_copy:
-    say(f'jpeg_offset_cifar10: skipped, no net trained on {jpeg_copy} (pass --jpeg_copy=PATH of the copy they '
-        'trained on).')
-    return None
-  originals, twins, labels = jpeg_offset.exact846(exact846, jpeg_copy)
+  originals, twins, labels = jpeg_offset.load_846(exact846, jpeg_copy)
   nets = sum(replicas.count(r.config) for r in on_copy.values())
   progress = Progress('jpeg_offset_cifar10: nets evaluated', nets, every=0)
   rows = []
@@ -238,7 +232,7 @@ def cifar_jpeg_offset_table(results: dict, out: str, exact846: str, jpeg_copy: s
       for replica in range(replicas.count(result.config)):
         measured.append(jpeg_offset.jpeg_offset(trained.of_replica(replica), originals, twins, labels))
         progress.update()
-    column = lambda key: replicas.best_mean_std([m[key] for m in measured])
+    column = lambda key: best_mean_std([m[key] for m in measured])
     rows.append([name, column('original_error'), column('jpeg_error'), column('jpeg_minus_original'),
                  ours(result)[0], status(result)])
   return write_table(out, 'jpeg_offset_cifar10', 'What the JPEG copy costs: test error on 846 original-pixel '

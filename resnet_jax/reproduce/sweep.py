@@ -8,6 +8,7 @@ so sweeps that share a root share runs: Table 2's ResNet-34-A is also Table 3's 
 import dataclasses
 import itertools
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -16,15 +17,18 @@ import time
 
 import ml_collections
 
+import configs
+from configs.common import value_text
+from configs.schema import apply_overrides
 from resnet_jax import replicas
-from resnet_jax.checkpoint import changed_settings, holdings, step_dirs
-from resnet_jax.errors import ConfigError
+from resnet_jax.errors import Argument, ConfigError
 from resnet_jax.models import model_name
 from resnet_jax.optim import steps_per_unit
-from resnet_jax.runtime.config_io import apply_overrides, config_file, flag_value, named_config, saved_config
-from resnet_jax.runtime.console import say
-from resnet_jax.runtime.progress import duration
+from resnet_jax.progress import duration
+from resnet_jax.workdir import changed_settings, holdings, read_config, step_dirs
 from resnet_jax.writers import read_rows
+
+log = logging.getLogger(__name__)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EVAL_SPLITS = ('test', 'val')
@@ -40,7 +44,7 @@ class Job:
 
   @property
   def config(self):
-    return apply_overrides(named_config(self.dataset, self.variant), self.overrides)
+    return apply_overrides(configs.named(self.dataset, self.variant), self.overrides)
 
   @property
   def name(self) -> str:
@@ -67,14 +71,15 @@ class Job:
       return
     if changed := changed_settings(result.config, json.loads(self.config.to_json())):
       key, was, now = changed[0]
-      raise ConfigError(f'{self.workdir} holds a run trained with {key}={flag_value(was)}, not the sweep\'s '
-                        f'{flag_value(now)}: sweep with the settings it was trained with, or into another --root.')
+      raise ConfigError(f'{self.workdir} holds a run trained with {key}={value_text(was)}, not the sweep\'s '
+                        f'{value_text(now)}: sweep with the settings it was trained with, or into another ',
+                        Argument('root'), '.')
     if result.last_step > self.config.total_steps:
       raise ConfigError(f'{self.workdir} holds a run at step {result.last_step}, past the sweep\'s '
-                        f'{self.config.total_steps} steps: sweep into another --root.')
+                        f'{self.config.total_steps} steps: sweep into another ', Argument('root'), '.')
 
   def command(self, python: str) -> list[str]:
-    return [python, os.path.join(REPO, 'launch.py'), f'--config={config_file(self.dataset)}:{self.variant}',
+    return [python, os.path.join(REPO, 'launch.py'), f'--config={configs.path(self.dataset)}:{self.variant}',
             f'--workdir={os.path.abspath(self.workdir)}', *[f'--config.{o}' for o in self.overrides]]
 
 
@@ -96,8 +101,8 @@ def budget_overrides(config, steps: int) -> tuple[str, ...]:
   boundaries = scaled_boundaries(config, steps)
   if len(set(boundaries)) < len(boundaries):
     fewest = next(n for n in itertools.count(steps + 1) if len(set(scaled_boundaries(config, n))) == len(boundaries))
-    raise ConfigError(f'--steps={steps} is too few for the schedule\'s {len(boundaries)} learning-rate drops (they '
-                      f'would fall at steps {boundaries}): give --steps={fewest} or more.')
+    raise ConfigError(Argument('steps', steps), f' is too few for the schedule\'s {len(boundaries)} learning-rate '
+                      f'drops (they would fall at steps {boundaries}): give ', Argument('steps', fewest), ' or more.')
   s = config.schedule
   return (f'total_steps={steps}', 'schedule.unit=steps', f'schedule.boundaries={boundaries}',
           f'schedule.warmup_length={round(s.warmup_length * steps_per_unit(config) * steps / config.total_steps)}',
@@ -132,15 +137,15 @@ def run_local(jobs, python: str = sys.executable) -> list[Job]:
   todo = [job for job in jobs if not job.finished]
   for job in jobs:
     if job not in todo:
-      say(f'{job.name}: finished in {job.workdir}, skipped.')
+      log.info('%s: finished in %s, skipped.', job.name, job.workdir)
   failed, start = [], time.time()
   with ForwardedSignals() as signals:
     for i, job in enumerate(todo):
       os.makedirs(job.workdir, exist_ok=True)
-      log = os.path.join(job.workdir, 'launch.log')
-      say(f'[{i + 1}/{len(todo)}] {job.name}: running, log in {log}')
+      launch_log = os.path.join(job.workdir, 'launch.log')
+      log.info('[%d/%d] %s: running, log in %s', i + 1, len(todo), job.name, launch_log)
       begun = time.time()
-      with open(log, 'a') as f:
+      with open(launch_log, 'a') as f:
         signals.child = subprocess.Popen(job.command(python), cwd=REPO, stdout=f, stderr=subprocess.STDOUT,
                                          start_new_session=True)
         status = signals.child.wait()
@@ -148,12 +153,13 @@ def run_local(jobs, python: str = sys.executable) -> list[Job]:
       saved = step_dirs(job.workdir)
       outcome = 'done' if job.finished else (
           f'stopped, saved at step {saved[-1] if saved else 0} of {job.config.total_steps}')
-      say(f'[{i + 1}/{len(todo)}] {job.name}: {outcome if status == 0 else f"FAILED (exit {status})"} in '
-          f'{duration(time.time() - begun)}; sweep ETA {duration(elapsed / (i + 1) * (len(todo) - i - 1))}')
+      log.info('[%d/%d] %s: %s in %s; sweep ETA %s', i + 1, len(todo), job.name,
+               outcome if status == 0 else f'FAILED (exit {status})', duration(time.time() - begun),
+               duration(elapsed / (i + 1) * (len(todo) - i - 1)))
       if status:
         failed.append(job)
       if signals.signalled:
-        say(f'Sweep stopped by a signal after {job.name}: run the same command to resume it.')
+        log.info('Sweep stopped by a signal after %s: run the same command to resume it.', job.name)
         break
   return failed
 
@@ -214,7 +220,7 @@ def load(workdir: str) -> Result | None:
   """The run in workdir, or None if nothing has run there."""
   if not os.path.exists(os.path.join(workdir, 'config.json')):
     return None
-  config = saved_config(workdir)
+  config = read_config(workdir)
   return Result(model_name(ml_collections.ConfigDict(config['model'])), workdir, config, read_rows(workdir))
 
 
@@ -241,5 +247,5 @@ def collect(root: str, dataset_name: str) -> dict[str, Result]:
                       f'{os.path.basename(run.workdir)}, of as many or more replicas, is reported)')
     found[run.name] = run
   if left_out:
-    say(f'Left out of the {dataset_name} tables, under {base}: {"; ".join(left_out)}.')
+    log.info('Left out of the %s tables, under %s: %s.', dataset_name, base, '; '.join(left_out))
   return found

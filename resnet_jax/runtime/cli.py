@@ -1,211 +1,138 @@
-"""The shared shape of a command-line entry point: absl flags, bad input as one line `error: ...`, the libraries'
-INFO logs kept off the terminal (console.py), and on CPU-only runs glibc's malloc set to keep freed memory
-(host_memory.py)."""
+"""The shared shape of a command-line program (Program): absl flags, the flags several programs share, each mistake
+as one line `error: ...` naming its fix as this program's command line gives it (its dialect: how it sets a config
+key, a Setting of the library's ConfigErrors, and gives an argument, an Argument), a signal as one line, the
+library's lines on the terminal (console.py), and on CPU-only runs glibc's malloc set to keep freed memory
+(host_memory.py).
+"""
+import dataclasses
 import os
-import re
 import signal
 import sys
-import traceback
+from typing import Callable
 
 from absl import app, flags
 
-import configs
-from resnet_jax import checkpoint
-from resnet_jax.errors import ConfigError, Terminated
-from resnet_jax.runtime import console, environment, host_memory
+from configs.common import Argument, ConfigError, Setting, value_text
+from resnet_jax.errors import NonFiniteLossError, WriteError
+from resnet_jax.runtime import config_flags, console, environment, host_memory
+
+Dialect = Callable[[Setting | Argument], str]
 
 flags.DEFINE_bool('retain_host_memory', True, 'CPU-only runs: glibc\'s malloc keeps freed memory for reuse '
                   '(resnet_jax/runtime/host_memory.py): faster steps, a larger resident size (up to 2.3x measured).')
+# The flags that several programs share, defined once; a program takes those it names (run's `uses`), and refuses
+# the others.
+flags.DEFINE_string('config', None, 'A config file and variant: configs/DATASET.py:NETWORK; --config.KEY=VALUE then '
+                    'overrides any field.')
+flags.DEFINE_string('workdir', None, 'The run\'s directory: config.json, checkpoints, metrics and TensorBoard events.')
+flags.DEFINE_string('out', None, 'Where the results go (a folder; benchmark.py: a JSON file).')
+flags.DEFINE_string('root', 'workdirs/paper', 'The root of the sweeps: runs in ROOT/<dataset name>/<network name>.')
+flags.DEFINE_multi_string('set', [], 'A config override, KEY=VALUE (e.g. dataset.dir=PATH).')
 
 
-def retain_host_memory() -> bool:
-  """host_memory.retain_freed_memory() where --retain_host_memory and the run is CPU-only; whether it was set."""
-  return flags.FLAGS.retain_host_memory and host_memory.cpu_only() and host_memory.retain_freed_memory()
+
+class IntegerList(flags.ListParser):
+  """Distinct integers of at least `lowest`, separated by commas; any other text is refused as it is parsed, in a
+  message that quotes it as given."""
+
+  def __init__(self, lowest: int = 1):
+    super().__init__()
+    self.lowest = lowest
+
+  def parse(self, argument):
+    values = super().parse(argument)
+    if not values or not all(v.isdigit() and int(v) >= self.lowest for v in values) or len(set(map(int, values))) < len(
+        values):
+      raise ValueError(f'takes one or more distinct integers of at least {self.lowest} separated by commas, e.g. '
+                       f'{self.lowest},{self.lowest + 1}')
+    return values
+
+  def flag_type(self) -> str:
+    return 'comma separated list of integers'
 
 
-def _show_library_flags_in_help() -> None:
-  """--help lists the flags of this library's modules (the sweep flags, say) and --alsologtostderr beside the
-  script's own; absl would list them only under --helpfull."""
-  main = sys.argv[0]
-  for module, defined in flags.FLAGS.flags_by_module_dict().items():
-    for flag in defined:
-      if module.startswith('resnet_jax.') or flag.name == 'alsologtostderr':
-        flags.FLAGS.register_key_flag_for_module(main, flag)
+def define_integer_list(name: str, default, help_text: str, lowest: int = 1) -> None:
+  """A list flag of distinct integers of at least `lowest` (IntegerList)."""
+  flags.DEFINE(IntegerList(lowest), name, default, help_text, serializer=flags.CsvListSerializer(','))
 
 
-def integer_list(name: str, lowest: int = 1) -> None:
-  """Makes the list flag `name` refuse anything but distinct integers of at least `lowest` while the flags are
-  parsed."""
-  flags.register_validator(
-      name, lambda values: values is None or (values and all(v.isdigit() and int(v) >= lowest for v in values)
-                                              and len({int(v) for v in values}) == len(values)),
-      message=f'--{name} takes one or more distinct integers of at least {lowest} separated by commas, e.g. '
-              f'--{name}={lowest},{lowest + 1}')
+define_integer_list('depths', None, 'Depths of the networks to run.')
+define_integer_list('replicas', None, 'Replicas of each net (config.num_replicas): seeds trained at once in one '
+                    'program.')
+FLAGS = flags.FLAGS
+SHARED = ('config', 'workdir', 'out', 'root', 'set', 'depths', 'replicas')
 
 
-def writable_directory(name: str) -> None:
-  """Makes the flag `name`, a directory to write, refuse a file or a place that cannot be written while the flags
-  are parsed, before any work."""
-  def check(path):
-    if path:
-      checkpoint.check_writable(path, f'--{name}')
-    return True
-  flags.register_validator(name, check)
+def flag(name: str, value=None) -> str:
+  """--NAME, or --NAME=VALUE as a shell takes it."""
+  return f'--{name}' if value is None else f'--{name}={value_text(value)}'
 
 
-def config_flag(key: str, value: str) -> str:
-  """How launch.py's command line sets a config key: --config.KEY=VALUE (`value` is '=VALUE', or '')."""
-  return f'--config.{key}{value}'
+def config_dialect(part: Setting | Argument) -> str:
+  """launch.py's: a config key as --config.KEY=VALUE, an argument as --NAME=VALUE."""
+  return flag(f'config.{part.key}' if isinstance(part, Setting) else part.name, part.value)
 
 
-def set_flag(key: str, value: str) -> str:
-  """How the sweeps and studies set a config key: --set=KEY=VALUE (`value` is '=VALUE', or '' for '=...')."""
-  return f'--set={key}{value or "=..."}'
+def set_dialect(part: Setting | Argument) -> str:
+  """The sweeps' and studies': a config key as --set=KEY=VALUE (--set=KEY=... where the value is the user's)."""
+  if isinstance(part, Setting):
+    return f'--set={part.key}={"..." if part.value is None else value_text(part.value)}'
+  return flag(part.name, part.value)
 
 
-def reading_workdir(flag):
-  """The setting of a program that reads a trained workdir: a key of config_io.READ_OVERRIDABLE by `flag`, any
-  other as the trained run's own, in its config.json."""
-  from resnet_jax.runtime.config_io import READ_OVERRIDABLE
-  return lambda key, value: (flag(key, value) if key in READ_OVERRIDABLE
-                             else f"{key} in the workdir's config.json (the trained run's own)")
+def reading(dialect: Dialect, settable) -> Dialect:
+  """The dialect of a program that reads a trained workdir: a key of `settable` (workdir.READ_OVERRIDABLE) as
+  `dialect` sets it, any other as the trained run's own, in its config.json."""
+  def name(part):
+    if isinstance(part, Setting) and part.key not in settable:
+      return f"{part.key} in the workdir's config.json (the trained run's own)"
+    return dialect(part)
+  return name
 
 
-_setting = [config_flag]  # How this program's command line sets a config key (set_keys_with).
-# --config.KEY or --config.KEY=VALUE (a quoted VALUE, or one ended by a space or a closing mark), as fixes name it.
-_CONFIG_FLAG = re.compile(r'--config\.(?P<key>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)'
-                          r'(?P<value>="[^"]*"|=\S*?(?=[.,;:)]*(?:\s|$)))?')
+_dialect: list[Dialect] = [config_dialect]  # This program's: run() and execute() set it, and a main may change it.
 
 
-def set_keys_with(setting) -> None:
-  """Makes the fixes of this program's error lines, which name a config key as launch.py sets it
-  (--config.KEY=VALUE), name it as this program does: setting(key, '=VALUE' or '') -> its text."""
-  _setting[0] = setting
+def speak(dialect: Dialect) -> None:
+  """From here, this program's errors name their fixes in `dialect` (a main that reads a workdir, say)."""
+  _dialect[0] = dialect
 
 
-def writable_file(name: str) -> None:
-  """Makes the flag `name`, a file to write, refuse a directory or a place that cannot be written while the flags
-  are parsed, before any work."""
-  def check(path):
-    if path:
-      if os.path.isdir(path):
-        raise flags.ValidationError(f'--{name}={path} is a directory: name a file.')
-      checkpoint.check_writable(os.path.dirname(os.path.abspath(path)), f'--{name}\'s directory')
-    return True
-  flags.register_validator(name, check)
+def error_line(error: ConfigError | str) -> str:
+  """`error: ...`: the error on one line, its Settings and Arguments in this program's dialect."""
+  text = error.render(_dialect[0]) if isinstance(error, ConfigError) else error
+  return f'error: {" ".join(text.split())}'
 
 
-def fail(message: str) -> None:
-  """Ends the program on bad input: one line `error: MESSAGE` on stderr, exit status 2; the config keys it names
-  as this program sets them (set_keys_with)."""
-  message = _CONFIG_FLAG.sub(lambda m: _setting[0](m['key'], m['value'] or ''), message)
-  print(f'error: {" ".join(message.split())}', file=sys.stderr)
-  sys.exit(2)
+def key_flags(*names: str) -> None:
+  """Makes the flags `names`, defined in a module of the shell, list in the help of the program being run (absl's
+  key flags of its main module)."""
+  for name in names:
+    FLAGS.register_key_flag_for_module(sys.argv[0], FLAGS[name])
 
 
-def keys_named(field: str) -> list[str]:
-  """The dotted keys of the config files' fields called `field`, in any section (e.g. 'learning_rate' ->
-  ['optimizer.learning_rate'])."""
-  from resnet_jax.runtime.config_io import flatten, named_config
-  found = set()
-  for dataset, variant in (('cifar10', 'resnet20'), ('imagenet', 'resnet50')):
-    config = named_config(dataset, variant)
-    found.update(key for key in flatten(config.to_dict()) if key.rpartition('.')[2] == field)
-  return sorted(found)
 
 
-def flag_error(error: Exception) -> str:
-  """The one-line message of an error raised while the flags, and the config files they name, were parsed."""
-  text = str(error)
-  if raised := [e for e in _causes(error) if isinstance(e, ConfigError)]:  # In get_config, wrapped by ml_collections.
-    return str(raised[-1])
-  for cause in _causes(error):  # A config file that raised (ml_collections may wrap it): its error, and where.
-    if line := _config_file_line(cause):
-      return f'{line}: {type(cause).__name__}: {cause}. Fix the config file there.'
-  if isinstance(error, AttributeError) and "attribute 'get_config'" in text:  # --config=FILE of no config.
-    return (f'{_config_file_given()} is not a config file (it defines no get_config): use '
-            '--config=configs/cifar10.py:NETWORK or configs/imagenet.py:NETWORK.')
-  if isinstance(error, AttributeError):  # ml_collections: --config.KEY for a KEY the config lacks.
-    missing = error.args[0]
-    lines = str(missing.args[0] if isinstance(missing, KeyError) else missing).splitlines()
-    elsewhere = ' '.join(f'--config.{key}?' for key in keys_named(lines[0].strip("'")))
-    hint = f'Did you mean {elsewhere} ' if elsewhere else ''
-    return f'The config has no field {lines[0]}. {" ".join(lines[1:])} {hint}List the fields with --mode=config.'
-  if isinstance(error, KeyError):  # ml_collections: --config.SECTION.KEY for a SECTION the config lacks.
-    return f'The config has no section {error.args[0]}. List the fields with --mode=config.'
-  if isinstance(error, flags.UnrecognizedFlagError) and error.flagname.startswith('config.'):
-    key = error.flagname.removeprefix('config.')
-    if 'config' not in flags.FLAGS:  # The sweeps and studies.
-      fix = f'--set={key}=VALUE' if 'set' in flags.FLAGS else 'launch.py'
-      return f'This program sets config keys with --set=KEY=VALUE, not with --config flags: use {fix}.'
-    return (f'--{error.flagname} needs --config=FILE:NETWORK before it, which makes the --config.KEY flags: e.g. '
-            f'{_config_file_hint()} --{error.flagname}=VALUE.')
-  if isinstance(error, OSError):  # ml_collections: --config=FILE that does not load.
-    where = os.path.relpath(os.path.dirname(configs.__file__))
-    where = where if not where.startswith('..') else os.path.dirname(configs.__file__)
-    path = _config_file_given()
-    what = (f'There is no config file {path}' if path and not os.path.isfile(path) else
-            f'The config file {path} does not load' if path else text)
-    return (f'{what}. A relative path is taken from the current directory, {os.getcwd()}: from here, use '
-            f'--config={where}/cifar10.py:NETWORK or {where}/imagenet.py:NETWORK.')
-  return f'{text.rstrip(".")}. See --help.'
+def check_directory(name: str) -> None:
+  """Refuses the directory that flag `name` names to write in, where it is a file or cannot be written."""
+  from resnet_jax.workdir import check_writable
+  if FLAGS[name].value:
+    check_writable(FLAGS[name].value, Argument(name, FLAGS[name].value))
 
 
-def _config_file_hint() -> str:
-  """--config=FILE:NETWORK of the network that the command line's --workdir holds, or of ResNet-20."""
-  import ml_collections
-
-  from resnet_jax.models import model_name
-  from resnet_jax.runtime import config_io
-  workdirs = [arg.partition('=')[2] for arg in sys.argv[1:] if arg.startswith('--workdir=')]
-  try:
-    saved = config_io.saved_config(workdirs[-1])
-    dataset = config_io.CONFIG_FILES[saved['dataset']['name']]
-    network = model_name(ml_collections.ConfigDict(saved['model']))
-    config_io.named_config(dataset, network)  # A name the config file takes.
-  except (IndexError, ValueError, KeyError, TypeError):  # No workdir, or none that reads: ResNet-20's.
-    dataset, network = 'cifar10', 'resnet20'
-  return f'--config={os.path.relpath(config_io.config_file(dataset))}:{network}'
+def check_file(name: str) -> None:
+  """Refuses the file that flag `name` names to write, where it is a directory or its directory cannot be
+  written."""
+  from resnet_jax.workdir import check_writable
+  path = FLAGS[name].value
+  if path:
+    if os.path.isdir(path):
+      raise ConfigError(Argument(name, path), ' is a directory: name a file.')
+    check_writable(os.path.dirname(os.path.abspath(path)), f'{flag(name)}\'s directory')
 
 
-def _config_file_given() -> str | None:
-  """The FILE of the command line's last --config=FILE[:VARIANT], or None."""
-  given = [arg.partition('=')[2] for arg in sys.argv[1:] if arg.startswith('--config=')]
-  return given[-1].partition(':')[0] if given else None
-
-
-def _config_file_line(error: BaseException) -> str | None:
-  """'FILE, line N' of the innermost frame of error's traceback in a config file (a .py outside the installed
-  libraries and this package), or None where no config file raised it."""
-  frames = traceback.extract_tb(error.__traceback__)
-  here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  for frame in reversed(frames):
-    path = os.path.abspath(frame.filename)
-    if path.endswith('.py') and 'site-packages' not in path and not path.startswith((here, sys.prefix,
-                                                                                    sys.base_prefix)):
-      return f'{frame.filename}, line {frame.lineno}'
-  return None
-
-
-def _causes(error: BaseException) -> list[BaseException]:
-  """error, the exception it was raised from or during, that one's, and so on."""
-  chain = []
-  while error is not None and error not in chain:
-    chain.append(error)
-    error = error.__cause__ or error.__context__
-  return chain
-
-
-def _parse_flags(argv):
-  try:
-    rest = flags.FLAGS(argv)
-    for name in flags.FLAGS:  # A config file that failed to load raises only when its config is read.
-      getattr(getattr(flags.FLAGS, name), 'keys', None)
-  except Exception as e:  # noqa: BLE001 -- whatever the flags or config files raised is the user's input.
-    fail(flag_error(e))
-  if len(rest) > 1:
-    fail(f'Unexpected arguments: {" ".join(rest[1:])}: every argument is a --flag=VALUE. See --help.')
-  return rest
+class Terminated(KeyboardInterrupt):
+  """SIGTERM where nothing is saved on it (outside training, which saves): it stops the program as Ctrl-C does."""
 
 
 def _terminate(signum, frame):
@@ -218,23 +145,113 @@ def interruption(error: KeyboardInterrupt) -> str:
   return 'SIGTERM' if isinstance(error, Terminated) else 'Ctrl-C'
 
 
-def run(main) -> None:
-  """app.run(main) for a main() of no arguments. Bad input, found while the flags and the config are parsed or
-  raised as a ConfigError, ends it with one line `error: ...` and exit status 2 (fail()). On CPU-only runs malloc
-  keeps freed memory (--retain_host_memory), set before main() can start JAX's backend."""
-  def wrapped(argv):
-    del argv  # Checked by _parse_flags.
-    signal.signal(signal.SIGTERM, _terminate)  # Training saves on it instead (runtime/preemption.py).
-    console.quiet_libraries()
-    retain_host_memory()
+def _stopped(error: KeyboardInterrupt) -> str:
+  """The line of a program stopped by a signal: its own where it gave one (launch.py's training), else which."""
+  return error.args[0] if error.args else f'Stopped by {interruption(error)}.'
+
+
+CONFIG_OVERRIDES: list[str] = []  # This program's --config.KEY=VALUE arguments, as KEY=VALUE (takes_config).
+
+
+def _parse(argv: list[str], uses: tuple[str, ...], takes_config: bool) -> None:
+  """Parses argv into FLAGS (and CONFIG_OVERRIDES): a mistake is a ConfigError, or absl's error, which is the
+  user's input too. Of the SHARED flags, the program takes those it `uses`."""
+  argv, overrides = config_flags.split(argv)
+  FLAGS.unparse_flags()
+  rest = FLAGS(argv)
+  if len(rest) > 1:
+    raise ConfigError(f'Unexpected arguments: {" ".join(rest[1:])}: every argument is a --flag=VALUE. See --help.')
+  if foreign := [name for name in SHARED if FLAGS[name].present and name not in uses]:
+    raise ConfigError(f"Unknown command line flag '{foreign[0]}'. See --help.")
+  if overrides and not takes_config:
+    key = overrides[0].partition('=')[0]
+    raise ConfigError(f'This program takes no --config flags: set {key} with ', Setting(key, 'VALUE'), '.')
+  CONFIG_OVERRIDES[:] = overrides
+
+
+def _parse_error(error: Exception) -> str:
+  """The one line of a mistake in the command line: a ConfigError's, or absl's own message."""
+  return error_line(error if isinstance(error, ConfigError) else f'{str(error).rstrip(".")}. See --help.')
+
+
+def _main(main: Callable[[], None]) -> int:
+  """main(), its mistakes as one line on stderr: its exit status."""
+  try:
+    environment.check_jax_version()
+    main()
+    return 0
+  except ConfigError as e:
+    print(error_line(e), file=sys.stderr, flush=True)
+    return 2
+  except (NonFiniteLossError, WriteError) as e:
+    print(error_line(str(e)), file=sys.stderr, flush=True)
+    return 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+  """A command-line program: its main() of no arguments, how its command line names a config key and an argument
+  (dialect), the SHARED flags it takes (uses), and whether it takes --config.KEY=VALUE arguments (CONFIG_OVERRIDES).
+
+  Bad input, found while the flags and the config are parsed or raised as a ConfigError, ends it with one line
+  `error: ...` and exit status 2; a failed write or a non-finite loss with exit status 1; Ctrl-C and SIGTERM (where
+  nothing saves on them) with one line.
+  """
+  main: Callable[[], None]
+  dialect: Dialect = config_dialect
+  uses: tuple[str, ...] = ()
+  takes_config: bool = False
+
+  def execute(self, argv: list[str]) -> int:
+    """Runs the program in this process (the tests) as run() does, its flags parsed from argv (argv[0] its name):
+    its exit status."""
+    speak(self.dialect)
     try:
-      environment.check_jax_version()
-      main()
-    except ConfigError as e:
-      fail(str(e))
+      _parse(argv, self.uses, self.takes_config)
+    except (ConfigError, flags.Error) as e:
+      print(_parse_error(e), file=sys.stderr, flush=True)
+      return 2
+    console.setup()
+    try:
+      return _main(self.main)
+    except SystemExit as e:  # A main's sys.exit(status).
+      return e.code
     except KeyboardInterrupt as e:
-      print(f'error: Stopped by {interruption(e)}.', file=sys.stderr, flush=True)
-      os._exit(128 + (signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT))  # Not sys.exit: threads
-      # still at work (data, checkpoints) would hold the exit or print.
-  _show_library_flags_in_help()
-  app.run(wrapped, flags_parser=_parse_flags)
+      print(error_line(_stopped(e)), file=sys.stderr, flush=True)
+      return 128 + (signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT)
+
+  def run(self) -> None:
+    """Runs the program as the process (absl's app.run). On CPU-only runs malloc keeps freed memory
+    (--retain_host_memory), set before main() can start JAX's backend."""
+    speak(self.dialect)
+    key_flags('retain_host_memory', 'alsologtostderr', *self.uses)
+
+    def parse(argv):
+      try:
+        _parse(argv, self.uses, self.takes_config)
+      except (ConfigError, flags.Error) as e:
+        print(_parse_error(e), file=sys.stderr, flush=True)
+        sys.exit(2)
+      return argv[:1]
+
+    def main(argv):
+      del argv  # Parsed by parse.
+      signal.signal(signal.SIGTERM, _terminate)  # Training saves on it instead (resnet_jax/preemption.py).
+      console.setup()
+      if FLAGS.retain_host_memory and host_memory.cpu_only():
+        host_memory.retain_freed_memory()
+      try:
+        status = _main(self.main)
+      except KeyboardInterrupt as e:
+        print(error_line(_stopped(e)), file=sys.stderr, flush=True)
+        status = 128 + (signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT)
+      if status:  # Not sys.exit: threads still at work (data, checkpoints) would hold the exit or print.
+        sys.stdout.flush()
+        os._exit(status)
+
+    app.run(main, flags_parser=parse)
+
+
+__all__ = ['CONFIG_OVERRIDES', 'Dialect', 'FLAGS', 'Program', 'SHARED', 'Terminated', 'check_directory',
+           'check_file', 'config_dialect', 'define_integer_list', 'error_line', 'flag', 'interruption', 'key_flags',
+           'reading', 'set_dialect', 'speak']

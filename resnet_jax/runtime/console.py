@@ -1,19 +1,20 @@
-"""What a run tells its user: progress and results on stdout; every library's log in the run's log file.
+"""What a program tells its user: the library's lines (INFO records of the resnet_jax loggers: progress, ETA,
+evaluations, results) on stdout, from process 0 alone; warnings and errors on stderr; the INFO logs of the libraries
+(orbax, JAX, TensorFlow) only in a training run's log file (<workdir>/train.log).
 
-By default stderr carries only warnings and errors. The INFO logs of this code and of the libraries (orbax,
-JAX, TensorFlow) go to the training run's log file (<workdir>/train.log), or nowhere for commands without one;
-absl's `--alsologtostderr` (or `--stderrthreshold=info`) brings them back to stderr.
+absl's `--alsologtostderr` (or `--stderrthreshold=info`) brings every INFO log to stderr too.
 """
-import contextlib
-import logging as python_logging
+import logging
 import os
 import sys
 import threading
 
-import jax
-from absl import flags, logging
+from absl import flags
+from absl import logging as absl_logging
 
 flags.FLAGS.set_default('stderrthreshold', 'warning')  # absl's flag: the lowest level stderr shows.
+LIBRARY = logging.getLogger('resnet_jax')
+_primary = [True]  # Whether this process speaks for the run (process 0): set by speaks_for_the_run.
 
 
 def counted(count: int, noun: str) -> str:
@@ -21,44 +22,67 @@ def counted(count: int, noun: str) -> str:
   return f'{count:,} {noun}{"" if count == 1 else "s"}'
 
 
+def speaks_for_the_run(primary: bool) -> None:
+  """Whether this process's lines reach the terminal: process 0's do, once JAX knows the processes."""
+  _primary[0] = primary
+
+
 def say(text: str) -> None:
-  """One line for the user on stdout (process 0 only; call it after parallel.initialize), also in the log."""
-  logging.info('%s', text)
-  if jax.process_index() == 0:
-    print(text, flush=True)
+  """One line of the program's own for the user on stdout (process 0), also in the log file."""
+  LIBRARY.info('%s', text)
+
+
+class _Terminal(logging.Handler):
+  """The library's INFO records as plain lines on stdout (whatever sys.stdout is when they are emitted)."""
+
+  def emit(self, record) -> None:
+    if record.levelno == logging.INFO and _primary[0]:
+      print(record.getMessage(), file=sys.stdout, flush=True)
 
 
 def _stderr_threshold() -> int:
-  return logging.converter.string_to_standard(flags.FLAGS.stderrthreshold)
+  return absl_logging.converter.string_to_standard(flags.FLAGS.stderrthreshold)
 
 
 def _verbose() -> bool:
   """Whether the user asked for every log on stderr (absl's flags)."""
-  return flags.FLAGS.alsologtostderr or flags.FLAGS.logtostderr or _stderr_threshold() <= python_logging.INFO
+  return flags.FLAGS.alsologtostderr or flags.FLAGS.logtostderr or _stderr_threshold() <= logging.INFO
 
 
-def quiet_libraries() -> None:
-  """Keeps INFO logs off stderr and TensorFlow's C++ banner away, unless the user asked for every log."""
+def setup() -> None:
+  """The library's lines on stdout; INFO logs off stderr and TensorFlow's C++ banner away, unless the user asked for
+  every log. Once per process."""
+  LIBRARY.setLevel(logging.INFO)
+  if not any(isinstance(handler, _Terminal) for handler in LIBRARY.handlers):
+    LIBRARY.addHandler(_Terminal())
   if _verbose():
     return
   # Read when TensorFlow is first imported. TensorFlow only reads data and writes events here: its oneDNN ops,
   # whose banner this silences, compute nothing of the run's.
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
-  logging.get_absl_handler().addFilter(
-      lambda record: record.levelno >= _stderr_threshold() and not _from_background(record))
+  handler = absl_logging.get_absl_handler()
+  if not any(isinstance(f, _Quiet) for f in handler.filters):
+    handler.addFilter(_Quiet())
   threading.excepthook = _log_thread_exception
   sys.unraisablehook = _log_unraisable
+
+
+class _Quiet(logging.Filter):
+  """stderr: records at the threshold (warnings) and above, but the background's and the library's INFO."""
+
+  def filter(self, record) -> bool:
+    return record.levelno >= _stderr_threshold() and not _from_background(record)
 
 
 def _from_background(record) -> bool:
   """orbax's own reports, and exceptions of background threads and of asyncio tasks (orbax writes with asyncio:
   a failed write's tasks may be reported "never retrieved" when collected): the run states their outcome on the
   terminal itself (a checkpoint that does not read or write), so they stay in the log file."""
-  return (f'{os.sep}orbax{os.sep}' in record.pathname or record.name in (_BACKGROUND.name, 'asyncio'))
+  return f'{os.sep}orbax{os.sep}' in record.pathname or record.name in (_BACKGROUND.name, 'asyncio')
 
 
-_BACKGROUND = python_logging.getLogger('resnet_jax.background')
+_BACKGROUND = logging.getLogger('resnet_jax.background')
 
 
 def _log_unraisable(args) -> None:
@@ -69,28 +93,3 @@ def _log_unraisable(args) -> None:
 def _log_thread_exception(args) -> None:
   _BACKGROUND.error('Exception in thread %s', args.thread.name if args.thread else '?',
                     exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
-
-
-class _LogFile(python_logging.FileHandler):
-  """A log file that never interrupts the run: a record it cannot write (disk full) is dropped."""
-
-  def handleError(self, record) -> None:
-    del record
-
-  def close(self) -> None:
-    with contextlib.suppress(OSError):
-      super().close()
-
-
-@contextlib.contextmanager
-def log_file(path: str):
-  """Appends every log record, INFO and above, to `path` while the context lasts."""
-  handler = _LogFile(path)
-  handler.setFormatter(logging.PythonFormatter())
-  root = python_logging.getLogger()
-  root.addHandler(handler)
-  try:
-    yield
-  finally:
-    root.removeHandler(handler)
-    handler.close()

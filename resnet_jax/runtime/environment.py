@@ -8,9 +8,9 @@ import jax
 from absl import logging
 
 from resnet_jax.errors import ConfigError
-from resnet_jax.runtime import host_memory
+from resnet_jax.runtime import console, host_memory
 
-LOWEST_JAX = (0, 11, 2)  # The lent GPU machine's image; .ci/run runs the tests under it.
+LOWEST_JAX = (0, 11, 2)  # The GPU machine's image; .ci/run runs the tests under it.
 
 # What fixes a CPU-only JAX on a machine with an accelerator (README.md, "Set-up").
 INSTALL = {'NVIDIA GPU': '.venv/bin/pip install -r requirements-cuda.txt -e .',
@@ -83,9 +83,10 @@ def describe(dtype: str | None) -> str:
 
 
 def announce(dtype: str | None = None) -> None:
-  """The first lines of a run: what it runs on, and a warning if an accelerator is left unused."""
-  from resnet_jax.runtime.console import say
-  say(describe(dtype))
+  """The first lines of a program that runs JAX (after parallel.initialize): what it runs on, and a warning if an
+  accelerator is left unused. From here, process 0 alone speaks for the run."""
+  console.speaks_for_the_run(jax.process_index() == 0)
+  console.say(describe(dtype))
   warnings = (unused_accelerator(jax.default_backend(), accelerator_on_host(), os.environ.get('JAX_PLATFORMS', '')),
               unused_slurm_gpus(os.environ, jax.local_device_count() if jax.default_backend() == 'gpu' else 0))
   for warning in filter(None, warnings):

@@ -1,1 +1,2 @@
-"""Tools around the engine: the torchvision converter, the benchmarks and their PyTorch side, model summaries."""
+"""Tools around the library, which never imports them: the torchvision converter, the benchmarks and their PyTorch
+side, the SLURM array writer, and the GPU window's units of work."""

@@ -2,58 +2,26 @@
 one convolution layer's three convolutions alone; each beside PyTorch's (tools/torch_reference.py), as the rows of
 experiments/benchmark.py's tables.
 
-A step's time is the median over `repeats` windows of `window` steps each (after `warmup` steps), so that
-dispatch overlaps execution as in training, and one slow window does not move the result.
+A step's time is the median over `repeats` windows of `window` steps each (after `warmup` steps: timing.py).
 """
+import copy
 import os
 import platform
-import resource
-import statistics
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from resnet_jax import limits, memory, parallel, replicas
-from resnet_jax.errors import ConfigError
+from configs import schema
+from resnet_jax import compute, memory, parallel, replicas
+from resnet_jax.errors import Argument, ConfigError
 from resnet_jax.models import abstract_variables, conv, count_macs, create_model, model_name
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
-from resnet_jax.runtime import auto
 from resnet_jax.tools import conv_routes, step_profile
 from resnet_jax.tools.tables import cell, text
+from resnet_jax.tools.timing import median_step_seconds, timed_steps
 from resnet_jax.train_step import abstract_state, empty_metrics, init_state, jit_train_step
-
-
-def median_step_seconds(step, sync, warmup: int, window: int, repeats: int) -> float:
-  """Runs step() warmup times, then `repeats` windows of `window` calls, each ended by sync(); returns the
-  median seconds per call."""
-  for _ in range(warmup):
-    step()
-  sync()
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    for _ in range(window):
-      step()
-    sync()
-    times.append((time.perf_counter() - start) / window)
-  return statistics.median(times)
-
-
-def timed_steps(step, sync, warmup: int, window: int, repeats: int) -> dict:
-  """median_step_seconds, the process's page faults and kernel CPU seconds per timed step, and its peak resident
-  size so far (Linux counts ru_maxrss in KiB)."""
-  for _ in range(warmup):
-    step()
-  sync()
-  before = resource.getrusage(resource.RUSAGE_SELF)
-  seconds = median_step_seconds(step, sync, 0, window, repeats)
-  after = resource.getrusage(resource.RUSAGE_SELF)
-  steps = window * repeats
-  return {'step_seconds': seconds, 'page_faults_per_step': (after.ru_minflt - before.ru_minflt) / steps,
-          'system_seconds_per_step': (after.ru_stime - before.ru_stime) / steps,
-          'peak_resident_bytes': after.ru_maxrss * 1024}
 
 
 def _memory_bytes(compiled) -> int | None:
@@ -76,16 +44,15 @@ def _xla_flops(step_fn, *args) -> float | None:
 def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, repeats: int = 5,
                    profile: bool = False) -> dict:
   """Times config's training step (the one training runs, donated state; config.num_replicas nets at once) on a
-  synthetic batch over all devices; also says whether its blocks were unrolled and its conv gradients
-  standard-layout, and how its replicas ran (the config's 'auto's resolved). images_per_sec counts every replica's
-  images. profile: also where `window` more steps' time went (step_profile.seconds_by_kind)."""
-  config = auto.resolve(config)
+  synthetic batch over all devices; also says how it was computed (config.compute, resolved). images_per_sec counts
+  every replica's images. profile: also where `window` more steps' time went (step_profile.seconds_by_kind)."""
+  config = copy.deepcopy(config)
   config.batch_size = config.eval_batch_size = batch_size  # The benchmark does not evaluate.
   mesh = parallel.make_mesh()
-  limits.validate(config, mesh)
+  schema.check(config, mesh.devices.size)
   model, tx = create_model(config), create_optimizer(config, learning_rate_schedule(config))
   memory.check_fits(config, model, mesh, abstract_state(model, tx, config))  # Before the batch: it may not fit.
-  size, nets = config.dataset.image_size, replicas.count(config)
+  choices, size, nets = compute.of(config), config.dataset.image_size, replicas.count(config)
   state, running = init_state(model, tx, config, mesh), empty_metrics(config, mesh)()
   sharded = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(parallel.DATA))
   rng = np.random.default_rng(0)
@@ -93,10 +60,12 @@ def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, re
                           'label': rng.integers(0, config.dataset.num_classes, batch_size).astype(np.int32)},
                          sharded)
   seeds = replicas.seed_argument(config)
-  jitted_step = lambda model: jit_train_step(model, tx, config, lambda inputs, step, seed: inputs)
-  step_fn = jitted_step(model)
-  xla_flops = _xla_flops(jitted_step(model.clone(unroll_blocks=True)), state, running, batch, seeds)
-  if xla_flops and replicas.axis(config) == 'map':
+  step_fn = jit_train_step(model, tx, config, lambda inputs, step, seed: inputs)
+  unrolled = copy.deepcopy(config)
+  unrolled.compute.block_loop = 'unroll'
+  xla_flops = _xla_flops(jit_train_step(model, tx, unrolled, lambda inputs, step, seed: inputs), state, running,
+                         batch, seeds)
+  if xla_flops and choices.replica_axis == 'map':
     xla_flops *= nets  # The replicas' loop: its body counted once (one net: no loop, and a factor of 1).
   start = time.perf_counter()
   compiled = step_fn.lower(state, running, batch, seeds).compile()
@@ -114,9 +83,9 @@ def jax_train_step(config, batch_size: int, warmup: int = 3, window: int = 5, re
   return {**timing, 'replicas': nets, 'images_per_sec': nets * batch_size / timing['step_seconds'],
           'compile_seconds': compile_seconds, 'xla_flops': xla_flops,
           'model_flops': 6.0 * count_macs(model, variables, size) * batch_size * nets,
-          'memory_bytes': _memory_bytes(compiled), 'unrolled': model.unroll_blocks,
-          'replica_axis': replicas.of_several(nets, replicas.axis(config), None),
-          'standard_layout_gradients': model.standard_layout_gradients}
+          'memory_bytes': _memory_bytes(compiled), 'compute': choices.describe(),
+          'unrolled': choices.block_loop == 'unroll', 'replica_axis': replicas.of_several(nets, choices.replica_axis, None),
+          'standard_layout_gradients': choices.conv_gradients == 'standard_layout'}
 
 
 def jax_step_row(config, batch_size: int, peak_flops: float, warmup: int, window: int, repeats: int,
@@ -125,8 +94,7 @@ def jax_step_row(config, batch_size: int, peak_flops: float, warmup: int, window
   utilisation (XLA's FLOPs per second against `peak_flops`)."""
   mine = jax_train_step(config, batch_size, warmup, window, repeats, profile)
   axis = f', replicas by {mine["replica_axis"]}' if mine['replica_axis'] else ''
-  how = (f'{"unrolled" if mine["unrolled"] else "scan"}, '
-         f'{"standard-layout" if mine["standard_layout_gradients"] else "XLA"} conv gradients{axis}')
+  how = f'{mine.pop("compute")}{axis}'
   return {'network': model_name(config.model), 'batch': batch_size, 'dtype': config.model.dtype,
           'implementation': f'resnet_jax ({how})', **mine,
           'mfu': mine['xla_flops'] / mine['step_seconds'] / peak_flops if mine['xla_flops'] else None}
@@ -212,9 +180,9 @@ def check_conv_fits(batch: int, size: int, channels: int, kernel: int, nets: int
   known = memory.device_bytes(jax.devices()[0])
   need = 4 * batch * size * size * channels * (4 + kernel * kernel + nets)
   if known and need > known[0]:
-    raise ConfigError(f'--layers={size}:{channels}:{kernel} at --batch={batch} needs at least '
-                      f'{memory.size_text(need)}, but {known[1]} is {memory.size_text(known[0])}: use a smaller '
-                      '--batch or --layers.')
+    raise ConfigError(Argument('layers', f'{size}:{channels}:{kernel}'), ' at ', Argument('batch', batch),
+                      f' needs at least {memory.size_text(need)}, but {known[1]} is {memory.size_text(known[0])}: use '
+                      'a smaller ', Argument('batch'), ' or ', Argument('layers'), '.')
 
 
 def conv_rows(batch: int, size: int, channels: int, kernel: int, nets: int, repeats: int) -> list[dict]:

@@ -1,5 +1,5 @@
 """Ways to compute a stride-1, zero-padded ('SAME') KxK convolution other than XLA's convolution op, timed by
-experiments/benchmark.py --bench=conv beside it (docs/benchmarks.md, issue 24). The nets use none of them: none
+experiments/benchmark.py --bench=conv beside it (docs/benchmarks.md). The nets use none of them: none
 was faster on the CPU. Each takes x (NHWC) and w (HWIO) in float32; its gradients are JAX's of its own ops.
 """
 import jax.numpy as jnp

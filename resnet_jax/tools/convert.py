@@ -1,26 +1,24 @@
-r"""Import torchvision ResNet weights into a workdir, to evaluate or lesion-study the published models.
-
-  python -m resnet_jax.tools.convert --torchvision resnet50-0676ba61.pth --config=configs/imagenet.py:resnet50,modern \
-      --workdir=workdirs/resnet50-torchvision
+"""torchvision's ResNet weights as a workdir of this codebase (step 0 of a TrainState, fresh optimizer state), to
+evaluate or lesion-study the published models: experiments/convert_torchvision.py is its command line.
 
 torchvision's nets are ResNet-18/34/50/101/152 with option B shortcuts, the v1.5 bottleneck (stride on the 3x3
-conv) and inputs normalized by ImageNet's per-channel mean and std; the config must say so. The checkpoint is
-step 0 of a TrainState, with fresh optimizer state. Needs torch (for reading the file) and nothing else of it.
+conv) and inputs normalized by ImageNet's per-channel mean and std; the config must say so. Needs torch to read
+the file, and nothing else of it.
 """
 import os
-import shlex
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import flags
-from ml_collections import config_flags
 
-from resnet_jax import parallel
-from resnet_jax.checkpoint import holdings
-from resnet_jax.errors import ConfigError
+from configs import schema
+from resnet_jax import parallel, workdir as workdirs
+from resnet_jax.checkpoint import Checkpoints
+from resnet_jax.errors import Argument, ConfigError, Setting
+from resnet_jax.models import abstract_variables, create_model, depths, model_name, summary
 from resnet_jax.models.depths import IMAGENET_STAGES
-from resnet_jax.runtime import cli
+from resnet_jax.optim import create_optimizer, learning_rate_schedule
+from resnet_jax.train_step import Metrics, TrainState
 
 BN = {'scale': 'weight', 'bias': 'bias', 'mean': 'running_mean', 'var': 'running_var'}
 
@@ -92,30 +90,26 @@ def check_net(state_dict: dict[str, np.ndarray], config) -> None:
   depth, classes = torchvision_net(state_dict)
   if depth is not None and depth != config.model.depth:
     raise ConfigError(f'The torchvision file is a ResNet-{depth}, not the config\'s ResNet-{config.model.depth}: '
-                      f'use --config=configs/imagenet.py:resnet{depth},modern.')
+                      'use ', Argument('config', f'configs/imagenet.py:resnet{depth},modern'), '.')
   if classes is not None and classes != config.dataset.num_classes:
     raise ConfigError(f'The torchvision file\'s head has {classes} classes, not the config\'s '
-                      f'{config.dataset.num_classes}: set --config.dataset.num_classes={classes}.')
+                      f'{config.dataset.num_classes}: set ', Setting('dataset.num_classes', classes), '.')
 
 
 def check_config(config) -> None:
   """torchvision's conventions, which the config must share."""
-  m, fixes = config.model, []
+  m = config.model
   if config.dataset.name != 'imagenet2012':
-    raise ConfigError('torchvision ResNets are ImageNet nets: use --config=configs/imagenet.py:resnetN,modern.')
-  if m.shortcut != 'B':
-    fixes.append('--config.model.shortcut=B')
-  if m.preact:
-    fixes.append('--config.model.preact=False')
-  if m.depth >= 50 and m.bottleneck_stride != '3x3':
-    fixes.append('--config.model.bottleneck_stride=3x3')
-  if config.dataset.normalization != 'per_channel':
-    fixes.append('--config.dataset.normalization=per_channel')
-  if config.num_replicas != 1:
-    fixes.append('--config.num_replicas=1')
+    raise ConfigError('torchvision ResNets are ImageNet nets: use ',
+                      Argument('config', 'configs/imagenet.py:resnetN,modern'), '.')
+  fixes = [Setting(key, value) for key, value, wrong in (
+      ('model.shortcut', 'B', m.shortcut != 'B'), ('model.preact', False, m.preact),
+      ('model.bottleneck_stride', '3x3', m.depth >= 50 and m.bottleneck_stride != '3x3'),
+      ('dataset.normalization', 'per_channel', config.dataset.normalization != 'per_channel'),
+      ('num_replicas', 1, config.num_replicas != 1)) if wrong]
   if fixes:
-    raise ConfigError(f'torchvision weights need {" ".join(fixes)} (or the config configs/imagenet.py:resnet'
-                      f'{m.depth},modern).')
+    raise ConfigError('torchvision weights need ', *[part for fix in fixes for part in (fix, ' ')][:-1],
+                      f' (or the config configs/imagenet.py:resnet{m.depth},modern).')
 
 
 def load_state_dict(path: str) -> dict[str, np.ndarray]:
@@ -125,7 +119,8 @@ def load_state_dict(path: str) -> dict[str, np.ndarray]:
     raise ConfigError('Reading a .pth needs torch, which the main job does not install: '
                       '.venv/bin/pip install -r requirements-test.txt') from None
   if not os.path.isfile(path):
-    raise ConfigError(f'{path} does not exist: pass --torchvision=FILE.pth, a torchvision ResNet state_dict.')
+    raise ConfigError(f'{path} does not exist: pass ', Argument('torchvision', 'FILE.pth'), ', a torchvision ResNet '
+                      'state_dict.')
   try:
     loaded = torch.load(path, map_location='cpu', weights_only=True)
   except Exception as e:  # noqa: BLE001 -- torch raises many kinds for a file that is not a checkpoint.
@@ -144,43 +139,36 @@ def load_state_dict(path: str) -> dict[str, np.ndarray]:
   return arrays
 
 
-def convert(state_dict: dict[str, np.ndarray], config, workdir: str) -> None:
-  """Writes the converted weights as step 0 of a training run of config in workdir."""
-  from resnet_jax.checkpoint import Checkpoints
-  from resnet_jax.models import abstract_variables, create_model, depths
-  from resnet_jax.optim import create_optimizer, learning_rate_schedule
-  from resnet_jax.runtime import auto
-  from resnet_jax.train_step import Metrics, TrainState
+def convert_file(path: str, config, workdir: str) -> None:
+  """convert() of the torchvision state_dict at `path` (a .pth), into a new workdir: one that holds a run already,
+  or a config torchvision's nets do not share, is refused before the file is read."""
+  schema.check(config)
+  if held := workdirs.holdings(workdir):
+    raise ConfigError(f'{workdir} already holds {held}: convert into a new ', Argument('workdir'), '.')
   check_config(config)
+  convert(load_state_dict(path), config, workdir)
+
+
+def convert(state_dict: dict[str, np.ndarray], config, workdir: str) -> None:
+  """Writes a torchvision ResNet's state_dict (of numpy arrays) as step 0 of a training run of config in workdir."""
   check_net(state_dict, config)
-  model = create_model(auto.resolve(config))
+  model = create_model(config)
   tx = create_optimizer(config, learning_rate_schedule(config))
-  size = config.dataset.image_size
-  abstract = abstract_variables(model, size)
+  abstract = abstract_variables(model, config.dataset.image_size)
   arch = depths.architecture(config.model.family, config.model.depth)
   has_transition = {f'stage{i + 1}': arch.has_transition(i) for i in range(len(arch.stage_sizes))}
   variables = from_torchvision(state_dict, abstract, has_transition)
   state = TrainState(step=jnp.zeros((), jnp.int32), params=variables['params'],
                      batch_stats=variables['batch_stats'], opt_state=tx.init(variables['params']))
-  replicated = parallel.replicated(parallel.make_mesh())
-  checkpoints = Checkpoints(workdir, config, keep=1)
-  checkpoints.write_config(config)
-  checkpoints.save(0, jax.device_put((state, Metrics.empty()), replicated), force=True)
-  checkpoints.close()
-
-
-def main() -> None:
-  if held := holdings(FLAGS.workdir):
-    raise ConfigError(f'{FLAGS.workdir} already holds {held}: convert into a new --workdir.')
-  convert(load_state_dict(FLAGS.torchvision), FLAGS.config, FLAGS.workdir)
-  print(f'Wrote {FLAGS.workdir}/checkpoints/0; evaluate with: python launch.py --mode=eval '
-        f'--workdir={shlex.quote(FLAGS.workdir)}')  # The workdir's config.json says the rest.
-
-
-if __name__ == '__main__':
-  config_flags.DEFINE_config_file('config', None, 'configs/imagenet.py:resnetN,modern', lock_config=True)
-  flags.DEFINE_string('torchvision', None, 'A torchvision ResNet state_dict (.pth).')
-  flags.DEFINE_string('workdir', None, 'Where the checkpoint goes.')
-  flags.mark_flags_as_required(['config', 'torchvision', 'workdir'])
-  FLAGS = flags.FLAGS
-  cli.run(main)
+  workdirs.check_writable(workdir)
+  lock = workdirs.lock(workdir)
+  try:
+    checkpoints = Checkpoints(workdir, model_name(config.model))
+    workdirs.write_config(workdir, config)
+    workdirs.write_model(workdir, summary(config))
+    checkpoints.save(0, jax.device_put((state, Metrics.empty()), parallel.replicated(parallel.make_mesh())),
+                     force=True)
+    checkpoints.close()
+  finally:
+    if lock:
+      lock.release()

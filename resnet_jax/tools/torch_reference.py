@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from resnet_jax.models.depths import Architecture
+from resnet_jax.tools.timing import median_step_seconds, timed_steps
 
 
 def _option_a(x, stride: int, features: int):
@@ -129,7 +130,6 @@ def train_step_timer(net: nn.Module, batch_size: int, image_size: int, num_class
 def conv_seconds(batch: int, size: int, channels: int, kernel: int, repeats: int) -> dict[str, float]:
   """benchmarking.jax_convs in PyTorch on the CPU, channels_last (oneDNN's kernels): the forward pass and the input
   and kernel gradients of one KxK, stride-1 layer padded by kernel // 2, each alone."""
-  from resnet_jax.tools.benchmarking import median_step_seconds
   x = torch.randn(batch, channels, size, size).contiguous(memory_format=torch.channels_last)
   w = torch.randn(channels, channels, kernel, kernel).contiguous(memory_format=torch.channels_last)
   g = torch.randn_like(x)
@@ -161,7 +161,6 @@ def step_rows(config, batch: int, dtype: str, platform_name: str, compile: bool,
   """The training step of config's net in each of step_variants, timed as benchmarking.timed_steps times it:
   one row each, with images/s, compile seconds (torch.compile's first step less a step) and GPU memory."""
   from resnet_jax.models import architecture
-  from resnet_jax.tools.benchmarking import timed_steps
   device = 'cuda' if platform_name == 'gpu' else 'cpu'
   rows = []
   for variant in step_variants(platform_name, dtype, compile):

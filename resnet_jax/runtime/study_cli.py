@@ -1,0 +1,47 @@
+"""The command line of the studies of trained workdirs (experiments/layer_responses.py, layer_deletion.py): the
+workdirs, what a read may set of their configs (--set), the replica to study, where the results go."""
+import contextlib
+
+from absl import flags
+
+from resnet_jax import workdir
+from resnet_jax.errors import ConfigError
+from resnet_jax.models import model_name
+from resnet_jax.runtime import cli, config_flags
+from resnet_jax.runtime.console import say
+from resnet_jax.trained import TrainedNet
+
+flags.DEFINE_list('workdirs', None, 'Trained workdirs to study.')
+flags.register_validator('workdirs', lambda workdirs: workdirs is None or bool(workdirs),
+                         message='--workdirs names no workdir: give one or more, separated by commas.')
+flags.DEFINE_integer('replica', None, 'Of a workdir of several replicas (config.num_replicas): the net to study; '
+                     'default 0.', lower_bound=0)
+FLAGS = flags.FLAGS
+USES = ('set', 'out')
+DIALECT = cli.reading(cli.set_dialect, workdir.READ_OVERRIDABLE)
+cli.key_flags('workdirs', 'replica')
+
+
+def out() -> str:
+  """--out, checked writable: where the tables, CSVs and figures go (default workdirs/report)."""
+  cli.check_directory('out')
+  return FLAGS.out or 'workdirs/report'
+
+
+def trained_nets():
+  """Each --workdirs net as a TrainedNet (its config.json read once), opened in turn and closed after its study;
+  two workdirs of one network are refused before any is opened (the tables name nets by network)."""
+  if FLAGS.workdirs is None:
+    raise ConfigError('--workdirs is needed: name the trained workdirs to study, separated by commas.')
+  overrides, held, read = config_flags.absolute_paths(FLAGS.set), {}, {}
+  for path in FLAGS.workdirs:
+    read[path] = workdir.read_configs(path, overrides)
+    name = model_name(read[path][1].model)
+    if name in held:
+      raise ConfigError(f'--workdirs names {held[name]} and {path}, both of {name}: the tables name nets by '
+                        'network, so study them one at a time, each with its own --out.')
+    held[name] = path
+  for path in FLAGS.workdirs:
+    with contextlib.closing(TrainedNet(path, overrides, FLAGS.replica or 0, configs=read[path])) as trained:
+      say(f'Studying {trained.name} at step {trained.step} of {path}, compute dtype {trained.config.model.dtype}.')
+      yield trained
