@@ -7,6 +7,7 @@ config of --workdir=DIR alone read DIR's config.json.
 
 Progress and results go to stdout; the libraries' logs to DIR/train.log (--alsologtostderr: on stderr too).
 """
+
 import json
 
 import ml_collections
@@ -16,8 +17,12 @@ from configs import schema
 from resnet_jax.errors import Argument, ConfigError
 from resnet_jax.runtime import cli, config_flags, environment
 
-flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'summary', 'config'],
-                  'train, eval (the newest checkpoint), summary (parameters, multiply-adds) or config (print it).')
+flags.DEFINE_enum(
+    'mode',
+    'train',
+    ['train', 'eval', 'summary', 'config'],
+    'train, eval (the newest checkpoint), summary (parameters, multiply-adds) or config (print it).',
+)
 flags.DEFINE_bool('multihost', False, 'Call jax.distributed.initialize() (automatic on SLURM and Cloud TPU).')
 flags.DEFINE_string('coordinator_address', None, 'host:port of process 0, for a hand-made multi-process run.')
 flags.DEFINE_integer('num_processes', None, 'Number of processes, with --coordinator_address.')
@@ -37,10 +42,16 @@ def command_line_config() -> ml_collections.ConfigDict:
   """The config of --config and its --config.KEY flags, or, for summary and config, --workdir's config.json."""
   if FLAGS.config is None and FLAGS.mode in ('summary', 'config') and FLAGS.workdir and not cli.CONFIG_OVERRIDES:
     from resnet_jax.workdir import read_config
+
     return ml_collections.ConfigDict(read_config(FLAGS.workdir))
   if FLAGS.config is None and not cli.CONFIG_OVERRIDES:
-    raise ConfigError(f'--mode={FLAGS.mode} needs ', Argument('config', 'configs/DATASET.py:NETWORK'), ', e.g. ',
-                      Argument('config', 'configs/cifar10.py:resnet20'), '.')
+    raise ConfigError(
+        f'--mode={FLAGS.mode} needs ',
+        Argument('config', 'configs/DATASET.py:NETWORK'),
+        ', e.g. ',
+        Argument('config', 'configs/cifar10.py:resnet20'),
+        '.',
+    )
   return config_flags.load(FLAGS.config, cli.CONFIG_OVERRIDES)
 
 
@@ -49,6 +60,7 @@ def summary(config) -> None:
   from clu import parameter_overview
 
   from resnet_jax import models
+
   schema.check(config)
   variables = models.abstract_variables(models.create_model(config), config.dataset.image_size)
   print(parameter_overview.get_parameter_overview(variables['params'], include_stats=False))
@@ -58,21 +70,28 @@ def summary(config) -> None:
 def show_config(config) -> None:
   """The config as JSON, and under "derived" what the run computes from it (not config fields)."""
   from resnet_jax import models, optim
+
   schema.check(config)
   models.create_model(config)  # Refuses a depth of no network.
-  derived = {'network': models.model_name(config.model), 'steps_per_epoch': optim.steps_per_epoch(config),
-             'warmup_steps': optim.warmup_steps(config)}
+  derived = {
+      'network': models.model_name(config.model),
+      'steps_per_epoch': optim.steps_per_epoch(config),
+      'warmup_steps': optim.warmup_steps(config),
+  }
   print(json.dumps({**json.loads(config.to_json()), 'derived': derived}, indent=2))
 
 
 def train(config) -> None:
   from resnet_jax.train import train_and_evaluate
+
   _start_jax(config.model.dtype)
   try:
     train_and_evaluate(config, FLAGS.workdir)
   except KeyboardInterrupt as e:  # A second Ctrl-C, or one before training began.
-    raise type(e)(f'Stopped at once by {cli.interruption(e)}, saving nothing (once training has begun, a single '
-                  'Ctrl-C saves); run the same command to resume from the newest checkpoint, if any.') from None
+    raise type(e)(
+        f'Stopped at once by {cli.interruption(e)}, saving nothing (once training has begun, a single '
+        'Ctrl-C saves); run the same command to resume from the newest checkpoint, if any.'
+    ) from None
 
 
 def evaluate() -> None:
@@ -81,6 +100,7 @@ def evaluate() -> None:
   from resnet_jax import workdir
   from resnet_jax.models import model_name
   from resnet_jax.trained import evaluate_workdir
+
   cli.speak(cli.reading(cli.config_dialect, workdir.READ_OVERRIDABLE))
   _require_workdir()
   overrides = config_flags.absolute_paths(cli.CONFIG_OVERRIDES)
@@ -89,8 +109,11 @@ def evaluate() -> None:
   if FLAGS.config is not None:
     named = config_flags.load(FLAGS.config, ())
     if model_name(named.model) != model_name(saved.model):
-      raise ConfigError(f'{FLAGS.workdir} was trained as {model_name(saved.model)}, not {model_name(named.model)}: '
-                        'drop ', Argument('config'), " (the workdir's config.json is read) or name that network.")
+      raise ConfigError(
+          f'{FLAGS.workdir} was trained as {model_name(saved.model)}, not {model_name(named.model)}: drop ',
+          Argument('config'),
+          " (the workdir's config.json is read) or name that network.",
+      )
   _start_jax(saved.model.dtype)
   protocol = saved.eval.protocol if 'eval' in saved else None
   print(json.dumps(evaluate_workdir(FLAGS.workdir, overrides, protocol, configs)))
@@ -98,13 +121,15 @@ def evaluate() -> None:
 
 def _require_workdir() -> None:
   if not FLAGS.workdir:
-    raise ConfigError(f'--mode={FLAGS.mode} needs ', Argument('workdir', 'DIR'),
-                      ' (checkpoints, metrics and TensorBoard events).')
+    raise ConfigError(
+        f'--mode={FLAGS.mode} needs ', Argument('workdir', 'DIR'), ' (checkpoints, metrics and TensorBoard events).'
+    )
 
 
 def _start_jax(dtype: str) -> None:
   """Starts JAX (on every process of a multi-host run) and says what the run of compute dtype `dtype` runs on."""
   from resnet_jax import parallel
+
   _require_workdir()
   parallel.initialize(FLAGS.multihost, FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
   environment.announce(dtype)

@@ -1,5 +1,6 @@
 """ml_collections configs: one file per dataset, the network chosen after the colon (configs/cifar10.py:resnet56),
 and the schema they are checked against (schema.py)."""
+
 import importlib
 import os
 

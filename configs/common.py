@@ -1,6 +1,7 @@
 """What every dataset's config shares: network names, the model section (the fields of resnet_jax.models.ResNet),
 the compute section (the fields of resnet_jax.compute.Compute), and the error a user can fix. Imports nothing from
 resnet_jax, so that a config file loads alone."""
+
 import json
 import os
 import re
@@ -21,6 +22,7 @@ def value_text(value) -> str:
 class Setting(NamedTuple):
   """A config key named in a ConfigError ('model.depth'), with the value that fixes the mistake where one does.
   Each program names it as its command line sets it (--config.model.depth=56, --set=model.depth=56)."""
+
   key: str
   value: Any = None
 
@@ -31,6 +33,7 @@ class Setting(NamedTuple):
 class Argument(NamedTuple):
   """An argument of the call that raised ('workdir', 'replica'), named in a ConfigError, with the value that fixes
   the mistake where one does. Each program names it as its command line gives it (--workdir, --replica=0)."""
+
   name: str
   value: Any = None
 
@@ -63,8 +66,10 @@ def parse_name(name: str, default_shortcut: str) -> tuple[int, str]:
   """'resnet34-C' -> (34, 'C'); 'resnet56' -> (56, default_shortcut); 'plain20' -> (20, 'none')."""
   match = _NAME.fullmatch(name)
   if not match:
-    raise ConfigError(f'Unknown network {name!r}: name one as resnetDEPTH, resnetDEPTH-A/B/C or plainDEPTH '
-                      '(e.g. resnet56, resnet34-C, plain20).')
+    raise ConfigError(
+        f'Unknown network {name!r}: name one as resnetDEPTH, resnetDEPTH-A/B/C or plainDEPTH '
+        '(e.g. resnet56, resnet34-C, plain20).'
+    )
   kind, depth, shortcut = match.groups()
   if kind == 'plain':
     if shortcut:
@@ -80,24 +85,28 @@ def model_config(family: str, variant: str, default_shortcut: str) -> ml_collect
   """The model section of a named variant ('resnet56', 'resnet34-C', 'plain18', ...) in a family: the fields of
   resnet_jax.models.ResNet, which is built as ResNet(**config.model)."""
   depth, shortcut = parse_name(variant, default_shortcut)
-  return ml_collections.ConfigDict({
-      'family': family,  # 'cifar' (3x3 stem, widths 16/32/64) or 'imagenet' (7x7 stem, widths 64..512).
-      'depth': depth,
-      'shortcut': shortcut,  # 'A', 'B', 'C', or 'none' for a plain net.
-      'preact': False,  # Pre-activation blocks (He et al. 2016).
-      'bottleneck_stride': '1x1',  # '1x1': the paper's v1; '3x3': torchvision's v1.5.
-      'zero_init_residual': False,  # Zero-init each residual branch's last BN scale.
-      'dtype': 'float32',  # Compute dtype: 'float32' or 'bfloat16' (parameters stay float32).
-      'bn_group_size': 0,  # BN statistics over groups of this many images (the paper's per-GPU BN); 0: all.
-      'width_multiplier': 1,  # Every layer's width times this (a wide ResNet); 1: the paper's.
-  })
+  return ml_collections.ConfigDict(
+      {
+          'family': family,  # 'cifar' (3x3 stem, widths 16/32/64) or 'imagenet' (7x7 stem, widths 64..512).
+          'depth': depth,
+          'shortcut': shortcut,  # 'A', 'B', 'C', or 'none' for a plain net.
+          'preact': False,  # Pre-activation blocks (He et al. 2016).
+          'bottleneck_stride': '1x1',  # '1x1': the paper's v1; '3x3': torchvision's v1.5.
+          'zero_init_residual': False,  # Zero-init each residual branch's last BN scale.
+          'dtype': 'float32',  # Compute dtype: 'float32' or 'bfloat16' (parameters stay float32).
+          'bn_group_size': 0,  # BN statistics over groups of this many images (the paper's per-GPU BN); 0: all.
+          'width_multiplier': 1,  # Every layer's width times this (a wide ResNet); 1: the paper's.
+      }
+  )
 
 
 def compute_config() -> ml_collections.ConfigDict:
   """The compute section: how the nets are computed, choices of speed that change no value (the fields of
   resnet_jax.compute.Compute; 'auto' is the backend's fastest measured route). A resumed run may change them."""
-  return ml_collections.ConfigDict({
-      'replica_axis': 'auto',  # How num_replicas nets run in one program: 'vmap', 'map' or 'auto'.
-      'block_loop': 'auto',  # A stage's identical blocks: 'scan' (the program independent of depth) or 'unroll'.
-      'conv_gradients': 'auto',  # 'xla', or 'standard_layout' (resnet_jax/models/conv.py: fast in XLA:CPU loops).
-  })
+  return ml_collections.ConfigDict(
+      {
+          'replica_axis': 'auto',  # How num_replicas nets run in one program: 'vmap', 'map' or 'auto'.
+          'block_loop': 'auto',  # A stage's identical blocks: 'scan' (the program independent of depth) or 'unroll'.
+          'conv_gradients': 'auto',  # 'xla', or 'standard_layout' (resnet_jax/models/conv.py: fast in XLA:CPU loops).
+      }
+  )

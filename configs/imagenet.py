@@ -12,6 +12,7 @@ Recipes:
           torchvision's v1.5 bottleneck, random-resized crops and flips, per-channel normalization.
 The learning rate scales linearly with the global batch (0.1 per 256 images); epochs become steps by the batch.
 """
+
 import os
 
 import ml_collections
@@ -34,23 +35,29 @@ def get_config(variant: str = 'resnet50') -> ml_collections.ConfigDict:
   config.model.zero_init_residual = modern
   if modern:
     config.model.update(dtype='bfloat16', bottleneck_stride='3x3')
-  config.dataset = ml_collections.ConfigDict({
-      'name': 'imagenet2012', 'num_classes': 1000, 'image_size': 224,
-      'train_size': 1_281_167,  # He et al. 2015: "1.28 million training images": the length of an epoch.
-      'source': 'folder',  # 'folder' (train/<wnid>/*.JPEG, val/<wnid>/*.JPEG) or 'tfds' (array_record).
-      'dir': '',  # The folder; for tfds, its data_dir.
-      'cache_dir': os.path.expanduser('~/.cache/resnet_jax'),  # The estimated mean image is cached here.
-      'augmentation': 'random_resized_crop' if modern else 'paper',  # Or the other.
-      'scale_range': (256, 480),  # The paper's shorter-side range.
-      'lighting': not modern,  # AlexNet's PCA lighting noise.
-      'normalization': 'per_channel' if modern else 'per_pixel_mean',  # per_channel: ImageNet's mean and std.
-      'mean_samples': 10_000,  # Training images the per-pixel mean is estimated from.
-      'workers': usable_cpus(),  # Decoding threads per process: the CPUs it may use (SLURM: those granted).
-  })
-  config.eval = ml_collections.ConfigDict({
-      'protocol': 'center_crop',  # Or 'ten_crop', 'multi_scale' (resnet_jax/data/protocols.py).
-      'scales': (224, 256, 384, 480, 640),  # multi_scale's shorter sides.
-  })
+  config.dataset = ml_collections.ConfigDict(
+      {
+          'name': 'imagenet2012',
+          'num_classes': 1000,
+          'image_size': 224,
+          'train_size': 1_281_167,  # He et al. 2015: "1.28 million training images": the length of an epoch.
+          'source': 'folder',  # 'folder' (train/<wnid>/*.JPEG, val/<wnid>/*.JPEG) or 'tfds' (array_record).
+          'dir': '',  # The folder; for tfds, its data_dir.
+          'cache_dir': os.path.expanduser('~/.cache/resnet_jax'),  # The estimated mean image is cached here.
+          'augmentation': 'random_resized_crop' if modern else 'paper',  # Or the other.
+          'scale_range': (256, 480),  # The paper's shorter-side range.
+          'lighting': not modern,  # AlexNet's PCA lighting noise.
+          'normalization': 'per_channel' if modern else 'per_pixel_mean',  # per_channel: ImageNet's mean and std.
+          'mean_samples': 10_000,  # Training images the per-pixel mean is estimated from.
+          'workers': usable_cpus(),  # Decoding threads per process: the CPUs it may use (SLURM: those granted).
+      }
+  )
+  config.eval = ml_collections.ConfigDict(
+      {
+          'protocol': 'center_crop',  # Or 'ten_crop', 'multi_scale' (resnet_jax/data/protocols.py).
+          'scales': (224, 256, 384, 480, 640),  # multi_scale's shorter sides.
+      }
+  )
   config.seed = 0
   config.num_replicas = 1  # Independent nets trained in one program, seeds seed, seed+1, ... (resnet_jax/replicas.py).
   config.compute = compute_config()
@@ -64,10 +71,26 @@ def get_config(variant: str = 'resnet50') -> ml_collections.ConfigDict:
   config.eval_every_steps = epoch * 5
   config.checkpoint_every_steps = 2_000
   config.keep_checkpoints = 3
-  config.optimizer = ml_collections.ConfigDict({
-      'name': 'sgd', 'learning_rate': config.get_ref('batch_size').to_float() * (0.1 / 256), 'momentum': 0.9,
-      'nesterov': False, 'weight_decay': 1e-4, 'label_smoothing': 0.1 if modern else 0.0})
-  config.schedule = ml_collections.ConfigDict({
-      'name': 'cosine' if modern else 'step', 'unit': 'epochs', 'boundaries': (30, 60), 'decay': 0.1,
-      'warmup': 'linear', 'warmup_length': 5 if modern else 0, 'warmup_factor': 0.1, 'warmup_min_depth': 0})
+  config.optimizer = ml_collections.ConfigDict(
+      {
+          'name': 'sgd',
+          'learning_rate': config.get_ref('batch_size').to_float() * (0.1 / 256),
+          'momentum': 0.9,
+          'nesterov': False,
+          'weight_decay': 1e-4,
+          'label_smoothing': 0.1 if modern else 0.0,
+      }
+  )
+  config.schedule = ml_collections.ConfigDict(
+      {
+          'name': 'cosine' if modern else 'step',
+          'unit': 'epochs',
+          'boundaries': (30, 60),
+          'decay': 0.1,
+          'warmup': 'linear',
+          'warmup_length': 5 if modern else 0,
+          'warmup_factor': 0.1,
+          'warmup_min_depth': 0,
+      }
+  )
   return config

@@ -5,6 +5,7 @@ range and cross-field rule, checked once per program (check); KEY=VALUE override
 The one rule not here is the depths a network family has: that is the table of depths itself
 (resnet_jax/models/depths.py), which refuses others when the model is built.
 """
+
 import ast
 import difflib
 import functools
@@ -33,20 +34,44 @@ CHOICES = {
 SOURCES = {'cifar10': ('download', 'folder', 'tfds'), 'imagenet2012': ('folder', 'tfds')}  # dataset.source
 # key -> (lowest, highest): numbers that must be finite and lie in [lowest, highest]; None: unbounded.
 RANGES = {
-    'batch_size': (1, None), 'num_replicas': (1, None), 'eval_batch_size': (1, None), 'total_steps': (1, None),
-    'log_every_steps': (1, None), 'eval_every_steps': (1, None), 'checkpoint_every_steps': (1, None),
-    'keep_checkpoints': (1, None), 'optimizer.learning_rate': (0, None), 'optimizer.momentum': (0, 1),
-    'optimizer.weight_decay': (0, None), 'optimizer.label_smoothing': (0, None), 'schedule.decay': (0, None),
-    'schedule.warmup_length': (0, None), 'schedule.warmup_factor': (0, None), 'model.bn_group_size': (0, None),
+    'batch_size': (1, None),
+    'num_replicas': (1, None),
+    'eval_batch_size': (1, None),
+    'total_steps': (1, None),
+    'log_every_steps': (1, None),
+    'eval_every_steps': (1, None),
+    'checkpoint_every_steps': (1, None),
+    'keep_checkpoints': (1, None),
+    'optimizer.learning_rate': (0, None),
+    'optimizer.momentum': (0, 1),
+    'optimizer.weight_decay': (0, None),
+    'optimizer.label_smoothing': (0, None),
+    'schedule.decay': (0, None),
+    'schedule.warmup_length': (0, None),
+    'schedule.warmup_factor': (0, None),
+    'model.bn_group_size': (0, None),
     'model.width_multiplier': (1, None),
-    'dataset.crop_padding': (0, None), 'dataset.workers': (1, None), 'dataset.mean_samples': (1, None),
-    'dataset.image_size': (1, None), 'dataset.num_classes': (2, None), 'dataset.train_size': (1, None),
+    'dataset.crop_padding': (0, None),
+    'dataset.workers': (1, None),
+    'dataset.mean_samples': (1, None),
+    'dataset.image_size': (1, None),
+    'dataset.num_classes': (2, None),
+    'dataset.train_size': (1, None),
 }
 # Fields that have moved since a config.json was first saved: old key -> today's.
-MOVED = {'replica_axis': 'compute.replica_axis', 'model.block_loop': 'compute.block_loop',
-         'model.conv_gradients': 'compute.conv_gradients'}
-TYPE_NAMES = {bool: 'True or False', int: 'an integer', float: 'a number', str: 'a string', tuple: 'a list',
-              list: 'a list'}
+MOVED = {
+    'replica_axis': 'compute.replica_axis',
+    'model.block_loop': 'compute.block_loop',
+    'model.conv_gradients': 'compute.conv_gradients',
+}
+TYPE_NAMES = {
+    bool: 'True or False',
+    int: 'an integer',
+    float: 'a number',
+    str: 'a string',
+    tuple: 'a list',
+    list: 'a list',
+}
 
 
 def flatten(tree, prefix: str = '') -> dict:
@@ -81,31 +106,47 @@ def check(config, devices: int | None = None) -> None:
     if key in flat:
       value = flat[key]
       bounds = f'at least {lowest}' + (f' and at most {highest}' if highest is not None else '')
-      if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not (
-          lowest <= value and (highest is None or value <= highest)):
+      if (
+          isinstance(value, bool)
+          or not isinstance(value, (int, float))
+          or not math.isfinite(value)
+          or not (lowest <= value and (highest is None or value <= highest))
+      ):
         raise ConfigError(f'{key} must be a finite number {bounds}, not {value!r}: set ', Setting(key), '.')
   choices = {**CHOICES, 'dataset.source': SOURCES.get(flat['dataset.name'], ())}
   for key, allowed in choices.items():
     if key in flat and flat[key] not in allowed:
       raise ConfigError(f'{key} must be one of {", ".join(allowed)}, not {flat[key]!r}: set ', Setting(key), '.')
   if flat['optimizer.label_smoothing'] >= 1:
-    raise ConfigError('optimizer.label_smoothing must be below 1 (at 1 every target is uniform and holds no label): '
-                      'set ', Setting('optimizer.label_smoothing', 0.1), ', say.')
+    raise ConfigError(
+        'optimizer.label_smoothing must be below 1 (at 1 every target is uniform and holds no label): set ',
+        Setting('optimizer.label_smoothing', 0.1),
+        ', say.',
+    )
   size = flat['dataset.image_size']
   if flat.get('dataset.crop_padding', 0) >= size:
-    raise ConfigError(f'dataset.crop_padding must be below the image size, {size} (a crop could then hold no pixel '
-                      f'of the image), not {flat["dataset.crop_padding"]}: set ', Setting('dataset.crop_padding', 4),
-                      ', say.')
+    raise ConfigError(
+        f'dataset.crop_padding must be below the image size, {size} (a crop could then hold no pixel '
+        f'of the image), not {flat["dataset.crop_padding"]}: set ',
+        Setting('dataset.crop_padding', 4),
+        ', say.',
+    )
   if flat['dataset.name'] == 'cifar10' and size != 32:
-    raise ConfigError(f'dataset.image_size is 32 for CIFAR-10, whose images are 32x32, not {size}: set ',
-                      Setting('dataset.image_size', 32), '.')
+    raise ConfigError(
+        f'dataset.image_size is 32 for CIFAR-10, whose images are 32x32, not {size}: set ',
+        Setting('dataset.image_size', 32),
+        '.',
+    )
   _check_increasing('schedule.boundaries', flat['schedule.boundaries'], (32000, 48000))
   if 'dataset.scale_range' in flat:
     _check_increasing('dataset.scale_range', flat['dataset.scale_range'], (256, 480), equal=True)
     if len(flat['dataset.scale_range']) != 2 or flat['dataset.scale_range'][0] < size:
-      raise ConfigError(f'dataset.scale_range is (shortest, longest) shorter side, neither below the crop of '
-                        f'{size}, not {tuple(flat["dataset.scale_range"])}: set ',
-                        Setting('dataset.scale_range', (max(256, size), max(480, size))), ', say.')
+      raise ConfigError(
+          f'dataset.scale_range is (shortest, longest) shorter side, neither below the crop of '
+          f'{size}, not {tuple(flat["dataset.scale_range"])}: set ',
+          Setting('dataset.scale_range', (max(256, size), max(480, size))),
+          ', say.',
+      )
   if 'eval.scales' in flat:
     _check_increasing('eval.scales', flat['eval.scales'], (224, 256, 384, 480, 640))
   if devices:
@@ -116,23 +157,33 @@ def _check_increasing(key: str, values, example: tuple, equal: bool = False) -> 
   """Refuses `values` (of the field `key`) that are not positive numbers, increasing (or equal where `equal`)."""
   values = list(values)
   ordered = values == sorted(values) if equal else values == sorted(set(values))
-  if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in values) or (
-      not ordered):
-    raise ConfigError(f'{key} must be increasing positive numbers, not {tuple(values)}: set ', Setting(key, example),
-                      ', say.')
+  if (
+      not values
+      or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in values)
+      or (not ordered)
+  ):
+    raise ConfigError(
+        f'{key} must be increasing positive numbers, not {tuple(values)}: set ', Setting(key, example), ', say.'
+    )
 
 
 def _check_devices(flat: dict, devices: int) -> None:
   for key in ('batch_size', 'eval_batch_size'):
     if flat[key] % devices:
-      raise ConfigError(f'The global {key} {flat[key]} does not split over {devices} devices: set ', Setting(key),
-                        f' to a multiple of {devices}.')
+      raise ConfigError(
+          f'The global {key} {flat[key]} does not split over {devices} devices: set ',
+          Setting(key),
+          f' to a multiple of {devices}.',
+      )
   group, per_device = flat['model.bn_group_size'], flat['batch_size'] // devices
   if group and per_device % group:
-    raise ConfigError(f'model.bn_group_size={group} does not divide the {per_device} images per device: set ',
-                      Setting('batch_size', group * devices), f' ({group} per device on {devices}), ',
-                      Setting('model.bn_group_size'), f' to a divisor of {per_device}, or to 0 for statistics over '
-                      'the whole batch.')
+    raise ConfigError(
+        f'model.bn_group_size={group} does not divide the {per_device} images per device: set ',
+        Setting('batch_size', group * devices),
+        f' ({group} per device on {devices}), ',
+        Setting('model.bn_group_size'),
+        f' to a divisor of {per_device}, or to 0 for statistics over the whole batch.',
+    )
 
 
 def node_and_field(config, key: str):
@@ -169,8 +220,7 @@ def _unknown(config, key: str) -> ConfigError:
   if parent and parent not in sections:
     return ConfigError(f'The config has no section {parent!r} (it has {", ".join(sorted(filter(None, sections)))}).')
   near = [k for k in keys if k.rpartition('.')[2] == field] or difflib.get_close_matches(key, keys, 1, 0.85)
-  return ConfigError(f'The config has no field {key!r}.', *(
-      (' Did you mean ', Setting(near[0]), '?') if near else ()))
+  return ConfigError(f'The config has no field {key!r}.', *((' Did you mean ', Setting(near[0]), '?') if near else ()))
 
 
 def parse(key: str, text: str, like):
@@ -187,8 +237,14 @@ def parse(key: str, text: str, like):
       return type(like)(value if isinstance(value, (tuple, list)) else (value,))
     return text
   except (ValueError, SyntaxError, TypeError):
-    raise ConfigError(Setting(key, text), f' is not {TYPE_NAMES.get(type(like), "a valid value")}: set ',
-                      Setting(key), ' to one, e.g. ', Setting(key, like), '.') from None
+    raise ConfigError(
+        Setting(key, text),
+        f' is not {TYPE_NAMES.get(type(like), "a valid value")}: set ',
+        Setting(key),
+        ' to one, e.g. ',
+        Setting(key, like),
+        '.',
+    ) from None
 
 
 @functools.cache
@@ -204,8 +260,9 @@ def upgrade(saved: dict, path: str) -> tuple[dict, list[str]]:
   dataset = saved.get('dataset') if isinstance(saved.get('dataset'), dict) else {}
   file = configs.FILES.get(dataset.get('name'))
   if file is None:
-    raise ConfigError(f'{path} has dataset.name={dataset.get("name")!r}, not one of {", ".join(configs.FILES)}: '
-                      'restore it.')
+    raise ConfigError(
+        f'{path} has dataset.name={dataset.get("name")!r}, not one of {", ".join(configs.FILES)}: restore it.'
+    )
   expected, flat = defaults(file), flatten(saved)
   if 'steps_per_epoch' in flat and 'dataset.train_size' not in flat:  # Derived now: optim.steps_per_epoch.
     flat['dataset.train_size'] = flat.pop('steps_per_epoch') * flat['batch_size']
@@ -217,11 +274,15 @@ def upgrade(saved: dict, path: str) -> tuple[dict, list[str]]:
     if key in sections:
       raise ConfigError(f'{path} has {key}={value!r} where configs/{file}.py has a section of fields: restore it.')
     if key in expected and not _same_type(value, expected[key]):
-      raise ConfigError(f'{path} has {key}={value!r}, not {TYPE_NAMES.get(type(expected[key]), "a value")} as '
-                        f'configs/{file}.py gives it (e.g. {expected[key]!r}): restore it.')
+      raise ConfigError(
+          f'{path} has {key}={value!r}, not {TYPE_NAMES.get(type(expected[key]), "a value")} as '
+          f'configs/{file}.py gives it (e.g. {expected[key]!r}): restore it.'
+      )
   if added := sorted(set(flat) - set(expected)):
-    raise ConfigError(f'{path} has {added[0]}, which configs/{file}.py has no field of: remove it (a misspelt field '
-                      'is read as nothing), or restore the file.')
+    raise ConfigError(
+        f'{path} has {added[0]}, which configs/{file}.py has no field of: remove it (a misspelt field '
+        'is read as nothing), or restore the file.'
+    )
   lacking = sorted(set(expected) - set(flat))
   return unflatten({**flat, **{key: expected[key] for key in lacking}}), lacking
 
@@ -240,5 +301,17 @@ def _same_type(value, expected) -> bool:
   return isinstance(value, type(expected))
 
 
-__all__ = ['CHOICES', 'MOVED', 'RANGES', 'SOURCES', 'apply_overrides', 'check', 'defaults', 'flatten',
-           'node_and_field', 'parse', 'unflatten', 'upgrade']
+__all__ = [
+    'CHOICES',
+    'MOVED',
+    'RANGES',
+    'SOURCES',
+    'apply_overrides',
+    'check',
+    'defaults',
+    'flatten',
+    'node_and_field',
+    'parse',
+    'unflatten',
+    'upgrade',
+]

@@ -26,6 +26,7 @@ in --layers at the first --batch (default 128).
 Generated JPEGs of ImageNet's typical size (about 400x350, about 110 KB). For each transform: images/s on one
 thread (= per core) and on a pool of --threads threads; the median of --repeats passes over the images.
 """
+
 import json
 import os
 import platform
@@ -39,17 +40,28 @@ from resnet_jax.runtime import cli
 
 DATASETS = tuple(configs.FILES.values())
 flags.DEFINE_enum('bench', 'step', ['step', 'conv', 'pipeline'], 'What to measure.')
-flags.DEFINE_integer('repeats', 5, 'Windows of steps (step), calls of each convolution (conv) or passes over the '
-                     'images (pipeline); the median counts.', lower_bound=1)
+flags.DEFINE_integer(
+    'repeats',
+    5,
+    'Windows of steps (step), calls of each convolution (conv) or passes over the '
+    'images (pipeline); the median counts.',
+    lower_bound=1,
+)
 # --bench=step
-flags.DEFINE_list('nets', ['cifar10:resnet20', 'cifar10:resnet56', 'cifar10:resnet110', 'cifar10:resnet1202',
-                           'imagenet:resnet50'], 'configs/DATASET.py:VARIANT of each net, as DATASET:VARIANT.')
-flags.register_validator('nets', lambda nets: bool(nets) and all(n.partition(':')[0] in DATASETS and n.partition(':')[2]
-                                                                  for n in nets),
-                         f'--nets takes DATASET:VARIANT of each net, one or more, DATASET one of '
-                         f'{", ".join(DATASETS)}, e.g. --nets=cifar10:resnet20,imagenet:resnet50.')
-flags.DEFINE_list('batch', [], 'Global batch per net (one value for all, or one per net); default 128 for CIFAR, '
-                  '256 for ImageNet.')
+flags.DEFINE_list(
+    'nets',
+    ['cifar10:resnet20', 'cifar10:resnet56', 'cifar10:resnet110', 'cifar10:resnet1202', 'imagenet:resnet50'],
+    'configs/DATASET.py:VARIANT of each net, as DATASET:VARIANT.',
+)
+flags.register_validator(
+    'nets',
+    lambda nets: bool(nets) and all(n.partition(':')[0] in DATASETS and n.partition(':')[2] for n in nets),
+    f'--nets takes DATASET:VARIANT of each net, one or more, DATASET one of '
+    f'{", ".join(DATASETS)}, e.g. --nets=cifar10:resnet20,imagenet:resnet50.',
+)
+flags.DEFINE_list(
+    'batch', [], 'Global batch per net (one value for all, or one per net); default 128 for CIFAR, 256 for ImageNet.'
+)
 
 
 def _check_batch(values: dict) -> bool:
@@ -57,13 +69,18 @@ def _check_batch(values: dict) -> bool:
   batch, counts = values['batch'], (0, 1) if values['bench'] == 'conv' else (0, 1, len(values['nets']))
   if all(b.isdigit() and int(b) > 0 for b in batch) and len(batch) in counts:
     return True
-  raise flags.ValidationError('--batch takes one positive integer' + (
-      ' (--bench=conv times every layer at one batch).' if values['bench'] == 'conv' else
-      ' for every net, or one per net of --nets.'))
+  raise flags.ValidationError(
+      '--batch takes one positive integer'
+      + (
+          ' (--bench=conv times every layer at one batch).'
+          if values['bench'] == 'conv'
+          else ' for every net, or one per net of --nets.'
+      )
+  )
 
 
 flags.register_multi_flags_validator(['batch', 'nets', 'bench'], _check_batch)
-flags.DEFINE_list('dtypes', [], "Compute dtypes: float32, bfloat16; default bfloat16 on GPU, float32 on CPU.")
+flags.DEFINE_list('dtypes', [], 'Compute dtypes: float32, bfloat16; default bfloat16 on GPU, float32 on CPU.')
 
 
 def _choice_list(name: str, key: str) -> None:
@@ -71,78 +88,144 @@ def _choice_list(name: str, key: str) -> None:
   alone."""
   choices = CHOICES[key]
   flags.DEFINE_list(name, ['auto'], f'{key} of the JAX nets: {", ".join(choices)}; each is timed.')
-  flags.register_validator(name, lambda values: bool(values) and set(values) <= set(choices),
-                           f'--{name} takes {", ".join(choices)}, separated by commas.')
+  flags.register_validator(
+      name,
+      lambda values: bool(values) and set(values) <= set(choices),
+      f'--{name} takes {", ".join(choices)}, separated by commas.',
+  )
 
 
 _choice_list('replica_axes', 'compute.replica_axis')
 _choice_list('block_loop', 'compute.block_loop')
 _choice_list('conv_gradients', 'compute.conv_gradients')
-flags.DEFINE_integer('conv_replicas', 2, '--bench=conv: replicas of the layer\'s forward pass timed as the replica '
-                     'axis runs them (vmap: one grouped convolution; map: one at a time).', lower_bound=2)
+flags.DEFINE_integer(
+    'conv_replicas',
+    2,
+    "--bench=conv: replicas of the layer's forward pass timed as the replica "
+    'axis runs them (vmap: one grouped convolution; map: one at a time).',
+    lower_bound=2,
+)
 flags.DEFINE_integer('warmup', 3, 'Steps before timing.', lower_bound=0)
 flags.DEFINE_integer('window', 5, 'Steps per timed window.', lower_bound=1)
-flags.DEFINE_bool('profile', False, 'Also trace --window more steps of each JAX net and print where their time went, '
-                  'by kind of XLA operation (resnet_jax/tools/step_profile.py).')
+flags.DEFINE_bool(
+    'profile',
+    False,
+    'Also trace --window more steps of each JAX net and print where their time went, '
+    'by kind of XLA operation (resnet_jax/tools/step_profile.py).',
+)
 flags.DEFINE_bool('torch', True, 'Also time the nets in PyTorch, where torch is importable.')
 flags.DEFINE_bool('torch_compile', True, 'Include torch.compile among the PyTorch variants.')
-flags.DEFINE_float('peak_tflops', 0.0, 'One device\'s peak for FLOP utilisation; 0: measure it with a matrix '
-                   'product.')
-flags.DEFINE_integer('host_devices', 0, 'CPU: split the host into this many XLA devices (0: leave XLA_FLAGS).',
-                     lower_bound=0)
+flags.DEFINE_float('peak_tflops', 0.0, "One device's peak for FLOP utilisation; 0: measure it with a matrix product.")
+flags.DEFINE_integer(
+    'host_devices', 0, 'CPU: split the host into this many XLA devices (0: leave XLA_FLAGS).', lower_bound=0
+)
 # --bench=conv
-flags.DEFINE_list('layers', ['32:16', '16:32', '8:64'], 'SIZE:CHANNELS[:KERNEL] of each layer (KERNEL odd, default '
-                  '3); default: the 3x3 layers of the CIFAR nets\' three stages.')
-flags.register_validator('layers', lambda layers: bool(layers) and all(
-    len(parts := layer.split(':')) in (2, 3) and all(p.isdigit() and int(p) > 0 for p in parts)
-    and int((parts + ['3'])[2]) % 2 for layer in layers),
+flags.DEFINE_list(
+    'layers',
+    ['32:16', '16:32', '8:64'],
+    'SIZE:CHANNELS[:KERNEL] of each layer (KERNEL odd, default '
+    "3); default: the 3x3 layers of the CIFAR nets' three stages.",
+)
+flags.register_validator(
+    'layers',
+    lambda layers: bool(layers)
+    and all(
+        len(parts := layer.split(':')) in (2, 3)
+        and all(p.isdigit() and int(p) > 0 for p in parts)
+        and int((parts + ['3'])[2]) % 2
+        for layer in layers
+    ),
     '--layers takes SIZE:CHANNELS or SIZE:CHANNELS:KERNEL of each layer, one or more, positive integers, KERNEL '
-    'odd, e.g. --layers=32:16,8:64,56:64:1.')
+    'odd, e.g. --layers=32:16,8:64,56:64:1.',
+)
 # --bench=pipeline
 flags.DEFINE_integer('images', 200, 'Generated JPEGs.', lower_bound=1)
 flags.DEFINE_integer('threads', os.cpu_count() or 1, 'Threads of the pool.', lower_bound=1)
 FLAGS = flags.FLAGS
 # The config keys the benchmark's flags set; any other is the net's, chosen by --nets.
-SET_BY = {'model.dtype': 'dtypes', 'compute.block_loop': 'block_loop', 'compute.conv_gradients': 'conv_gradients',
-          'num_replicas': 'replicas', 'compute.replica_axis': 'replica_axes', 'batch_size': 'batch'}
+SET_BY = {
+    'model.dtype': 'dtypes',
+    'compute.block_loop': 'block_loop',
+    'compute.conv_gradients': 'conv_gradients',
+    'num_replicas': 'replicas',
+    'compute.replica_axis': 'replica_axes',
+    'batch_size': 'batch',
+}
 
 
 def dialect(part) -> str:
   """The benchmark's: a config key as the flag that sets it (SET_BY), any other as another variant of --nets."""
   if isinstance(part, Setting):
-    return (cli.flag(SET_BY[part.key], part.value) if part.key in SET_BY else
-            f'--nets=DATASET:VARIANT (a variant of another {part.key})')
+    return (
+        cli.flag(SET_BY[part.key], part.value)
+        if part.key in SET_BY
+        else f'--nets=DATASET:VARIANT (a variant of another {part.key})'
+    )
   return cli.flag(part.name, part.value)
+
+
 # The benchmarks each flag applies to (--bench, --out and --repeats apply to all).
-STEP_FLAGS = ['nets', 'dtypes', 'replicas', 'replica_axes', 'block_loop', 'conv_gradients', 'warmup', 'window', 'torch',
-              'torch_compile', 'peak_tflops', 'host_devices', 'profile']
-APPLIES_TO = {**dict.fromkeys(STEP_FLAGS, ('step',)), 'layers': ('conv',), 'conv_replicas': ('conv',),
-              'batch': ('step', 'conv'), 'images': ('pipeline',), 'threads': ('pipeline',)}
+STEP_FLAGS = [
+    'nets',
+    'dtypes',
+    'replicas',
+    'replica_axes',
+    'block_loop',
+    'conv_gradients',
+    'warmup',
+    'window',
+    'torch',
+    'torch_compile',
+    'peak_tflops',
+    'host_devices',
+    'profile',
+]
+APPLIES_TO = {
+    **dict.fromkeys(STEP_FLAGS, ('step',)),
+    'layers': ('conv',),
+    'conv_replicas': ('conv',),
+    'batch': ('step', 'conv'),
+    'images': ('pipeline',),
+    'threads': ('pipeline',),
+}
 
 
 def step() -> dict:
   if FLAGS.host_devices:
-    os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
-                               f' --xla_force_host_platform_device_count={FLAGS.host_devices}')
+    os.environ['XLA_FLAGS'] = (
+        os.environ.get('XLA_FLAGS', '') + f' --xla_force_host_platform_device_count={FLAGS.host_devices}'
+    )
   import jax
   import jax.numpy as jnp
 
   from resnet_jax import replicas
   from resnet_jax.tools import benchmarking, tables
+
   platform_name = jax.default_backend()
   gpu = platform_name == 'gpu'
   dtypes = FLAGS.dtypes or ['bfloat16' if gpu else 'float32']
   # The peak of all devices together; a CPU's host devices share its cores, which one product already uses.
   peak = FLAGS.peak_tflops * 1e12 or benchmarking.matmul_flops_per_second(
-      8192 if gpu else 1024, jnp.bfloat16 if 'bfloat16' in dtypes and gpu else jnp.float32)
+      8192 if gpu else 1024, jnp.bfloat16 if 'bfloat16' in dtypes and gpu else jnp.float32
+  )
   peak *= 1 if platform_name == 'cpu' else jax.device_count()
   torch_reference = _torch_reference() if FLAGS.torch else None
-  results = {**benchmarking.machine(), 'devices': jax.device_count(), 'xla_flags': os.environ.get('XLA_FLAGS', ''),
-             'torch': torch_reference and torch_reference.torch.__version__, 'peak_flops': peak,
-             'peak_given': bool(FLAGS.peak_tflops), 'rows': []}
-  runs = [(loop, gradients, nets, axis) for loop in FLAGS.block_loop for gradients in FLAGS.conv_gradients
-          for nets in map(int, FLAGS.replicas or ['1'])
-          for axis in replicas.of_several(nets, FLAGS.replica_axes, ['auto'])]
+  results = {
+      **benchmarking.machine(),
+      'devices': jax.device_count(),
+      'xla_flags': os.environ.get('XLA_FLAGS', ''),
+      'torch': torch_reference and torch_reference.torch.__version__,
+      'peak_flops': peak,
+      'peak_given': bool(FLAGS.peak_tflops),
+      'rows': [],
+  }
+  runs = [
+      (loop, gradients, nets, axis)
+      for loop in FLAGS.block_loop
+      for gradients in FLAGS.conv_gradients
+      for nets in map(int, FLAGS.replicas or ['1'])
+      for axis in replicas.of_several(nets, FLAGS.replica_axes, ['auto'])
+  ]
   batches = FLAGS.batch * len(FLAGS.nets) if len(FLAGS.batch) == 1 else FLAGS.batch or [None] * len(FLAGS.nets)
   for net, batch in zip(FLAGS.nets, batches):
     dataset, variant = net.split(':')
@@ -153,61 +236,98 @@ def step() -> dict:
         config = configs.named(dataset, variant)
         config.model.dtype, config.num_replicas = dtype, nets
         config.compute.update(block_loop=loop, conv_gradients=gradients, replica_axis=axis)
-        rows.append(benchmarking.jax_step_row(config, batch, peak, FLAGS.warmup, FLAGS.window, FLAGS.repeats,
-                                              FLAGS.profile))
+        rows.append(
+            benchmarking.jax_step_row(config, batch, peak, FLAGS.warmup, FLAGS.window, FLAGS.repeats, FLAGS.profile)
+        )
         _say(rows[-1])
-      theirs = [{'network': rows[0]['network'], 'batch': batch, 'dtype': dtype, **row} for row in (
-          torch_reference.step_rows(config, batch, dtype, platform_name, FLAGS.torch_compile, FLAGS.warmup,
-                                    FLAGS.window, FLAGS.repeats) if torch_reference else [])]
+      theirs = [
+          {'network': rows[0]['network'], 'batch': batch, 'dtype': dtype, **row}
+          for row in (
+              torch_reference.step_rows(
+                  config, batch, dtype, platform_name, FLAGS.torch_compile, FLAGS.warmup, FLAGS.window, FLAGS.repeats
+              )
+              if torch_reference
+              else []
+          )
+      ]
       for row in theirs:
         _say(row)
       for mine in rows:
         benchmarking.beside_torch(mine, theirs, peak)
       results['rows'] += [rows[0], *theirs, *rows[1:]]
-  print(f'\n{results["device"]} x{results["devices"]} ({platform_name}), jax {results["jax"]}, torch '
-        f'{results["torch"]}; peak {peak / 1e12:.2f} TFLOP/s ({"given" if FLAGS.peak_tflops else "measured"})')
+  print(
+      f'\n{results["device"]} x{results["devices"]} ({platform_name}), jax {results["jax"]}, torch '
+      f'{results["torch"]}; peak {peak / 1e12:.2f} TFLOP/s ({"given" if FLAGS.peak_tflops else "measured"})'
+  )
   print(tables.markdown_table(benchmarking.STEP_COLUMNS, results['rows']))
   for row in results['rows']:
     if 'seconds_by_kind' in row:
-      print(f'\n{row["network"]} batch {row["batch"]} {row["dtype"]} x{row["replicas"]}, {row["implementation"]}: '
-            f'{1e3 * row["step_seconds"]:.1f} ms per step')
+      print(
+          f'\n{row["network"]} batch {row["batch"]} {row["dtype"]} x{row["replicas"]}, {row["implementation"]}: '
+          f'{1e3 * row["step_seconds"]:.1f} ms per step'
+      )
       kinds = benchmarking.profile_rows(row)
-      print(tables.markdown_table(benchmarking.PROFILE_COLUMNS, kinds) if kinds else
-            'The trace names none of the step\'s operations (step_profile.py reads XLA:CPU\'s traces).')
+      print(
+          tables.markdown_table(benchmarking.PROFILE_COLUMNS, kinds)
+          if kinds
+          else "The trace names none of the step's operations (step_profile.py reads XLA:CPU's traces)."
+      )
   return results
 
 
 def convs() -> dict:
   from resnet_jax.tools import benchmarking, tables
+
   torch_reference = _torch_reference()
   if torch_reference is None:
-    raise ConfigError('--bench=conv compares with PyTorch, which is not importable: install torch '
-                      '(requirements-test.txt).')
+    raise ConfigError(
+        '--bench=conv compares with PyTorch, which is not importable: install torch (requirements-test.txt).'
+    )
   batch = int(FLAGS.batch[0]) if FLAGS.batch else 128
-  rows = [row for layer in FLAGS.layers
-          for row in benchmarking.conv_rows(batch, *(int(n) for n in (layer + ':3').split(':')[:3]),
-                                            FLAGS.conv_replicas, FLAGS.repeats)]
-  results = {**benchmarking.machine(), 'torch': torch_reference.torch.__version__, 'batch': batch,
-             'xla_flags': os.environ.get('XLA_FLAGS', ''), 'rows': rows}
-  print(f'\none {results["platform"]} conv layer (stride 1, padded by kernel // 2) at a time; jax {results["jax"]}, '
-        f'torch {results["torch"]}, {results["cores"]} cores; XLA_FLAGS={results["xla_flags"]!r}')
+  rows = [
+      row
+      for layer in FLAGS.layers
+      for row in benchmarking.conv_rows(
+          batch, *(int(n) for n in (layer + ':3').split(':')[:3]), FLAGS.conv_replicas, FLAGS.repeats
+      )
+  ]
+  results = {
+      **benchmarking.machine(),
+      'torch': torch_reference.torch.__version__,
+      'batch': batch,
+      'xla_flags': os.environ.get('XLA_FLAGS', ''),
+      'rows': rows,
+  }
+  print(
+      f'\none {results["platform"]} conv layer (stride 1, padded by kernel // 2) at a time; jax {results["jax"]}, '
+      f'torch {results["torch"]}, {results["cores"]} cores; XLA_FLAGS={results["xla_flags"]!r}'
+  )
   print(tables.markdown_table(benchmarking.CONV_COLUMNS, rows))
   return results
 
 
 def pipeline() -> dict:
   from resnet_jax.tools import pipeline_speed, tables
-  results = {**pipeline_speed.pipeline_rates(FLAGS.images, FLAGS.threads, FLAGS.repeats),
-             'cpu': platform.processor() or platform.machine(), 'cores': os.cpu_count()}
-  print(f'{results["images"]} JPEGs, mean {results["mean_kb"]:.0f} KB, mean {results["mean_size"][0]:.0f}x'
-        f'{results["mean_size"][1]:.0f}; {FLAGS.threads} threads on {os.cpu_count()} cores')
+
+  results = {
+      **pipeline_speed.pipeline_rates(FLAGS.images, FLAGS.threads, FLAGS.repeats),
+      'cpu': platform.processor() or platform.machine(),
+      'cores': os.cpu_count(),
+  }
+  print(
+      f'{results["images"]} JPEGs, mean {results["mean_kb"]:.0f} KB, mean {results["mean_size"][0]:.0f}x'
+      f'{results["mean_size"][1]:.0f}; {FLAGS.threads} threads on {os.cpu_count()} cores'
+  )
   print(tables.markdown_table(pipeline_speed.columns(FLAGS.threads), results['rows']))
   return results
 
 
 def _say(row: dict) -> None:
-  print(f'{row["network"]} batch {row["batch"]} {row["dtype"]} x{row["replicas"]}: {row["implementation"]} '
-        f'{row["images_per_sec"]:.0f} images/s', flush=True)
+  print(
+      f'{row["network"]} batch {row["batch"]} {row["dtype"]} x{row["replicas"]}: {row["implementation"]} '
+      f'{row["images_per_sec"]:.0f} images/s',
+      flush=True,
+  )
 
 
 def _torch_reference():
@@ -223,9 +343,11 @@ def main() -> None:
   cli.check_file('out')
   for name, benches in APPLIES_TO.items():
     if FLAGS[name].present and FLAGS.bench not in benches:
-      raise ConfigError(f'--{name} applies to --bench={" and --bench=".join(benches)} only: drop it, or set '
-                        f'--bench={benches[0]}.')
+      raise ConfigError(
+          f'--{name} applies to --bench={" and --bench=".join(benches)} only: drop it, or set --bench={benches[0]}.'
+      )
   from resnet_jax.runtime import host_memory
+
   retained = host_memory.retained()  # Set by Program.run, as for launch.py's runs; recorded with the rows.
   results = {'step': step, 'conv': convs, 'pipeline': pipeline}[FLAGS.bench]()
   results['host_memory_retained'] = retained

@@ -8,6 +8,7 @@ conv) and inputs normalized by ImageNet's per-channel mean and std: the config m
 the flags if it does not. The checkpoint is step 0 of a TrainState, with fresh optimizer state. Needs torch (for
 reading the file) and nothing else of it.
 """
+
 import shlex
 
 from absl import flags
@@ -20,14 +21,20 @@ FLAGS = flags.FLAGS
 
 
 def main() -> None:
-  for name, example in (('torchvision', 'FILE.pth'), ('config', 'configs/imagenet.py:resnetN,modern'),
-                        ('workdir', 'DIR')):
+  for name, example in (
+      ('torchvision', 'FILE.pth'),
+      ('config', 'configs/imagenet.py:resnetN,modern'),
+      ('workdir', 'DIR'),
+  ):
     if not FLAGS[name].value:
       raise ConfigError('Give ', Argument(name, example), '.')
   from resnet_jax.tools.convert import convert_file
+
   convert_file(FLAGS.torchvision, config_flags.load(FLAGS.config, cli.CONFIG_OVERRIDES), FLAGS.workdir)
-  print(f'Wrote {FLAGS.workdir}/checkpoints/0; evaluate with: python launch.py --mode=eval '
-        f'--workdir={shlex.quote(FLAGS.workdir)}')  # The workdir's config.json says the rest.
+  print(
+      f'Wrote {FLAGS.workdir}/checkpoints/0; evaluate with: python launch.py --mode=eval '
+      f'--workdir={shlex.quote(FLAGS.workdir)}'
+  )  # The workdir's config.json says the rest.
 
 
 PROGRAM = cli.Program(main, uses=('config', 'workdir'), takes_config=True)

@@ -6,6 +6,7 @@ r"""Plain nets against ResNets by depth (He et al. 2015, Tables 2 and 6, Figs. 4
 Runs plainD and resnetD-A for each depth D (CIFAR: 20, 32, 44, 56, 110; ImageNet: 18, 34) under --root, skips
 finished ones, and writes the table(s), CSV and error curves to --out (default ROOT/report).
 """
+
 from absl import flags
 
 from resnet_jax.reproduce import reporting
@@ -22,8 +23,9 @@ def report(results, out):
 
 
 def main():
-  variants = [f'{kind}{depth}' for depth in sweep_cli.depths(DEFAULT_DEPTHS[FLAGS.dataset])
-              for kind in ('plain', 'resnet')]
+  variants = [
+      f'{kind}{depth}' for depth in sweep_cli.depths(DEFAULT_DEPTHS[FLAGS.dataset]) for kind in ('plain', 'resnet')
+  ]
   variants = [v if v.startswith('plain') else f'{v}-A' for v in variants]  # Table 2's ResNets are option A.
   sweep_cli.run('depth_ablation', variants, report)
 

@@ -20,6 +20,7 @@ Then, with a minute left, the reports are rebuilt (experiments/reproduce_tables.
 Estimates come from each run's own measured images/s once it has logged, else from a prior fitted to the H100
 numbers of docs/results.md (ResNet-20: 30,089 images/s; ResNet-56: ~12,800); --dry_run prints the plan alone.
 """
+
 import math
 import os
 import sys
@@ -37,17 +38,26 @@ from resnet_jax.runtime import cli, jpeg_flags, sweep_cli
 from resnet_jax.runtime.console import say
 from resnet_jax.tools import window
 
-flags.DEFINE_float('budget_seconds', 480, 'Wall time of this window (a GPU machine reached by calls of at most 10 minutes: '
-                   '~8 leaves room for the machine to start).', lower_bound=1)
+flags.DEFINE_float(
+    'budget_seconds',
+    480,
+    'Wall time of this window (a GPU machine reached by calls of at most 10 minutes: '
+    '~8 leaves room for the machine to start).',
+    lower_bound=1,
+)
 flags.register_validator('budget_seconds', math.isfinite, '--budget_seconds must be a finite number of seconds')
 flags.DEFINE_bool('benchmark', True, 'Unit 1: the step benchmark against PyTorch.')
-flags.DEFINE_string('benchmark_net', 'imagenet:resnet50', 'The benchmark\'s net, DATASET:VARIANT.')
-flags.DEFINE_integer('benchmark_batch', 256, 'The benchmark\'s global batch.', lower_bound=1)
-flags.DEFINE_enum('benchmark_dtype', 'bfloat16', ['bfloat16', 'float32'], 'The benchmark\'s compute dtype.')
-flags.DEFINE_bool('replica_benchmark', True, 'Unit 2: --replica_benchmark_net at 1 and --replicas nets per step, '
-                  'the replicas by vmap and by map (float32, JAX alone).')
-flags.DEFINE_string('replica_benchmark_net', 'cifar10:resnet20', 'The replica benchmark\'s net, DATASET:VARIANT.')
-flags.DEFINE_integer('replica_benchmark_batch', 128, 'The replica benchmark\'s batch per net.', lower_bound=1)
+flags.DEFINE_string('benchmark_net', 'imagenet:resnet50', "The benchmark's net, DATASET:VARIANT.")
+flags.DEFINE_integer('benchmark_batch', 256, "The benchmark's global batch.", lower_bound=1)
+flags.DEFINE_enum('benchmark_dtype', 'bfloat16', ['bfloat16', 'float32'], "The benchmark's compute dtype.")
+flags.DEFINE_bool(
+    'replica_benchmark',
+    True,
+    'Unit 2: --replica_benchmark_net at 1 and --replicas nets per step, '
+    'the replicas by vmap and by map (float32, JAX alone).',
+)
+flags.DEFINE_string('replica_benchmark_net', 'cifar10:resnet20', "The replica benchmark's net, DATASET:VARIANT.")
+flags.DEFINE_integer('replica_benchmark_batch', 128, "The replica benchmark's batch per net.", lower_bound=1)
 flags.DEFINE_bool('dry_run', False, 'Print the plan of the window and exit.')
 FLAGS = flags.FLAGS
 
@@ -76,8 +86,14 @@ def training_unit(job: sweep.Job) -> window.Unit:
     steps = config.total_steps - (result.last_step if result else 0)
     return steps * config.batch_size / per_net + OVERHEAD_SECONDS
 
-  return window.Unit(os.path.basename(job.workdir), job.command(python), os.path.join(job.workdir, 'launch.log'),
-                     lambda: job.finished, seconds_left, resumable=True)
+  return window.Unit(
+      os.path.basename(job.workdir),
+      job.command(python),
+      os.path.join(job.workdir, 'launch.log'),
+      lambda: job.finished,
+      seconds_left,
+      resumable=True,
+  )
 
 
 def benchmark_unit(net: str, batch: int, dtype: str, replica_counts: tuple[int, ...] = (1,)) -> window.Unit:
@@ -90,13 +106,25 @@ def benchmark_unit(net: str, batch: int, dtype: str, replica_counts: tuple[int, 
   counts = ','.join(map(str, replica_counts))
   name = f'step_{variant}_{dtype}_{batch}' + (f'_replicas{counts.replace(",", "-")}' if len(replica_counts) > 1 else '')
   out = os.path.join(FLAGS.root, 'benchmarks', f'{name}.json')
-  command = [FLAGS.python, os.path.join(sweep.REPO, 'experiments', 'benchmark.py'), '--bench=step', f'--nets={net}',
-             f'--dtypes={dtype}', f'--batch={batch}', f'--out={os.path.abspath(out)}']
+  command = [
+      FLAGS.python,
+      os.path.join(sweep.REPO, 'experiments', 'benchmark.py'),
+      '--bench=step',
+      f'--nets={net}',
+      f'--dtypes={dtype}',
+      f'--batch={batch}',
+      f'--out={os.path.abspath(out)}',
+  ]
   if len(replica_counts) > 1:
     command += [f'--replicas={counts}', '--replica_axes=vmap,map', '--notorch']
-  return window.Unit(f'benchmark {variant} {dtype}' + (f' replicas {counts}' if len(replica_counts) > 1 else ''),
-                     command, out[:-len('.json')] + '.log', lambda: os.path.exists(out), lambda: BENCHMARK_SECONDS,
-                     resumable=False)
+  return window.Unit(
+      f'benchmark {variant} {dtype}' + (f' replicas {counts}' if len(replica_counts) > 1 else ''),
+      command,
+      out[: -len('.json')] + '.log',
+      lambda: os.path.exists(out),
+      lambda: BENCHMARK_SECONDS,
+      resumable=False,
+  )
 
 
 def benchmark_units(seeds: int) -> list[window.Unit]:
@@ -113,11 +141,14 @@ def check_budget(units: list[window.Unit], budget: float) -> None:
   steps = window.plan(units, budget)
   left = [unit for unit, decision in steps if decision != 'recorded']
   if left and all(decision == 'later' for _, decision in steps if decision != 'recorded'):
-    need = min(min(unit.seconds_left(), window.MIN_PIECE_SECONDS) if unit.resumable else unit.seconds_left()
-               for unit in left)
-    raise ConfigError(f'--budget_seconds={FLAGS.budget_seconds:g} leaves {duration(max(budget, 0))} after the '
-                      f'report, too little for any unit (the smallest needs {duration(need)}): give at least '
-                      f'--budget_seconds={need + REPORT_SECONDS:.0f}.')
+    need = min(
+        min(unit.seconds_left(), window.MIN_PIECE_SECONDS) if unit.resumable else unit.seconds_left() for unit in left
+    )
+    raise ConfigError(
+        f'--budget_seconds={FLAGS.budget_seconds:g} leaves {duration(max(budget, 0))} after the '
+        f'report, too little for any unit (the smallest needs {duration(need)}): give at least '
+        f'--budget_seconds={need + REPORT_SECONDS:.0f}.'
+    )
 
 
 def main():
@@ -136,16 +167,36 @@ def main():
       print(f'{unit.name}: {decision}{left}')
     return
   outcomes = window.run(units, budget, sweep.REPO)
-  if any(os.path.exists(os.path.join(os.path.dirname(unit.log), 'config.json')) for unit in units[len(benchmarks):]):
-    report = [FLAGS.python, os.path.join(sweep.REPO, 'experiments', 'reproduce_tables.py'), f'--root={FLAGS.root}',
-              *jpeg_flags.flag_arguments(jpeg_table)]
-    outcomes += window.run([window.Unit('report', report, os.path.join(FLAGS.root, 'report.log'), lambda: False,
-                                        lambda: REPORT_SECONDS, resumable=False)],
-                           FLAGS.budget_seconds - (time.monotonic() - began), sweep.REPO)
+  if any(os.path.exists(os.path.join(os.path.dirname(unit.log), 'config.json')) for unit in units[len(benchmarks) :]):
+    report = [
+        FLAGS.python,
+        os.path.join(sweep.REPO, 'experiments', 'reproduce_tables.py'),
+        f'--root={FLAGS.root}',
+        *jpeg_flags.flag_arguments(jpeg_table),
+    ]
+    outcomes += window.run(
+        [
+            window.Unit(
+                'report',
+                report,
+                os.path.join(FLAGS.root, 'report.log'),
+                lambda: False,
+                lambda: REPORT_SECONDS,
+                resumable=False,
+            )
+        ],
+        FLAGS.budget_seconds - (time.monotonic() - began),
+        sweep.REPO,
+    )
   pending = [name for name, outcome in outcomes if outcome not in ('recorded', 'done') and name != 'report']
-  say(f'Window done in {duration(time.monotonic() - began)}: ' + (
-      f'{len(pending)} units to go ({", ".join(pending)}); run the same command in the next window.' if pending
-      else 'every unit is recorded.'))
+  say(
+      f'Window done in {duration(time.monotonic() - began)}: '
+      + (
+          f'{len(pending)} units to go ({", ".join(pending)}); run the same command in the next window.'
+          if pending
+          else 'every unit is recorded.'
+      )
+  )
   if any(outcome.startswith('FAILED') for _, outcome in outcomes):
     sys.exit(1)
 

@@ -5,6 +5,7 @@ gradient by path length. Nothing recompiles per configuration.
     python experiments/layer_deletion.py --workdirs=workdirs/paper/cifar10/resnet110-A,workdirs/paper/cifar10/plain110 \
         --out=workdirs/paper/report [--draws=5 --path_samples=20]
 """
+
 import os
 
 import numpy as np
@@ -16,14 +17,15 @@ from resnet_jax.reproduce import plots, reporting
 from resnet_jax.runtime import cli, environment, study_cli
 from resnet_jax.runtime.console import counted
 
-flags.DEFINE_integer('draws', 5, 'Random draws per number of deleted blocks and per number of swaps.',
-                     lower_bound=1)
+flags.DEFINE_integer('draws', 5, 'Random draws per number of deleted blocks and per number of swaps.', lower_bound=1)
 cli.define_integer_list('ks', None, 'Numbers of blocks to delete at random; default 1..all deletable.')
-cli.define_integer_list('swaps', ['1', '2', '4', '8', '16', '32'], 'Numbers of random swaps of same-shape blocks.',
-                        lowest=0)
+cli.define_integer_list(
+    'swaps', ['1', '2', '4', '8', '16', '32'], 'Numbers of random swaps of same-shape blocks.', lowest=0
+)
 flags.DEFINE_bool('include_downsampling', False, 'Let random deletions pick shape-changing blocks too.')
-flags.DEFINE_integer('path_samples', 20, 'Gradient measurements (training batches) per path length; 0: no paths.',
-                     lower_bound=0)
+flags.DEFINE_integer(
+    'path_samples', 20, 'Gradient measurements (training batches) per path length; 0: no paths.', lower_bound=0
+)
 flags.DEFINE_integer('seed', 0, 'Seed of the random blocks, swaps and routes.')
 FLAGS = flags.FLAGS
 
@@ -39,13 +41,25 @@ def study_paths(trained, rng, out):
   table = [[k, distribution[k], mean[k], std[k], effective[k]] for k in lengths]
   cumulative = np.cumsum(effective)
   low, high = int(np.searchsorted(cumulative, 0.05)), int(np.searchsorted(cumulative, 0.95))
-  print(reporting.write_table(
-      out, f'paths_{trained.name}', f'{trained.name}: paths by length (Veit et al. 2016, Fig. 6)',
-      ['length', 'fraction of paths', 'gradient norm (mean)', 'gradient norm (std)', 'share of total gradient'],
-      table, [f'{counted(n, "block")}; {FLAGS.path_samples} training batches per length; 90% of the gradient comes '
-              f'from paths of length {low} to {high}.', reporting.CLAIMS['paths']]))
-  print(plots.paths(os.path.join(out, f'paths_{trained.name}.png'), trained.name, lengths, distribution, mean,
-                    std, effective))
+  print(
+      reporting.write_table(
+          out,
+          f'paths_{trained.name}',
+          f'{trained.name}: paths by length (Veit et al. 2016, Fig. 6)',
+          ['length', 'fraction of paths', 'gradient norm (mean)', 'gradient norm (std)', 'share of total gradient'],
+          table,
+          [
+              f'{counted(n, "block")}; {FLAGS.path_samples} training batches per length; 90% of the gradient comes '
+              f'from paths of length {low} to {high}.',
+              reporting.CLAIMS['paths'],
+          ],
+      )
+  )
+  print(
+      plots.paths(
+          os.path.join(out, f'paths_{trained.name}.png'), trained.name, lengths, distribution, mean, std, effective
+      )
+  )
 
 
 def main():
@@ -59,8 +73,10 @@ def main():
     pool = lesion.candidates(trained, FLAGS.include_downsampling)
     ks = [int(k) for k in FLAGS.ks] if FLAGS.ks else list(range(1, len(pool) + 1))
     if max(ks, default=0) > len(pool):
-      raise ConfigError(f'--ks={",".join(FLAGS.ks)}: {name} has {counted(len(pool), "block")} to delete at random, '
-                        f'not {max(ks)}: name at most {len(pool)}.')
+      raise ConfigError(
+          f'--ks={",".join(FLAGS.ks)}: {name} has {counted(len(pool), "block")} to delete at random, '
+          f'not {max(ks)}: name at most {len(pool)}.'
+      )
     baselines[name] = trained.error()['top1_error']
     single[name] = lesion.single_deletions(trained)
     random[name] = lesion.random_deletions(trained, ks, FLAGS.draws, rng, FLAGS.include_downsampling)
@@ -69,31 +85,69 @@ def main():
       study_paths(trained, rng, out)
     kept_shape = [r['top1_error'] for r in single[name] if not r['changes_shape']]
     changing = [r['top1_error'] for r in single[name] if r['changes_shape'] and not np.isnan(r['top1_error'])]
-    summary.append([name, trained.step, baselines[name], float(np.mean(kept_shape)), float(np.max(kept_shape)),
-                    float(np.mean(changing)) if changing else None])
+    summary.append(
+        [
+            name,
+            trained.step,
+            baselines[name],
+            float(np.mean(kept_shape)),
+            float(np.max(kept_shape)),
+            float(np.mean(changing)) if changing else None,
+        ]
+    )
 
   names = list(single)
-  reporting.write_table(out, 'single_deletion', 'Held-out error (%) with one block deleted',
-                        ['network', 'block', 'shape-changing', 'error %'],
-                        [[n, r['label'], r['changes_shape'], r['top1_error']] for n in names for r in single[n]],
-                        ['NaN: a plain net\'s shape-changing block cannot be skipped.'])
-  reporting.write_table(out, 'random_deletion', 'Held-out error (%) with k random blocks deleted',
-                        ['network', 'k', 'draw', 'deleted', 'error %'],
-                        [[n, r['k'], r['draw'], r['deleted'], r['top1_error']] for n in names for r in random[n]])
-  reporting.write_table(out, 'reordering', "Held-out error (%) after random swaps, by Kendall's tau",
-                        ['network', 'swaps', 'draw', 'kendall tau', 'error %'],
-                        [[n, r['swaps'], r['draw'], r['kendall_tau'], r['top1_error']] for n in names
-                         for r in reorder[n]],
-                        [f'{n}: no two blocks of one shape to swap (a stage of one block each).' for n in names
-                         if FLAGS.swaps and not reorder[n]])
-  print(reporting.write_table(
-      out, 'deletion', 'Deleting blocks (Veit et al. 2016, Fig. 3 and 5)',
-      ['network', 'step', 'error %, none deleted', 'one block deleted: mean', 'one block: max',
-       'one shape-changing block: mean'], summary,
-      ['"one block": blocks that keep the shape; per block: single_deletion.csv; k blocks: random_deletion.csv; '
-       'reordering: reordering.csv. Errors on the held-out images (CIFAR-10: test, ImageNet: val).',
-       reporting.data_note(studied, FLAGS.set), reporting.CLAIMS['single_deletion'],
-       reporting.CLAIMS['random_deletion'], reporting.CLAIMS['reordering']]))
+  reporting.write_table(
+      out,
+      'single_deletion',
+      'Held-out error (%) with one block deleted',
+      ['network', 'block', 'shape-changing', 'error %'],
+      [[n, r['label'], r['changes_shape'], r['top1_error']] for n in names for r in single[n]],
+      ["NaN: a plain net's shape-changing block cannot be skipped."],
+  )
+  reporting.write_table(
+      out,
+      'random_deletion',
+      'Held-out error (%) with k random blocks deleted',
+      ['network', 'k', 'draw', 'deleted', 'error %'],
+      [[n, r['k'], r['draw'], r['deleted'], r['top1_error']] for n in names for r in random[n]],
+  )
+  reporting.write_table(
+      out,
+      'reordering',
+      "Held-out error (%) after random swaps, by Kendall's tau",
+      ['network', 'swaps', 'draw', 'kendall tau', 'error %'],
+      [[n, r['swaps'], r['draw'], r['kendall_tau'], r['top1_error']] for n in names for r in reorder[n]],
+      [
+          f'{n}: no two blocks of one shape to swap (a stage of one block each).'
+          for n in names
+          if FLAGS.swaps and not reorder[n]
+      ],
+  )
+  print(
+      reporting.write_table(
+          out,
+          'deletion',
+          'Deleting blocks (Veit et al. 2016, Fig. 3 and 5)',
+          [
+              'network',
+              'step',
+              'error %, none deleted',
+              'one block deleted: mean',
+              'one block: max',
+              'one shape-changing block: mean',
+          ],
+          summary,
+          [
+              '"one block": blocks that keep the shape; per block: single_deletion.csv; k blocks: random_deletion.csv; '
+              'reordering: reordering.csv. Errors on the held-out images (CIFAR-10: test, ImageNet: val).',
+              reporting.data_note(studied, FLAGS.set),
+              reporting.CLAIMS['single_deletion'],
+              reporting.CLAIMS['random_deletion'],
+              reporting.CLAIMS['reordering'],
+          ],
+      )
+  )
   print(plots.deletions(os.path.join(out, 'fig_deletion.png'), single, random, reorder, baselines))
 
 

@@ -4,6 +4,7 @@ trained plain nets and ResNets.
     python experiments/layer_responses.py --workdirs=workdirs/paper/cifar10/plain20,workdirs/paper/cifar10/resnet20-A \
         --out=workdirs/paper/report
 """
+
 import os
 
 import numpy as np
@@ -25,18 +26,36 @@ def main():
     rows = layer_responses(trained)
     values = [r['std'] for r in rows]
     stds[trained.name] = values
-    summary.append([trained.name, trained.step, len(values), float(np.mean(values)), float(np.median(values)),
-                    float(np.max(values))])
+    summary.append(
+        [
+            trained.name,
+            trained.step,
+            len(values),
+            float(np.mean(values)),
+            float(np.median(values)),
+            float(np.max(values)),
+        ]
+    )
     long_rows += [[trained.name, r['layer'], r['name'], r['std']] for r in rows]
-  reporting.write_table(out, 'layer_responses_all', 'Layer responses, every 3x3 layer',
-                        ['network', 'layer', 'name', 'std'], long_rows)
-  print(reporting.write_table(
-      out, 'layer_responses', 'Std of the 3x3 layer responses on the held-out images (He et al. 2015, Fig. 7)',
-      ['network', 'step', '3x3 layers', 'mean std', 'median std', 'max std'], summary,
-      ['A response is a layer\'s BN output before ReLU or the addition; a layer\'s std is its channels\' std over '
-       'all held-out images (CIFAR-10: test, ImageNet: val) and positions, averaged over the channels. Every layer: '
-       'layer_responses_all.csv.', reporting.data_note(studied, FLAGS.set),
-       reporting.CLAIMS['responses']]))
+  reporting.write_table(
+      out, 'layer_responses_all', 'Layer responses, every 3x3 layer', ['network', 'layer', 'name', 'std'], long_rows
+  )
+  print(
+      reporting.write_table(
+          out,
+          'layer_responses',
+          'Std of the 3x3 layer responses on the held-out images (He et al. 2015, Fig. 7)',
+          ['network', 'step', '3x3 layers', 'mean std', 'median std', 'max std'],
+          summary,
+          [
+              "A response is a layer's BN output before ReLU or the addition; a layer's std is its channels' std over "
+              'all held-out images (CIFAR-10: test, ImageNet: val) and positions, averaged over the channels. '
+              'Every layer: layer_responses_all.csv.',
+              reporting.data_note(studied, FLAGS.set),
+              reporting.CLAIMS['responses'],
+          ],
+      )
+  )
   print(plots.responses(os.path.join(out, 'fig7_layer_responses.png'), stds))
 
 

@@ -6,6 +6,7 @@ Writes Table 6 and Fig. 6 (CIFAR-10 depth), the CIFAR shortcut proxy, what the J
 net trained on it (with --jpeg_offset: its error on 846 original-pixel test images and on their JPEG twins), Table 2 and
 Fig. 4 (ImageNet depth) and Table 3 (ImageNet shortcuts), for whichever of their runs exist, and prints the tables.
 """
+
 import os
 
 from absl import flags
@@ -23,8 +24,12 @@ def main():
   cli.check_directory('out')
   out = FLAGS.out or os.path.join(FLAGS.root, 'report')
   reports = {
-      'cifar10': (reporting.cifar_depth_table, reporting.cifar_depth_figure, reporting.cifar_shortcut_table,
-                  *([jpeg_flags.table] if jpeg_flags.wanted(False) else [])),
+      'cifar10': (
+          reporting.cifar_depth_table,
+          reporting.cifar_depth_figure,
+          reporting.cifar_shortcut_table,
+          *([jpeg_flags.table] if jpeg_flags.wanted(False) else []),
+      ),
       'imagenet2012': (reporting.imagenet_table2, reporting.imagenet_depth_figure, reporting.imagenet_table3),
   }
   written = []
@@ -33,8 +38,10 @@ def main():
     if results:
       written += [path for path in (report(results, out) for report in dataset_reports) if path]
   if not written:
-    raise ConfigError(f'No runs under {FLAGS.root}/cifar10 or {FLAGS.root}/imagenet2012: run '
-                      'experiments/depth_ablation.py or experiments/shortcut_ablation.py first.')
+    raise ConfigError(
+        f'No runs under {FLAGS.root}/cifar10 or {FLAGS.root}/imagenet2012: run '
+        'experiments/depth_ablation.py or experiments/shortcut_ablation.py first.'
+    )
   for path in written:
     print(path)
     if path.endswith('.md'):

@@ -8,6 +8,7 @@ CIFAR ResNets of the given depths as a cheap proxy.
 Skips finished runs and writes the table, CSV and error curves to --out (default ROOT/report). --depths: default
 CIFAR 20,56 or ImageNet 34 (Table 3, beside plain-34).
 """
+
 import os
 
 from absl import flags
@@ -22,8 +23,10 @@ DEFAULT_DEPTHS = {'cifar10': (20, 56), 'imagenet': (34,)}
 def report(results, out):
   options = {n: r for n, r in results.items() if n[-2:] in ('-A', '-B', '-C') or n.startswith('plain')}
   curves = os.path.join(out, f'shortcuts_{FLAGS.dataset}.png')
-  panels = [(f'ResNet-{d}', [r for n, r in sorted(options.items()) if r.config['model']['depth'] == d])
-            for d in sorted({r.config['model']['depth'] for r in options.values()})]
+  panels = [
+      (f'ResNet-{d}', [r for n, r in sorted(options.items()) if r.config['model']['depth'] == d])
+      for d in sorted({r.config['model']['depth'] for r in options.values()})
+  ]
   split = 'test' if FLAGS.dataset == 'cifar10' else 'val'
   table = (reporting.cifar_shortcut_table if FLAGS.dataset == 'cifar10' else reporting.imagenet_table3)(results, out)
   return [table, plots.error_curves(curves, panels, split)]

@@ -1,6 +1,7 @@
 """Checkpoints with orbax: save in the background every N steps and at the end, keep the last K, restore the newest
 that reads. One that does not read is skipped (and, unless read-only, moved aside to <step>.unreadable); one of
 another structure is refused: it is another network's."""
+
 import logging
 import os
 
@@ -24,8 +25,10 @@ def _registry() -> ocp.handlers.DefaultCheckpointHandlerRegistry:
 def require(workdir: str) -> None:
   """Refuses a workdir without checkpoints, before anything is loaded to read them."""
   if not step_dirs(workdir):
-    raise ConfigError(f'{workdir} holds no checkpoints: train there first, or convert weights into it '
-                      '(experiments/convert_torchvision.py).')
+    raise ConfigError(
+        f'{workdir} holds no checkpoints: train there first, or convert weights into it '
+        '(experiments/convert_torchvision.py).'
+    )
 
 
 class Checkpoints:
@@ -35,12 +38,17 @@ class Checkpoints:
   def __init__(self, workdir: str, network: str, keep: int = 1, read_only: bool = False):
     self.workdir, self.network, self.read_only, self.failed = workdir, network, read_only, False
     self.directory = os.path.abspath(os.path.join(workdir, 'checkpoints'))
-    self.manager = ocp.CheckpointManager(self.directory, handler_registry=_registry(),
-                                         options=ocp.CheckpointManagerOptions(
-                                             preservation_policy=ocp.checkpoint_managers.LatestN(keep),
-                                             create=not read_only, read_only=read_only,
-                                             cleanup_tmp_directories=not read_only,  # A failed save's remains.
-                                             enable_async_checkpointing=True))
+    self.manager = ocp.CheckpointManager(
+        self.directory,
+        handler_registry=_registry(),
+        options=ocp.CheckpointManagerOptions(
+            preservation_policy=ocp.checkpoint_managers.LatestN(keep),
+            create=not read_only,
+            read_only=read_only,
+            cleanup_tmp_directories=not read_only,  # A failed save's remains.
+            enable_async_checkpointing=True,
+        ),
+    )
 
   def save(self, step: int, item, force: bool = False) -> None:
     """Saves in the background; a write that failed (this one's or the previous one's: disk full, permissions)
@@ -53,9 +61,11 @@ class Checkpoints:
 
   def _failure(self, error: Exception) -> str:
     whole = step_dirs(self.workdir)
-    return (f'Could not write a checkpoint in {self.directory} ({" ".join(str(error).split())[:300]}): free space '
-            f'or fix permissions there, then run the same command to resume from the newest whole checkpoint '
-            f'({whole[-1] if whole else "none"}).')
+    return (
+        f'Could not write a checkpoint in {self.directory} ({" ".join(str(error).split())[:300]}): free space '
+        f'or fix permissions there, then run the same command to resume from the newest whole checkpoint '
+        f'({whole[-1] if whole else "none"}).'
+    )
 
   def newest(self):
     """The newest step saved, or None."""
@@ -72,8 +82,13 @@ class Checkpoints:
         return self.manager.restore(step, args=ocp.args.StandardRestore(target)), step
       except Exception as e:  # noqa: BLE001 -- any failure to read means: try the one before.
         self._refuse_other_structure(step, target)
-        log.warning('Checkpoint %d in %s is unreadable (%s: %s); falling back to the one before.', step,
-                    self.directory, type(e).__name__, str(e)[:200])
+        log.warning(
+            'Checkpoint %d in %s is unreadable (%s: %s); falling back to the one before.',
+            step,
+            self.directory,
+            type(e).__name__,
+            str(e)[:200],
+        )
         if not self.read_only and jax.process_index() == 0:
           self._move_aside(step)
         self.manager.reload()
@@ -96,6 +111,7 @@ class Checkpoints:
     """(variables, step) of the newest checkpoint that reads, read-only: its params and batch_stats, restored to
     the shapes of `variables` (abstract, as jax.eval_shape gives them) with `sharding`. The rest of the saved
     state (the optimizer's, the running metrics) is read as saved, whatever optimizer wrote it, and dropped."""
+
     def sharded(tree):
       return jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding), tree)
 
@@ -113,11 +129,18 @@ class Checkpoints:
   def _refuse_other_structure(self, step: int, target) -> None:
     saved = self._saved_tree(step)
     if saved and _shapes(saved) != _shapes(target):
-      raise ConfigError(f'Checkpoint {step} in {self.directory} holds arrays of other shapes than the network of '
-                        f'this config, {self.network}: ', *(
-                            (f'the workdir\'s config.json names {self.network} but its checkpoints are another '
-                             'network\'s: restore the config.json it was trained with.',) if self.read_only else
-                            ('use the config it was trained with, or another ', Argument('workdir'), '.')))
+      raise ConfigError(
+          f'Checkpoint {step} in {self.directory} holds arrays of other shapes than the network of '
+          f'this config, {self.network}: ',
+          *(
+              (
+                  f"the workdir's config.json names {self.network} but its checkpoints are another "
+                  "network's: restore the config.json it was trained with.",
+              )
+              if self.read_only
+              else ('use the config it was trained with, or another ', Argument('workdir'), '.')
+          ),
+      )
 
   def _move_aside(self, step: int) -> None:
     aside, n = os.path.join(self.directory, f'{step}.unreadable'), 1

@@ -5,6 +5,7 @@ The model reads the block loop and the conv gradients while it is traced (curren
 network: a jitted function takes the choices given to it (traced_with), and one traced outside of any takes this
 backend's.
 """
+
 import contextlib
 import contextvars
 import dataclasses
@@ -22,6 +23,7 @@ AUTO = {'cpu': {'conv_gradients': 'standard_layout', 'replica_axis': 'map'}}
 @dataclasses.dataclass(frozen=True)
 class Compute:
   """How the nets are computed; 'auto' picks for the backend (resolved)."""
+
   replica_axis: str = 'auto'  # 'vmap' (K nets as one batched program) or 'map' (one after another: lax.map).
   block_loop: str = 'auto'  # 'scan' (a stage's identical blocks in a loop) or 'unroll' (straight-line code).
   conv_gradients: str = 'auto'  # 'xla' (XLA's own) or 'standard_layout' (models/conv.py).
@@ -69,8 +71,10 @@ def choosing(choices: Compute):
 
 def traced_with(choices: Compute, fn):
   """fn, computed as `choices` say whenever it is traced (wrap it so before jax.jit)."""
+
   @functools.wraps(fn)
   def chosen(*args, **kwargs):
     with choosing(choices):
       return fn(*args, **kwargs)
+
   return chosen

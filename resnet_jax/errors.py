@@ -1,6 +1,7 @@
 """The errors the library raises for a program to end in one line: a mistake the user can fix (ConfigError, with
 the Settings and Arguments that fix it; the config files raise it too), a workdir that cannot be written, a loss
 that is no longer finite."""
+
 from configs.common import Argument, ConfigError, Setting  # One class: the configs raise it and import nothing here.
 
 

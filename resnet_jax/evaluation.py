@@ -4,6 +4,7 @@ The network is a predict function (variables, images, block modes) -> logits. An
 its views' softmax scores (one view for CIFAR; ImageNet's protocols take 1 to 10). Each process evaluates its
 own share of the images on its own devices; the sums are then gathered.
 """
+
 import logging
 import math
 import time
@@ -66,8 +67,9 @@ class Evaluator:
   {'loss', 'top1_error', 'top5_error'} (errors in %) per net.
   """
 
-  def __init__(self, predict: Predict, mesh, nets: int = 1, choices: Compute = Compute(),
-               log_every_seconds: float = 30):
+  def __init__(
+      self, predict: Predict, mesh, nets: int = 1, choices: Compute = Compute(), log_every_seconds: float = 30
+  ):
     self.mesh = parallel.make_mesh([d for d in mesh.devices.flat if d.process_index == jax.process_index()])
     self.nets, self.log_every_seconds = nets, log_every_seconds
     choices = choices.resolved()
@@ -77,6 +79,7 @@ class Evaluator:
       images = on_device.normalize(parallel.shard_batch(images, self.mesh), norm)
       logits = replicas.with_axis(over_nets(variables, images, block_modes), nets)
       return jax.nn.log_softmax(logits.astype(jnp.float32))  # (nets, N, classes)
+
     self._log_probs = jax.jit(compute.traced_with(choices, log_probs))
 
   def __call__(self, variables, split: EvalSplit, block_modes=None):
@@ -95,19 +98,35 @@ class Evaluator:
       done += real
       if time.time() - logged > self.log_every_seconds:
         logged = time.time()
-        log.info('Evaluating %s: %s of %s views, %.0f views/s.', split.name, f'{done:,}',
-                 f'{len(split.labels) * split.views:,}', done / (logged - began))
-    sums = (np.stack([error_sums(t - math.log(split.views), split.labels) for t in total]) if total is not None
-            else np.zeros((self.nets, 4)))
+        log.info(
+            'Evaluating %s: %s of %s views, %.0f views/s.',
+            split.name,
+            f'{done:,}',
+            f'{len(split.labels) * split.views:,}',
+            done / (logged - began),
+        )
+    sums = (
+        np.stack([error_sums(t - math.log(split.views), split.labels) for t in total])
+        if total is not None
+        else np.zeros((self.nets, 4))
+    )
     if jax.process_count() > 1:
       sums = multihost_utils.process_allgather(sums).sum(0)
-    results = [{'loss': loss / count, 'top1_error': 100 * top1 / count, 'top5_error': 100 * top5 / count}
-               for loss, top1, top5, count in sums]
+    results = [
+        {'loss': loss / count, 'top1_error': 100 * top1 / count, 'top5_error': 100 * top5 / count}
+        for loss, top1, top5, count in sums
+    ]
     return results
 
 
-def evaluate_splits(evaluator: Evaluator, variables, dataset, step: int, writer, protocol: str | None = None,
-                    ) -> dict[str, list[dict[str, float]]]:
+def evaluate_splits(
+    evaluator: Evaluator,
+    variables,
+    dataset,
+    step: int,
+    writer,
+    protocol: str | None = None,
+) -> dict[str, list[dict[str, float]]]:
   """Evaluates every held-out split of `dataset` (under `protocol`: ImageNet's), writes the results (a
   writers.MetricsWriter) and logs them: per split, one result per net."""
   began = time.perf_counter()
@@ -115,8 +134,15 @@ def evaluate_splits(evaluator: Evaluator, variables, dataset, step: int, writer,
   seconds = time.perf_counter() - began
   for split, per_net in results.items():
     for replica, values in enumerate(per_net):
-      writer.write(step, split, {**values, **({'protocol': protocol} if protocol else {})},
-                   replicas.label(replica, len(per_net)))
-    log.info('eval at step %d: %s%s  %s  (%.1f s)', step, split, f' ({protocol})' if protocol else '',
-             metric_line(per_net, ('loss', 'top1_error', 'top5_error')), seconds)
+      writer.write(
+          step, split, {**values, **({'protocol': protocol} if protocol else {})}, replicas.label(replica, len(per_net))
+      )
+    log.info(
+        'eval at step %d: %s%s  %s  (%.1f s)',
+        step,
+        split,
+        f' ({protocol})' if protocol else '',
+        metric_line(per_net, ('loss', 'top1_error', 'top5_error')),
+        seconds,
+    )
   return results

@@ -7,6 +7,7 @@ pass needs for the device's share of the batch. vmap holds the gradients and act
 once; map one replica's at a time. XLA's buffers for a step are larger (its temporaries and layouts), so what is
 refused never fits and what passes may still not.
 """
+
 import math
 
 import jax
@@ -29,7 +30,7 @@ def device_bytes(device) -> tuple[int, str] | None:
   except (OSError, StopIteration, ValueError):
     return None
   devices = jax.local_device_count()
-  return available // devices, 'the host\'s available memory' + (f' over {devices} devices' if devices > 1 else '')
+  return available // devices, "the host's available memory" + (f' over {devices} devices' if devices > 1 else '')
 
 
 def tree_bytes(tree) -> int:
@@ -54,8 +55,7 @@ def check_fits(config, model, mesh, one_state) -> None:
   if need <= available:
     return
   if state + gradients + activations <= available:
-    most = available // (state + gradients + activations) if vmap else (
-        (available - gradients - activations) // state)
+    most = available // (state + gradients + activations) if vmap else ((available - gradients - activations) // state)
     fix = ('at most ', Setting('num_replicas', most), ' can fit')
   elif state + gradients + per_image <= available:
     most = (available - state - gradients) // per_image
@@ -64,11 +64,17 @@ def check_fits(config, model, mesh, one_state) -> None:
   else:
     fix = ('not even one image of one net fits: use a smaller network or a larger device',)
   name = model_name(config.model)
-  what, held = replicas.of_several(nets, (f'{nets} x {name}', f'the state of {nets} nets, {size_text(state)} each'),
-                                   (name, f'its state, {size_text(state)}'))
+  what, held = replicas.of_several(
+      nets,
+      (f'{nets} x {name}', f'the state of {nets} nets, {size_text(state)} each'),
+      (name, f'its state, {size_text(state)}'),
+  )
   raise ConfigError(
       f'{what} at batch {config.batch_size} needs at least {size_text(need)} per device ({held}; gradients; the '
-      f'activations of {images} images per device), but {source} is {size_text(available)}: ', *fix, '.')
+      f'activations of {images} images per device), but {source} is {size_text(available)}: ',
+      *fix,
+      '.',
+  )
 
 
 def size_text(n: int) -> str:

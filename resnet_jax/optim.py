@@ -1,4 +1,5 @@
 """The optimizer and learning-rate schedule of a config, from optax."""
+
 import optax
 
 
@@ -35,8 +36,11 @@ def learning_rate_schedule(config) -> optax.Schedule:
     main = lambda step: decay(step - warmup)
   if not warmup:
     return main
-  start = (optax.constant_schedule(lr * schedule.warmup_factor) if schedule.warmup == 'constant' else
-           optax.linear_schedule(0.0, lr, warmup))
+  start = (
+      optax.constant_schedule(lr * schedule.warmup_factor)
+      if schedule.warmup == 'constant'
+      else optax.linear_schedule(0.0, lr, warmup)
+  )
   # join_schedules restarts the count at the boundary; `main` reads the absolute step.
   return optax.join_schedules([start, lambda step: main(step + warmup)], [warmup])
 
@@ -45,5 +49,7 @@ def create_optimizer(config, schedule: optax.Schedule) -> optax.GradientTransfor
   """SGD with momentum and L2 weight decay on every parameter, as torch.optim.SGD(weight_decay=...) applies it,
   at the learning rates of `schedule` (learning_rate_schedule(config)); config.optimizer.name is 'sgd'."""
   optimizer = config.optimizer
-  return optax.chain(optax.add_decayed_weights(optimizer.weight_decay),
-                     optax.sgd(schedule, momentum=optimizer.momentum, nesterov=optimizer.nesterov))
+  return optax.chain(
+      optax.add_decayed_weights(optimizer.weight_decay),
+      optax.sgd(schedule, momentum=optimizer.momentum, nesterov=optimizer.nesterov),
+  )

@@ -3,6 +3,7 @@
 jit over this mesh with the batch sharded along 'data' and the state replicated is what jax.pmap compiles to
 (pmap is in maintenance mode in today's JAX); the same program runs on one device, many, or many hosts.
 """
+
 import logging
 import os
 
@@ -21,22 +22,33 @@ def cluster_detected(environ=os.environ) -> bool:
   allocation of several tasks entered without srun (the batch script itself, salloc's shell) is refused."""
   tasks = int(environ.get('SLURM_NTASKS', '1'))
   if tasks > 1 and 'SLURM_STEP_NUM_TASKS' not in environ:
-    raise ConfigError(f'This SLURM job has {tasks} tasks, but this process was not started by srun: start one '
-                      'process per task with `srun python launch.py ...` (or ask for --ntasks=1).')
+    raise ConfigError(
+        f'This SLURM job has {tasks} tasks, but this process was not started by srun: start one '
+        'process per task with `srun python launch.py ...` (or ask for --ntasks=1).'
+    )
   slurm = int(environ.get('SLURM_STEP_NUM_TASKS', '1')) > 1
   tpu_pod = ',' in environ.get('TPU_WORKER_HOSTNAMES', '')
   return slurm or tpu_pod
 
 
-def initialize(multihost: bool, coordinator_address: str | None = None, num_processes: int | None = None,
-               process_id: int | None = None) -> None:
+def initialize(
+    multihost: bool,
+    coordinator_address: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+) -> None:
   """jax.distributed.initialize() when asked, given a coordinator, or on a detected cluster; else nothing."""
   if not (multihost or coordinator_address or cluster_detected()):
     return
   jax.config.update('jax_cpu_collectives_implementation', 'gloo')  # Lets CPU processes talk (tests, laptops).
   jax.distributed.initialize(coordinator_address, num_processes, process_id)
-  log.debug('Process %d of %d; %d local and %d global devices.', jax.process_index(), jax.process_count(),
-               jax.local_device_count(), jax.device_count())
+  log.debug(
+      'Process %d of %d; %d local and %d global devices.',
+      jax.process_index(),
+      jax.process_count(),
+      jax.local_device_count(),
+      jax.device_count(),
+  )
 
 
 def make_mesh(devices=None) -> Mesh:

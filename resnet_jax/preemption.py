@@ -1,5 +1,6 @@
 """Preemption: SIGTERM (a cluster's warning or time limit) and Ctrl-C as a request to save and stop, agreed by
 every process of a run."""
+
 import logging
 import signal
 

@@ -1,5 +1,6 @@
 """Progress and ETA of long work, logged (the programs show INFO lines of resnet_jax on the terminal): units of work
 done, the training loop's clock, and its lines."""
+
 import logging
 import os
 import time
@@ -31,8 +32,7 @@ class Progress:
       self.last_log = now
       elapsed = now - self.start
       eta = elapsed / self.done * (self.total - self.done)
-      log.info('%s: %d/%d, %s elapsed, ETA %s', self.what, self.done, self.total, duration(elapsed),
-               duration(eta))
+      log.info('%s: %d/%d, %s elapsed, ETA %s', self.what, self.done, self.total, duration(elapsed), duration(eta))
 
 
 class StepClock:
@@ -80,21 +80,28 @@ class StepClock:
 
 
 # metric -> (label, format, unit) in the terminal's lines.
-METRIC_FORMATS = {'loss': ('loss', '.4f', ''), 'top1_error': ('error', '5.2f', '%'),
-                  'top5_error': ('top-5', '.2f', '%')}
+METRIC_FORMATS = {
+    'loss': ('loss', '.4f', ''),
+    'top1_error': ('error', '5.2f', '%'),
+    'top5_error': ('top-5', '.2f', '%'),
+}
 
 
 def metric_line(per_net: list[dict], keys) -> str:
   """'loss 0.5123  error 12.34%': one net's values, or the mean ± std over the replicas."""
-  parts = [f'{METRIC_FORMATS[key][0]} '
-           f'{results.values_text([net[key] for net in per_net], *METRIC_FORMATS[key][1:])}' for key in keys]
+  parts = [
+      f'{METRIC_FORMATS[key][0]} {results.values_text([net[key] for net in per_net], *METRIC_FORMATS[key][1:])}'
+      for key in keys
+  ]
   return '  '.join(parts) + replicas.of_several(len(per_net), f'  (mean±std of {len(per_net)} replicas)')
 
 
-def progress_line(step: int, total: int, train: list[dict], rate: float | None, images_per_step: int,
-                  eta: float | None) -> str:
-  speed = (f'{rate * images_per_step:,.0f} images/s, ETA {duration(eta)}' if rate else
-           'images/s and ETA after the next log')
+def progress_line(
+    step: int, total: int, train: list[dict], rate: float | None, images_per_step: int, eta: float | None
+) -> str:
+  speed = (
+      f'{rate * images_per_step:,.0f} images/s, ETA {duration(eta)}' if rate else 'images/s and ETA after the next log'
+  )
   return f'step {step:>{len(str(total))}}/{total}  {metric_line(train, ("loss", "top1_error"))}  {speed}'
 
 
@@ -102,7 +109,12 @@ def final_line(workdir: str, seconds: float) -> str:
   """Done: each evaluated split's final and best top-1 error (over every evaluation in metrics.jsonl); of
   replicas, the best and the mean ± std of their final errors."""
   parts = [f'{split} error {results.final_errors(evals)}' for split, evals in evaluations(workdir).items()]
-  written = [name for name in ('metrics.jsonl', 'checkpoints/', 'tensorboard/', 'train.log')
-             if os.path.exists(os.path.join(workdir, name))]
-  return (f'Done in {duration(seconds)}: {"; ".join(parts) or "no evaluation"}. Results in {workdir}: '
-          f'{", ".join(written)}.')
+  written = [
+      name
+      for name in ('metrics.jsonl', 'checkpoints/', 'tensorboard/', 'train.log')
+      if os.path.exists(os.path.join(workdir, name))
+  ]
+  return (
+      f'Done in {duration(seconds)}: {"; ".join(parts) or "no evaluation"}. Results in {workdir}: '
+      f'{", ".join(written)}.'
+  )

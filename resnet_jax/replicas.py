@@ -7,6 +7,7 @@ How the program runs the axis is config.compute.replica_axis (compute.py): 'vmap
 computation (a convolution with K kernels becomes a grouped convolution), 'map' runs them one after another in a loop
 (lax.map), each as the single run computes it.
 """
+
 import jax
 import jax.numpy as jnp
 
@@ -26,7 +27,9 @@ def over_replicas(fn, in_axes: tuple, how: str):
     def one(stacked):
       slices = iter(stacked)
       return fn(*[next(slices) if axis == 0 else arg for arg, axis in zip(args, in_axes)])
+
     return jax.lax.map(one, [arg for arg, axis in zip(args, in_axes) if axis == 0])
+
   return mapped
 
 

@@ -1,5 +1,6 @@
 """Results over seeds as the papers give them: one net's value, or the mean±std of several (config.num_replicas),
 and He et al.'s 'best (mean±std)'."""
+
 import math
 
 import numpy as np

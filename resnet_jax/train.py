@@ -1,6 +1,7 @@
 """Training: train_and_evaluate(config, workdir) builds a Run (the model, optimizer, data, evaluator and
 checkpoints of a workdir, and its restored state) and runs the loop of train_step.py's step, with evaluations,
 checkpoints and a clean stop on a signal. Its lines (progress, ETA, evaluations) are logged: a program shows them."""
+
 import logging
 import os
 import time
@@ -40,9 +41,15 @@ class Run:
       workdirs.check_writable(workdir)
     workdirs.check_owner(workdir, config)
     if (saved := workdirs.step_dirs(workdir)) and saved[-1] > config.total_steps:
-      raise ConfigError(f'{workdir} is at step {saved[-1]}, past ', Setting('total_steps', config.total_steps),
-                        ': give ', Setting('total_steps', saved[-1]), ' or more, or train into another ',
-                        Argument('workdir'), '.')
+      raise ConfigError(
+          f'{workdir} is at step {saved[-1]}, past ',
+          Setting('total_steps', config.total_steps),
+          ': give ',
+          Setting('total_steps', saved[-1]),
+          ' or more, or train into another ',
+          Argument('workdir'),
+          '.',
+      )
 
     self.nets = replicas.count(config)
     self.dataset = create_dataset(config, self.mesh)
@@ -99,8 +106,15 @@ def train_and_evaluate(config, workdir: str, mesh=None) -> TrainState:
 
 def _train(run: Run, began: float, preemption: Preemption) -> TrainState:
   config, workdir, start, total = run.config, run.workdir, run.step, run.config.total_steps
-  log.info('%s: %s step %d of %d, batch %d, in %s.', model_name(config.model),
-           'resuming at' if start else 'starting from', start, total, config.batch_size, workdir)
+  log.info(
+      '%s: %s step %d of %d, batch %d, in %s.',
+      model_name(config.model),
+      'resuming at' if start else 'starting from',
+      start,
+      total,
+      config.batch_size,
+      workdir,
+  )
   preemption.begin_training()
   step_fn = jit_train_step(run.model, run.tx, config, run.dataset.batch, run.dataset.inputs_per_replica)
   seeds = replicas.seed_argument(config)
@@ -121,8 +135,11 @@ def _train(run: Run, began: float, preemption: Preemption) -> TrainState:
       state, running = step_fn(state, running, inputs, seeds)
       if step == start + 1:  # Compiled (and ran once) the step: not part of the training time.
         jax.block_until_ready(state)
-        log.info('Compiled the training step and ran step %d in %.1f s (with start-up and data loading).', step,
-                 time.perf_counter() - began)
+        log.info(
+            'Compiled the training step and ran step %d in %.1f s (with start-up and data loading).',
+            step,
+            time.perf_counter() - began,
+        )
         clock.start(step, overhead=False)
       preempted = preemption.stop_at(step, config.log_every_steps)  # Once: a signal may land at any line below.
       # A stop between log steps writes no row: the running metrics are saved with the state, and the resumed run
@@ -133,17 +150,27 @@ def _train(run: Run, began: float, preemption: Preemption) -> TrainState:
         if not all(np.isfinite(net['loss']) for net in train):
           newest = run.checkpoints.newest()
           losses = ', '.join(str(net['loss']) for net in train)
-          raise NonFiniteLossError(f'The training loss is {losses} at step {step}; ' + (
-              f'the newest checkpoint ({newest}) is the last good state.' if newest is not None else
-              'no checkpoint was saved before: lower the learning rate, or add warm-up.'))
+          raise NonFiniteLossError(
+              f'The training loss is {losses} at step {step}; '
+              + (
+                  f'the newest checkpoint ({newest}) is the last good state.'
+                  if newest is not None
+                  else 'no checkpoint was saved before: lower the learning rate, or add warm-up.'
+              )
+          )
       if logged:
         rate = clock.window(step)
         timed = {'images_per_sec': rate * config.batch_size} if rate else {}
         for replica, net in enumerate(train):
-          writer.write(step, 'train', {**net, 'learning_rate': run.schedule(step - 1), **timed},
-                       replicas.label(replica, run.nets))
-        log.info('%s', progress_line(step, total, train, rate, config.batch_size * run.nets,
-                                     clock.eta(rate, total - step)))
+          writer.write(
+              step,
+              'train',
+              {**net, 'learning_rate': run.schedule(step - 1), **timed},
+              replicas.label(replica, run.nets),
+          )
+        log.info(
+            '%s', progress_line(step, total, train, rate, config.batch_size * run.nets, clock.eta(rate, total - step))
+        )
         running = run.empty()
       run.state, run.step = state, step
       if step % config.eval_every_steps == 0 or step == total:

@@ -1,5 +1,6 @@
 """The training state and the pure training step: TrainState, its running Metrics, and the jitted step over a
 config's nets (one, or the replicas of replicas.py)."""
+
 import functools
 from typing import Any
 
@@ -28,8 +29,10 @@ class Metrics(metrics.Collection):
 
 def summary(running: Metrics, nets: int) -> list[dict[str, float]]:
   """Loss and top-1 error (%) of each of the `nets` nets of running metrics."""
-  return [{'loss': float(values['loss']), 'top1_error': 100 * (1 - float(values['accuracy']))}
-          for values in (net.compute() for net in replicas.unstack(running, nets))]
+  return [
+      {'loss': float(values['loss']), 'top1_error': 100 * (1 - float(values['accuracy']))}
+      for values in (net.compute() for net in replicas.unstack(running, nets))
+  ]
 
 
 def cross_entropy(logits, labels, label_smoothing: float):
@@ -39,8 +42,12 @@ def cross_entropy(logits, labels, label_smoothing: float):
 
 def create_train_state(model, tx, image_size: int, seed: int) -> TrainState:
   variables = model.init(jax.random.key(seed), jnp.zeros((1, image_size, image_size, 3)), train=False)
-  return TrainState(step=jnp.zeros((), jnp.int32), params=variables['params'],
-                    batch_stats=variables['batch_stats'], opt_state=tx.init(variables['params']))
+  return TrainState(
+      step=jnp.zeros((), jnp.int32),
+      params=variables['params'],
+      batch_stats=variables['batch_stats'],
+      opt_state=tx.init(variables['params']),
+  )
 
 
 def abstract_state(model, tx, config) -> TrainState:
@@ -54,15 +61,20 @@ def train_step(state: TrainState, running: Metrics, inputs, seed, *, model, tx, 
   batch = make_batch(inputs, state.step, seed)
 
   def loss_fn(params):
-    logits, updates = model.apply({'params': params, 'batch_stats': state.batch_stats}, batch['image'],
-                                  train=True, mutable=['batch_stats'])
+    logits, updates = model.apply(
+        {'params': params, 'batch_stats': state.batch_stats}, batch['image'], train=True, mutable=['batch_stats']
+    )
     loss = cross_entropy(logits, batch['label'], config.optimizer.label_smoothing).mean()
     return loss, (logits, updates['batch_stats'])
 
   (loss, (logits, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
-  state = TrainState(step=state.step + 1, params=optax.apply_updates(state.params, updates),
-                     batch_stats=batch_stats, opt_state=opt_state)
+  state = TrainState(
+      step=state.step + 1,
+      params=optax.apply_updates(state.params, updates),
+      batch_stats=batch_stats,
+      opt_state=opt_state,
+  )
   return state, running.merge(Metrics.single_from_model_output(loss=loss, logits=logits, labels=batch['label']))
 
 
@@ -74,8 +86,7 @@ def init_state(model, tx, config, mesh) -> TrainState:
 
 def empty_metrics(config, mesh):
   """A jitted () -> empty running metrics of config's nets, replicated over the mesh."""
-  return jax.jit(lambda: replicas.create(lambda seed: Metrics.empty(), config),
-                 out_shardings=parallel.replicated(mesh))
+  return jax.jit(lambda: replicas.create(lambda seed: Metrics.empty(), config), out_shardings=parallel.replicated(mesh))
 
 
 def jit_train_step(model, tx, config, make_batch, inputs_per_replica: bool = False):
@@ -87,7 +98,15 @@ def jit_train_step(model, tx, config, make_batch, inputs_per_replica: bool = Fal
   """
   choices = compute.of(config)
   step = functools.partial(train_step, model=model, tx=tx, config=config, make_batch=make_batch)
-  over_nets = replicas.over_nets(step, (0, 0, replicas.inputs_axis(inputs_per_replica), 0), replicas.count(config),
-                                 choices.replica_axis)
-  return jax.jit(compute.traced_with(choices, lambda state, running, inputs, seeds: over_nets(
-      state, running, replicas.step_inputs(inputs, inputs_per_replica), seeds)), donate_argnums=(0, 1))
+  over_nets = replicas.over_nets(
+      step, (0, 0, replicas.inputs_axis(inputs_per_replica), 0), replicas.count(config), choices.replica_axis
+  )
+  return jax.jit(
+      compute.traced_with(
+          choices,
+          lambda state, running, inputs, seeds: over_nets(
+              state, running, replicas.step_inputs(inputs, inputs_per_replica), seeds
+          ),
+      ),
+      donate_argnums=(0, 1),
+  )

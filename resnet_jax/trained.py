@@ -2,6 +2,7 @@
 with what a read may set: where the data is, how to evaluate), model, newest variables and step, data, and the
 error of one of its nets under any block modes, block order or split. Nothing of training is built (no optimizer,
 schedule or training state) and nothing in the workdir changes but the rows evaluate() appends to metrics.jsonl."""
+
 import copy
 import dataclasses
 import functools
@@ -38,8 +39,9 @@ def describe_blocks(arch: Architecture, shortcut: str) -> list[BlockInfo]:
   for stage, (size, offset) in enumerate(zip(arch.stage_sizes, arch.stage_offsets())):
     for position in range(size):
       changes_shape = arch.changes_shape(stage, position)
-      blocks.append(BlockInfo(offset + position, stage, position, changes_shape,
-                              is_residual(shortcut) or not changes_shape))
+      blocks.append(
+          BlockInfo(offset + position, stage, position, changes_shape, is_residual(shortcut) or not changes_shape)
+      )
   return blocks
 
 
@@ -60,16 +62,20 @@ class TrainedNet:
     schema.check(self.config, self.mesh.devices.size)
     self.nets = replicas.count(self.config)
     if not 0 <= replica < self.nets:
-      raise ConfigError(f'{workdir} holds {self.nets} replica{replicas.of_several(self.nets, "s")}: choose ',
-                        Argument('replica'), f' from 0 to {self.nets - 1}.')
+      raise ConfigError(
+          f'{workdir} holds {self.nets} replica{replicas.of_several(self.nets, "s")}: choose ',
+          Argument('replica'),
+          f' from 0 to {self.nets - 1}.',
+      )
     checkpoint.require(workdir)
     self.dataset = create_dataset(self.config, self.mesh)
     try:
       checkpoints = checkpoint.Checkpoints(workdir, model_name(self.config.model), read_only=True)
       try:
         one_net = abstract_variables(self.model, self.config.dataset.image_size)
-        self.all_variables, self.step = checkpoints.restore_variables(replicas.stacked_shapes(one_net, self.nets),
-                                                                      parallel.replicated(self.mesh))
+        self.all_variables, self.step = checkpoints.restore_variables(
+            replicas.stacked_shapes(one_net, self.nets), parallel.replicated(self.mesh)
+        )
       finally:
         checkpoints.close()
     except BaseException:
@@ -107,10 +113,12 @@ class TrainedNet:
     """Evaluates every net on the held-out splits (under `protocol`, for ImageNet) and appends the results to
     metrics.jsonl, marked with the data's dataset_dir where it is not the data trained on. Per split, one result
     per net."""
-    trained, here = (os.path.abspath(c.dataset.dir) if c.dataset.get('dir') else ''
-                     for c in (self.trained_config, self.config))
-    writer = MetricsWriter(self.workdir, self.step, evaluation=True,
-                           marks={'dataset_dir': here} if here != trained else {})
+    trained, here = (
+        os.path.abspath(c.dataset.dir) if c.dataset.get('dir') else '' for c in (self.trained_config, self.config)
+    )
+    writer = MetricsWriter(
+        self.workdir, self.step, evaluation=True, marks={'dataset_dir': here} if here != trained else {}
+    )
     try:
       evaluator = Evaluator(model_predict(self.model), self.mesh, self.nets, self.compute)
       return evaluate_splits(evaluator, self.all_variables, self.dataset, self.step, writer, protocol)
@@ -120,8 +128,10 @@ class TrainedNet:
   def training_batches(self):
     """(step inputs, make_batch(inputs, step)) of this net's training stream, from step 0: what its own training
     drew."""
-    stream = (replicas.inputs_of_net(inputs, self.replica, self.dataset.inputs_per_replica)
-              for inputs in self.dataset.stream(0))
+    stream = (
+        replicas.inputs_of_net(inputs, self.replica, self.dataset.inputs_per_replica)
+        for inputs in self.dataset.stream(0)
+    )
     return stream, lambda inputs, step: self.dataset.batch(inputs, step, self.seed)
 
   def reordered(self, order) -> dict:
@@ -131,9 +141,9 @@ class TrainedNet:
     variables, arch = self.variables, self.model.arch
     for stage, (size, offset) in enumerate(zip(arch.stage_sizes, arch.stage_offsets())):
       first = offset + int(arch.has_transition(stage))
-      local = order[first:offset + size] - first
+      local = order[first : offset + size] - first
       if sorted(local) != list(range(len(local))):
-        raise ValueError(f'order {order.tolist()} moves a block out of stage {stage + 1}\'s same-shape blocks.')
+        raise ValueError(f"order {order.tolist()} moves a block out of stage {stage + 1}'s same-shape blocks.")
       if np.any(local != np.arange(len(local))):
         variables = reorder_stage(variables, f'stage{stage + 1}', local)
     return variables

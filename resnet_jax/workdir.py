@@ -6,6 +6,7 @@ A workdir belongs to one network and one set of settings: a run of another netwo
 than RESUMABLE, is refused. Training holds its lock (workdir/.lock, released by the kernel however the process
 ends). Reading a workdir (evaluation, the studies, the report) changes nothing in it.
 """
+
 import fcntl
 import json
 import logging
@@ -28,15 +29,33 @@ log = logging.getLogger(__name__)
 # What a resumed run may change: how long it runs and how often it logs, evaluates and saves, how it is computed, and
 # where this machine keeps the data. Every other setting changes what is trained, so a workdir keeps the one it
 # began with.
-RESUMABLE = ('total_steps', 'num_epochs', 'log_every_steps', 'eval_every_steps', 'checkpoint_every_steps',
-             'keep_checkpoints', 'eval_batch_size', 'compute', 'dataset.dir', 'dataset.cache_dir', 'dataset.workers',
-             'eval')
+RESUMABLE = (
+    'total_steps',
+    'num_epochs',
+    'log_every_steps',
+    'eval_every_steps',
+    'checkpoint_every_steps',
+    'keep_checkpoints',
+    'eval_batch_size',
+    'compute',
+    'dataset.dir',
+    'dataset.cache_dir',
+    'dataset.workers',
+    'eval',
+)
 # Keys of what_trains that are not config fields: what several fields come to.
 DERIVED = ('schedule.warmup_steps', 'steps_per_epoch')
 # What a read of a trained workdir (evaluation, the studies) may change in its config: where the data is on this
 # machine, and how it is evaluated. Nothing that would make the checkpoint another network's.
-READ_OVERRIDABLE = ('dataset.source', 'dataset.dir', 'dataset.cache_dir', 'dataset.workers', 'eval.protocol',
-                    'eval.scales', 'eval_batch_size')
+READ_OVERRIDABLE = (
+    'dataset.source',
+    'dataset.dir',
+    'dataset.cache_dir',
+    'dataset.workers',
+    'eval.protocol',
+    'eval.scales',
+    'eval_batch_size',
+)
 
 
 def step_dirs(workdir: str) -> list[int]:
@@ -48,8 +67,11 @@ def step_dirs(workdir: str) -> list[int]:
 def holdings(workdir: str) -> str | None:
   """What workdir holds of a run: 'checkpoints', 'metrics' (rows, no checkpoint yet), or None (nothing)."""
   rows = os.path.join(workdir, 'metrics.jsonl')
-  return 'checkpoints' if step_dirs(workdir) else (
-      'metrics' if os.path.exists(rows) and os.path.getsize(rows) > 0 else None)
+  return (
+      'checkpoints'
+      if step_dirs(workdir)
+      else ('metrics' if os.path.exists(rows) and os.path.getsize(rows) > 0 else None)
+  )
 
 
 def read_config(workdir: str) -> dict:
@@ -64,8 +86,9 @@ def read_config(workdir: str) -> dict:
   except ConfigError:
     raise
   except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-    raise ConfigError(f'{path} is not a readable config.json ({type(e).__name__}: {e}): restore it, or move '
-                      f'{workdir} aside.') from None
+    raise ConfigError(
+        f'{path} is not a readable config.json ({type(e).__name__}: {e}): restore it, or move {workdir} aside.'
+    ) from None
   if lacking:
     log.warning('%s lacks %s (older than those fields): read at their defaults.', path, ', '.join(lacking))
   return config
@@ -81,8 +104,10 @@ def read_configs(workdir: str, overrides=()) -> tuple[ml_collections.ConfigDict,
     key, sep, _ = override.partition('=')
     if sep and key and key not in settable:
       whose = "the trained run's own, read from" if key in held else 'not a field of'
-      raise ConfigError(f'{key} is {whose} {os.path.join(workdir, "config.json")}; reading this workdir may set only '
-                        f'{", ".join(settable)}.')
+      raise ConfigError(
+          f'{key} is {whose} {os.path.join(workdir, "config.json")}; reading this workdir may set only '
+          f'{", ".join(settable)}.'
+      )
   read = schema.apply_overrides(ml_collections.ConfigDict(saved), overrides)
   return ml_collections.ConfigDict(saved), read
 
@@ -123,8 +148,11 @@ def what_trains(config: dict) -> dict:
   and without a warm-up its form does not matter), dataset.train_size as the steps of an epoch where the schedule
   counts epochs (elsewhere it decides nothing), and total_steps where the schedule is a cosine over them."""
   tree = ml_collections.ConfigDict(config)
-  flat = {key: value for key, value in schema.flatten(tree).items()
-          if not any(key == r or key.startswith(r + '.') for r in RESUMABLE)}
+  flat = {
+      key: value
+      for key, value in schema.flatten(tree).items()
+      if not any(key == r or key.startswith(r + '.') for r in RESUMABLE)
+  }
   for key in ('schedule.warmup_length', 'schedule.warmup_min_depth', 'dataset.train_size'):
     flat.pop(key, None)
   flat['schedule.warmup_steps'] = warmup_steps(tree)
@@ -156,7 +184,9 @@ def check_writable(path: str, named=None) -> None:
   try:
     os.rmdir(tempfile.mkdtemp(dir=existing))
   except OSError as e:
-    raise ConfigError(named, f' cannot be written ({existing}: {e.strerror or e}): name a writable directory.') from None
+    raise ConfigError(
+        named, f' cannot be written ({existing}: {e.strerror or e}): name a writable directory.'
+    ) from None
 
 
 class WorkdirLock:
@@ -171,8 +201,11 @@ class WorkdirLock:
       self.file.seek(0)
       holder = self.file.read().strip() or 'another process'
       self.file.close()
-      raise ConfigError(f'{workdir} is being trained by {holder}: wait for it to end, stop it, or use another ',
-                        Argument('workdir'), '.') from None
+      raise ConfigError(
+          f'{workdir} is being trained by {holder}: wait for it to end, stop it, or use another ',
+          Argument('workdir'),
+          '.',
+      ) from None
     self.file.seek(0)
     self.file.truncate()
     self.file.write(f'process {os.getpid()} on {socket.gethostname()}')
@@ -191,21 +224,34 @@ def check_owner(workdir: str, config) -> None:
   saved = read_config(workdir)
   theirs, mine = model_name(ml_collections.ConfigDict(saved['model'])), model_name(config.model)
   if theirs != mine:
-    raise ConfigError(f'{workdir} holds {held} of {theirs}, not of {mine} (the network its config.json names; if '
-                      'that file was edited, restore it): train this network into another ', Argument('workdir'), '.')
+    raise ConfigError(
+        f'{workdir} holds {held} of {theirs}, not of {mine} (the network its config.json names; if '
+        'that file was edited, restore it): train this network into another ',
+        Argument('workdir'),
+        '.',
+    )
   if (nets := replicas.count(saved)) != replicas.count(config):
-    raise ConfigError(f'{workdir} holds {held} of {nets} replicas, not {replicas.count(config)}: set ',
-                      Setting('num_replicas', nets), ', or use another ', Argument('workdir'), '.')
+    raise ConfigError(
+        f'{workdir} holds {held} of {nets} replicas, not {replicas.count(config)}: set ',
+        Setting('num_replicas', nets),
+        ', or use another ',
+        Argument('workdir'),
+        '.',
+    )
   moved = saved['dataset'].get('dir'), config.dataset.get('dir')
   if moved[0] != moved[1]:
-    log.warning('%s was trained on dataset.dir=%s; resuming it on %s, which must hold the same data.', workdir,
-                *moved)
+    log.warning('%s was trained on dataset.dir=%s; resuming it on %s, which must hold the same data.', workdir, *moved)
   if changed := changed_settings(saved, json.loads(config.to_json())):
     key, was, now = changed[0]
     more = f' (and {", ".join(k for k, _, _ in changed[1:])})' if len(changed) > 1 else ''
     fix = f'the settings of {os.path.join(workdir, "config.json")}' if key in DERIVED else Setting(key, was)
-    raise ConfigError(f'{workdir} was trained with {key}={value_text(was)}, not {value_text(now)}{more}: resume it '
-                      'with ', fix, ', or train into another ', Argument('workdir'), '.')
+    raise ConfigError(
+        f'{workdir} was trained with {key}={value_text(was)}, not {value_text(now)}{more}: resume it with ',
+        fix,
+        ', or train into another ',
+        Argument('workdir'),
+        '.',
+    )
 
 
 def lock(workdir: str) -> WorkdirLock | None:
@@ -216,5 +262,6 @@ def lock(workdir: str) -> WorkdirLock | None:
     os.makedirs(workdir, exist_ok=True)
     return WorkdirLock(workdir)
   except OSError as e:
-    raise ConfigError(f'Cannot write the workdir {workdir} ({e.strerror or e}): use a writable ', Argument('workdir'),
-                      '.') from None
+    raise ConfigError(
+        f'Cannot write the workdir {workdir} ({e.strerror or e}): use a writable ', Argument('workdir'), '.'
+    ) from None

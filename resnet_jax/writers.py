@@ -1,5 +1,6 @@
 """Where a run's results go: DIR/metrics.jsonl (one JSON object per log or evaluation) and DIR/tensorboard/
 (TensorBoard's own event writer, no TensorFlow), written by process 0; and every log record to a file (log_file)."""
+
 import contextlib
 import itertools
 import json
@@ -19,7 +20,6 @@ log = logging.getLogger(__name__)
 
 
 class MetricsWriter:
-
   """Appends to workdir/metrics.jsonl and to TensorBoard events in workdir/tensorboard/ (tags SPLIT/METRIC, or
   SPLIT/replicaK/METRIC); a resumed run first drops the rows after its step (it writes them again, identically). An
   evaluation of a trained workdir (evaluation=True) keeps them and writes its rows, marked "mode": "eval" (and
@@ -36,8 +36,7 @@ class MetricsWriter:
       try:
         self.file = open(self.path, 'a')
       except OSError as e:
-        log.warning('%s cannot be written (%s): the results are shown, not recorded.', self.path,
-                        e.strerror or e)
+        log.warning('%s cannot be written (%s): the results are shown, not recorded.', self.path, e.strerror or e)
       return
     self._drop_rows_after(resume_step)
     self.file = open(self.path, 'a')
@@ -55,18 +54,29 @@ class MetricsWriter:
     """One row; `replica` names the net of a run of several (config.num_replicas), None for a run of one."""
     if not self.file:
       return
-    row = {'step': step, 'split': split, **replicas.row_fields(replica), **self.mark,
-           **{k: v if isinstance(v, str) else _finite(v) for k, v in scalars.items()}}
+    row = {
+        'step': step,
+        'split': split,
+        **replicas.row_fields(replica),
+        **self.mark,
+        **{k: v if isinstance(v, str) else _finite(v) for k, v in scalars.items()},
+    }
     try:
       self.file.write(json.dumps(row, allow_nan=False) + '\n')
       self.file.flush()
       if self.tensorboard:
         prefix = replicas.tag_prefix(split, replica)
-        self.tensorboard.write(scalars_event(step, {f'{prefix}/{k}': v for k, v in row.items()
-                                                    if k not in ('step', 'split') and isinstance(v, float)}))
+        self.tensorboard.write(
+            scalars_event(
+                step,
+                {f'{prefix}/{k}': v for k, v in row.items() if k not in ('step', 'split') and isinstance(v, float)},
+            )
+        )
     except OSError as e:
-      raise WriteError(f'Could not write in {os.path.dirname(self.path)} ({e.strerror or e}): free space or fix '
-                       'permissions there, then run the same command to resume from the newest checkpoint.') from None
+      raise WriteError(
+          f'Could not write in {os.path.dirname(self.path)} ({e.strerror or e}): free space or fix '
+          'permissions there, then run the same command to resume from the newest checkpoint.'
+      ) from None
 
   def close(self) -> None:
     if self.file:
@@ -88,12 +98,18 @@ class EventWriter:
   def __init__(self, logdir: str, resume_step: int):
     from tensorboard.compat.proto import event_pb2
     from tensorboard.summary.writer.record_writer import RecordWriter
+
     os.makedirs(logdir, exist_ok=True)
     name = f'events.out.tfevents.{time.time():010.0f}.{socket.gethostname()}.{os.getpid()}.{next(_FILE_NUMBERS)}'
     self.records = RecordWriter(open(os.path.join(logdir, name), 'wb'))
     self.write(event_pb2.Event(wall_time=time.time(), file_version='brain.Event:2'))
-    self.write(event_pb2.Event(wall_time=time.time(), step=resume_step + 1,  # Purges steps from resume_step + 1 on.
-                               session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START)))
+    self.write(
+        event_pb2.Event(
+            wall_time=time.time(),
+            step=resume_step + 1,  # Purges steps from resume_step + 1 on.
+            session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START),
+        )
+    )
 
   def write(self, event) -> None:
     self.records.write(event.SerializeToString())
@@ -106,9 +122,14 @@ class EventWriter:
 def scalars_event(step: int, scalars: dict[str, float]):
   """A TensorBoard event of named scalars at `step`, each a scalars-plugin summary as tf.summary.scalar writes it."""
   from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, types_pb2
+
   metadata = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name='scalars'))
-  values = [summary_pb2.Summary.Value(tag=tag, metadata=metadata, tensor=tensor_pb2.TensorProto(
-      dtype=types_pb2.DT_FLOAT, float_val=[value])) for tag, value in scalars.items()]
+  values = [
+      summary_pb2.Summary.Value(
+          tag=tag, metadata=metadata, tensor=tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, float_val=[value])
+      )
+      for tag, value in scalars.items()
+  ]
   return event_pb2.Event(wall_time=time.time(), step=step, summary=summary_pb2.Summary(value=values))
 
 

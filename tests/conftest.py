@@ -5,6 +5,7 @@ slow: `pytest -q tests` leaves them out, `-m ''` runs every tier.
 
 Every process JAX starts here, this one and the programs the tests run, shares one persistent compilation cache
 (.cache/jax): a program compiled once is not compiled again, in this run or the next."""
+
 import os
 import signal
 
@@ -36,17 +37,30 @@ def pytest_collection_modifyitems(items):
 def image_folder(tmp_path_factory):
   """10 classes of 32x32 PNGs, 8 train and 4 test images each, brighter by class."""
   from tests.helpers import write_image_folder
-  return write_image_folder(tmp_path_factory.mktemp('folder'), {'train': 8, 'test': 4},
-                            [f'class{k}' for k in range(10)], [(32, 32)], '.png', brightness=25)
+
+  return write_image_folder(
+      tmp_path_factory.mktemp('folder'),
+      {'train': 8, 'test': 4},
+      [f'class{k}' for k in range(10)],
+      [(32, 32)],
+      '.png',
+      brightness=25,
+  )
 
 
 @pytest.fixture(scope='module')
 def imagenet_folder(tmp_path_factory):
   """4 classes (wnid folders) of JPEGs of 6 sizes and aspect ratios, 6 train and 3 val images each."""
   from tests.helpers import write_image_folder
-  return write_image_folder(tmp_path_factory.mktemp('imagenet'), {'train': 6, 'val': 3},
-                            [f'n0{k}' for k in range(4)],
-                            [(80, 60), (60, 90), (100, 100), (120, 70), (70, 110), (90, 64)], '.JPEG', brightness=50)
+
+  return write_image_folder(
+      tmp_path_factory.mktemp('imagenet'),
+      {'train': 6, 'val': 3},
+      [f'n0{k}' for k in range(4)],
+      [(80, 60), (60, 90), (100, 100), (120, 70), (70, 110), (90, 64)],
+      '.JPEG',
+      brightness=50,
+  )
 
 
 @pytest.fixture(scope='module')
@@ -54,6 +68,7 @@ def trained(image_folder, tmp_path_factory):
   """A ResNet-8 workdir trained for 2 steps, and the cache of its data."""
   from resnet_jax.train import train_and_evaluate
   from tests.helpers import tiny_config
+
   tmp = tmp_path_factory.mktemp('trained')
   config = tiny_config(image_folder, tmp / 'cache', total_steps=2, eval_every_steps=2, checkpoint_every_steps=2)
   train_and_evaluate(config, str(tmp / 'w'))

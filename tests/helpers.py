@@ -1,4 +1,5 @@
 """Small builders shared by the tests."""
+
 import contextlib
 import dataclasses
 import importlib
@@ -36,8 +37,9 @@ def tiny_config(folder, cache_dir, **overrides):
   """ResNet-8 on a generated image folder, a few steps of batch 16."""
   config = get_config('cifar10:resnet8')
   config.dataset.update(source='folder', dir=folder, cache_dir=str(cache_dir))
-  config.update(batch_size=16, eval_batch_size=40, total_steps=6, log_every_steps=1, eval_every_steps=3,
-                checkpoint_every_steps=2)
+  config.update(
+      batch_size=16, eval_batch_size=40, total_steps=6, log_every_steps=1, eval_every_steps=3, checkpoint_every_steps=2
+  )
   config.update(overrides)
   return config
 
@@ -45,12 +47,20 @@ def tiny_config(folder, cache_dir, **overrides):
 def imagenet_tiny_config(folder, cache_dir, **overrides):
   """ResNet-18 at 64x64 on a generated ImageNet-layout folder of 4 classes, a few steps of batch 8."""
   config = get_config('imagenet:resnet18')
-  config.dataset.update(dir=folder, cache_dir=str(cache_dir), num_classes=4, image_size=64, scale_range=(72, 96),
-                        mean_samples=8, workers=2)
+  config.dataset.update(
+      dir=folder,
+      cache_dir=str(cache_dir),
+      num_classes=4,
+      image_size=64,
+      scale_range=(72, 96),
+      mean_samples=8,
+      workers=2,
+  )
   config.model.bn_group_size = 0
   config.eval.scales = (64, 96)
-  config.update(batch_size=8, eval_batch_size=8, total_steps=3, log_every_steps=1, eval_every_steps=3,
-                checkpoint_every_steps=3)
+  config.update(
+      batch_size=8, eval_batch_size=8, total_steps=3, log_every_steps=1, eval_every_steps=3, checkpoint_every_steps=3
+  )
   config.update(overrides)
   return config
 
@@ -64,6 +74,7 @@ def rows(workdir, drop=('images_per_sec',)):
 @dataclasses.dataclass
 class Ran:
   """What a program did: its exit status, stdout and stderr."""
+
   returncode: int
   stdout: str
   stderr: str
@@ -105,8 +116,15 @@ def snapshot(workdir):
 def launch(*args, env=None, **kwargs):
   """python launch.py ARGS on the CPU, as a subprocess with its output piped."""
   env = {**os.environ, 'JAX_PLATFORMS': 'cpu', **(env or {})}
-  return subprocess.Popen([sys.executable, 'launch.py', *args], cwd=ROOT, env=env, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+  return subprocess.Popen(
+      [sys.executable, 'launch.py', *args],
+      cwd=ROOT,
+      env=env,
+      text=True,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE,
+      **kwargs,
+  )
 
 
 def write_image_folder(root, counts: dict[str, int], classes: list[str], sizes, suffix: str, brightness: int):
@@ -125,14 +143,18 @@ def write_image_folder(root, counts: dict[str, int], classes: list[str], sizes, 
 
 def markdown_rows(text: str) -> list[list[str]]:
   """The cells of every row of the Markdown tables in text (header rows included, separator rows left out)."""
-  rows = [[cell.strip() for cell in line.strip().strip('|').split('|')] for line in text.splitlines()
-          if line.strip().startswith('|')]
+  rows = [
+      [cell.strip() for cell in line.strip().strip('|').split('|')]
+      for line in text.splitlines()
+      if line.strip().startswith('|')
+  ]
   return [row for row in rows if not all(set(cell) <= set('-:') for cell in row)]
 
 
 def primitives(jaxpr) -> list:
   """Every equation of a jaxpr, those of its sub-jaxprs (scan, pjit, custom_vjp) included."""
   import jax.extend as jex
+
   found = []
   for eqn in jaxpr.eqns:
     found.append(eqn)

@@ -2,6 +2,7 @@
 
 Each returns rows (dicts) ready for a table; errors are top-1 errors in % on the held-out split.
 """
+
 import numpy as np
 
 from resnet_jax.models import modes_deleting
@@ -17,8 +18,7 @@ def single_deletions(trained: TrainedNet) -> list[dict]:
     error = np.nan
     if block.deletable:
       error = trained.error(modes_deleting(len(trained.blocks), [block.index]))['top1_error']
-    rows.append({'block': block.index, 'label': block.label, 'changes_shape': block.changes_shape,
-                 'top1_error': error})
+    rows.append({'block': block.index, 'label': block.label, 'changes_shape': block.changes_shape, 'top1_error': error})
     progress.update()
   return rows
 
@@ -27,8 +27,9 @@ def candidates(trained: TrainedNet, include_shape_changing: bool) -> list[int]:
   return [b.index for b in trained.blocks if b.deletable and (include_shape_changing or not b.changes_shape)]
 
 
-def random_deletions(trained: TrainedNet, ks, draws: int, rng: np.random.Generator,
-                     include_shape_changing: bool = False) -> list[dict]:
+def random_deletions(
+    trained: TrainedNet, ks, draws: int, rng: np.random.Generator, include_shape_changing: bool = False
+) -> list[dict]:
   """The error with k blocks deleted, drawn uniformly without replacement, `draws` times for each k in `ks`."""
   pool = candidates(trained, include_shape_changing)
   ks = [k for k in ks if k <= len(pool)]
@@ -58,7 +59,7 @@ def swappable_pairs(trained: TrainedNet) -> list[tuple[int, int]]:
   for block in trained.blocks:
     if not block.changes_shape:
       groups.setdefault(block.stage, []).append(block.index)
-  return [(a, b) for group in groups.values() for i, a in enumerate(group) for b in group[i + 1:]]
+  return [(a, b) for group in groups.values() for i, a in enumerate(group) for b in group[i + 1 :]]
 
 
 def random_swaps(num_blocks: int, pairs, swaps: int, rng: np.random.Generator) -> np.ndarray:

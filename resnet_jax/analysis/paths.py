@@ -7,6 +7,7 @@ branch of k random blocks and through the shortcut of all the others (BlockMode 
 forward pass is the whole net's. The BatchNorm layers use their running statistics, so each example's gradient is
 its own.
 """
+
 import math
 
 import jax
@@ -22,12 +23,13 @@ from resnet_jax.trained import TrainedNet
 
 def path_length_distribution(num_blocks: int) -> np.ndarray:
   """The fraction of the 2^n paths that have length k, for k = 0..n."""
-  return np.array([math.comb(num_blocks, k) for k in range(num_blocks + 1)], np.float64) / 2 ** num_blocks
+  return np.array([math.comb(num_blocks, k) for k in range(num_blocks + 1)], np.float64) / 2**num_blocks
 
 
 def input_gradient_norms(model, make_batch, choices: compute.Compute = compute.Compute()):
   """A jitted (variables, step inputs, step, block modes) -> each example's |d loss / d image| (L2), computed as
   `choices` say."""
+
   def norms(variables, inputs, step, block_modes):
     batch = make_batch(inputs, step)
 
@@ -37,6 +39,7 @@ def input_gradient_norms(model, make_batch, choices: compute.Compute = compute.C
 
     gradient = jax.grad(loss)(batch['image'])
     return jnp.sqrt(jnp.sum(jnp.square(gradient), axis=(1, 2, 3)))
+
   return jax.jit(compute.traced_with(choices, norms))
 
 

@@ -3,6 +3,7 @@ BN and before the nonlinearity (ReLU or the addition), over CIFAR-10's test set.
 
 A layer's std is that of each channel, over all test images and positions, averaged over the channels.
 """
+
 import functools
 
 import jax
@@ -51,8 +52,10 @@ def ordered_layers(intermediates, num_stages: int):
 def layer_responses(trained: TrainedNet) -> list[dict]:
   """Rows of (layer, name, std): each 3x3 layer in network order (1 = the first conv)."""
   if trained.config.dataset.name != 'cifar10':
-    raise ConfigError('Layer responses are measured on the CIFAR-10 test set (He et al. 2015, Fig. 7); '
-                      f'{trained.workdir} is an {trained.config.dataset.name} run.')
+    raise ConfigError(
+        'Layer responses are measured on the CIFAR-10 test set (He et al. 2015, Fig. 7); '
+        f'{trained.workdir} is an {trained.config.dataset.name} run.'
+    )
   split, mesh = trained.split, trained.evaluator.mesh
   moments = jax.jit(compute.traced_with(trained.compute, functools.partial(_moments, model=trained.model, mesh=mesh)))
   variables = local_variables(trained.variables, mesh)
@@ -69,5 +72,5 @@ def layer_responses(trained: TrainedNet) -> list[dict]:
   rows = []
   for layer, (name, value) in enumerate(ordered_layers(total, len(trained.model.arch.stage_sizes)), 1):
     mean, mean_square = value[1] / value[0], value[2] / value[0]
-    rows.append({'layer': layer, 'name': name, 'std': float(np.mean(np.sqrt(np.maximum(mean_square - mean ** 2, 0))))})
+    rows.append({'layer': layer, 'name': name, 'std': float(np.mean(np.sqrt(np.maximum(mean_square - mean**2, 0))))})
   return rows

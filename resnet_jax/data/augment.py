@@ -4,6 +4,7 @@ Every crop is a box of the original image resized in one step (PIL's resize with
 at the smallest DCT scale (Image.draft) that still covers the output, which is most of the speed.
 Randomness comes from a numpy Generator the caller seeds, so a view is a pure function of (bytes, seed).
 """
+
 import io
 import math
 
@@ -13,9 +14,9 @@ from PIL import Image
 # AlexNet's PCA lighting (Krizhevsky et al. 2012), as fb.resnet.torch applies it to [0, 1] RGB images.
 LIGHTING_STD = 0.1
 EIGENVALUES = np.array([0.2175, 0.0188, 0.0045], np.float32)
-EIGENVECTORS = np.array([[-0.5675, 0.7192, 0.4009],
-                         [-0.5808, -0.0045, -0.8140],
-                         [-0.5836, -0.6948, 0.4203]], np.float32)
+EIGENVECTORS = np.array(
+    [[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]], np.float32
+)
 
 
 def image_size(data: bytes) -> tuple[int, int]:
@@ -34,8 +35,9 @@ def _open(data: bytes, box: tuple[float, float, float, float], out_size: tuple[i
   return image.convert('RGB'), (box[0] * fx, box[1] * fy, box[2] * fx, box[3] * fy)
 
 
-def crop(data: bytes, box: tuple[float, float, float, float], out_size: tuple[int, int],
-         flip: bool = False) -> np.ndarray:
+def crop(
+    data: bytes, box: tuple[float, float, float, float], out_size: tuple[int, int], flip: bool = False
+) -> np.ndarray:
   """The box (left, upper, right, lower) of the image, resized to out_size (width, height), maybe mirrored."""
   image, box = _open(data, box, out_size)
   view = image.resize(out_size, Image.BILINEAR, box=box)
@@ -62,8 +64,9 @@ def paper_train(data: bytes, rng: np.random.Generator, size: int = 224, scale_ra
   return crop(data, _shorter_side_box(width, height, shorter, size, left, top), (size, size), rng.random() < 0.5)
 
 
-def random_resized_crop(data: bytes, rng: np.random.Generator, size: int = 224, area=(0.08, 1.0),
-                        ratio=(3 / 4, 4 / 3)) -> np.ndarray:
+def random_resized_crop(
+    data: bytes, rng: np.random.Generator, size: int = 224, area=(0.08, 1.0), ratio=(3 / 4, 4 / 3)
+) -> np.ndarray:
   """Inception-style crop as torchvision's RandomResizedCrop draws it, resized to size x size, and a random flip."""
   width, height = image_size(data)
   for _ in range(10):
@@ -75,8 +78,13 @@ def random_resized_crop(data: bytes, rng: np.random.Generator, size: int = 224, 
       break
   else:  # Fall back to the central crop of the nearest allowed aspect ratio.
     aspect = width / height
-    w, h = ((width, round(width / ratio[0])) if aspect < ratio[0] else
-            (round(height * ratio[1]), height) if aspect > ratio[1] else (width, height))
+    w, h = (
+        (width, round(width / ratio[0]))
+        if aspect < ratio[0]
+        else (round(height * ratio[1]), height)
+        if aspect > ratio[1]
+        else (width, height)
+    )
     left, top = (width - w) // 2, (height - h) // 2
   return crop(data, (left, top, left + w, top + h), (size, size), rng.random() < 0.5)
 
@@ -114,7 +122,7 @@ def ten_crops(data: bytes, size: int = 224, resize: int | None = None) -> np.nda
   resized = np.asarray(image.resize(out, Image.BILINEAR, box=box))
   h, w = resized.shape[:2]
   corners = [(0, 0), (0, w - size), (h - size, 0), (h - size, w - size), ((h - size) // 2, (w - size) // 2)]
-  crops = np.stack([resized[y:y + size, x:x + size] for y, x in corners])
+  crops = np.stack([resized[y : y + size, x : x + size] for y, x in corners])
   return np.concatenate([crops, crops[:, :, ::-1]])
 
 

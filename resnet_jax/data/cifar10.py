@@ -1,5 +1,6 @@
 """CIFAR-10 in memory: train, test and optionally the paper's 45k/5k train/val split, from the authors' binary
 archive (downloaded once), a folder, or tfds; and the dataset the training loop and evaluation read."""
+
 import hashlib
 import itertools
 import logging
@@ -20,8 +21,12 @@ from resnet_jax.progress import duration
 log = logging.getLogger(__name__)
 VAL_SIZE = 5000  # He et al. 2015 Section 4.2: "a 45k/5k train/val split".
 # The settings of the folder source, as a ConfigError's parts.
-FOLDER = (Setting('dataset.source', 'folder'), ' ', Setting('dataset.dir', 'PATH'),
-          ' (a folder or .tar.gz of train/<class>/*.jpg and test/<class>/*.jpg)')
+FOLDER = (
+    Setting('dataset.source', 'folder'),
+    ' ',
+    Setting('dataset.dir', 'PATH'),
+    ' (a folder or .tar.gz of train/<class>/*.jpg and test/<class>/*.jpg)',
+)
 # The dataset authors' binary version (what tfds's cifar10 builder reads too): 170,052,171 bytes.
 ARCHIVE_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz'
 ARCHIVE_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530'
@@ -36,8 +41,11 @@ def _check_online(url: str, timeout: float = 5.0) -> None:
   try:
     socket.create_connection((host.hostname, host.port or (443 if host.scheme == 'https' else 80)), timeout).close()
   except OSError as e:
-    raise ConfigError(f'CIFAR-10 downloads from {host.hostname}, which is unreachable here ({e}). Offline, use an '
-                      'image folder: ', *FOLDER, '.') from None
+    raise ConfigError(
+        f'CIFAR-10 downloads from {host.hostname}, which is unreachable here ({e}). Offline, use an image folder: ',
+        *FOLDER,
+        '.',
+    ) from None
 
 
 def _md5(path: str) -> str:
@@ -70,8 +78,7 @@ def download(cache_dir: str, url: str, md5: str) -> str:
     raise ConfigError(f'Could not download {url} ({e}): try again, or use an image folder: ', *FOLDER, '.') from None
   if (found := _md5(path + '.part')) != md5:
     os.remove(path + '.part')
-    raise ConfigError(f'{url} gave a file of MD5 {found}, not {md5}: try again, or use an image folder: ', *FOLDER,
-                      '.')
+    raise ConfigError(f'{url} gave a file of MD5 {found}, not {md5}: try again, or use an image folder: ', *FOLDER, '.')
   os.replace(path + '.part', path)
   return path
 
@@ -84,8 +91,9 @@ def read_archive(path: str) -> dict[str, np.ndarray]:
       members = {os.path.basename(m.name): m for m in tar if m.isfile()}
       if missing := [name for names in BATCHES.values() for name in names if name not in members]:
         raise ConfigError(f'{not_the_archive} (it lacks {missing}).')
-      data = {split: b''.join(tar.extractfile(members[name]).read() for name in names)
-              for split, names in BATCHES.items()}
+      data = {
+          split: b''.join(tar.extractfile(members[name]).read() for name in names) for split, names in BATCHES.items()
+      }
   except (tarfile.TarError, EOFError, OSError) as e:
     raise ConfigError(f'{not_the_archive} ({e}).') from None
   for split, raw in data.items():
@@ -121,24 +129,35 @@ def load(config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
       raise ConfigError('dataset.source=folder needs the folder: ', *FOLDER, '.')
     arrays = folder.load(config.dir, ('train', 'test'), config.cache_dir)
     if len(arrays['classes']) != config.num_classes:
-      raise ConfigError(f'{config.dir} has {len(arrays["classes"])} class folders ({", ".join(arrays["classes"])}) '
-                        f'but dataset.num_classes is {config.num_classes}: point dataset.dir at a folder of '
-                        f'{config.num_classes} classes, or, to train a new net on these, set ',
-                        Setting('dataset.num_classes', len(arrays['classes'])), '.')
+      raise ConfigError(
+          f'{config.dir} has {len(arrays["classes"])} class folders ({", ".join(arrays["classes"])}) '
+          f'but dataset.num_classes is {config.num_classes}: point dataset.dir at a folder of '
+          f'{config.num_classes} classes, or, to train a new net on these, set ',
+          Setting('dataset.num_classes', len(arrays['classes'])),
+          '.',
+      )
   else:
-    raise ConfigError(f"Unknown dataset.source {config.source!r}: set ", Setting('dataset.source'),
-                      " to 'download', 'folder' or 'tfds'.")
+    raise ConfigError(
+        f'Unknown dataset.source {config.source!r}: set ',
+        Setting('dataset.source'),
+        " to 'download', 'folder' or 'tfds'.",
+    )
   splits = {split: (arrays[f'{split}_images'], arrays[f'{split}_labels']) for split in ('train', 'test')}
   if splits['train'][0].shape[1:] != (32, 32, 3):
     h, w, _ = splits['train'][0].shape[1:]
-    raise ConfigError(f'CIFAR-10 images are 32x32 pixels; {config.dir} holds {w}x{h}: resize them to 32x32, or '
-                      'train on them with configs/imagenet.py (which crops any size).')
+    raise ConfigError(
+        f'CIFAR-10 images are 32x32 pixels; {config.dir} holds {w}x{h}: resize them to 32x32, or '
+        'train on them with configs/imagenet.py (which crops any size).'
+    )
   if config.val_split:
     images, labels = splits['train']
     if len(labels) <= VAL_SIZE:
-      raise ConfigError(f'dataset.val_split holds out {VAL_SIZE:,} training images, and {config.dir or "the data"} '
-                        f'has {len(labels):,}: set ', Setting('dataset.val_split', False), ', or use the full '
-                        'training set.')
+      raise ConfigError(
+          f'dataset.val_split holds out {VAL_SIZE:,} training images, and {config.dir or "the data"} '
+          f'has {len(labels):,}: set ',
+          Setting('dataset.val_split', False),
+          ', or use the full training set.',
+      )
     order = np.random.default_rng(0).permutation(len(labels))  # One fixed split for every run.
     train, val = order[:-VAL_SIZE], order[-VAL_SIZE:]
     splits['train'], splits['val'] = (images[train], labels[train]), (images[val], labels[val])
@@ -148,6 +167,7 @@ def load(config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 class Cifar10:
   """CIFAR-10 (data/dataset.py's interface): the training set replicated on every device, where each step gathers
   and augments its batch; the held-out splits from the host, as they are (32x32, one view)."""
+
   inputs_per_replica = False  # The replicas share the training set on the devices.
 
   def __init__(self, config, mesh):
@@ -165,13 +185,16 @@ class Cifar10:
 
   def batch(self, inputs, step, seed):
     config = self.config
-    return on_device.train_batch(inputs['train'], inputs['norm'], step, seed, config.batch_size,
-                                 config.dataset.crop_padding, self.mesh)
+    return on_device.train_batch(
+        inputs['train'], inputs['norm'], step, seed, config.batch_size, config.dataset.crop_padding, self.mesh
+    )
 
   def eval_splits(self, protocol: str | None = None) -> list[EvalSplit]:
     del protocol  # CIFAR is tested on the 32x32 images as they are.
-    return [array_split(name, images, labels, self.norm, self.config.eval_batch_size)
-            for name, (images, labels) in self.held_out.items()]
+    return [
+        array_split(name, images, labels, self.norm, self.config.eval_batch_size)
+        for name, (images, labels) in self.held_out.items()
+    ]
 
   def close(self) -> None:
     pass

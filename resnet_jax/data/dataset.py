@@ -4,6 +4,7 @@ Training reads a stream of step inputs and, inside the jitted step, the batch th
 held-out splits as EvalSplits: this process's share of the images, in batches of uint8 views, and how views
 become network inputs. Nothing here runs a network.
 """
+
 import dataclasses
 import logging
 from typing import Any, Callable, Iterator, Protocol
@@ -27,6 +28,7 @@ class EvalSplit:
   An image's score is the mean of the softmax scores of its `views` views, which may come in several batches
   (one per pass of a testing protocol) and, from pass to pass, in several shapes.
   """
+
   name: str
   labels: np.ndarray  # int32, this process's share of the split's images.
   views: int  # Views of each image, over all batches.
@@ -38,12 +40,20 @@ def check_training_images(config, count: int) -> None:
   """Refuses a batch larger than the `count` training images; says where schedule.unit='epochs' counts epochs of
   dataset.train_size images that are not passes over these."""
   if count < config.batch_size:
-    raise ConfigError(f'batch_size {config.batch_size} exceeds the {count} training images: set ',
-                      Setting('batch_size'), f' to at most {count}.')
+    raise ConfigError(
+        f'batch_size {config.batch_size} exceeds the {count} training images: set ',
+        Setting('batch_size'),
+        f' to at most {count}.',
+    )
   if config.schedule.unit == 'epochs' and count != config.dataset.train_size:
-    log.info('Note: the schedule counts epochs of dataset.train_size=%s images; %s holds %s training images, so its '
-             'epochs are not passes over them (dataset.train_size=%d makes them so).',
-             f'{config.dataset.train_size:,}', config.dataset.dir or 'the data', f'{count:,}', count)
+    log.info(
+        'Note: the schedule counts epochs of dataset.train_size=%s images; %s holds %s training images, so its '
+        'epochs are not passes over them (dataset.train_size=%d makes them so).',
+        f'{config.dataset.train_size:,}',
+        config.dataset.dir or 'the data',
+        f'{count:,}',
+        count,
+    )
 
 
 def process_share(num_examples: int) -> np.ndarray:
@@ -61,6 +71,7 @@ def array_split(name: str, images: np.ndarray, labels: np.ndarray, norm: Normali
     for start in range(0, len(mine), per_batch):
       index = np.arange(start, min(start + per_batch, len(mine)))
       yield index, images[mine[index]]
+
   return EvalSplit(name, np.asarray(labels, np.int32)[mine], 1, norm, batches)
 
 
@@ -70,6 +81,7 @@ class Dataset(Protocol):
   Of config.num_replicas = K nets, net k draws its batches from seed config.seed + k: its step inputs are shared
   by the nets, or, where `inputs_per_replica`, a list of K (one per net).
   """
+
   inputs_per_replica: bool
 
   def stream(self, start_step: int) -> Iterator[Any]:
@@ -94,6 +106,8 @@ def import_tfds():
   try:
     import tensorflow_datasets
   except ImportError as e:
-    raise ConfigError(f'dataset.source=tfds needs tensorflow-datasets and TensorFlow, which the main job does not '
-                      f'install ({e}): {TFDS_INSTALL}, or use another dataset.source (folder).') from None
+    raise ConfigError(
+        f'dataset.source=tfds needs tensorflow-datasets and TensorFlow, which the main job does not '
+        f'install ({e}): {TFDS_INSTALL}, or use another dataset.source (folder).'
+    ) from None
   return tensorflow_datasets

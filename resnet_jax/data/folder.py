@@ -4,6 +4,7 @@ Decoded once, then cached as .npz beside nothing the user owns: under cache_dir,
 the name, size and modification time of every entry under it (of the archive itself, for a .tar.gz), so that
 replacing an image or emptying a class folder decodes again.
 """
+
 import collections
 import hashlib
 import io
@@ -66,8 +67,10 @@ def _decode_image(data: bytes, path: str) -> np.ndarray:
       if image.mode.startswith('I;16'):
         return np.repeat((np.asarray(image) >> 8).astype(np.uint8)[..., None], 3, axis=-1)
       if image.mode in ('I', 'F'):  # 32-bit integers or floats: no one range maps them to 8 bits.
-        raise ConfigError(f'{path} holds 32-bit {"floats" if image.mode == "F" else "integers"} (PIL mode '
-                          f'{image.mode}), which have no one 8-bit reading: convert it to an 8- or 16-bit image.')
+        raise ConfigError(
+            f'{path} holds 32-bit {"floats" if image.mode == "F" else "integers"} (PIL mode '
+            f'{image.mode}), which have no one 8-bit reading: convert it to an 8- or 16-bit image.'
+        )
       return np.asarray(image.convert('RGB'))
   except (OSError, SyntaxError, ValueError) as e:  # PIL's errors for corrupt or truncated files.
     raise ConfigError(f'{path} is not a readable image ({e}): replace or remove it.') from None
@@ -86,13 +89,20 @@ def _decode(source: str, splits: tuple[str, ...]) -> dict[str, np.ndarray]:
     elif name:
       skipped.append(f'{split}/{cls}/{name}')
   if skipped:
-    log.info('%s: skipped %d files that are not images (%s), e.g. %s.', source, len(skipped), ', '.join(IMAGE_SUFFIXES),
-             ', '.join(sorted(skipped)[:3]))
+    log.info(
+        '%s: skipped %d files that are not images (%s), e.g. %s.',
+        source,
+        len(skipped),
+        ', '.join(IMAGE_SUFFIXES),
+        ', '.join(sorted(skipped)[:3]),
+    )
   layout = f'{source}/{{{",".join(splits)}}}/<class>/<image>.jpg'
   missing = [split for split in splits if not files[split]]
   if missing:
-    raise ConfigError(f'{source} is not an image folder of the expected layout {layout}: no images in split(s) '
-                      f'{missing}. Point dataset.dir at such a folder or .tar.gz.')
+    raise ConfigError(
+        f'{source} is not an image folder of the expected layout {layout}: no images in split(s) '
+        f'{missing}. Point dataset.dir at such a folder or .tar.gz.'
+    )
   classes = sorted(folders[splits[0]])
   arrays, size = {'classes': np.array(classes)}, None
   decoding = Progress(f'Decoding {source}: images', sum(len(files[split]) for split in splits))
@@ -112,8 +122,10 @@ def _decode(source: str, splits: tuple[str, ...]) -> dict[str, np.ndarray]:
       if image.shape != size:
         (h, w, _), (h0, w0, _) = image.shape, size
         common = sum(other.shape == size for other in images)
-        raise ConfigError(f'{path} is {w}x{h} pixels, but most {splits[0]} images are {w0}x{h0} ({common} of the '
-                          f'{len(images)} in {split}): every image must have the same size.')
+        raise ConfigError(
+            f'{path} is {w}x{h} pixels, but most {splits[0]} images are {w0}x{h0} ({common} of the '
+            f'{len(images)} in {split}): every image must have the same size.'
+        )
     arrays[f'{split}_images'] = np.stack(images)
     arrays[f'{split}_labels'] = np.array([classes.index(cls) for cls, _, _ in items], np.int32)
   return arrays
@@ -136,8 +148,11 @@ def load(source: str, splits: tuple[str, ...], cache_dir: str) -> dict[str, np.n
   """{'classes', '<split>_images' (uint8 N,H,W,3), '<split>_labels' (int32)} of an image folder or tarball."""
   if not os.path.exists(source):
     relative = '' if os.path.isabs(source) else f' (a relative path, taken from {os.getcwd()})'
-    raise ConfigError(f'Dataset {source}{relative} does not exist: set ', Setting('dataset.dir'), ' to an image '
-                      'folder or .tar.gz laid out as <root>/{train,test}/<class>/<image>.')
+    raise ConfigError(
+        f'Dataset {source}{relative} does not exist: set ',
+        Setting('dataset.dir'),
+        ' to an image folder or .tar.gz laid out as <root>/{train,test}/<class>/<image>.',
+    )
   key = hashlib.sha1(f'{fingerprint(source)}:{splits}'.encode()).hexdigest()
   cache = os.path.join(cache_dir, f'{os.path.basename(source.rstrip("/"))}-{key[:16]}.npz')
   if os.path.exists(cache):
@@ -151,8 +166,12 @@ def load(source: str, splits: tuple[str, ...], cache_dir: str) -> dict[str, np.n
     np.savez(partial, **arrays)
     os.replace(partial, cache)  # Atomic: a concurrent or killed run never reads half a cache.
   except OSError as e:
-    log.warning('Could not cache the decoded images in %s (%s): they are decoded again next time; set '
-                'dataset.cache_dir to a writable folder.', cache_dir, e.strerror or e)
+    log.warning(
+        'Could not cache the decoded images in %s (%s): they are decoded again next time; set '
+        'dataset.cache_dir to a writable folder.',
+        cache_dir,
+        e.strerror or e,
+    )
   return arrays
 
 
@@ -164,6 +183,8 @@ def read_images(source: str, paths) -> np.ndarray:
     if name is not None and path in wanted:
       found[path] = _decode_image(read(), os.path.join(source, path))
   if missing := [p for p in paths if p not in found]:
-    raise ConfigError(f'{source} lacks {len(missing)} of the images asked for ({", ".join(missing[:3])}...): point '
-                      'at the image folder or tarball they come from.')
+    raise ConfigError(
+        f'{source} lacks {len(missing)} of the images asked for ({", ".join(missing[:3])}...): point '
+        'at the image folder or tarball they come from.'
+    )
   return np.stack([found[p] for p in paths])

@@ -5,6 +5,7 @@ permutation drawn from (seed, e), and example i's augmentation in epoch e comes 
 A stream started at step s is the same as one run from 0 and cut at s, whatever the number of hosts or threads.
 Each process decodes only the rows that its own devices hold (PIL releases the GIL while it decodes and resizes).
 """
+
 import collections
 import functools
 import queue
@@ -33,7 +34,7 @@ def step_indices(num_examples: int, batch_size: int, seed: int, step: int) -> tu
   """(epoch, the example indices of the global batch of `step`); the last partial batch of an epoch is dropped."""
   steps_per_epoch = num_examples // batch_size
   epoch, position = divmod(step, steps_per_epoch)
-  return epoch, epoch_order(num_examples, seed, epoch)[position * batch_size:(position + 1) * batch_size]
+  return epoch, epoch_order(num_examples, seed, epoch)[position * batch_size : (position + 1) * batch_size]
 
 
 def local_rows(sharding: NamedSharding, batch_size: int) -> list[tuple[jax.Device, slice]]:
@@ -48,7 +49,7 @@ def put_rows(arrays: dict[str, np.ndarray], rows: list[tuple[jax.Device, slice]]
     pieces, offset = [], 0
     for device, index in rows:
       count = len(range(*index.indices(batch_size)))
-      pieces.append(jax.device_put(array[offset:offset + count], device))
+      pieces.append(jax.device_put(array[offset : offset + count], device))
       offset += count
     out[name] = jax.make_array_from_single_device_arrays((batch_size, *array.shape[1:]), sharding, pieces)
   return out
@@ -57,8 +58,17 @@ def put_rows(arrays: dict[str, np.ndarray], rows: list[tuple[jax.Device, slice]]
 class TrainStream:
   """Iterator of training batches from `start_step` on: {'image' uint8, 'label', 'lighting'}, sharded over mesh."""
 
-  def __init__(self, split, transform: Transform, seed: int, batch_size: int, start_step: int, mesh,
-               workers: int, prefetch: int = 2):
+  def __init__(
+      self,
+      split,
+      transform: Transform,
+      seed: int,
+      batch_size: int,
+      start_step: int,
+      mesh,
+      workers: int,
+      prefetch: int = 2,
+  ):
     self._split, self._transform, self._seed, self._batch_size = split, transform, seed, batch_size
     self._sharding = NamedSharding(mesh, PartitionSpec(DATA))
     self._rows = local_rows(self._sharding, batch_size)
@@ -69,8 +79,9 @@ class TrainStream:
     self._thread.start()
 
   def _example(self, epoch: int, index: int):
-    image, lighting = self._transform(self._split.read(int(index)), np.random.default_rng([self._seed, epoch,
-                                                                                              int(index)]))
+    image, lighting = self._transform(
+        self._split.read(int(index)), np.random.default_rng([self._seed, epoch, int(index)])
+    )
     return image, lighting, self._split.labels[index]
 
   def _submit(self, step: int):
@@ -87,8 +98,14 @@ class TrainStream:
         examples = [f.result() for f in pending.popleft()]
         step += 1
         images, lightings, labels = zip(*examples)
-        self._put(put_rows({'image': np.stack(images), 'lighting': np.stack(lightings),
-                            'label': np.array(labels, np.int32)}, self._rows, self._sharding, self._batch_size))
+        self._put(
+            put_rows(
+                {'image': np.stack(images), 'lighting': np.stack(lightings), 'label': np.array(labels, np.int32)},
+                self._rows,
+                self._sharding,
+                self._batch_size,
+            )
+        )
     except BaseException as e:  # noqa: BLE001 -- handed to the consumer, which re-raises it.
       self._put(e)
 

@@ -4,6 +4,7 @@ and the dataset the training loop and evaluation read.
 Folder layout: <dir>/train/<wnid>/*.JPEG and <dir>/val/<wnid>/*.JPEG (classes are the sorted train wnids).
 tfds: <dir> is the tfds data_dir holding imagenet2012 prepared in the array_record format (random access).
 """
+
 import dataclasses
 import hashlib
 import json
@@ -25,14 +26,17 @@ log = logging.getLogger(__name__)
 
 def tfds_fix(data_dir: str) -> tuple:
   """How to prepare imagenet2012 for tfds in `data_dir`, as a ConfigError's parts."""
-  return (f'put ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar in {data_dir}/downloads/manual and run `tfds '
-          f'build imagenet2012 --data_dir={data_dir} --file_format=array_record`, or use ',
-          Setting('dataset.source', 'folder'))
+  return (
+      f'put ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar in {data_dir}/downloads/manual and run `tfds '
+      f'build imagenet2012 --data_dir={data_dir} --file_format=array_record`, or use ',
+      Setting('dataset.source', 'folder'),
+  )
 
 
 @dataclasses.dataclass(frozen=True)
 class Encoded:
   """One split of encoded images: read(i) gives example i's bytes; labels[i] its class."""
+
   read: Callable[[int], bytes]
   labels: np.ndarray
 
@@ -43,12 +47,15 @@ class Encoded:
 def _folder_split(root: str, split: str, classes: list[str] | None) -> tuple[Encoded, list[str]]:
   path = os.path.join(root, split)
   if not os.path.isdir(path):
-    raise ConfigError(f'{root} has no {split}/ folder: ImageNet folders are laid out as '
-                      f'{root}/{{train,val}}/<wnid>/<image>.JPEG.')
+    raise ConfigError(
+        f'{root} has no {split}/ folder: ImageNet folders are laid out as {root}/{{train,val}}/<wnid>/<image>.JPEG.'
+    )
   found = sorted(entry.name for entry in os.scandir(path) if entry.is_dir())
   if not found:
-    raise ConfigError(f'{path} has no class folders. The validation tar extracts flat: sort its images into '
-                      '<wnid>/ folders first (e.g. with the ILSVRC devkit ground truth or valprep.sh).')
+    raise ConfigError(
+        f'{path} has no class folders. The validation tar extracts flat: sort its images into '
+        '<wnid>/ folders first (e.g. with the ILSVRC devkit ground truth or valprep.sh).'
+    )
   classes = classes or found
   if unknown := sorted(set(found) - set(classes)):
     raise ConfigError(f'{path} has classes {unknown[:5]} that train/ lacks.')
@@ -64,6 +71,7 @@ def _folder_split(root: str, split: str, classes: list[str] | None) -> tuple[Enc
   def read(i: int) -> bytes:
     with open(files[i], 'rb') as f:
       return f.read()
+
   return Encoded(read, np.array(labels, np.int32)), classes
 
 
@@ -77,17 +85,27 @@ def _tfds_splits(data_dir: str) -> dict[str, Encoded]:
   with open(info_file) as f:
     info = json.load(f)
   if info.get('fileFormat', 'tfrecord') != 'array_record':
-    raise ConfigError(f'imagenet2012 in {builder.data_path} is prepared as {info.get("fileFormat", "tfrecord")}, '
-                      'which has no random access: ', *fix, '.')
+    raise ConfigError(
+        f'imagenet2012 in {builder.data_path} is prepared as {info.get("fileFormat", "tfrecord")}, '
+        'which has no random access: ',
+        *fix,
+        '.',
+    )
   splits = {}
   for split, name in (('train', 'train'), ('validation', 'val')):
     try:
-      source = tfds.data_source('imagenet2012', split=split, data_dir=data_dir or None, download=False,
-                                decoders={'image': tfds.decode.SkipDecoding()})
+      source = tfds.data_source(
+          'imagenet2012',
+          split=split,
+          data_dir=data_dir or None,
+          download=False,
+          decoders={'image': tfds.decode.SkipDecoding()},
+      )
       labels = _cached_labels(source, os.path.join(str(builder.data_path), f'resnet_jax_{split}_labels.npy'))
     except Exception as e:  # noqa: BLE001 -- a half-prepared dataset fails in many ways; all mean: prepare it.
-      raise ConfigError(f'imagenet2012 in {builder.data_path} is incomplete ({type(e).__name__}: '
-                        f'{str(e)[:200]}): ', *fix, '.') from e
+      raise ConfigError(
+          f'imagenet2012 in {builder.data_path} is incomplete ({type(e).__name__}: {str(e)[:200]}): ', *fix, '.'
+      ) from e
     splits[name] = Encoded(lambda i, source=source: source[int(i)]['image'], labels)
   return splits
 
@@ -109,20 +127,27 @@ def load(config) -> dict[str, Encoded]:
   if config.source == 'folder':
     if not config.dir or not os.path.isdir(config.dir):
       relative = '' if not config.dir or os.path.isabs(config.dir) else f' (relative, taken from {os.getcwd()})'
-      raise ConfigError(f'ImageNet folder {config.dir!r}{relative} does not exist: set ', Setting('dataset.dir'),
-                        ' to a folder of train/<wnid>/*.JPEG and val/<wnid>/*.JPEG.')
+      raise ConfigError(
+          f'ImageNet folder {config.dir!r}{relative} does not exist: set ',
+          Setting('dataset.dir'),
+          ' to a folder of train/<wnid>/*.JPEG and val/<wnid>/*.JPEG.',
+      )
     train, classes = _folder_split(config.dir, 'train', None)
     val, _ = _folder_split(config.dir, 'val', classes)
     splits = {'train': train, 'val': val}
   elif config.source == 'tfds':
     splits = _tfds_splits(config.dir)
   else:
-    raise ConfigError(f"Unknown dataset.source {config.source!r}: set ", Setting('dataset.source'),
-                      " to 'folder' or 'tfds'.")
+    raise ConfigError(
+        f'Unknown dataset.source {config.source!r}: set ', Setting('dataset.source'), " to 'folder' or 'tfds'."
+    )
   if (classes := int(splits['train'].labels.max()) + 1) > config.num_classes:
-    raise ConfigError(f'{config.dir} has {classes} classes, more than dataset.num_classes={config.num_classes}: '
-                      f'point dataset.dir at a folder of {config.num_classes}, or, to train a new net on these, set ',
-                      Setting('dataset.num_classes', classes), '.')
+    raise ConfigError(
+        f'{config.dir} has {classes} classes, more than dataset.num_classes={config.num_classes}: '
+        f'point dataset.dir at a folder of {config.num_classes}, or, to train a new net on these, set ',
+        Setting('dataset.num_classes', classes),
+        '.',
+    )
   return splits
 
 
@@ -138,8 +163,10 @@ def mean_image(split: Encoded, size: int, samples: int, cache_dir: str, workers:
     return np.load(cache)
   log.info('Estimating the per-pixel mean from %d training images (once; cached as %s).', len(chosen), cache)
   with futures.ThreadPoolExecutor(workers) as pool:
-    total = sum(pool.map(lambda i: augment.center_crop(split.read(int(i)), size).astype(np.float64), chosen),
-                np.zeros((size, size, 3)))
+    total = sum(
+        pool.map(lambda i: augment.center_crop(split.read(int(i)), size).astype(np.float64), chosen),
+        np.zeros((size, size, 3)),
+    )
   mean = (total / len(chosen) / 255).astype(np.float32)
   os.makedirs(cache_dir, exist_ok=True)
   partial = f'{cache}.{os.getpid()}.tmp.npy'
@@ -182,8 +209,12 @@ class Imagenet:
 
   def stream(self, start_step: int):
     config = self.config
-    streams = [host.TrainStream(self.splits['train'], self.transform, seed, config.batch_size, start_step, self.mesh,
-                                config.dataset.workers) for seed in replicas.seeds(config)]
+    streams = [
+        host.TrainStream(
+            self.splits['train'], self.transform, seed, config.batch_size, start_step, self.mesh, config.dataset.workers
+        )
+        for seed in replicas.seeds(config)
+    ]
     self._streams += streams
     norm = jax.device_put(self.norm, parallel.replicated(self.mesh))
     return ([{**batch, 'norm': norm} for batch in step] for step in zip(*streams))
@@ -195,10 +226,11 @@ class Imagenet:
 
   def eval_splits(self, protocol: str | None = None) -> list[EvalSplit]:
     config, split = self.config, self.splits['val']
-    view_sets = protocols.view_sets(protocol or config.eval.protocol, config.dataset.image_size,
-                                    tuple(config.eval.scales))
+    view_sets = protocols.view_sets(
+        protocol or config.eval.protocol, config.dataset.image_size, tuple(config.eval.scales)
+    )
     mine = process_share(len(split))
-    pixels = config.eval_batch_size * config.dataset.image_size ** 2
+    pixels = config.eval_batch_size * config.dataset.image_size**2
     batches = lambda: protocols.view_batches(split.read, mine, view_sets, pixels, config.dataset.workers)
     return [EvalSplit('val', split.labels[mine], sum(v.count for v in view_sets), self.norm, batches)]
 

@@ -4,6 +4,7 @@ The training stream is a pure function of (seed, step): epoch e visits the image
 drawn from (seed, e), and step s's crops and flips come from (seed, s). Resuming at a step resumes the stream, and
 the batches do not depend on the number of devices or hosts.
 """
+
 import flax.struct
 import jax
 import jax.numpy as jnp
@@ -16,6 +17,7 @@ from resnet_jax.data import augment
 @flax.struct.dataclass
 class Examples:
   """A training set on the devices: uint8 images and int32 labels, replicated on every device."""
+
   images: jax.Array
   labels: jax.Array
 
@@ -31,8 +33,9 @@ def normalization(train_images: np.ndarray, kind: str) -> Normalization:
   if kind == 'per_pixel_mean':  # He et al. 2015: "the per-pixel mean subtracted".
     return Normalization(jnp.asarray(images.mean(0), jnp.float32), jnp.ones((3,), jnp.float32))
   if kind == 'per_channel':
-    return Normalization(jnp.asarray(images.mean((0, 1, 2)), jnp.float32),
-                         jnp.asarray(images.std((0, 1, 2)), jnp.float32))
+    return Normalization(
+        jnp.asarray(images.mean((0, 1, 2)), jnp.float32), jnp.asarray(images.std((0, 1, 2)), jnp.float32)
+    )
   raise ValueError(kind)
 
 
@@ -65,8 +68,9 @@ def normalize(images: jax.Array, norm: Normalization, lighting: jax.Array | None
   return (x - mean) / norm.std
 
 
-def train_batch(split: Examples, norm: Normalization, step: jax.Array, seed: int, batch_size: int,
-                crop_padding: int, mesh) -> dict[str, jax.Array]:
+def train_batch(
+    split: Examples, norm: Normalization, step: jax.Array, seed: int, batch_size: int, crop_padding: int, mesh
+) -> dict[str, jax.Array]:
   """The training batch of `step`: images (B, H, W, 3) float32 and labels (B,), sharded over the mesh."""
   num_examples = split.labels.shape[0]
   steps_per_epoch = num_examples // batch_size
@@ -78,4 +82,3 @@ def train_batch(split: Examples, norm: Normalization, step: jax.Array, seed: int
   if crop_padding:
     images = crop_and_flip(images, jax.random.fold_in(jax.random.fold_in(key, 1 << 30), step), crop_padding)
   return {'image': normalize(images, norm), 'label': split.labels[index]}
-

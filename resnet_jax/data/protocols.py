@@ -7,6 +7,7 @@
 
 Views are decoded by a thread pool, one batch ahead of the devices, in batches of one shape each.
 """
+
 import dataclasses
 import functools
 from concurrent import futures
@@ -25,6 +26,7 @@ PROTOCOLS = ('center_crop', 'ten_crop', 'multi_scale')
 class ViewSet:
   """`count` views of each image, of one shape (h, w), or of a shape that depends on the image's (width,
   height): what one pass over the images decodes."""
+
   count: int
   views: Callable[[bytes], np.ndarray]  # (count, h, w, 3) uint8.
   shape: tuple[int, int] | Callable[[int, int], tuple[int, int]]
@@ -37,13 +39,22 @@ def view_sets(protocol: str, size: int, scales: tuple[int, ...]) -> list[ViewSet
   if protocol == 'ten_crop':
     return [ViewSet(10, lambda data: augment.ten_crops(data, size), (size, size))]
   if protocol == 'multi_scale':
-    return [ViewSet(1, lambda data, s=s: augment.full_image(data, s)[None],
-                    functools.partial(augment.full_image_shape, shorter=s)) for s in scales]
-  raise ConfigError(f'Unknown eval.protocol {protocol!r}: set ', Setting('eval.protocol'), f' to one of {", ".join(PROTOCOLS)}.')
+    return [
+        ViewSet(
+            1,
+            lambda data, s=s: augment.full_image(data, s)[None],
+            functools.partial(augment.full_image_shape, shorter=s),
+        )
+        for s in scales
+    ]
+  raise ConfigError(
+      f'Unknown eval.protocol {protocol!r}: set ', Setting('eval.protocol'), f' to one of {", ".join(PROTOCOLS)}.'
+  )
 
 
-def view_batches(read: Callable[[int], bytes], examples: np.ndarray, view_sets: list[ViewSet], pixels: int,
-                 workers: int) -> Iterator[ViewBatch]:
+def view_batches(
+    read: Callable[[int], bytes], examples: np.ndarray, view_sets: list[ViewSet], pixels: int, workers: int
+) -> Iterator[ViewBatch]:
   """The views of `examples` (indices for `read`) of each view set, in batches of one shape of about `pixels`
   pixels each; a batch's index counts positions in `examples`."""
   with futures.ThreadPoolExecutor(workers) as pool:
@@ -58,7 +69,7 @@ def view_batches(read: Callable[[int], bytes], examples: np.ndarray, view_sets: 
         groups[view_set.shape] = list(range(len(examples)))
       for (h, w), positions in sorted(groups.items()):
         per_batch = max(1, pixels // (h * w) // view_set.count)
-        chunks = [np.array(positions[i:i + per_batch]) for i in range(0, len(positions), per_batch)]
+        chunks = [np.array(positions[i : i + per_batch]) for i in range(0, len(positions), per_batch)]
         decode = lambda chunk, v=view_set: [pool.submit(lambda i: v.views(read(int(examples[i]))), i) for i in chunk]
         pending = decode(chunks[0])
         for k, chunk in enumerate(chunks):

@@ -1,6 +1,7 @@
 """Per-block modes: what each block does in one call (kept, deleted, or one path's gradient stopped), applied in one
 place (apply_mode). Modes are an int32 array input of the model (one entry per block), so changing them does not
 recompile; the arrays the studies pass are built here."""
+
 import enum
 
 import jax
@@ -10,6 +11,7 @@ import numpy as np
 
 class BlockMode(enum.IntEnum):
   """What one block does, chosen per call by the model's `block_modes` input (one entry per block)."""
+
   KEEP = 0  # The block as trained.
   DELETE = 1  # The residual branch is removed: the block computes its shortcut alone (Veit et al. 2016).
   RESIDUAL_ONLY = 2  # Forward unchanged; the gradient flows back through the residual branch only.
@@ -34,8 +36,9 @@ def apply_mode(mode, x: jax.Array, residual: jax.Array, skip: jax.Array | None, 
   return activate(skip + residual)
 
 
-def mode_array(num_blocks: int, chosen=(), mode: BlockMode = BlockMode.KEEP,
-               others: BlockMode = BlockMode.KEEP) -> np.ndarray:
+def mode_array(
+    num_blocks: int, chosen=(), mode: BlockMode = BlockMode.KEEP, others: BlockMode = BlockMode.KEEP
+) -> np.ndarray:
   """The model's block_modes input: `mode` for the blocks in `chosen` (indices in network order), `others` for the
   rest."""
   modes = np.full((num_blocks,), others, np.int32)

@@ -4,6 +4,7 @@ Fig. 5 (right), and the shortcut options A, B and C of Section 3.3.
 A block computes relu(shortcut(x) + F(x)) (post-activation, He et al. 2015), or shortcut(x) + F(x) where each
 weighted layer of F starts with BN-ReLU (pre-activation, He et al. 2016). A plain block computes F(x) alone.
 """
+
 from typing import Any, Callable
 
 import flax.linen as nn
@@ -21,8 +22,9 @@ def is_residual(shortcut: str) -> bool:
   return shortcut != 'none'
 
 
-def layer(block: 'Block', i: int, x: jax.Array, kernel: int, features: int, stride: int,
-          last: bool = False) -> jax.Array:
+def layer(
+    block: 'Block', i: int, x: jax.Array, kernel: int, features: int, stride: int, last: bool = False
+) -> jax.Array:
   """Weighted layer i (1-based) of a residual branch, named conv{i} and bn{i}.
 
   Post-activation: conv, BN, then ReLU unless it is the branch's last layer. Pre-activation: BN-ReLU, then conv
@@ -98,6 +100,7 @@ class Block(nn.Module):
 
   `mode` is a BlockMode scalar (block_modes.apply_mode), or None for KEEP without the switching ops.
   """
+
   features: int  # Width of the 3x3 convs.
   out_features: int  # Width of the output: `features`, or 4x for a bottleneck (Architecture.out_width).
   stride: int

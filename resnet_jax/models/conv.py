@@ -7,6 +7,7 @@ Written with explicit transposes into the standard layout, the same gradients ru
 values are those of lax.conv_general_dilated.
 Drop-in for flax's nn.Conv(conv_general_dilated=...); anything but a plain NHWC/HWIO convolution goes to lax.
 """
+
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -41,14 +42,15 @@ def kernel_gradient(x, g, w_shape, strides, padding):
   an unpadded 1x1 kernel, the product of the strided x's and g's (N*H*W, C) matrices, which XLA:CPU runs 3-6x
   faster than that convolution, a window the size of the image (docs/benchmarks.md)."""
   if tuple(w_shape[:2]) == (1, 1) and all(tuple(p) == (0, 0) for p in padding):
-    strided = x[:, ::strides[0], ::strides[1]]
+    strided = x[:, :: strides[0], :: strides[1]]
     return jnp.einsum('nhwc,nhwd->cd', strided, g)[None, None]
   pads = []
   for axis, (low, _) in enumerate(padding):
     size, kernel, stride, out = x.shape[1 + axis], w_shape[axis], strides[axis], g.shape[1 + axis]
     pads.append((low, kernel + (out - 1) * stride - size - low))
-  grad = lax.conv_general_dilated(x.transpose(3, 1, 2, 0), g.transpose(1, 2, 0, 3), (1, 1), pads,
-                                  rhs_dilation=strides, dimension_numbers=STANDARD)  # (Cin, kh, kw, Cout)
+  grad = lax.conv_general_dilated(
+      x.transpose(3, 1, 2, 0), g.transpose(1, 2, 0, 3), (1, 1), pads, rhs_dilation=strides, dimension_numbers=STANDARD
+  )  # (Cin, kh, kw, Cout)
   return grad.transpose(1, 2, 0, 3)
 
 
@@ -62,21 +64,51 @@ def _make(strides, padding):
 
   def backward(residuals, g):
     x, w = residuals
-    return (input_gradient(g, w, x.shape, strides, padding).astype(x.dtype),
-            kernel_gradient(x, g, w.shape, strides, padding).astype(w.dtype))
+    return (
+        input_gradient(g, w, x.shape, strides, padding).astype(x.dtype),
+        kernel_gradient(x, g, w.shape, strides, padding).astype(w.dtype),
+    )
 
   conv.defvjp(forward, backward)
   return conv
 
 
-def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
-                         dimension_numbers=None, feature_group_count=1, batch_group_count=1, precision=None,
-                         preferred_element_type=None):
+def conv_general_dilated(
+    lhs,
+    rhs,
+    window_strides,
+    padding,
+    lhs_dilation=None,
+    rhs_dilation=None,
+    dimension_numbers=None,
+    feature_group_count=1,
+    batch_group_count=1,
+    precision=None,
+    preferred_element_type=None,
+):
   """lax.conv_general_dilated, with standard-layout gradients for a plain NHWC/HWIO convolution."""
-  plain = (_standard(dimension_numbers) and feature_group_count == 1 and batch_group_count == 1
-           and precision is None and preferred_element_type is None and not isinstance(padding, str)
-           and all(d == 1 for d in (lhs_dilation or (1, 1))) and all(d == 1 for d in (rhs_dilation or (1, 1))))
+  plain = (
+      _standard(dimension_numbers)
+      and feature_group_count == 1
+      and batch_group_count == 1
+      and precision is None
+      and preferred_element_type is None
+      and not isinstance(padding, str)
+      and all(d == 1 for d in (lhs_dilation or (1, 1)))
+      and all(d == 1 for d in (rhs_dilation or (1, 1)))
+  )
   if not plain:
-    return lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
-                                    feature_group_count, batch_group_count, precision, preferred_element_type)
+    return lax.conv_general_dilated(
+        lhs,
+        rhs,
+        window_strides,
+        padding,
+        lhs_dilation,
+        rhs_dilation,
+        dimension_numbers,
+        feature_group_count,
+        batch_group_count,
+        precision,
+        preferred_element_type,
+    )
   return _make(tuple(window_strides), tuple(map(tuple, padding)))(lhs, rhs)

@@ -1,5 +1,6 @@
 """What a network costs: parameters, and multiply-adds and convolution outputs of a forward pass (counted from its
 jaxpr)."""
+
 import math
 
 import jax

@@ -1,4 +1,5 @@
 """The table of depths: the blocks of every network, stage by stage (He et al. 2015, Tables 1 and 6)."""
+
 import dataclasses
 
 from resnet_jax.errors import ConfigError, Setting
@@ -20,6 +21,7 @@ CIFAR_WIDTHS = (16, 32, 64)  # Three stages of n basic blocks each: depth 6n + 2
 @dataclasses.dataclass(frozen=True)
 class Architecture:
   """The shape of a network: its stem, block type, and the number and width of blocks in each stage."""
+
   stem: str  # 'imagenet' (7x7/2 conv, 3x3/2 max-pool) or 'cifar' (3x3 conv).
   bottleneck: bool
   stage_sizes: tuple[int, ...]
@@ -80,4 +82,4 @@ def architecture(family: str, depth: int) -> Architecture:
   if family == 'cifar':
     n = (depth - 2) // 6
     return Architecture('cifar', False, (n, n, n), CIFAR_WIDTHS)
-  raise ConfigError(f"Unknown model family {family!r}: set ", Setting('model.family'), " to 'cifar' or 'imagenet'.")
+  raise ConfigError(f'Unknown model family {family!r}: set ', Setting('model.family'), " to 'cifar' or 'imagenet'.")

@@ -1,5 +1,6 @@
 """The name of a network, from its model config: 'resnet56-A', 'resnet50-B-v1.5', 'plain20', 'preact-resnet110-A'.
 (configs/common.py parses the names the configs take.)"""
+
 from resnet_jax.models.blocks import is_residual
 
 

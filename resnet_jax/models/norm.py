@@ -1,4 +1,5 @@
 """Batch normalisation with statistics over the whole (global) batch, or over groups of it ("ghost" BN)."""
+
 from typing import Any, Callable
 
 import flax.linen as nn
@@ -13,6 +14,7 @@ class BatchNorm(nn.Module):
   over a mesh is the global batch). He et al. normalise over each GPU's 32 (ImageNet) or 64 (CIFAR) images:
   group_size reproduces that on any number of devices. Running statistics average the groups'.
   """
+
   use_running_average: bool
   group_size: int = 0
   momentum: float = 0.9
@@ -36,7 +38,7 @@ class BatchNorm(nn.Module):
         raise ValueError(f'A batch of {batch} does not split into BatchNorm groups of {group}.')
       grouped = x.reshape(batch // group, group, -1, features).astype(jnp.float32)
       group_mean = grouped.mean(axis=(1, 2))  # (groups, features)
-      group_var = jnp.maximum((grouped ** 2).mean(axis=(1, 2)) - group_mean ** 2, 0.0)
+      group_var = jnp.maximum((grouped**2).mean(axis=(1, 2)) - group_mean**2, 0.0)
       if not self.is_initializing():
         running_mean.value = self.momentum * running_mean.value + (1 - self.momentum) * group_mean.mean(0)
         running_var.value = self.momentum * running_var.value + (1 - self.momentum) * group_var.mean(0)

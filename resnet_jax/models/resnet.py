@@ -1,4 +1,5 @@
 """The ResNet: stem -> stages of blocks -> global average pool -> fc (He et al. 2015, Table 1)."""
+
 import dataclasses
 import functools
 
@@ -21,13 +22,21 @@ def conv(features: int, kernel: int, stride: int, *, dtype, **kwargs) -> nn.Conv
   kwargs = {'kernel_init': HE_NORMAL, **kwargs}
   if compute.current().conv_gradients == 'standard_layout':
     kwargs['conv_general_dilated'] = standard_layout.conv_general_dilated
-  return nn.Conv(features, (kernel, kernel), strides=stride, padding=[(kernel // 2, kernel // 2)] * 2,
-                 use_bias=False, dtype=dtype, **kwargs)
+  return nn.Conv(
+      features,
+      (kernel, kernel),
+      strides=stride,
+      padding=[(kernel // 2, kernel // 2)] * 2,
+      use_bias=False,
+      dtype=dtype,
+      **kwargs,
+  )
 
 
 class Stage(nn.Module):
   """A stage: a transition block where the shape changes, then identical blocks run under nn.scan (unrolled where
   the traced function's choices say: compute.current)."""
+
   num_blocks: int
   stride: int
   transition: bool
@@ -41,8 +50,14 @@ class Stage(nn.Module):
     scanned = self.num_blocks - self.transition
     if scanned:
       unroll = scanned if compute.current().block_loop == 'unroll' else 1
-      blocks = nn.scan(Block, variable_axes={'params': 0, 'batch_stats': 0, 'intermediates': 0},
-                       split_rngs={'params': True}, in_axes=0, length=scanned, unroll=unroll)
+      blocks = nn.scan(
+          Block,
+          variable_axes={'params': 0, 'batch_stats': 0, 'intermediates': 0},
+          split_rngs={'params': True},
+          in_axes=0,
+          length=scanned,
+          unroll=unroll,
+      )
       x, _ = blocks(stride=1, changes_shape=False, **self.block.keywords, name='blocks')(x, modes)
     return x
 
@@ -54,6 +69,7 @@ class ResNet(nn.Module):
   Call with images (N, H, W, 3); any H, W work (the net is convolutional up to the pooling). `block_modes`, an
   int32 array with one BlockMode per block in network order, deletes blocks or routes their gradient.
   """
+
   family: str  # 'cifar' (3x3 stem, widths 16/32/64) or 'imagenet' (7x7 stem and max-pool, widths 64..512).
   depth: int  # Of the table of depths (depths.py).
   num_classes: int
@@ -78,8 +94,14 @@ class ResNet(nn.Module):
     if block_modes is not None and block_modes.shape != (arch.num_blocks,):
       raise ValueError(f'block_modes has shape {block_modes.shape}; this net needs ({arch.num_blocks},).')
     make_conv = functools.partial(conv, dtype=dtype)
-    norm = functools.partial(BatchNorm, use_running_average=not train, group_size=self.bn_group_size,
-                             momentum=self.bn_momentum, epsilon=self.bn_epsilon, dtype=dtype)
+    norm = functools.partial(
+        BatchNorm,
+        use_running_average=not train,
+        group_size=self.bn_group_size,
+        momentum=self.bn_momentum,
+        epsilon=self.bn_epsilon,
+        dtype=dtype,
+    )
     x = x.astype(dtype)
     if arch.stem == 'imagenet':
       x = nn.relu(norm(name='stem_bn')(make_conv(arch.widths[0], 7, 2, name='stem_conv')(x)))
@@ -91,10 +113,18 @@ class ResNet(nn.Module):
 
     for i, (size, offset) in enumerate(zip(arch.stage_sizes, arch.stage_offsets())):
       block = functools.partial(
-          Block, features=arch.widths[i], out_features=arch.out_width(i), bottleneck=arch.bottleneck,
-          shortcut=self.shortcut, preact=self.preact, bottleneck_stride=self.bottleneck_stride,
-          zero_init_residual=self.zero_init_residual, conv=make_conv, norm=norm)
-      modes = None if block_modes is None else block_modes[offset:offset + size]
+          Block,
+          features=arch.widths[i],
+          out_features=arch.out_width(i),
+          bottleneck=arch.bottleneck,
+          shortcut=self.shortcut,
+          preact=self.preact,
+          bottleneck_stride=self.bottleneck_stride,
+          zero_init_residual=self.zero_init_residual,
+          conv=make_conv,
+          norm=norm,
+      )
+      modes = None if block_modes is None else block_modes[offset : offset + size]
       x = Stage(size, arch.stride(i), arch.has_transition(i), block, name=f'stage{i + 1}')(x, modes)
 
     if self.preact:
@@ -122,5 +152,4 @@ def reorder_stage(variables, stage: str, order):
     stage_vars['blocks'] = jax.tree.map(lambda v: jnp.take(v, order, axis=0), stage_vars['blocks'])
     return {**collection, stage: stage_vars}
 
-  return {name: permute(collection) if stage in collection else collection
-          for name, collection in variables.items()}
+  return {name: permute(collection) if stage in collection else collection for name, collection in variables.items()}

@@ -3,6 +3,7 @@
 Figures are made with matplotlib's object interface (Figure, not pyplot), so drawing them selects no backend and
 opens no window, whatever the importing program does with matplotlib.
 """
+
 import os
 
 import matplotlib
@@ -34,8 +35,7 @@ def _mean_band(ax, curves, style: str, color, width: float, label=None) -> None:
   mean, std = curves_mean_std([c[1] for c in curves if len(c[1]) == len(steps)])
   ax.plot(steps, mean, style, color=color, linewidth=width, label=label)
   # An error rate's band stays within 0..100 %; one run's has no width.
-  ax.fill_between(steps, np.clip(mean - std, 0, 100), np.clip(mean + std, 0, 100), color=color, alpha=0.2,
-                  linewidth=0)
+  ax.fill_between(steps, np.clip(mean - std, 0, 100), np.clip(mean + std, 0, 100), color=color, alpha=0.2, linewidth=0)
 
 
 def error_curves(path: str, panels, eval_split: str) -> str:
@@ -86,18 +86,28 @@ def deletions(path: str, single: dict, random: dict, reorder: dict, baselines: d
   if single:
     labels = [r['label'] for r in next(iter(single.values()))]
     axes[0].set_xticks(np.arange(len(labels)), labels, rotation=90, fontsize=max(4, min(9, 400 // len(labels))))
-  axes[0].set(title='deleting one block (x: shape-changing; dotted: none deleted)', xlabel='deleted block',
-              ylabel='test error (%)')
+  axes[0].set(
+      title='deleting one block (x: shape-changing; dotted: none deleted)',
+      xlabel='deleted block',
+      ylabel='test error (%)',
+  )
   for color, (name, rows) in zip(COLORS, random.items()):
     ks = sorted({r['k'] for r in rows})
     errors = [[r['top1_error'] for r in rows if r['k'] == k] for k in ks]
-    axes[1].errorbar(ks, [np.mean(e) for e in errors], yerr=[np.std(e) for e in errors], color=color, marker='o',
-                     markersize=3, capsize=2, label=name)
+    axes[1].errorbar(
+        ks,
+        [np.mean(e) for e in errors],
+        yerr=[np.std(e) for e in errors],
+        color=color,
+        marker='o',
+        markersize=3,
+        capsize=2,
+        label=name,
+    )
   axes[1].set(title='deleting k random blocks (mean, std)', xlabel='blocks deleted', ylabel='test error (%)')
   axes[1].xaxis.set_major_locator(MaxNLocator(integer=True))
   for color, (name, rows) in zip(COLORS, reorder.items()):
-    axes[2].scatter([r['kendall_tau'] for r in rows], [r['top1_error'] for r in rows], color=color, s=10,
-                    label=name)
+    axes[2].scatter([r['kendall_tau'] for r in rows], [r['top1_error'] for r in rows], color=color, s=10, label=name)
   axes[2].set(title='reordering blocks', xlabel="Kendall's tau", ylabel='test error (%)')
   axes[2].invert_xaxis()
   for ax in axes:

@@ -5,6 +5,7 @@ A run of configs/DATASET.py:VARIANT lives in ROOT/<dataset name>/<network name> 
 so sweeps that share a root share runs: Table 2's ResNet-34-A is also Table 3's option A. A run of K replicas
 (num_replicas=K: seeds seed .. seed+K-1 in one program) lives in ROOT/<dataset name>/<network name>-xK.
 """
+
 import dataclasses
 import itertools
 import json
@@ -37,6 +38,7 @@ EVAL_SPLITS = ('test', 'val')
 @dataclasses.dataclass(frozen=True)
 class Job:
   """One run: `python launch.py --config=configs/<dataset>.py:<variant> --config.<override> ...`."""
+
   dataset: str  # 'cifar10' or 'imagenet': the config file.
   variant: str  # e.g. 'resnet56', 'plain34', 'resnet34-C'.
   overrides: tuple[str, ...]  # 'KEY=VALUE', passed as --config.KEY=VALUE.
@@ -71,16 +73,28 @@ class Job:
       return
     if changed := changed_settings(result.config, json.loads(self.config.to_json())):
       key, was, now = changed[0]
-      raise ConfigError(f'{self.workdir} holds a run trained with {key}={value_text(was)}, not the sweep\'s '
-                        f'{value_text(now)}: sweep with the settings it was trained with, or into another ',
-                        Argument('root'), '.')
+      raise ConfigError(
+          f"{self.workdir} holds a run trained with {key}={value_text(was)}, not the sweep's "
+          f'{value_text(now)}: sweep with the settings it was trained with, or into another ',
+          Argument('root'),
+          '.',
+      )
     if result.last_step > self.config.total_steps:
-      raise ConfigError(f'{self.workdir} holds a run at step {result.last_step}, past the sweep\'s '
-                        f'{self.config.total_steps} steps: sweep into another ', Argument('root'), '.')
+      raise ConfigError(
+          f"{self.workdir} holds a run at step {result.last_step}, past the sweep's "
+          f'{self.config.total_steps} steps: sweep into another ',
+          Argument('root'),
+          '.',
+      )
 
   def command(self, python: str) -> list[str]:
-    return [python, os.path.join(REPO, 'launch.py'), f'--config={configs.path(self.dataset)}:{self.variant}',
-            f'--workdir={os.path.abspath(self.workdir)}', *[f'--config.{o}' for o in self.overrides]]
+    return [
+        python,
+        os.path.join(REPO, 'launch.py'),
+        f'--config={configs.path(self.dataset)}:{self.variant}',
+        f'--workdir={os.path.abspath(self.workdir)}',
+        *[f'--config.{o}' for o in self.overrides],
+    ]
 
 
 def scaled_boundaries(config, steps: int) -> tuple[int, ...]:
@@ -90,8 +104,15 @@ def scaled_boundaries(config, steps: int) -> tuple[int, ...]:
 
 
 # What budget_overrides sets.
-BUDGET_KEYS = ('total_steps', 'schedule.unit', 'schedule.boundaries', 'schedule.warmup_length', 'eval_every_steps',
-               'log_every_steps', 'checkpoint_every_steps')
+BUDGET_KEYS = (
+    'total_steps',
+    'schedule.unit',
+    'schedule.boundaries',
+    'schedule.warmup_length',
+    'eval_every_steps',
+    'log_every_steps',
+    'checkpoint_every_steps',
+)
 
 
 def budget_overrides(config, steps: int) -> tuple[str, ...]:
@@ -101,13 +122,23 @@ def budget_overrides(config, steps: int) -> tuple[str, ...]:
   boundaries = scaled_boundaries(config, steps)
   if len(set(boundaries)) < len(boundaries):
     fewest = next(n for n in itertools.count(steps + 1) if len(set(scaled_boundaries(config, n))) == len(boundaries))
-    raise ConfigError(Argument('steps', steps), f' is too few for the schedule\'s {len(boundaries)} learning-rate '
-                      f'drops (they would fall at steps {boundaries}): give ', Argument('steps', fewest), ' or more.')
+    raise ConfigError(
+        Argument('steps', steps),
+        f" is too few for the schedule's {len(boundaries)} learning-rate "
+        f'drops (they would fall at steps {boundaries}): give ',
+        Argument('steps', fewest),
+        ' or more.',
+    )
   s = config.schedule
-  return (f'total_steps={steps}', 'schedule.unit=steps', f'schedule.boundaries={boundaries}',
-          f'schedule.warmup_length={round(s.warmup_length * steps_per_unit(config) * steps / config.total_steps)}',
-          f'eval_every_steps={max(1, steps // 4)}', f'log_every_steps={max(1, steps // 12)}',
-          f'checkpoint_every_steps={steps}')
+  return (
+      f'total_steps={steps}',
+      'schedule.unit=steps',
+      f'schedule.boundaries={boundaries}',
+      f'schedule.warmup_length={round(s.warmup_length * steps_per_unit(config) * steps / config.total_steps)}',
+      f'eval_every_steps={max(1, steps // 4)}',
+      f'log_every_steps={max(1, steps // 12)}',
+      f'checkpoint_every_steps={steps}',
+  )
 
 
 class ForwardedSignals:
@@ -146,16 +177,26 @@ def run_local(jobs, python: str = sys.executable) -> list[Job]:
       log.info('[%d/%d] %s: running, log in %s', i + 1, len(todo), job.name, launch_log)
       begun = time.time()
       with open(launch_log, 'a') as f:
-        signals.child = subprocess.Popen(job.command(python), cwd=REPO, stdout=f, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+        signals.child = subprocess.Popen(
+            job.command(python), cwd=REPO, stdout=f, stderr=subprocess.STDOUT, start_new_session=True
+        )
         status = signals.child.wait()
       elapsed = time.time() - start
       saved = step_dirs(job.workdir)
-      outcome = 'done' if job.finished else (
-          f'stopped, saved at step {saved[-1] if saved else 0} of {job.config.total_steps}')
-      log.info('[%d/%d] %s: %s in %s; sweep ETA %s', i + 1, len(todo), job.name,
-               outcome if status == 0 else f'FAILED (exit {status})', duration(time.time() - begun),
-               duration(elapsed / (i + 1) * (len(todo) - i - 1)))
+      outcome = (
+          'done'
+          if job.finished
+          else (f'stopped, saved at step {saved[-1] if saved else 0} of {job.config.total_steps}')
+      )
+      log.info(
+          '[%d/%d] %s: %s in %s; sweep ETA %s',
+          i + 1,
+          len(todo),
+          job.name,
+          outcome if status == 0 else f'FAILED (exit {status})',
+          duration(time.time() - begun),
+          duration(elapsed / (i + 1) * (len(todo) - i - 1)),
+      )
       if status:
         failed.append(job)
       if signals.signalled:
@@ -172,6 +213,7 @@ def evaluation_row(row: dict) -> bool:
 @dataclasses.dataclass
 class Result:
   """What a run's workdir says: its config and its metrics.jsonl rows (of each replica, where it has several)."""
+
   name: str  # The network's, as model_name gives it.
   workdir: str
   config: dict
@@ -209,8 +251,13 @@ class Result:
     split = 'test' if any(r['split'] == 'test' for r in self.rows) else 'val'
     finals = []
     for replica in self.replicas:
-      rows = [r for r in self.rows if r['split'] == split and r.get('replica') == replica and
-              (r.get('protocol') == protocol and 'dataset_dir' not in r if protocol else not evaluation_row(r))]
+      rows = [
+          r
+          for r in self.rows
+          if r['split'] == split
+          and r.get('replica') == replica
+          and (r.get('protocol') == protocol and 'dataset_dir' not in r if protocol else not evaluation_row(r))
+      ]
       if rows:
         finals.append(max(reversed(rows), key=lambda r: r['step']))
     return finals
@@ -243,8 +290,10 @@ def collect(root: str, dataset_name: str) -> dict[str, Result]:
   found = {}
   for run in sorted(runs, key=lambda r: replicas.count(r.config)):
     if run.name in found:
-      left_out.append(f'{os.path.basename(found[run.name].workdir)} (also {run.name}; the run in '
-                      f'{os.path.basename(run.workdir)}, of as many or more replicas, is reported)')
+      left_out.append(
+          f'{os.path.basename(found[run.name].workdir)} (also {run.name}; the run in '
+          f'{os.path.basename(run.workdir)}, of as many or more replicas, is reported)'
+      )
     found[run.name] = run
   if left_out:
     log.info('Left out of the %s tables, under %s: %s.', dataset_name, base, '; '.join(left_out))

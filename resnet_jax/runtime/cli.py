@@ -4,6 +4,7 @@ key, a Setting of the library's ConfigErrors, and gives an argument, an Argument
 library's lines on the terminal (console.py), and on CPU-only runs glibc's malloc set to keep freed memory
 (host_memory.py).
 """
+
 import dataclasses
 import os
 import signal
@@ -18,17 +19,23 @@ from resnet_jax.runtime import config_flags, console, environment, host_memory
 
 Dialect = Callable[[Setting | Argument], str]
 
-flags.DEFINE_bool('retain_host_memory', True, 'CPU-only runs: glibc\'s malloc keeps freed memory for reuse '
-                  '(resnet_jax/runtime/host_memory.py): faster steps, a larger resident size (up to 2.3x measured).')
+flags.DEFINE_bool(
+    'retain_host_memory',
+    True,
+    "CPU-only runs: glibc's malloc keeps freed memory for reuse "
+    '(resnet_jax/runtime/host_memory.py): faster steps, a larger resident size (up to 2.3x measured).',
+)
 # The flags that several programs share, defined once; a program takes those it names (run's `uses`), and refuses
 # the others.
-flags.DEFINE_string('config', None, 'A config file and variant: configs/DATASET.py:NETWORK; --config.KEY=VALUE then '
-                    'overrides any field.')
-flags.DEFINE_string('workdir', None, 'The run\'s directory: config.json, checkpoints, metrics and TensorBoard events.')
+flags.DEFINE_string(
+    'config',
+    None,
+    'A config file and variant: configs/DATASET.py:NETWORK; --config.KEY=VALUE then overrides any field.',
+)
+flags.DEFINE_string('workdir', None, "The run's directory: config.json, checkpoints, metrics and TensorBoard events.")
 flags.DEFINE_string('out', None, 'Where the results go (a folder; benchmark.py: a JSON file).')
 flags.DEFINE_string('root', 'workdirs/paper', 'The root of the sweeps: runs in ROOT/<dataset name>/<network name>.')
 flags.DEFINE_multi_string('set', [], 'A config override, KEY=VALUE (e.g. dataset.dir=PATH).')
-
 
 
 class IntegerList(flags.ListParser):
@@ -41,10 +48,15 @@ class IntegerList(flags.ListParser):
 
   def parse(self, argument):
     values = super().parse(argument)
-    if not values or not all(v.isdigit() and int(v) >= self.lowest for v in values) or len(set(map(int, values))) < len(
-        values):
-      raise ValueError(f'takes one or more distinct integers of at least {self.lowest} separated by commas, e.g. '
-                       f'{self.lowest},{self.lowest + 1}')
+    if (
+        not values
+        or not all(v.isdigit() and int(v) >= self.lowest for v in values)
+        or len(set(map(int, values))) < len(values)
+    ):
+      raise ValueError(
+          f'takes one or more distinct integers of at least {self.lowest} separated by commas, e.g. '
+          f'{self.lowest},{self.lowest + 1}'
+      )
     return values
 
   def flag_type(self) -> str:
@@ -57,8 +69,9 @@ def define_integer_list(name: str, default, help_text: str, lowest: int = 1) -> 
 
 
 define_integer_list('depths', None, 'Depths of the networks to run.')
-define_integer_list('replicas', None, 'Replicas of each net (config.num_replicas): seeds trained at once in one '
-                    'program.')
+define_integer_list(
+    'replicas', None, 'Replicas of each net (config.num_replicas): seeds trained at once in one program.'
+)
 FLAGS = flags.FLAGS
 SHARED = ('config', 'workdir', 'out', 'root', 'set', 'depths', 'replicas')
 
@@ -83,10 +96,12 @@ def set_dialect(part: Setting | Argument) -> str:
 def reading(dialect: Dialect, settable) -> Dialect:
   """The dialect of a program that reads a trained workdir: a key of `settable` (workdir.READ_OVERRIDABLE) as
   `dialect` sets it, any other as the trained run's own, in its config.json."""
+
   def name(part):
     if isinstance(part, Setting) and part.key not in settable:
       return f"{part.key} in the workdir's config.json (the trained run's own)"
     return dialect(part)
+
   return name
 
 
@@ -111,11 +126,10 @@ def key_flags(*names: str) -> None:
     FLAGS.register_key_flag_for_module(sys.argv[0], FLAGS[name])
 
 
-
-
 def check_directory(name: str) -> None:
   """Refuses the directory that flag `name` names to write in, where it is a file or cannot be written."""
   from resnet_jax.workdir import check_writable
+
   if FLAGS[name].value:
     check_writable(FLAGS[name].value, Argument(name, FLAGS[name].value))
 
@@ -124,11 +138,12 @@ def check_file(name: str) -> None:
   """Refuses the file that flag `name` names to write, where it is a directory or its directory cannot be
   written."""
   from resnet_jax.workdir import check_writable
+
   path = FLAGS[name].value
   if path:
     if os.path.isdir(path):
       raise ConfigError(Argument(name, path), ' is a directory: name a file.')
-    check_writable(os.path.dirname(os.path.abspath(path)), f'{flag(name)}\'s directory')
+    check_writable(os.path.dirname(os.path.abspath(path)), f"{flag(name)}'s directory")
 
 
 class Terminated(KeyboardInterrupt):
@@ -197,6 +212,7 @@ class Program:
   `error: ...` and exit status 2; a failed write or a non-finite loss with exit status 1; Ctrl-C and SIGTERM (where
   nothing saves on them) with one line.
   """
+
   main: Callable[[], None]
   dialect: Dialect = config_dialect
   uses: tuple[str, ...] = ()
@@ -252,6 +268,22 @@ class Program:
     app.run(main, flags_parser=parse)
 
 
-__all__ = ['CONFIG_OVERRIDES', 'Dialect', 'FLAGS', 'Program', 'SHARED', 'Terminated', 'check_directory',
-           'check_file', 'config_dialect', 'define_integer_list', 'error_line', 'flag', 'interruption', 'key_flags',
-           'reading', 'set_dialect', 'speak']
+__all__ = [
+    'CONFIG_OVERRIDES',
+    'Dialect',
+    'FLAGS',
+    'Program',
+    'SHARED',
+    'Terminated',
+    'check_directory',
+    'check_file',
+    'config_dialect',
+    'define_integer_list',
+    'error_line',
+    'flag',
+    'interruption',
+    'key_flags',
+    'reading',
+    'set_dialect',
+    'speak',
+]

@@ -1,5 +1,6 @@
 """--config=FILE:VARIANT and its --config.KEY=VALUE overrides: the config a command line names, loaded here (not by
 absl), so that every mistake in it, the config file's own included, ends in one error line naming the fix."""
+
 import importlib.util
 import os
 import sys
@@ -27,9 +28,16 @@ def load(spec: str | None, overrides) -> ml_collections.ConfigDict:
   applied, its paths made absolute."""
   if spec is None:
     key = overrides[0].partition('=')[0]
-    raise ConfigError(Argument(f'config.{key}'), ' needs ', Argument('config', 'FILE:NETWORK'), ' before it, which '
-                      'makes the --config.KEY flags: e.g. ', Argument('config', 'configs/cifar10.py:resnet20'), ' ',
-                      Argument(f'config.{key}', 'VALUE'), '.')
+    raise ConfigError(
+        Argument(f'config.{key}'),
+        ' needs ',
+        Argument('config', 'FILE:NETWORK'),
+        ' before it, which makes the --config.KEY flags: e.g. ',
+        Argument('config', 'configs/cifar10.py:resnet20'),
+        ' ',
+        Argument(f'config.{key}', 'VALUE'),
+        '.',
+    )
   path, _, variant = spec.partition(':')
   config = config_file(path, variant)
   return with_absolute_paths(schema.apply_overrides(config, absolute_paths(overrides)))
@@ -40,25 +48,36 @@ def config_file(path: str, variant: str) -> ml_collections.ConfigDict:
   here = os.path.relpath(os.path.dirname(configs.__file__))
   here = os.path.dirname(configs.__file__) if here.startswith('..') else here
   if not os.path.isfile(path):
-    raise ConfigError(f'There is no config file {path}. A relative path is taken from the current directory, '
-                      f'{os.getcwd()}: from here, use ', Argument('config', f'{here}/cifar10.py:NETWORK'), ' or ',
-                      Argument('config', f'{here}/imagenet.py:NETWORK'), '.')
+    raise ConfigError(
+        f'There is no config file {path}. A relative path is taken from the current directory, '
+        f'{os.getcwd()}: from here, use ',
+        Argument('config', f'{here}/cifar10.py:NETWORK'),
+        ' or ',
+        Argument('config', f'{here}/imagenet.py:NETWORK'),
+        '.',
+    )
   try:
     spec = importlib.util.spec_from_file_location(f'_config_{abs(hash(os.path.abspath(path)))}', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     if not callable(getattr(module, 'get_config', None)):
-      raise ConfigError(f'{path} is not a config file (it defines no get_config): use ',
-                        Argument('config', f'{here}/cifar10.py:NETWORK'), ' or ',
-                        Argument('config', f'{here}/imagenet.py:NETWORK'), '.')
+      raise ConfigError(
+          f'{path} is not a config file (it defines no get_config): use ',
+          Argument('config', f'{here}/cifar10.py:NETWORK'),
+          ' or ',
+          Argument('config', f'{here}/imagenet.py:NETWORK'),
+          '.',
+      )
     config = module.get_config(variant) if variant else module.get_config()
   except ConfigError:
     raise
   except Exception as e:  # noqa: BLE001 -- whatever the config file raised is a mistake in it, named with its line.
     raise ConfigError(f'{_line_in(path, e)}: {type(e).__name__}: {e}. Fix the config file there.') from None
   if not isinstance(config, ml_collections.ConfigDict):
-    raise ConfigError(f'get_config of {path} returned a {type(config).__name__}, not an ml_collections.ConfigDict: '
-                      'fix the config file.')
+    raise ConfigError(
+        f'get_config of {path} returned a {type(config).__name__}, not an ml_collections.ConfigDict: '
+        'fix the config file.'
+    )
   return config
 
 

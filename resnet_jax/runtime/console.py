@@ -4,6 +4,7 @@ evaluations, results) on stdout, from process 0 alone; warnings and errors on st
 
 absl's `--alsologtostderr` (or `--stderrthreshold=info`) brings every INFO log to stderr too.
 """
+
 import logging
 import os
 import sys
@@ -86,10 +87,14 @@ _BACKGROUND = logging.getLogger('resnet_jax.background')
 
 
 def _log_unraisable(args) -> None:
-  _BACKGROUND.error('Unraisable exception in %r', args.object, exc_info=(args.exc_type, args.exc_value,
-                                                                        args.exc_traceback))
+  _BACKGROUND.error(
+      'Unraisable exception in %r', args.object, exc_info=(args.exc_type, args.exc_value, args.exc_traceback)
+  )
 
 
 def _log_thread_exception(args) -> None:
-  _BACKGROUND.error('Exception in thread %s', args.thread.name if args.thread else '?',
-                    exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+  _BACKGROUND.error(
+      'Exception in thread %s',
+      args.thread.name if args.thread else '?',
+      exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+  )

@@ -6,6 +6,7 @@ faults in its temporaries' pages anew. One arena that never maps and never trims
 and the faults are gone; the price is a resident size that keeps its high-water mark and, fragmented, grows past
 the step's footprint (docs/benchmarks.md measures both).
 """
+
 import ctypes
 import importlib.metadata
 import importlib.util
@@ -40,8 +41,10 @@ def retain_freed_memory() -> bool:
   settings = ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, -1))  # -1: SIZE_MAX, never trim.
   _retained = all(mallopt(option, value) == 1 for option, value in settings)
   if _retained:
-    logging.info('glibc malloc set for this process: one arena, no mmap, no trimming (freed memory is kept for '
-                 'reuse; --noretain_host_memory leaves it as it was).')
+    logging.info(
+        'glibc malloc set for this process: one arena, no mmap, no trimming (freed memory is kept for '
+        'reuse; --noretain_host_memory leaves it as it was).'
+    )
   return _retained
 
 

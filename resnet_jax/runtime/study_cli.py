@@ -1,5 +1,6 @@
 """The command line of the studies of trained workdirs (experiments/layer_responses.py, layer_deletion.py): the
 workdirs, what a read may set of their configs (--set), the replica to study, where the results go."""
+
 import contextlib
 
 from absl import flags
@@ -12,10 +13,17 @@ from resnet_jax.runtime.console import say
 from resnet_jax.trained import TrainedNet
 
 flags.DEFINE_list('workdirs', None, 'Trained workdirs to study.')
-flags.register_validator('workdirs', lambda workdirs: workdirs is None or bool(workdirs),
-                         message='--workdirs names no workdir: give one or more, separated by commas.')
-flags.DEFINE_integer('replica', None, 'Of a workdir of several replicas (config.num_replicas): the net to study; '
-                     'default 0.', lower_bound=0)
+flags.register_validator(
+    'workdirs',
+    lambda workdirs: workdirs is None or bool(workdirs),
+    message='--workdirs names no workdir: give one or more, separated by commas.',
+)
+flags.DEFINE_integer(
+    'replica',
+    None,
+    'Of a workdir of several replicas (config.num_replicas): the net to study; default 0.',
+    lower_bound=0,
+)
 FLAGS = flags.FLAGS
 USES = ('set', 'out')
 DIALECT = cli.reading(cli.set_dialect, workdir.READ_OVERRIDABLE)
@@ -38,8 +46,10 @@ def trained_nets():
     read[path] = workdir.read_configs(path, overrides)
     name = model_name(read[path][1].model)
     if name in held:
-      raise ConfigError(f'--workdirs names {held[name]} and {path}, both of {name}: the tables name nets by '
-                        'network, so study them one at a time, each with its own --out.')
+      raise ConfigError(
+          f'--workdirs names {held[name]} and {path}, both of {name}: the tables name nets by '
+          'network, so study them one at a time, each with its own --out.'
+      )
     held[name] = path
   for path in FLAGS.workdirs:
     with contextlib.closing(TrainedNet(path, overrides, FLAGS.replica or 0, configs=read[path])) as trained:

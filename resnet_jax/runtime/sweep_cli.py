@@ -1,5 +1,6 @@
 """The command line of the sweeps (experiments/depth_ablation.py, shortcut_ablation.py, gpu_window.py): which runs,
 where, on what budget, and how they are launched (here, as a SLURM array, or printed)."""
+
 import dataclasses
 import os
 import shlex
@@ -18,39 +19,76 @@ from resnet_jax.runtime.console import counted
 from resnet_jax.tools import slurm
 
 flags.DEFINE_enum('dataset', 'cifar10', ['cifar10', 'imagenet'], 'configs/<dataset>.py.')
-flags.DEFINE_enum('launcher', 'local', ['local', 'slurm', 'print', 'none'],
-                  'local: run here one after another; slurm: write ROOT/<sweep>.sbatch, an array job; print: print '
-                  'the commands; none: only collect the results. Finished runs are skipped.')
-flags.DEFINE_integer('steps', 0, 'A short budget: this many steps, the schedule shrunk with it; 0: the recipe.',
-                     lower_bound=0)
-flags.DEFINE_bool('check_data', True, 'local, slurm: refuse a dataset.dir that is not here; --nocheck_data for data '
-                  'only the cluster\'s nodes have (a node-local copy).')
+flags.DEFINE_enum(
+    'launcher',
+    'local',
+    ['local', 'slurm', 'print', 'none'],
+    'local: run here one after another; slurm: write ROOT/<sweep>.sbatch, an array job; print: print '
+    'the commands; none: only collect the results. Finished runs are skipped.',
+)
+flags.DEFINE_integer(
+    'steps', 0, 'A short budget: this many steps, the schedule shrunk with it; 0: the recipe.', lower_bound=0
+)
+flags.DEFINE_bool(
+    'check_data',
+    True,
+    'local, slurm: refuse a dataset.dir that is not here; --nocheck_data for data '
+    "only the cluster's nodes have (a node-local copy).",
+)
 flags.DEFINE_string('python', sys.executable, 'The interpreter the runs use (on the cluster for slurm).')
-flags.DEFINE_string('slurm_time', '24:00:00', 'slurm: time limit of each attempt of a task (it requeues itself '
-                    'until its run has finished): minutes, HH:MM:SS or D-HH:MM:SS.')
+flags.DEFINE_string(
+    'slurm_time',
+    '24:00:00',
+    'slurm: time limit of each attempt of a task (it requeues itself '
+    'until its run has finished): minutes, HH:MM:SS or D-HH:MM:SS.',
+)
 flags.DEFINE_integer('slurm_nodes', 1, 'slurm: nodes per run.', lower_bound=1)
-flags.DEFINE_integer('slurm_gpus', 1, 'slurm: GPUs per node of a run, one training process each; 0: a partition '
-                     'without GPUs (one process, no GPU request).', lower_bound=0)
-flags.DEFINE_integer('slurm_cpus', None, 'slurm: CPUs per training process (data decoding); default 2 for cifar10, '
-                     '8 for imagenet.', lower_bound=1)
-flags.DEFINE_string('slurm_mem', '', 'slurm: memory per node, e.g. 64G; default: the partition\'s.')
-flags.DEFINE_string('slurm_partition', '', 'slurm: partition; default: the cluster\'s.')
+flags.DEFINE_integer(
+    'slurm_gpus',
+    1,
+    'slurm: GPUs per node of a run, one training process each; 0: a partition '
+    'without GPUs (one process, no GPU request).',
+    lower_bound=0,
+)
+flags.DEFINE_integer(
+    'slurm_cpus',
+    None,
+    'slurm: CPUs per training process (data decoding); default 2 for cifar10, 8 for imagenet.',
+    lower_bound=1,
+)
+flags.DEFINE_string('slurm_mem', '', "slurm: memory per node, e.g. 64G; default: the partition's.")
+flags.DEFINE_string('slurm_partition', '', "slurm: partition; default: the cluster's.")
 flags.DEFINE_string('slurm_account', '', 'slurm: account to charge.')
 flags.DEFINE_string('slurm_qos', '', 'slurm: quality of service.')
 flags.DEFINE_string('slurm_constraint', '', 'slurm: node features, e.g. a100.')
 flags.DEFINE_multi_string('slurm_option', [], 'slurm: a further #SBATCH line, e.g. --slurm_option=--exclusive.')
-flags.DEFINE_integer('slurm_signal_seconds', 180, 'slurm: seconds before the time limit at which the run is told '
-                     'to save and the task requeues itself.', lower_bound=1)
+flags.DEFINE_integer(
+    'slurm_signal_seconds',
+    180,
+    'slurm: seconds before the time limit at which the run is told to save and the task requeues itself.',
+    lower_bound=1,
+)
 FLAGS = flags.FLAGS
 USES = ('root', 'set', 'replicas', 'out', 'depths')
-cli.key_flags('dataset', 'launcher', 'steps', 'check_data', 'python', *(f'slurm_{field.name}' for field in
-                                                                        dataclasses.fields(slurm.Resources)))
+cli.key_flags(
+    'dataset',
+    'launcher',
+    'steps',
+    'check_data',
+    'python',
+    *(f'slurm_{field.name}' for field in dataclasses.fields(slurm.Resources)),
+)
 
 CPUS = {'cifar10': 2, 'imagenet': 8}
 FAMILY = {'cifar10': 'cifar', 'imagenet': 'imagenet'}  # configs/<dataset>.py's model.family.
 # What a sweep sets itself, and the flag that does (--set may not override it: the runs would be mislabelled).
-SWEPT = {'model.depth': '--depths', 'model.shortcut': "the sweep's variants (plain, -A, -B, -C)",
-         'model.family': '--dataset', 'dataset.name': '--dataset', 'num_replicas': '--replicas'}
+SWEPT = {
+    'model.depth': '--depths',
+    'model.shortcut': "the sweep's variants (plain, -A, -B, -C)",
+    'model.family': '--dataset',
+    'dataset.name': '--dataset',
+    'num_replicas': '--replicas',
+}
 SLURM_FIELDS = {field.name for field in dataclasses.fields(slurm.Resources)}
 
 
@@ -70,8 +108,9 @@ def overrides() -> tuple[str, ...]:
 def replica_count(default: int = 1) -> int:
   """--replicas: the seeds of each network (one number), or `default`."""
   if FLAGS.replicas and len(FLAGS.replicas) > 1:
-    raise ConfigError(f'--replicas={",".join(FLAGS.replicas)}: a sweep trains one number of seeds per network: '
-                      'give one.')
+    raise ConfigError(
+        f'--replicas={",".join(FLAGS.replicas)}: a sweep trains one number of seeds per network: give one.'
+    )
   return int(FLAGS.replicas[0]) if FLAGS.replicas else default
 
 
@@ -89,9 +128,11 @@ def check_data(config) -> None:
   unless --nocheck_data)."""
   d = config.dataset
   if FLAGS.launcher in ('local', 'slurm') and FLAGS.check_data and d.source == 'folder' and not os.path.exists(d.dir):
-    raise ConfigError(f'dataset.dir {d.dir or "(empty)"} does not exist: pass --set=dataset.dir=PATH (a relative '
-                      f'path is taken from where you run the sweep, {os.getcwd()}), or --nocheck_data where only the '
-                      'cluster\'s nodes have it.')
+    raise ConfigError(
+        f'dataset.dir {d.dir or "(empty)"} does not exist: pass --set=dataset.dir=PATH (a relative '
+        f'path is taken from where you run the sweep, {os.getcwd()}), or --nocheck_data where only the '
+        "cluster's nodes have it."
+    )
 
 
 def jobs(variants, seeds: int) -> list[sweep.Job]:
@@ -103,8 +144,10 @@ def jobs(variants, seeds: int) -> list[sweep.Job]:
     if key in SWEPT:
       raise ConfigError(f'--set={override}: the sweep sets {key} itself, one value per run; use {SWEPT[key]}.')
     if FLAGS.steps and key in sweep.BUDGET_KEYS:
-      raise ConfigError(f'--set={override}: --steps={FLAGS.steps} sets {key} (the recipe shrunk to that budget); '
-                        f'drop the --set, or drop --steps to set the recipe yourself.')
+      raise ConfigError(
+          f'--set={override}: --steps={FLAGS.steps} sets {key} (the recipe shrunk to that budget); '
+          f'drop the --set, or drop --steps to set the recipe yourself.'
+      )
   result = []
   for variant in variants:
     given = overrides() + ((f'num_replicas={seeds}',) if seeds > 1 else ())
@@ -123,8 +166,9 @@ def jobs(variants, seeds: int) -> list[sweep.Job]:
 
 def slurm_resources() -> slurm.Resources:
   resources = slurm.Resources(**{field: FLAGS[f'slurm_{field}'].value for field in SLURM_FIELDS})
-  resources = dataclasses.replace(resources, cpus=FLAGS.slurm_cpus or CPUS[FLAGS.dataset],
-                                  option=tuple(FLAGS.slurm_option))
+  resources = dataclasses.replace(
+      resources, cpus=FLAGS.slurm_cpus or CPUS[FLAGS.dataset], option=tuple(FLAGS.slurm_option)
+  )
   resources.check()
   return resources
 
@@ -147,13 +191,19 @@ def run(name: str, variants, report, seeds: int | None = None) -> None:
   elif FLAGS.launcher == 'slurm':
     path = os.path.abspath(os.path.join(FLAGS.root, f'{name}_{FLAGS.dataset}.sbatch'))
     if live := slurm.live_arrays(f'{name}_{FLAGS.dataset}'):
-      raise ConfigError(f'Array {", ".join(live)} of this sweep ({name}_{FLAGS.dataset}) still has tasks queued or '
-                        f'running, which resume by themselves: wait for it to end (squeue --me), or stop it '
-                        f'(scancel {" ".join(live)}), before writing a new one; else its runs would train twice.')
+      raise ConfigError(
+          f'Array {", ".join(live)} of this sweep ({name}_{FLAGS.dataset}) still has tasks queued or '
+          f'running, which resume by themselves: wait for it to end (squeue --me), or stop it '
+          f'(scancel {" ".join(live)}), before writing a new one; else its runs would train twice.'
+      )
     todo = [job.command(python()) for job in grid if not job.finished]
     slurm.write_array(path, f'{name}_{FLAGS.dataset}', todo, resources, sweep.REPO)
-    print(f'{counted(len(todo), "unfinished run")}: sbatch {path}; then run this again with --launcher=none for the '
-          'report.' if todo else f'All {len(grid)} runs have finished: nothing to submit.')
+    print(
+        f'{counted(len(todo), "unfinished run")}: sbatch {path}; then run this again with --launcher=none for the '
+        'report.'
+        if todo
+        else f'All {len(grid)} runs have finished: nothing to submit.'
+    )
   elif FLAGS.launcher == 'print':
     for job in grid:
       if not job.finished:
@@ -164,6 +214,11 @@ def run(name: str, variants, report, seeds: int | None = None) -> None:
     for path in filter(None, report(results, out)):
       print(path)
   if failed:
-    print(cli.error_line(f'{counted(len(failed), "run")} failed; their logs: '
-                         f'{", ".join(os.path.join(j.workdir, "launch.log") for j in failed)}'), file=sys.stderr)
+    print(
+        cli.error_line(
+            f'{counted(len(failed), "run")} failed; their logs: '
+            f'{", ".join(os.path.join(j.workdir, "launch.log") for j in failed)}'
+        ),
+        file=sys.stderr,
+    )
     sys.exit(1)

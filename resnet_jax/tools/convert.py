@@ -5,6 +5,7 @@ torchvision's nets are ResNet-18/34/50/101/152 with option B shortcuts, the v1.5
 conv) and inputs normalized by ImageNet's per-channel mean and std; the config must say so. Needs torch to read
 the file, and nothing else of it.
 """
+
 import os
 
 import jax
@@ -56,22 +57,26 @@ def from_torchvision(state_dict: dict[str, np.ndarray], abstract, has_transition
     else:
       keys, value = [key], _to_ours(_get(state_dict, key), path[-1])
     if value.shape != like.shape:
-      raise ConfigError(f'{keys[0]} has shape {value.shape}, but the config\'s network needs {like.shape}: '
-                        'choose the config of the same depth as the torchvision file.')
+      raise ConfigError(
+          f"{keys[0]} has shape {value.shape}, but the config's network needs {like.shape}: "
+          'choose the config of the same depth as the torchvision file.'
+      )
     used.update(keys)
     return jnp.asarray(value, like.dtype)
 
   variables = jax.tree_util.tree_map_with_path(convert, abstract)
   unused = sorted(k for k in state_dict if k not in used and not k.endswith('num_batches_tracked'))
   if unused:
-    raise ConfigError(f'The torchvision file has weights the config\'s network lacks ({", ".join(unused[:4])}...): '
-                      'choose the config of the same depth.')
+    raise ConfigError(
+        f'The torchvision file has weights the config\'s network lacks ({", ".join(unused[:4])}...): '
+        'choose the config of the same depth.'
+    )
   return variables
 
 
 def _get(state_dict, key):
   if key not in state_dict:
-    raise ConfigError(f'The torchvision file lacks {key}: it is not a torchvision ResNet of the config\'s depth.')
+    raise ConfigError(f"The torchvision file lacks {key}: it is not a torchvision ResNet of the config's depth.")
   return state_dict[key]
 
 
@@ -89,53 +94,77 @@ def check_net(state_dict: dict[str, np.ndarray], config) -> None:
   """Refuses a config of another depth or number of classes than the torchvision file's, naming the right one."""
   depth, classes = torchvision_net(state_dict)
   if depth is not None and depth != config.model.depth:
-    raise ConfigError(f'The torchvision file is a ResNet-{depth}, not the config\'s ResNet-{config.model.depth}: '
-                      'use ', Argument('config', f'configs/imagenet.py:resnet{depth},modern'), '.')
+    raise ConfigError(
+        f"The torchvision file is a ResNet-{depth}, not the config's ResNet-{config.model.depth}: use ",
+        Argument('config', f'configs/imagenet.py:resnet{depth},modern'),
+        '.',
+    )
   if classes is not None and classes != config.dataset.num_classes:
-    raise ConfigError(f'The torchvision file\'s head has {classes} classes, not the config\'s '
-                      f'{config.dataset.num_classes}: set ', Setting('dataset.num_classes', classes), '.')
+    raise ConfigError(
+        f"The torchvision file's head has {classes} classes, not the config's {config.dataset.num_classes}: set ",
+        Setting('dataset.num_classes', classes),
+        '.',
+    )
 
 
 def check_config(config) -> None:
   """torchvision's conventions, which the config must share."""
   m = config.model
   if config.dataset.name != 'imagenet2012':
-    raise ConfigError('torchvision ResNets are ImageNet nets: use ',
-                      Argument('config', 'configs/imagenet.py:resnetN,modern'), '.')
-  fixes = [Setting(key, value) for key, value, wrong in (
-      ('model.shortcut', 'B', m.shortcut != 'B'), ('model.preact', False, m.preact),
-      ('model.bottleneck_stride', '3x3', m.depth >= 50 and m.bottleneck_stride != '3x3'),
-      ('dataset.normalization', 'per_channel', config.dataset.normalization != 'per_channel'),
-      ('num_replicas', 1, config.num_replicas != 1)) if wrong]
+    raise ConfigError(
+        'torchvision ResNets are ImageNet nets: use ', Argument('config', 'configs/imagenet.py:resnetN,modern'), '.'
+    )
+  fixes = [
+      Setting(key, value)
+      for key, value, wrong in (
+          ('model.shortcut', 'B', m.shortcut != 'B'),
+          ('model.preact', False, m.preact),
+          ('model.bottleneck_stride', '3x3', m.depth >= 50 and m.bottleneck_stride != '3x3'),
+          ('dataset.normalization', 'per_channel', config.dataset.normalization != 'per_channel'),
+          ('num_replicas', 1, config.num_replicas != 1),
+      )
+      if wrong
+  ]
   if fixes:
-    raise ConfigError('torchvision weights need ', *[part for fix in fixes for part in (fix, ' ')][:-1],
-                      f' (or the config configs/imagenet.py:resnet{m.depth},modern).')
+    raise ConfigError(
+        'torchvision weights need ',
+        *[part for fix in fixes for part in (fix, ' ')][:-1],
+        f' (or the config configs/imagenet.py:resnet{m.depth},modern).',
+    )
 
 
 def load_state_dict(path: str) -> dict[str, np.ndarray]:
   try:
     import torch  # Only this command needs torch.
   except ImportError:
-    raise ConfigError('Reading a .pth needs torch, which the main job does not install: '
-                      '.venv/bin/pip install -r requirements-test.txt') from None
+    raise ConfigError(
+        'Reading a .pth needs torch, which the main job does not install: '
+        '.venv/bin/pip install -r requirements-test.txt'
+    ) from None
   if not os.path.isfile(path):
-    raise ConfigError(f'{path} does not exist: pass ', Argument('torchvision', 'FILE.pth'), ', a torchvision ResNet '
-                      'state_dict.')
+    raise ConfigError(
+        f'{path} does not exist: pass ', Argument('torchvision', 'FILE.pth'), ', a torchvision ResNet state_dict.'
+    )
   try:
     loaded = torch.load(path, map_location='cpu', weights_only=True)
   except Exception as e:  # noqa: BLE001 -- torch raises many kinds for a file that is not a checkpoint.
-    raise ConfigError(f'{path} is not a torch checkpoint ({type(e).__name__}: {" ".join(str(e).split())[:150]}): '
-                      'pass a torchvision ResNet state_dict (.pth).') from None
+    raise ConfigError(
+        f'{path} is not a torch checkpoint ({type(e).__name__}: {" ".join(str(e).split())[:150]}): '
+        'pass a torchvision ResNet state_dict (.pth).'
+    ) from None
   for wrapper in ('state_dict', 'model'):
     if isinstance(loaded, dict) and isinstance(loaded.get(wrapper), dict):
       loaded = loaded[wrapper]
   if not isinstance(loaded, dict) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
-    raise ConfigError(f'{path} holds a {type(loaded).__name__}, not a state_dict of tensors: pass a torchvision '
-                      'ResNet state_dict (torch.save(model.state_dict(), PATH)).')
+    raise ConfigError(
+        f'{path} holds a {type(loaded).__name__}, not a state_dict of tensors: pass a torchvision '
+        'ResNet state_dict (torch.save(model.state_dict(), PATH)).'
+    )
   arrays = {k.removeprefix('module.'): v.detach().float().numpy() for k, v in loaded.items()}
   if bad := [k for k, v in arrays.items() if not np.isfinite(v).all()]:
-    raise ConfigError(f'{path} holds NaN or infinite values in {len(bad)} tensors ({", ".join(bad[:3])}...): pass '
-                      'trained weights.')
+    raise ConfigError(
+        f'{path} holds NaN or infinite values in {len(bad)} tensors ({", ".join(bad[:3])}...): pass trained weights.'
+    )
   return arrays
 
 
@@ -158,16 +187,19 @@ def convert(state_dict: dict[str, np.ndarray], config, workdir: str) -> None:
   arch = depths.architecture(config.model.family, config.model.depth)
   has_transition = {f'stage{i + 1}': arch.has_transition(i) for i in range(len(arch.stage_sizes))}
   variables = from_torchvision(state_dict, abstract, has_transition)
-  state = TrainState(step=jnp.zeros((), jnp.int32), params=variables['params'],
-                     batch_stats=variables['batch_stats'], opt_state=tx.init(variables['params']))
+  state = TrainState(
+      step=jnp.zeros((), jnp.int32),
+      params=variables['params'],
+      batch_stats=variables['batch_stats'],
+      opt_state=tx.init(variables['params']),
+  )
   workdirs.check_writable(workdir)
   lock = workdirs.lock(workdir)
   try:
     checkpoints = Checkpoints(workdir, model_name(config.model))
     workdirs.write_config(workdir, config)
     workdirs.write_model(workdir, summary(config))
-    checkpoints.save(0, jax.device_put((state, Metrics.empty()), parallel.replicated(parallel.make_mesh())),
-                     force=True)
+    checkpoints.save(0, jax.device_put((state, Metrics.empty()), parallel.replicated(parallel.make_mesh())), force=True)
     checkpoints.close()
   finally:
     if lock:

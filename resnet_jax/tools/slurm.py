@@ -8,6 +8,7 @@ across attempts. Preemption and `scontrol requeue` send SIGTERM to the run thems
 task. `scancel` (SIGTERM to everything) saves too and leaves the task CANCELLED; SIGTERM to the script alone
 (`scancel --batch --signal=TERM`) saves and ends it with exit status 143, so that SLURM records no COMPLETED.
 """
+
 import dataclasses
 import os
 import re
@@ -24,8 +25,12 @@ def time_seconds(text: str) -> int:
   """Seconds of a SLURM time limit ('90', '1:30:00', '2-12', '1-00:30:00')."""
   match = _TIME.fullmatch(text)
   if not match:
-    raise ConfigError(Argument('time'), f'={text!r} is not a SLURM time: give minutes, HH:MM:SS or D-HH:MM:SS '
-                      '(e.g. ', Argument('time', '24:00:00'), ').')
+    raise ConfigError(
+        Argument('time'),
+        f'={text!r} is not a SLURM time: give minutes, HH:MM:SS or D-HH:MM:SS (e.g. ',
+        Argument('time', '24:00:00'),
+        ').',
+    )
   days, first, second, third = match.groups()
   if days is not None:  # days-hours[:minutes[:seconds]]
     hours, minutes, seconds = int(first), int(second or 0), int(third or 0)
@@ -38,17 +43,35 @@ def time_seconds(text: str) -> int:
 
 # The sbatch options the array file writes, and the Resources field that sets each (None: the file's own).
 OWN_OPTIONS = {
-    'time': 'time', 'nodes': 'nodes', 'ntasks': 'gpus', 'ntasks-per-node': 'gpus', 'gpus': 'gpus',
-    'gpus-per-node': 'gpus', 'gpus-per-task': 'gpus', 'gres': 'gpus', 'cpus-per-task': 'cpus', 'mem': 'mem',
-    'partition': 'partition', 'account': 'account', 'qos': 'qos', 'constraint': 'constraint',
-    'signal': 'signal_seconds', 'job-name': None, 'array': None, 'requeue': None, 'no-requeue': None,
-    'open-mode': None, 'output': None}
+    'time': 'time',
+    'nodes': 'nodes',
+    'ntasks': 'gpus',
+    'ntasks-per-node': 'gpus',
+    'gpus': 'gpus',
+    'gpus-per-node': 'gpus',
+    'gpus-per-task': 'gpus',
+    'gres': 'gpus',
+    'cpus-per-task': 'cpus',
+    'mem': 'mem',
+    'partition': 'partition',
+    'account': 'account',
+    'qos': 'qos',
+    'constraint': 'constraint',
+    'signal': 'signal_seconds',
+    'job-name': None,
+    'array': None,
+    'requeue': None,
+    'no-requeue': None,
+    'open-mode': None,
+    'output': None,
+}
 
 
 @dataclasses.dataclass(frozen=True)
 class Resources:
   """What each task asks of the cluster; empty strings and 0 GPUs write no directive. The messages of check() name
   the fields as Arguments (a sweep's command line gives them as --slurm_FIELD)."""
+
   time: str = '24:00:00'
   nodes: int = 1
   gpus: int = 1  # Per node: one training process per GPU; 0: one process and no GPU directive.
@@ -64,8 +87,12 @@ class Resources:
   def check(self) -> None:
     limit = time_seconds(self.time)
     if self.signal_seconds >= limit:
-      raise ConfigError(Argument('signal_seconds', self.signal_seconds), ' leaves no time to train within ',
-                        Argument('time', self.time), f' ({limit} s): lower it, or raise the time limit.')
+      raise ConfigError(
+          Argument('signal_seconds', self.signal_seconds),
+          ' leaves no time to train within ',
+          Argument('time', self.time),
+          f' ({limit} s): lower it, or raise the time limit.',
+      )
     if self.mem and not re.fullmatch(r'\d+[KMGT]?', self.mem):
       raise ConfigError(Argument('mem'), f'={self.mem!r} is not a SLURM memory size: give e.g. 64G or 500M.')
     for name in ('partition', 'account', 'qos', 'constraint'):
@@ -73,36 +100,68 @@ class Resources:
         raise ConfigError(Argument(name), f'={getattr(self, name)!r} holds a space: give one SLURM name.')
     for option in self.option:
       if not option.startswith('--') or '\n' in option:
-        raise ConfigError(Argument('option'), f'={option!r} is not an sbatch option: give it as sbatch takes it, '
-                          'e.g. ', Argument('option', '--exclusive'), ' or ', Argument('option', '--mail-type=END'),
-                          '.')
+        raise ConfigError(
+            Argument('option'),
+            f'={option!r} is not an sbatch option: give it as sbatch takes it, e.g. ',
+            Argument('option', '--exclusive'),
+            ' or ',
+            Argument('option', '--mail-type=END'),
+            '.',
+        )
       name = option[2:].partition('=')[0]
       if name in OWN_OPTIONS:
         field = OWN_OPTIONS[name]
-        raise ConfigError(Argument('option', option), ' sets what the sweep writes itself: ', *(
-            ('use ', Argument(field), ' (one process per GPU)' if name.startswith('ntasks') else '')
-            if field else ('it is how each task finishes by itself; leave it out',)), '.')
+        raise ConfigError(
+            Argument('option', option),
+            ' sets what the sweep writes itself: ',
+            *(
+                ('use ', Argument(field), ' (one process per GPU)' if name.startswith('ntasks') else '')
+                if field
+                else ('it is how each task finishes by itself; leave it out',)
+            ),
+            '.',
+        )
 
   @property
   def processes_per_node(self) -> int:
     return max(self.gpus, 1)
 
   def directives(self) -> list[str]:
-    named = {'partition': self.partition, 'account': self.account, 'qos': self.qos, 'constraint': self.constraint,
-             'mem': self.mem}
-    return [f'--nodes={self.nodes}', f'--ntasks-per-node={self.processes_per_node}',
-            *([f'--gpus-per-node={self.gpus}'] if self.gpus else []), f'--cpus-per-task={self.cpus}',
-            f'--time={self.time}', f'--signal=B:USR1@{self.signal_seconds}', '--requeue', '--open-mode=append',
-            *(f'--{key}={value}' for key, value in named.items() if value), *self.option]
+    named = {
+        'partition': self.partition,
+        'account': self.account,
+        'qos': self.qos,
+        'constraint': self.constraint,
+        'mem': self.mem,
+    }
+    return [
+        f'--nodes={self.nodes}',
+        f'--ntasks-per-node={self.processes_per_node}',
+        *([f'--gpus-per-node={self.gpus}'] if self.gpus else []),
+        f'--cpus-per-task={self.cpus}',
+        f'--time={self.time}',
+        f'--signal=B:USR1@{self.signal_seconds}',
+        '--requeue',
+        '--open-mode=append',
+        *(f'--{key}={value}' for key, value in named.items() if value),
+        *self.option,
+    ]
 
 
 def array_script(name: str, commands: list[list[str]], resources: Resources, repo: str, log_dir: str) -> str:
   """The sbatch file of an array with one task per command (each run's launch.py command line)."""
-  cases = '\n'.join(f'  {i}) srun --kill-on-bad-exit=1 {shlex.join(command)} & ;;'
-                    for i, command in enumerate(commands))
-  directives = '\n'.join(f'#SBATCH {d}' for d in [f'--job-name={name}', f'--array=0-{len(commands) - 1}',
-                                                  *resources.directives(),
-                                                  f'--output={os.path.join(log_dir, name)}-%A_%a.out'])
+  cases = '\n'.join(
+      f'  {i}) srun --kill-on-bad-exit=1 {shlex.join(command)} & ;;' for i, command in enumerate(commands)
+  )
+  directives = '\n'.join(
+      f'#SBATCH {d}'
+      for d in [
+          f'--job-name={name}',
+          f'--array=0-{len(commands) - 1}',
+          *resources.directives(),
+          f'--output={os.path.join(log_dir, name)}-%A_%a.out',
+      ]
+  )
   return f"""#!/bin/bash
 # {name}: {len(commands)} runs, one array task each. Submit: sbatch THIS_FILE (from any directory).
 # {resources.signal_seconds} s before a task's time limit SLURM signals this script (USR1): the run saves a checkpoint,
@@ -147,9 +206,19 @@ def live_arrays(name: str) -> list[str]:
   """The IDs of this user's arrays named `name` with a task still queued or running; none where SLURM's squeue is
   not installed (a file written on a machine that is not the cluster's)."""
   try:
-    done = subprocess.run(['squeue', '--me', '--noheader', f'--name={name}', '--format=%F',
-                           '--states=PENDING,RUNNING,SUSPENDED,REQUEUED,REQUEUE_HOLD,CONFIGURING,RESIZING'],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            'squeue',
+            '--me',
+            '--noheader',
+            f'--name={name}',
+            '--format=%F',
+            '--states=PENDING,RUNNING,SUSPENDED,REQUEUED,REQUEUE_HOLD,CONFIGURING,RESIZING',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
   except (OSError, subprocess.TimeoutExpired):
     return []
   return sorted(set(done.stdout.split())) if done.returncode == 0 else []

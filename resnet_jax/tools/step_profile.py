@@ -5,6 +5,7 @@ convolution; transpose_copy_fusion; ...). Loops and calls are left out (the oper
 is the runtime's own bookkeeping. Times are summed over the threads that ran the operations, so they add up to
 more than a step's wall time where operations ran side by side.
 """
+
 import collections
 import glob
 import gzip
@@ -44,7 +45,7 @@ def seconds_by_kind(compiled, call, sync, calls: int) -> dict[str, float]:
       call()
     sync()
     jax.profiler.stop_trace()
-    trace, = glob.glob(os.path.join(directory, '**', '*perfetto_trace.json.gz'), recursive=True)
+    (trace,) = glob.glob(os.path.join(directory, '**', '*perfetto_trace.json.gz'), recursive=True)
     with gzip.open(trace) as f:
       events = json.load(f)['traceEvents']
   totals = collections.Counter()

@@ -3,8 +3,10 @@
 
 def markdown_table(columns, rows: list[dict]) -> str:
   """A markdown table of `rows`, one line each, under `columns`' headers."""
-  lines = ['| ' + ' | '.join(header for header, _, _ in columns) + ' |',
-           '|' + '|'.join('---:' if right else '---' for _, right, _ in columns) + '|']
+  lines = [
+      '| ' + ' | '.join(header for header, _, _ in columns) + ' |',
+      '|' + '|'.join('---:' if right else '---' for _, right, _ in columns) + '|',
+  ]
   return '\n'.join(lines + ['| ' + ' | '.join(cell(row) for _, _, cell in columns) + ' |' for row in rows])
 
 

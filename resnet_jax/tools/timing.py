@@ -1,5 +1,6 @@
 """Timing a step: the median over `repeats` windows of `window` calls each (after `warmup` calls), so that dispatch
 overlaps execution as in training, and one slow window does not move the result."""
+
 import resource
 import statistics
 import time
@@ -31,6 +32,9 @@ def timed_steps(step, sync, warmup: int, window: int, repeats: int) -> dict:
   seconds = median_step_seconds(step, sync, 0, window, repeats)
   after = resource.getrusage(resource.RUSAGE_SELF)
   steps = window * repeats
-  return {'step_seconds': seconds, 'page_faults_per_step': (after.ru_minflt - before.ru_minflt) / steps,
-          'system_seconds_per_step': (after.ru_stime - before.ru_stime) / steps,
-          'peak_resident_bytes': after.ru_maxrss * 1024}
+  return {
+      'step_seconds': seconds,
+      'page_faults_per_step': (after.ru_minflt - before.ru_minflt) / steps,
+      'system_seconds_per_step': (after.ru_stime - before.ru_stime) / steps,
+      'peak_resident_bytes': after.ru_maxrss * 1024,
+  }

@@ -2,6 +2,7 @@
 PyTorch side of the benchmark. ImageNet nets have torchvision's layout and state_dict names (v1.5 bottleneck,
 option B); CIFAR nets the paper's option A (identity, subsampled and zero-padded). Needs torch.
 """
+
 import time
 
 import torch
@@ -95,14 +96,24 @@ def create(arch: Architecture, num_classes: int, shortcut: str) -> nn.Module:
   if arch.stem == 'imagenet' and shortcut == 'B':
     try:
       import torchvision
+
       return getattr(torchvision.models, f'resnet{arch.depth}')(num_classes=num_classes)
     except (ImportError, AttributeError):
       pass
   return TorchResNet(arch, num_classes, shortcut)
 
 
-def train_step_timer(net: nn.Module, batch_size: int, image_size: int, num_classes: int, *, device: str,
-                     channels_last: bool, bf16: bool, compile: bool):
+def train_step_timer(
+    net: nn.Module,
+    batch_size: int,
+    image_size: int,
+    num_classes: int,
+    *,
+    device: str,
+    channels_last: bool,
+    bf16: bool,
+    compile: bool,
+):
   """(one SGD step on a synthetic batch, a sync) for `net`, set up as PyTorch users run it at its fastest:
   channels_last memory format, bf16 autocast, torch.compile, as asked."""
   net = net.to(device).train()
@@ -124,6 +135,7 @@ def train_step_timer(net: nn.Module, batch_size: int, image_size: int, num_class
   def sync():
     if device == 'cuda':
       torch.cuda.synchronize()
+
   return step, sync
 
 
@@ -136,11 +148,15 @@ def conv_seconds(batch: int, size: int, channels: int, kernel: int, repeats: int
   pad = kernel // 2
 
   def gradient(mask):
-    return lambda: torch.ops.aten.convolution_backward(g, x, w, None, [1, 1], [pad, pad], [1, 1], False, [0, 0], 1,
-                                                       mask)
+    return lambda: torch.ops.aten.convolution_backward(
+        g, x, w, None, [1, 1], [pad, pad], [1, 1], False, [0, 0], 1, mask
+    )
 
-  ops = {'forward': lambda: nn.functional.conv2d(x, w, padding=pad), 'input gradient': gradient([True, False, False]),
-         'kernel gradient': gradient([False, True, False])}
+  ops = {
+      'forward': lambda: nn.functional.conv2d(x, w, padding=pad),
+      'input gradient': gradient([True, False, False]),
+      'kernel gradient': gradient([False, True, False]),
+  }
   with torch.no_grad():
     return {name: median_step_seconds(op, lambda: None, 2, 1, repeats) for name, op in ops.items()}
 
@@ -156,20 +172,30 @@ def step_variants(platform_name: str, dtype: str, compile: bool) -> list[dict]:
   return [{'compile': False, **v, 'bf16': bf16, 'name': v['name'] + (' bf16' if bf16 else '')} for v in variants]
 
 
-def step_rows(config, batch: int, dtype: str, platform_name: str, compile: bool, warmup: int, window: int,
-              repeats: int) -> list[dict]:
+def step_rows(
+    config, batch: int, dtype: str, platform_name: str, compile: bool, warmup: int, window: int, repeats: int
+) -> list[dict]:
   """The training step of config's net in each of step_variants, timed as benchmarking.timed_steps times it:
   one row each, with images/s, compile seconds (torch.compile's first step less a step) and GPU memory."""
   from resnet_jax.models import architecture
+
   device = 'cuda' if platform_name == 'gpu' else 'cpu'
   rows = []
   for variant in step_variants(platform_name, dtype, compile):
     torch.manual_seed(0)
-    net = create(architecture(config.model.family, config.model.depth), config.dataset.num_classes,
-                 config.model.shortcut)
-    step, sync = train_step_timer(net, batch, config.dataset.image_size, config.dataset.num_classes, device=device,
-                                  channels_last=variant['channels_last'], bf16=variant['bf16'],
-                                  compile=variant['compile'])
+    net = create(
+        architecture(config.model.family, config.model.depth), config.dataset.num_classes, config.model.shortcut
+    )
+    step, sync = train_step_timer(
+        net,
+        batch,
+        config.dataset.image_size,
+        config.dataset.num_classes,
+        device=device,
+        channels_last=variant['channels_last'],
+        bf16=variant['bf16'],
+        compile=variant['compile'],
+    )
     if device == 'cuda':
       torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
@@ -177,8 +203,15 @@ def step_rows(config, batch: int, dtype: str, platform_name: str, compile: bool,
     sync()
     first = time.perf_counter() - start
     timing = timed_steps(step, sync, warmup, window, repeats)
-    rows.append({'implementation': variant['name'], 'replicas': 1, 'images_per_sec': batch / timing['step_seconds'],
-                 **timing, 'compile_seconds': first - timing['step_seconds'] if variant['compile'] else None,
-                 'memory_bytes': torch.cuda.max_memory_allocated() if device == 'cuda' else None,
-                 'torch_net': type(net).__module__.split('.')[0] + '.' + type(net).__name__})
+    rows.append(
+        {
+            'implementation': variant['name'],
+            'replicas': 1,
+            'images_per_sec': batch / timing['step_seconds'],
+            **timing,
+            'compile_seconds': first - timing['step_seconds'] if variant['compile'] else None,
+            'memory_bytes': torch.cuda.max_memory_allocated() if device == 'cuda' else None,
+            'torch_net': type(net).__module__.split('.')[0] + '.' + type(net).__name__,
+        }
+    )
   return rows

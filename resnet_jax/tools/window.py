@@ -1,9 +1,10 @@
 """Device windows: a list of units of work (a benchmark, training runs) run within a budget of wall time, as a GPU
-machine reached for minutes at a time allows. Units already recorded are skipped; a unit that fits in the time left runs to
-completion; a resumable unit longer than a whole window (a run of 64k steps, say) runs as a piece that ends with a
-checkpoint at the deadline (SIGTERM: training saves and exits), and the next window resumes it. So each window
+machine reached for minutes at a time allows. Units already recorded are skipped; a unit that fits in the time left
+runs to completion; a resumable unit longer than a whole window (a run of 64k steps, say) runs as a piece that ends
+with a checkpoint at the deadline (SIGTERM: training saves and exits), and the next window resumes it. So each window
 fills more of the tables, and nothing is lost when the machine goes back.
 """
+
 import dataclasses
 import logging
 import os
@@ -22,6 +23,7 @@ STOP_GRACE_SECONDS = 90  # After SIGTERM: time to save the checkpoint and exit.
 @dataclasses.dataclass
 class Unit:
   """One unit of work: a command, where it logs, whether its result is recorded, and the seconds it still needs."""
+
   name: str
   command: list[str]
   log: str
@@ -65,8 +67,14 @@ def run(units: list[Unit], budget: float, cwd: str) -> list[tuple[str, str]]:
       outcomes.append((unit.name, decision if decision in ('recorded', 'later') else 'later'))
       log.info('%s: %s.', unit.name, outcomes[-1][1])
       continue
-    log.info('%s: running (%s; estimated %s, %s left in the window), log in %s', unit.name, decision,
-             duration(unit.seconds_left()), duration(left), unit.log)
+    log.info(
+        '%s: running (%s; estimated %s, %s left in the window), log in %s',
+        unit.name,
+        decision,
+        duration(unit.seconds_left()),
+        duration(left),
+        unit.log,
+    )
     os.makedirs(os.path.dirname(os.path.abspath(unit.log)), exist_ok=True)
     began = time.monotonic()
     with open(unit.log, 'a') as output:

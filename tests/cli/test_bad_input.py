@@ -1,6 +1,7 @@
 """Bad input to the programs, each run through its main function in this process: one `error:` line naming the fix in
 the program's own flags, exit 2, before anything is written; workdirs that reading never changes; a resumed run
 that keeps what it trained. docs/bad_input.md lists the cases and the tests that hold them."""
+
 import json
 import os
 import shutil
@@ -12,62 +13,91 @@ from tests.helpers import ROOT, assert_refused, rows, run, snapshot
 NET = '--config=configs/cifar10.py:resnet8'
 
 
-@pytest.mark.parametrize('args,message', [
-    (['--config=configs/cifar10.py:resnet20-D'], "unknown shortcut option 'D'"),
-    (['--config=configs/cifar10.py:foonet20'], "Unknown network 'foonet20'"),
-    (['--config=configs/cifar10.py:plain20-A'], 'plain nets have no shortcut'),
-    (['--config=configs/nope.py:resnet20'], 'There is no config file configs/nope.py. A relative path is taken from '
-                                            'the current directory'),
-    (['--config=configs/common.py:x'], 'configs/common.py is not a config file (it defines no get_config)'),
-    ([f'--config={os.path.join(ROOT, "tests", "data", "raising_config.py")}'],
-     "raising_config.py, line 6: ValueError: invalid literal for int() with base 10: 'twenty'. Fix the config file "
-     'there.'),
-    ([NET, '--mode=config', '--config.num_replicas=0'], 'num_replicas must be a finite number at least 1'),
-    ([NET, '--mode=summary', '--config.optimizer.momentum=2'], 'optimizer.momentum must be a finite number'),
-    ([NET, '--config.batchsize=8'], 'Did you mean --config.batch_size?'),
-    ([NET, '--config.model.widht=8'], "no field 'model.widht'"),
-    ([NET, '--config.model.learning_rate=0.1'], 'Did you mean --config.optimizer.learning_rate?'),  # Wrong section.
-    ([NET, '--config.eval.protocol=ten_crop'], "The config has no section 'eval'"),  # ImageNet's, not CIFAR's.
-    ([NET, '--config.batch_size=abc'], "--config.batch_size=abc"),
-    ([NET, '--config.batch_size=0'], 'batch_size must be a finite number at least 1, not 0'),
-    ([NET, '--config.batch_size=-8'], 'batch_size must be a finite number at least 1, not -8'),
-    ([NET, '--config.keep_checkpoints=0'], 'keep_checkpoints must be a finite number at least 1'),
-    ([NET, '--config.keep_checkpoints=-1'], 'keep_checkpoints must be a finite number at least 1'),
-    ([NET, '--config.optimizer.momentum=1.5'], 'optimizer.momentum must be a finite number at least 0 and at most 1'),
-    ([NET, '--config.optimizer.learning_rate=-1'], 'optimizer.learning_rate must be a finite number at least 0'),
-    ([NET, '--config.schedule.boundaries=abc'], '--config.schedule.boundaries=abc is not a list: set '
-                                                '--config.schedule.boundaries to one, e.g. '
-                                                '--config.schedule.boundaries=(32000,48000).'),
-    ([NET, '--config.schedule.boundaries=(20, 10)'], 'schedule.boundaries must be increasing'),
-    ([NET, '--config.total_steps=0'], 'total_steps must be a finite number at least 1'),
-    ([NET, '--config.num_replicas=0'], 'num_replicas must be a finite number at least 1'),
-    ([NET, '--config.optimizer.learning_rate=inf'],
-     'optimizer.learning_rate must be a finite number at least 0, not inf'),
-    ([NET, '--config.schedule.decay=nan'], 'schedule.decay must be a finite number at least 0, not nan'),
-    ([NET, '--config.num_replicas=1000000'], 'per device (the state of 1000000 nets'),  # Before anything is built.
-    ([NET, '--config.batch_size=100000000'], 'at most --config.batch_size='),
-    (['--mode=summary', '--config.dataset.dir=/tmp'], '--config.dataset.dir needs --config=FILE:NETWORK before it'),
-    (['--config=configs/imagenet.py:resnet19', '--config.dataset.dir=/tmp', '--config.batch_size=24'],
-     'ImageNet ResNets have depth [18, 34, 50, 101, 152, 200], not 19'),
-    ([NET, '--config.optimizer.label_smoothing=1'], 'optimizer.label_smoothing must be below 1'),
-    ([NET, '--config.dataset.crop_padding=300'], 'dataset.crop_padding must be below the image size, 32'),
-    ([NET, '--config.dataset.train_size=0'], 'dataset.train_size must be a finite number at least 1, not 0'),
-    ([NET, '--config.dataset.image_size=64'], 'dataset.image_size is 32 for CIFAR-10'),
-    ([NET, '--config.dataset.normalization=foo'], "dataset.normalization must be one of per_pixel_mean, per_channel, "
-                                                  "not 'foo'"),
-    ([NET, '--config.batch_size=12'], 'The global batch_size 12 does not split over 8 devices: set --config.batch_size '
-                                      'to a multiple of 8.'),
-    ([NET, '--config.dataset.dir=/nonexistent'], 'Dataset /nonexistent does not exist: set --config.dataset.dir to'),
-    ([NET, '--config.model.depth=21'], 'CIFAR ResNets have depth 6n+2'),
-    ([NET, '--config.model.shortcut=D'], "model.shortcut must be one of A, B, C, none, not 'D': set "
-                                         '--config.model.shortcut.'),
-    ([NET, '--config.model.bn_group_size=3'], 'model.bn_group_size=3 does not divide the 16 images per device: set '
-                                              '--config.batch_size=24 (3 per device on 8)'),
-    ([NET, '--mode=bogus'], 'value should be one of'),
-    ([NET, 'stray'], 'Unexpected arguments: stray'),
-    ([NET, '--nosuchflag'], "Unknown command line flag 'nosuchflag'"),
-    ([], '--mode=train needs --config='),
-])
+@pytest.mark.parametrize(
+    'args,message',
+    [
+        (['--config=configs/cifar10.py:resnet20-D'], "unknown shortcut option 'D'"),
+        (['--config=configs/cifar10.py:foonet20'], "Unknown network 'foonet20'"),
+        (['--config=configs/cifar10.py:plain20-A'], 'plain nets have no shortcut'),
+        (
+            ['--config=configs/nope.py:resnet20'],
+            'There is no config file configs/nope.py. A relative path is taken from the current directory',
+        ),
+        (['--config=configs/common.py:x'], 'configs/common.py is not a config file (it defines no get_config)'),
+        (
+            [f'--config={os.path.join(ROOT, "tests", "data", "raising_config.py")}'],
+            "raising_config.py, line 7: ValueError: invalid literal for int() with base 10: 'twenty'. "
+            'Fix the config file there.',
+        ),
+        ([NET, '--mode=config', '--config.num_replicas=0'], 'num_replicas must be a finite number at least 1'),
+        ([NET, '--mode=summary', '--config.optimizer.momentum=2'], 'optimizer.momentum must be a finite number'),
+        ([NET, '--config.batchsize=8'], 'Did you mean --config.batch_size?'),
+        ([NET, '--config.model.widht=8'], "no field 'model.widht'"),
+        ([NET, '--config.model.learning_rate=0.1'], 'Did you mean --config.optimizer.learning_rate?'),  # Wrong section.
+        ([NET, '--config.eval.protocol=ten_crop'], "The config has no section 'eval'"),  # ImageNet's, not CIFAR's.
+        ([NET, '--config.batch_size=abc'], '--config.batch_size=abc'),
+        ([NET, '--config.batch_size=0'], 'batch_size must be a finite number at least 1, not 0'),
+        ([NET, '--config.batch_size=-8'], 'batch_size must be a finite number at least 1, not -8'),
+        ([NET, '--config.keep_checkpoints=0'], 'keep_checkpoints must be a finite number at least 1'),
+        ([NET, '--config.keep_checkpoints=-1'], 'keep_checkpoints must be a finite number at least 1'),
+        (
+            [NET, '--config.optimizer.momentum=1.5'],
+            'optimizer.momentum must be a finite number at least 0 and at most 1',
+        ),
+        ([NET, '--config.optimizer.learning_rate=-1'], 'optimizer.learning_rate must be a finite number at least 0'),
+        (
+            [NET, '--config.schedule.boundaries=abc'],
+            '--config.schedule.boundaries=abc is not a list: set '
+            '--config.schedule.boundaries to one, e.g. '
+            '--config.schedule.boundaries=(32000,48000).',
+        ),
+        ([NET, '--config.schedule.boundaries=(20, 10)'], 'schedule.boundaries must be increasing'),
+        ([NET, '--config.total_steps=0'], 'total_steps must be a finite number at least 1'),
+        ([NET, '--config.num_replicas=0'], 'num_replicas must be a finite number at least 1'),
+        (
+            [NET, '--config.optimizer.learning_rate=inf'],
+            'optimizer.learning_rate must be a finite number at least 0, not inf',
+        ),
+        ([NET, '--config.schedule.decay=nan'], 'schedule.decay must be a finite number at least 0, not nan'),
+        ([NET, '--config.num_replicas=1000000'], 'per device (the state of 1000000 nets'),  # Before anything is built.
+        ([NET, '--config.batch_size=100000000'], 'at most --config.batch_size='),
+        (['--mode=summary', '--config.dataset.dir=/tmp'], '--config.dataset.dir needs --config=FILE:NETWORK before it'),
+        (
+            ['--config=configs/imagenet.py:resnet19', '--config.dataset.dir=/tmp', '--config.batch_size=24'],
+            'ImageNet ResNets have depth [18, 34, 50, 101, 152, 200], not 19',
+        ),
+        ([NET, '--config.optimizer.label_smoothing=1'], 'optimizer.label_smoothing must be below 1'),
+        ([NET, '--config.dataset.crop_padding=300'], 'dataset.crop_padding must be below the image size, 32'),
+        ([NET, '--config.dataset.train_size=0'], 'dataset.train_size must be a finite number at least 1, not 0'),
+        ([NET, '--config.dataset.image_size=64'], 'dataset.image_size is 32 for CIFAR-10'),
+        (
+            [NET, '--config.dataset.normalization=foo'],
+            "dataset.normalization must be one of per_pixel_mean, per_channel, not 'foo'",
+        ),
+        (
+            [NET, '--config.batch_size=12'],
+            'The global batch_size 12 does not split over 8 devices: set --config.batch_size to a multiple of 8.',
+        ),
+        (
+            [NET, '--config.dataset.dir=/nonexistent'],
+            'Dataset /nonexistent does not exist: set --config.dataset.dir to',
+        ),
+        ([NET, '--config.model.depth=21'], 'CIFAR ResNets have depth 6n+2'),
+        (
+            [NET, '--config.model.shortcut=D'],
+            "model.shortcut must be one of A, B, C, none, not 'D': set --config.model.shortcut.",
+        ),
+        (
+            [NET, '--config.model.bn_group_size=3'],
+            'model.bn_group_size=3 does not divide the 16 images per device: set '
+            '--config.batch_size=24 (3 per device on 8)',
+        ),
+        ([NET, '--mode=bogus'], 'value should be one of'),
+        ([NET, 'stray'], 'Unexpected arguments: stray'),
+        ([NET, '--nosuchflag'], "Unknown command line flag 'nosuchflag'"),
+        ([], '--mode=train needs --config='),
+    ],
+)
 def test_bad_flags_and_configs_end_in_one_error_line(args, message, image_folder, tmp_path):
   workdir = tmp_path / 'w'
   data = ['--config.dataset.source=folder', f'--config.dataset.dir={image_folder}'] if args[:1] == [NET] else []
@@ -77,8 +107,16 @@ def test_bad_flags_and_configs_end_in_one_error_line(args, message, image_folder
 def test_an_unwritable_workdir_is_refused_before_loading(image_folder, tmp_path):
   (tmp_path / 'file').write_text('')
   for workdir, message in ((tmp_path / 'file', 'is a file'), ('/proc/resnet_jax', 'cannot be written')):
-    assert_refused(run('launch', NET, f'--workdir={workdir}', '--config.dataset.source=folder',
-                       f'--config.dataset.dir={image_folder}'), message)
+    assert_refused(
+        run(
+            'launch',
+            NET,
+            f'--workdir={workdir}',
+            '--config.dataset.source=folder',
+            f'--config.dataset.dir={image_folder}',
+        ),
+        message,
+    )
 
 
 def test_eval_reads_the_workdirs_config_and_changes_nothing_else(trained, image_folder, tmp_path):
@@ -92,7 +130,7 @@ def test_eval_reads_the_workdirs_config_and_changes_nothing_else(trained, image_
   assert evaluated['split'] == 'test' and evaluated['mode'] == 'eval'  # Marked apart from training's own row.
   assert 'mode' not in rows(workdir)[-2]
   changes_the_net = run('launch', '--mode=eval', f'--workdir={workdir}', NET, '--config.total_steps=64000')
-  assert_refused(changes_the_net, 'total_steps is the trained run\'s own')
+  assert_refused(changes_the_net, "total_steps is the trained run's own")
   other_net = run('launch', '--mode=eval', f'--workdir={workdir}', '--config=configs/cifar10.py:resnet20')
   assert_refused(other_net, 'was trained as resnet8-A, not resnet20-A: drop --config')
   assert snapshot(workdir) == before
@@ -123,16 +161,18 @@ def test_a_study_names_its_fixes_as_it_takes_them(trained, tmp_path):
   study = lambda *flags: run('layer_deletion', f'--workdirs={moved}', *flags)
   assert_refused(study(), 'set --set=dataset.dir=... to an image folder')
   assert_refused(study('--set=batch_size'), "'batch_size' is not KEY=VALUE")
-  assert_refused(study('--config.dataset.dir=x'), 'takes no --config flags: set dataset.dir with '
-                                                   '--set=dataset.dir=VALUE.')
+  assert_refused(
+      study('--config.dataset.dir=x'), 'takes no --config flags: set dataset.dir with --set=dataset.dir=VALUE.'
+  )
   config['eval_batch_size'] = 0  # Edited by hand.
   (moved / 'config.json').write_text(json.dumps(config))
-  assert_refused(study(), "eval_batch_size must be a finite number at least 1, not 0: set --set=eval_batch_size=...")
+  assert_refused(study(), 'eval_batch_size must be a finite number at least 1, not 0: set --set=eval_batch_size=...')
   config['batch_size'] = 'eight'
   (moved / 'config.json').write_text(json.dumps(config))
   assert_refused(study(), "config.json has batch_size='eight', not an integer")
-  assert_refused(run('launch', '--mode=eval', f'--workdir={moved}'), "config.json has batch_size='eight', not an "
-                                                                     'integer')
+  assert_refused(
+      run('launch', '--mode=eval', f'--workdir={moved}'), "config.json has batch_size='eight', not an integer"
+  )
   tables = run('reproduce_tables', f'--root={tmp_path}', '--jpeg_offset', '--exact846=/nope.npz')
   assert_refused(tables, '--exact846=/nope.npz does not exist: give the path of cifar10-test-exact846.npz')
 
@@ -143,29 +183,47 @@ def test_a_resumed_run_keeps_the_settings_it_was_trained_with(trained, image_fol
   copy = tmp_path / 'copy'
   shutil.copytree(workdir, copy)
   before = snapshot(copy)
-  data = ['--config.dataset.source=folder', f'--config.dataset.dir={image_folder}', f'--config.dataset.cache_dir={cache}',
-          '--config.batch_size=16', '--config.eval_batch_size=40', '--config.checkpoint_every_steps=2']
+  data = [
+      '--config.dataset.source=folder',
+      f'--config.dataset.dir={image_folder}',
+      f'--config.dataset.cache_dir={cache}',
+      '--config.batch_size=16',
+      '--config.eval_batch_size=40',
+      '--config.checkpoint_every_steps=2',
+  ]
   resume = lambda *args, into=copy: run('launch', NET, *data, *args, f'--workdir={into}')
-  assert_refused(resume('--config.total_steps=4', '--config.optimizer.learning_rate=0.05'),
-                 'was trained with optimizer.learning_rate=0.1, not 0.05: resume it with '
-                 '--config.optimizer.learning_rate=0.1, or train into another --workdir.')
-  assert_refused(resume('--config.total_steps=4', '--config.batch_size=8', '--config.seed=3'),
-                 'trained with batch_size=16, not 8 (and seed)')
-  assert_refused(resume('--config.total_steps=1'), 'is at step 2, past --config.total_steps=1: give '
-                                                    '--config.total_steps=2 or more')
-  assert_refused(resume('--config.total_steps=4', '--config.model.zero_init_residual=True'),  # resnet8-A still.
-                 'trained with model.zero_init_residual=false, not true: resume it with '
-                 '--config.model.zero_init_residual=false')
-  assert_refused(resume('--config.total_steps=4', '--config.schedule.boundaries=(2,3)'),
-                 '--config.schedule.boundaries=(32000,48000), or')  # Pastes as printed.
+  assert_refused(
+      resume('--config.total_steps=4', '--config.optimizer.learning_rate=0.05'),
+      'was trained with optimizer.learning_rate=0.1, not 0.05: resume it with '
+      '--config.optimizer.learning_rate=0.1, or train into another --workdir.',
+  )
+  assert_refused(
+      resume('--config.total_steps=4', '--config.batch_size=8', '--config.seed=3'),
+      'trained with batch_size=16, not 8 (and seed)',
+  )
+  assert_refused(
+      resume('--config.total_steps=1'),
+      'is at step 2, past --config.total_steps=1: give --config.total_steps=2 or more',
+  )
+  assert_refused(
+      resume('--config.total_steps=4', '--config.model.zero_init_residual=True'),  # resnet8-A still.
+      'trained with model.zero_init_residual=false, not true: resume it with '
+      '--config.model.zero_init_residual=false',
+  )
+  assert_refused(
+      resume('--config.total_steps=4', '--config.schedule.boundaries=(2,3)'),
+      '--config.schedule.boundaries=(32000,48000), or',
+  )  # Pastes as printed.
   cosine_run = tmp_path / 'cosine'
   shutil.copytree(copy, cosine_run)
   with open(cosine_run / 'config.json') as f:
     saved = json.load(f)
   saved['schedule']['name'] = 'cosine'  # As if trained so: a cosine over 2 steps is not one over 4.
   (cosine_run / 'config.json').write_text(json.dumps(saved))
-  assert_refused(resume('--config.total_steps=4', '--config.schedule.name=cosine', into=cosine_run),
-                 'trained with total_steps=2, not 4: resume it with --config.total_steps=2')
+  assert_refused(
+      resume('--config.total_steps=4', '--config.schedule.name=cosine', into=cosine_run),
+      'trained with total_steps=2, not 4: resume it with --config.total_steps=2',
+  )
   assert snapshot(copy) == before
   # Rows without checkpoints (a run stopped before its first save) belong to their net as much.
   rows_only = tmp_path / 'rows_only'
@@ -183,8 +241,11 @@ def test_sweep_flags_are_checked_before_any_run(tmp_path):
       ('gpu_window.py', ['--dry_run', '--depths=20,32,20'], 'distinct integers'),
       ('reproduce_tables.py', [f'--root={__file__}'], 'is a file, not a directory'),
       ('depth_ablation.py', ['--launcher=print', '--depths=21'], 'depth 6n+2'),
-      ('depth_ablation.py', ['--launcher=print', '--dataset=imagenet', '--depths=20'],
-       '--depths=20: ImageNet ResNets have depth [18, 34, 50, 101, 152, 200], not 20: give --depths of such numbers'),
+      (
+          'depth_ablation.py',
+          ['--launcher=print', '--dataset=imagenet', '--depths=20'],
+          '--depths=20: ImageNet ResNets have depth [18, 34, 50, 101, 152, 200], not 20: give --depths of such numbers',
+      ),
       ('shortcut_ablation.py', ['--launcher=print', '--depths=18'], '--depths=18: CIFAR ResNets have depth 6n+2'),
       ('depth_ablation.py', ['--launcher=print', '--steps=-5'], '--steps=-5'),
       ('depth_ablation.py', ['--launcher=print', '--replicas=0'], '--replicas=0'),
@@ -198,16 +259,24 @@ def test_sweep_flags_are_checked_before_any_run(tmp_path):
       ('gpu_window.py', ['--dry_run', '--set=num_replicas=3'], 'use --replicas'),
       ('gpu_window.py', ['--dry_run', '--budget_seconds=nan'], 'must be a finite number of seconds'),
       ('depth_ablation.py', ['--launcher=print', '--steps=8', '--set=total_steps=100'], '--steps=8 sets total_steps'),
-      ('depth_ablation.py', ['--launcher=print', '--steps=8', '--set=schedule.boundaries=(2,4)'],
-       '--steps=8 sets schedule.boundaries'),
+      (
+          'depth_ablation.py',
+          ['--launcher=print', '--steps=8', '--set=schedule.boundaries=(2,4)'],
+          '--steps=8 sets schedule.boundaries',
+      ),
       ('depth_ablation.py', ['--launcher=print', f'--out={__file__}'], 'is a file, not a directory'),
       ('reproduce_tables.py', [f'--out={__file__}'], 'is a file, not a directory'),
       ('gpu_window.py', ['--dry_run', f'--root={__file__}'], 'is a file, not a directory'),
       ('gpu_window.py', ['--dry_run', '--benchmark_dtype=float17'], 'value should be one of <bfloat16|float32>'),
       ('gpu_window.py', ['--dry_run', '--benchmark_net=cifar10:foonet20'], "Unknown network 'foonet20'"),
-      ('depth_ablation.py', ['--launcher=print', '--steps=3'], '--steps=3 is too few for the schedule\'s 2 '
-                                                               'learning-rate drops (they would fall at steps (2, 2)): '
-                                                               'give --steps=4 or more.')):
+      (
+          'depth_ablation.py',
+          ['--launcher=print', '--steps=3'],
+          "--steps=3 is too few for the schedule's 2 "
+          'learning-rate drops (they would fall at steps (2, 2)): '
+          'give --steps=4 or more.',
+      ),
+  ):
     done = run(script.removesuffix('.py'), f'--root={tmp_path}', *args)
     assert_refused(done, message)
     assert done.stdout == ''  # No command printed, no plan.
@@ -215,6 +284,7 @@ def test_sweep_flags_are_checked_before_any_run(tmp_path):
 
 def test_converter_refuses_what_is_not_a_state_dict(tmp_path):
   import torch
+
   text, noise, tensor, nan = tmp_path / 'a.txt', tmp_path / 'b.pth', tmp_path / 'c.pth', tmp_path / 'd.pth'
   text.write_text('hello')
   noise.write_bytes(os.urandom(4096))
@@ -222,12 +292,20 @@ def test_converter_refuses_what_is_not_a_state_dict(tmp_path):
   torch.save({'conv1.weight': torch.full((2, 2), float('nan'))}, nan)
   torch.save({'conv1.weight': torch.zeros((2, 2))}, tmp_path / 'e.pth')
   for path, extra, message in (
-      (tmp_path / 'missing.pth', [], 'does not exist'), (text, [], 'is not a torch checkpoint'),
-      (noise, [], 'is not a torch checkpoint'), (tensor, [], 'holds a Tensor, not a state_dict'),
+      (tmp_path / 'missing.pth', [], 'does not exist'),
+      (text, [], 'is not a torch checkpoint'),
+      (noise, [], 'is not a torch checkpoint'),
+      (tensor, [], 'holds a Tensor, not a state_dict'),
       (nan, [], 'holds NaN or infinite values in 1 tensors (conv1.weight...)'),
-      (tmp_path / 'e.pth', ['--config.num_replicas=2'], 'torchvision weights need --config.num_replicas=1')):
-    done = run('convert_torchvision', f'--torchvision={path}', '--config=configs/imagenet.py:resnet18,modern', *extra,
-               f'--workdir={tmp_path / "w"}')
+      (tmp_path / 'e.pth', ['--config.num_replicas=2'], 'torchvision weights need --config.num_replicas=1'),
+  ):
+    done = run(
+        'convert_torchvision',
+        f'--torchvision={path}',
+        '--config=configs/imagenet.py:resnet18,modern',
+        *extra,
+        f'--workdir={tmp_path / "w"}',
+    )
     assert_refused(done, message, tmp_path / 'w')
 
 
@@ -244,11 +322,19 @@ def test_layer_deletion_refuses_more_blocks_than_the_net_has(trained):
 
 def test_converter_refuses_a_workdir_with_checkpoints(tmp_path):
   os.makedirs(tmp_path / 'w' / 'checkpoints' / '0')
-  done = run('convert_torchvision', f'--torchvision={tmp_path / "any.pth"}',
-             '--config=configs/imagenet.py:resnet18,modern', f'--workdir={tmp_path / "w"}')
+  done = run(
+      'convert_torchvision',
+      f'--torchvision={tmp_path / "any.pth"}',
+      '--config=configs/imagenet.py:resnet18,modern',
+      f'--workdir={tmp_path / "w"}',
+  )
   assert_refused(done, 'already holds checkpoints: convert into a new --workdir')
   os.makedirs(tmp_path / 'started')  # A run stopped before its first checkpoint: its rows are its own.
   (tmp_path / 'started' / 'metrics.jsonl').write_text('{"step": 1, "split": "train"}\n')
-  done = run('convert_torchvision', f'--torchvision={tmp_path / "any.pth"}',
-             '--config=configs/imagenet.py:resnet18,modern', f'--workdir={tmp_path / "started"}')
+  done = run(
+      'convert_torchvision',
+      f'--torchvision={tmp_path / "any.pth"}',
+      '--config=configs/imagenet.py:resnet18,modern',
+      f'--workdir={tmp_path / "started"}',
+  )
   assert_refused(done, 'already holds metrics: convert into a new --workdir')

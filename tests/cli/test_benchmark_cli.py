@@ -1,6 +1,7 @@
 """experiments/benchmark.py through its main function in this process: the convolution and pipeline benchmarks at
 tiny sizes (their numbers mean nothing here; docs/benchmarks.md has the measured ones), and every mistake in its
 flags as one line naming the fix."""
+
 import json
 import os
 import re
@@ -19,8 +20,15 @@ def test_conv_benchmark_times_each_convolution_beside_torch(tmp_path):
   assert done.returncode == 0, done.stderr[-3000:]
   results = json.loads(out.read_text())
   assert results['batch'] == 2 and results['xla_flags'] == os.environ.get('XLA_FLAGS', '')
-  routes = ['XLA', 'NCHW', 'tap products', 'patches product', 'XLA bfloat16', 'patches product bfloat16',
-            'torch channels_last']
+  routes = [
+      'XLA',
+      'NCHW',
+      'tap products',
+      'patches product',
+      'XLA bfloat16',
+      'patches product bfloat16',
+      'torch channels_last',
+  ]
   three = ['forward', 'input gradient', 'kernel gradient']
   expected = [(operation, route) for route in routes for operation in three]
   expected[3:3] = [('input gradient', 'standard layout'), ('kernel gradient', 'standard layout')]
@@ -35,13 +43,17 @@ def test_conv_benchmark_times_each_convolution_beside_torch(tmp_path):
       assert r['flops_per_second'] == pytest.approx(r['flops'] / r['seconds'])
       assert r['vs_torch'] == pytest.approx(torch_seconds[r['operation']] / r['seconds'])
       # Each of JAX's computes what XLA's float32 convolution computes: to float32 rounding, or bfloat16's.
-      bound = None if r['implementation'] == 'torch channels_last' else (
-          2e-2 if 'bfloat16' in r['implementation'] else 1e-5)
+      bound = (
+          None
+          if r['implementation'] == 'torch channels_last'
+          else (2e-2 if 'bfloat16' in r['implementation'] else 1e-5)
+      )
       assert r['error'] is None if bound is None else 0 <= r['error'] < bound, r
     # The replica axis: 2 nets' forward passes by vmap (a grouped convolution) and by map, against 2 of torch's.
     for r in rows[-2:]:
       assert r['flops'] == 2 * rows[0]['flops'] and r['vs_torch'] == pytest.approx(
-          2 * torch_seconds['forward'] / r['seconds'])
+          2 * torch_seconds['forward'] / r['seconds']
+      )
   last = markdown_rows(done.stdout)[-1]
   assert last[:4] == ['2x4x4x8', '1x1', 'forward of 2 replicas', 'replicas by map']
   assert float(last[4]) == pytest.approx(1e3 * results['rows'][-1]['seconds'], abs=0.01)
@@ -60,31 +72,44 @@ def test_pipeline_benchmark_times_each_transform(tmp_path):
   assert [float(row[1]) for row in table[-3:]] == [round(r['per_core']) for r in results['rows']]
 
 
-@pytest.mark.parametrize('args,message', [
-    (['--bench=conv', '--layers=8x16'], '--layers takes SIZE:CHANNELS or SIZE:CHANNELS:KERNEL of each layer'),
-    (['--bench=conv', '--layers=8:16:2'], 'KERNEL odd'),
-    (['--conv_gradients=standard_layout,cudnn'], '--conv_gradients takes auto, xla, standard_layout, separated by'),
-    (['--replica_axes=pmap'], '--replica_axes takes auto, vmap, map, separated by commas'),
-    (['--nets=resnet8'], '--nets takes DATASET:VARIANT of each net'),
-    (['--window=0'], 'flag --window=0: 0 is not a positive integer'),
-    (['--bench=pipeline', '--images=0'], 'flag --images=0'),
-    (['--out=/tmp'], '--out=/tmp is a directory: name a file'),
-    (['--batch=4,4'], '--batch takes one positive integer for every net'),
-    (['--bench=conv', '--batch=2,3'], '--batch takes one positive integer (--bench=conv times every layer at one'),
-    (['--nets='], '--nets takes DATASET:VARIANT of each net, one or more'),
-    (['--bench=conv', '--layers='], '--layers takes SIZE:CHANNELS or SIZE:CHANNELS:KERNEL of each layer, one or more'),
-    (['--host_devices=-2'], 'flag --host_devices=-2: -2 is not'),
-    (['--bench=conv', '--profile'], '--profile applies to --bench=step only: drop it, or set --bench=step.'),
-    (['--bench=step', '--layers=4:4', '--notorch'], '--layers applies to --bench=conv only'),
-    (['--bench=pipeline', '--batch=4'], '--batch applies to --bench=step and --bench=conv only'),
-    (['--bench=conv', '--batch=2', '--layers=100000:64'], '--layers=100000:64:3 at --batch=2 needs at least'),
-    (['--nets=cifar10:resnet8', '--batch=100000000', '--notorch', '--peak_tflops=1'],
-     r're:resnet8-A at batch 100000000 needs at least .* GB per device .*: at most --batch=\d+ \(\d+ per device\) can'),
-    (['--nets=cifar10:resnet9', '--notorch', '--batch=8', '--peak_tflops=1'],
-     'not 9: set --nets=DATASET:VARIANT (a variant of another model.depth)'),
-    (['--nets=cifar10:resnet8', '--dtypes=float17', '--notorch', '--batch=8', '--peak_tflops=1'],
-     "model.dtype must be one of float32, bfloat16, not 'float17': set --dtypes."),
-])
+@pytest.mark.parametrize(
+    'args,message',
+    [
+        (['--bench=conv', '--layers=8x16'], '--layers takes SIZE:CHANNELS or SIZE:CHANNELS:KERNEL of each layer'),
+        (['--bench=conv', '--layers=8:16:2'], 'KERNEL odd'),
+        (['--conv_gradients=standard_layout,cudnn'], '--conv_gradients takes auto, xla, standard_layout, separated by'),
+        (['--replica_axes=pmap'], '--replica_axes takes auto, vmap, map, separated by commas'),
+        (['--nets=resnet8'], '--nets takes DATASET:VARIANT of each net'),
+        (['--window=0'], 'flag --window=0: 0 is not a positive integer'),
+        (['--bench=pipeline', '--images=0'], 'flag --images=0'),
+        (['--out=/tmp'], '--out=/tmp is a directory: name a file'),
+        (['--batch=4,4'], '--batch takes one positive integer for every net'),
+        (['--bench=conv', '--batch=2,3'], '--batch takes one positive integer (--bench=conv times every layer at one'),
+        (['--nets='], '--nets takes DATASET:VARIANT of each net, one or more'),
+        (
+            ['--bench=conv', '--layers='],
+            '--layers takes SIZE:CHANNELS or SIZE:CHANNELS:KERNEL of each layer, one or more',
+        ),
+        (['--host_devices=-2'], 'flag --host_devices=-2: -2 is not'),
+        (['--bench=conv', '--profile'], '--profile applies to --bench=step only: drop it, or set --bench=step.'),
+        (['--bench=step', '--layers=4:4', '--notorch'], '--layers applies to --bench=conv only'),
+        (['--bench=pipeline', '--batch=4'], '--batch applies to --bench=step and --bench=conv only'),
+        (['--bench=conv', '--batch=2', '--layers=100000:64'], '--layers=100000:64:3 at --batch=2 needs at least'),
+        (
+            ['--nets=cifar10:resnet8', '--batch=100000000', '--notorch', '--peak_tflops=1'],
+            r're:resnet8-A at batch 100000000 needs at least .* GB per device .*: '
+            r'at most --batch=\d+ \(\d+ per device\) can',
+        ),
+        (
+            ['--nets=cifar10:resnet9', '--notorch', '--batch=8', '--peak_tflops=1'],
+            'not 9: set --nets=DATASET:VARIANT (a variant of another model.depth)',
+        ),
+        (
+            ['--nets=cifar10:resnet8', '--dtypes=float17', '--notorch', '--batch=8', '--peak_tflops=1'],
+            "model.dtype must be one of float32, bfloat16, not 'float17': set --dtypes.",
+        ),
+    ],
+)
 def test_bad_benchmark_flags_end_in_one_error_line(args, message):
   done = run('benchmark', *args)
   assert done.returncode == 2 and 'Traceback' not in done.stderr, done.stderr[-3000:]

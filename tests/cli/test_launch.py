@@ -1,6 +1,7 @@
 """launch.py as a new user meets it, run through its main function in this process: pinned installs that fit the
 job, what a run runs on, failing fast offline, the config and summary modes, a workdir's own config; and every
 program's --help, each in a process of its own."""
+
 import ast
 import json
 import os
@@ -34,8 +35,7 @@ def requirements(name: str) -> dict[str, str]:
 
 
 def test_requirements_are_pinned_and_fit_the_job():
-  main, tests, cuda = (requirements(f) for f in ('requirements.txt', 'requirements-test.txt',
-                                                 'requirements-cuda.txt'))
+  main, tests, cuda = (requirements(f) for f in ('requirements.txt', 'requirements-test.txt', 'requirements-cuda.txt'))
   assert 'torch' not in main and 'pytest' not in main  # The main job needs neither.
   assert not {'tensorflow', 'tensorflow-cpu', 'tensorflow-datasets'} & set(main)  # Only dataset.source=tfds does.
   assert set(requirements('requirements-tfds.txt')) == {'tensorflow-datasets', 'tensorflow-cpu'}
@@ -46,9 +46,12 @@ def test_requirements_are_pinned_and_fit_the_job():
   assert environment.version_tuple(main['jax']) >= environment.LOWEST_JAX
   with open(os.path.join(ROOT, 'README.md')) as f:
     readme = f.read()
-  for command in ('python3.12 -m venv .venv && .venv/bin/pip install -r requirements.txt -e . && .venv/bin/python '
-                  'launch.py', 'python3.12 -m venv .venv && .venv/bin/pip install -r requirements-test.txt -e . && '
-                  ".venv/bin/python -m pytest -q -m '' tests", environment.INSTALL['NVIDIA GPU']):
+  for command in (
+      'python3.12 -m venv .venv && .venv/bin/pip install -r requirements.txt -e . && .venv/bin/python launch.py',
+      'python3.12 -m venv .venv && .venv/bin/pip install -r requirements-test.txt -e . && '
+      ".venv/bin/python -m pytest -q -m '' tests",
+      environment.INSTALL['NVIDIA GPU'],
+  ):
     assert command in readme
   with open(os.path.join(ROOT, '.ci', 'run')) as f:
     ci = f.read()
@@ -86,12 +89,20 @@ def test_an_unused_accelerator_is_named_with_its_fix(tmp_path):
 
 def test_offline_the_download_fails_at_once_naming_the_folder_source(tmp_path, monkeypatch):
   """No network (every outside connection refused): one error line, exit 2, nothing written."""
+
   def unreachable(address, *args, **kwargs):
     raise OSError(101, 'Network is unreachable (blocked by the test)')
+
   monkeypatch.setattr(socket, 'create_connection', unreachable)
   data, workdir = tmp_path / 'data', tmp_path / 'work'
-  done = run('launch', '--config=configs/cifar10.py:resnet8', f'--workdir={workdir}', f'--config.dataset.dir={data}',
-             f'--config.dataset.cache_dir={data}', '--config.dataset.source=download')
+  done = run(
+      'launch',
+      '--config=configs/cifar10.py:resnet8',
+      f'--workdir={workdir}',
+      f'--config.dataset.dir={data}',
+      f'--config.dataset.cache_dir={data}',
+      '--config.dataset.source=download',
+  )
   assert_refused(done, '--config.dataset.source=folder --config.dataset.dir=PATH', workdir)
   assert not data.exists()
 
@@ -99,8 +110,9 @@ def test_offline_the_download_fails_at_once_naming_the_folder_source(tmp_path, m
 def test_tfds_without_tensorflow_datasets_names_the_install(tmp_path, monkeypatch):
   """The main job installs no tfds: dataset.source=tfds without it is one error line naming the install command."""
   monkeypatch.setitem(sys.modules, 'tensorflow_datasets', None)
-  done = run('launch', '--config=configs/cifar10.py:resnet8', f'--workdir={tmp_path / "work"}',
-             '--config.dataset.source=tfds')
+  done = run(
+      'launch', '--config=configs/cifar10.py:resnet8', f'--workdir={tmp_path / "work"}', '--config.dataset.source=tfds'
+  )
   assert_refused(done, 'needs tensorflow-datasets', tmp_path / 'work')
   assert 'pip install -r requirements-tfds.txt' in done.stderr
 
@@ -128,8 +140,10 @@ def test_launch_overrides_and_bad_input():
   assert json.loads(done.stdout.strip().splitlines()[-1])['name'] == 'resnet110-A'
   done = run('launch', '--config=configs/cifar10.py:resnet20', '--mode=summary', '--config.model.depth=111')
   assert_refused(done, 'error: CIFAR ResNets have depth 6n+2')
-  assert done.stderr.strip() == ('error: CIFAR ResNets have depth 6n+2 (20, 32, 44, 56, 110, 1202, ...), not 111: set '
-                                 '--config.model.depth to one of them.')
+  assert done.stderr.strip() == (
+      'error: CIFAR ResNets have depth 6n+2 (20, 32, 44, 56, 110, 1202, ...), not 111: set '
+      '--config.model.depth to one of them.'
+  )
 
 
 def test_summary_and_config_of_a_workdir_read_its_config_json():
@@ -150,21 +164,28 @@ def test_printed_commands_are_what_a_shell_accepts(tmp_path):
     assert '--config.schedule.boundaries=(20, 30)' in shlex.split(line), line  # One argument, spaces and all.
 
 
-PROGRAMS = ['launch.py'] + sorted(os.path.join('experiments', n) for n in os.listdir(os.path.join(ROOT, 'experiments'))
-                                  if n.endswith('.py'))
+PROGRAMS = ['launch.py'] + sorted(
+    os.path.join('experiments', n) for n in os.listdir(os.path.join(ROOT, 'experiments')) if n.endswith('.py')
+)
 
 
 @pytest.mark.parametrize('program', PROGRAMS)
 def test_each_program_runs_and_its_help_lists_its_flags(program):
   """Each program as a process of its own (the one subprocess of each here): --help lists its flags, the shared
   ones it takes included, and its usage as written."""
-  done = subprocess.run([sys.executable, program, '--help'], cwd=ROOT, text=True, capture_output=True, timeout=120,
-                        env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  done = subprocess.run(
+      [sys.executable, program, '--help'],
+      cwd=ROOT,
+      text=True,
+      capture_output=True,
+      timeout=120,
+      env={**os.environ, 'JAX_PLATFORMS': 'cpu'},
+  )
   assert done.returncode in (0, 1) and not done.stderr, done.stderr  # absl's --help exits with 1.
   with open(os.path.join(ROOT, program)) as f:
     source = f.read()
   own = re.findall(r"flags\.DEFINE_\w+\('(\w+)'", source)
-  shared = list(ast.literal_eval(m) for m in re.findall(r"uses=(\([^)]*\))", source))
+  shared = list(ast.literal_eval(m) for m in re.findall(r'uses=(\([^)]*\))', source))
   sweep = ['steps', 'set', 'root', 'launcher', 'dataset', 'out', 'depths'] if 'sweep_cli' in source else []
   study = ['workdirs', 'set', 'out', 'replica'] if 'study_cli' in source else []
   for flag in own + [f for uses in shared for f in uses] + sweep + study + ['alsologtostderr']:

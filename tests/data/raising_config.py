@@ -1,4 +1,5 @@
-"""A config file with a bug of its own (tests/test_bad_input.py): its error is named with its line."""
+"""A config file with a bug of its own (tests/cli/test_bad_input.py): its error is named with its line."""
+
 from configs import cifar10
 
 

@@ -1,5 +1,6 @@
 """A workdir the code of commit 76ac53f trained (tests/data/recorded: on one CPU device, on orbax's older API), which
 must evaluate and resume as it did."""
+
 import json
 import os
 import shutil
@@ -16,8 +17,9 @@ BEFORE = os.path.join(ROOT, 'tests', 'data', 'recorded')
 @pytest.fixture()
 def old_workdir(tmp_path):
   """A copy of the recorded workdir (ResNet-8-B, 2 steps of batch 8), and the generated folder it trained on."""
-  folder = write_image_folder(tmp_path / 'data', {'train': 4, 'test': 2}, [f'class{k}' for k in range(10)],
-                              [(32, 32)], '.png', brightness=25)
+  folder = write_image_folder(
+      tmp_path / 'data', {'train': 4, 'test': 2}, [f'class{k}' for k in range(10)], [(32, 32)], '.png', brightness=25
+  )
   workdir = str(tmp_path / 'workdir')
   shutil.copytree(BEFORE, workdir, ignore=shutil.ignore_patterns('*.json*'))
   shutil.copy(os.path.join(BEFORE, 'config.json'), workdir)
@@ -45,12 +47,14 @@ def test_old_checkpoint_evaluates_as_before(old_workdir):
 def test_old_checkpoint_resumes_as_before(old_workdir):
   """Training resumes from the old checkpoint at step 2 and reaches the recorded step 3, train and test rows."""
   folder, workdir, cache = old_workdir
-  config = tiny_config(folder, cache, total_steps=3, eval_every_steps=3, checkpoint_every_steps=3, batch_size=8,
-                       eval_batch_size=40)
+  config = tiny_config(
+      folder, cache, total_steps=3, eval_every_steps=3, checkpoint_every_steps=3, batch_size=8, eval_batch_size=40
+  )
   config.model.shortcut = 'B'
   train.train_and_evaluate(config, workdir)
-  got, want = rows(workdir), [{k: v for k, v in r.items() if k != 'images_per_sec'}
-                              for r in recorded('resumed_metrics.jsonl')]
+  got, want = rows(workdir), [
+      {k: v for k, v in r.items() if k != 'images_per_sec'} for r in recorded('resumed_metrics.jsonl')
+  ]
   assert len(got) == len(want)
   for g, w in zip(got, want):
     close(g, w)

@@ -1,4 +1,5 @@
 """The experiment scripts end to end, as a user runs them, on tiny nets and budgets over a generated image folder."""
+
 import csv
 import os
 import shutil
@@ -32,9 +33,16 @@ def read_csv(path):
 def sweep_args(image_folder, tmp_path_factory):
   root = tmp_path_factory.mktemp('paper')
   cache = tmp_path_factory.mktemp('cache')
-  return [f'--root={root}', '--steps=2', '--depths=14', '--set=dataset.source=folder',
-          f'--set=dataset.dir={image_folder}', f'--set=dataset.cache_dir={cache}', '--set=batch_size=16',
-          '--set=eval_batch_size=40']
+  return [
+      f'--root={root}',
+      '--steps=2',
+      '--depths=14',
+      '--set=dataset.source=folder',
+      f'--set=dataset.dir={image_folder}',
+      f'--set=dataset.cache_dir={cache}',
+      '--set=batch_size=16',
+      '--set=eval_batch_size=40',
+  ]
 
 
 @pytest.fixture(scope='module')
@@ -47,8 +55,11 @@ def test_a_sweep_of_another_recipe_does_not_take_the_finished_runs_for_its_own(d
   """A finished 2-step run is neither skipped as done nor trained on by a sweep of 8 steps."""
   longer = [arg for arg in sweep_args if not arg.startswith('--steps')] + ['--steps=8', '--launcher=print']
   done = run('depth_ablation', *longer)
-  assert_refused(done, "plain14 holds a run trained with schedule.boundaries=(1,2), not the sweep's (4,6): sweep with "
-                       "the settings it was trained with, or into another --root.")
+  assert_refused(
+      done,
+      "plain14 holds a run trained with schedule.boundaries=(1,2), not the sweep's (4,6): sweep with "
+      'the settings it was trained with, or into another --root.',
+  )
   assert done.stdout == ''
 
 
@@ -97,8 +108,9 @@ def test_reproduce_tables_rebuilds_from_the_workdirs(depth_sweep):
     shutil.rmtree(broken)
   assert f'tables, under {os.path.join(root, "cifar10")}: broken ({broken}/config.json is not a readable' in done.stdout
   assert 'stray (no config.json).' in done.stdout
-  assert sorted(os.listdir(out)) == sorted(['fig6_cifar10.png', 'shortcuts_cifar10.csv', 'shortcuts_cifar10.md',
-                                            'table6_cifar10.csv', 'table6_cifar10.md'])
+  assert sorted(os.listdir(out)) == sorted(
+      ['fig6_cifar10.png', 'shortcuts_cifar10.csv', 'shortcuts_cifar10.md', 'table6_cifar10.csv', 'table6_cifar10.md']
+  )
   if os.path.exists(EXACT846):  # These nets trained on a generated folder, not on the JPEG copy: no JPEG table.
     assert 'jpeg_offset_cifar10: skipped, no net trained on' in done.stdout
   assert ['resnet14-A', '14'] in [row[:2] for row in markdown_rows(done.stdout)]
@@ -124,8 +136,7 @@ def test_layer_deletion_script(depth_sweep):
   root, _ = depth_sweep
   out = os.path.join(root, 'deletion')
   workdirs = ','.join(os.path.join(root, 'cifar10', n) for n in ('resnet14-A', 'plain14'))
-  script('layer_deletion.py', f'--workdirs={workdirs}', f'--out={out}', '--draws=2', '--swaps=1',
-         '--path_samples=1')
+  script('layer_deletion.py', f'--workdirs={workdirs}', f'--out={out}', '--draws=2', '--swaps=1', '--path_samples=1')
   with open(os.path.join(out, 'deletion.md')) as f:
     assert 'plain14, resnet14-A trained and tested on folder ' in f.read()
   single = read_csv(os.path.join(out, 'single_deletion.csv'))
@@ -143,9 +154,18 @@ def test_layer_deletion_script(depth_sweep):
 def test_depth_sweep_of_replicas_reports_best_mean_std(image_folder, tmp_path):
   """--replicas=2: each network's seeds trained in one run (ROOT/cifar10/<net>-x2), Table 6 in the paper's format."""
   root = tmp_path / 'paper'
-  done = script('depth_ablation.py', f'--root={root}', '--steps=2', '--depths=8', '--replicas=2',
-                '--set=dataset.source=folder', f'--set=dataset.dir={image_folder}',
-                f'--set=dataset.cache_dir={tmp_path}', '--set=batch_size=16', '--set=eval_batch_size=40')
+  done = script(
+      'depth_ablation.py',
+      f'--root={root}',
+      '--steps=2',
+      '--depths=8',
+      '--replicas=2',
+      '--set=dataset.source=folder',
+      f'--set=dataset.dir={image_folder}',
+      f'--set=dataset.cache_dir={tmp_path}',
+      '--set=batch_size=16',
+      '--set=eval_batch_size=40',
+  )
   assert sorted(os.listdir(root / 'cifar10')) == ['plain8-x2', 'resnet8-A-x2']
   assert '] resnet8-A-x2: done in' in done.stdout  # Named as its workdir is.
   rows = {r['network']: r for r in read_csv(root / 'report' / 'table6_cifar10.csv')}
@@ -159,9 +179,19 @@ def test_depth_sweep_of_replicas_reports_best_mean_std(image_folder, tmp_path):
 def test_a_signal_to_a_local_sweep_saves_its_run_and_the_sweep_resumes(image_folder, tmp_path):
   """Ctrl-C to the sweep (not to its run, which has a session of its own) reaches the run once: it saves, the
   sweep says where it stopped and ends; the same command then finishes it."""
-  args = [sys.executable, 'experiments/depth_ablation.py', '--launcher=local', f'--root={tmp_path}', '--depths=8',
-          '--steps=200', '--set=dataset.source=folder', f'--set=dataset.dir={image_folder}',
-          f'--set=dataset.cache_dir={tmp_path / "cache"}', '--set=batch_size=16', '--set=eval_batch_size=40']
+  args = [
+      sys.executable,
+      'experiments/depth_ablation.py',
+      '--launcher=local',
+      f'--root={tmp_path}',
+      '--depths=8',
+      '--steps=200',
+      '--set=dataset.source=folder',
+      f'--set=dataset.dir={image_folder}',
+      f'--set=dataset.cache_dir={tmp_path / "cache"}',
+      '--set=batch_size=16',
+      '--set=eval_batch_size=40',
+  ]
   env = {**os.environ, 'JAX_PLATFORMS': 'cpu'}
   sweep_process = subprocess.Popen(args, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
   log = tmp_path / 'cifar10' / 'plain8' / 'launch.log'
@@ -178,4 +208,3 @@ def test_a_signal_to_a_local_sweep_saves_its_run_and_the_sweep_resumes(image_fol
   again = script('depth_ablation.py', *args[2:])
   assert f'resuming at step {saved[-1]} of 200' in log.read_text()
   assert '[1/2] plain8: done' in again.stdout and '[2/2] resnet8-A: done' in again.stdout
-

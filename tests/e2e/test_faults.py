@@ -1,6 +1,7 @@
 """Faults end to end: signals that save and resume to the same run, a read-only workdir evaluated, another network's
 checkpoints left as they are, a full disk, a loss that is no longer finite. docs/bad_input.md lists the cases and
 the tests that hold them."""
+
 import json
 import os
 import shutil
@@ -52,9 +53,17 @@ def test_another_networks_checkpoints_are_refused_not_moved(trained, image_folde
 
 @pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_saves_and_the_resumed_run_matches_an_unstopped_one(signum, image_folder, tmp_path):
-  args = [NET, '--config.dataset.source=folder', f'--config.dataset.dir={image_folder}',
-          f'--config.dataset.cache_dir={tmp_path / "cache"}', '--config.batch_size=16', '--config.total_steps=40',
-          '--config.log_every_steps=1', '--config.eval_every_steps=20', '--config.checkpoint_every_steps=1000']
+  args = [
+      NET,
+      '--config.dataset.source=folder',
+      f'--config.dataset.dir={image_folder}',
+      f'--config.dataset.cache_dir={tmp_path / "cache"}',
+      '--config.batch_size=16',
+      '--config.total_steps=40',
+      '--config.log_every_steps=1',
+      '--config.eval_every_steps=20',
+      '--config.checkpoint_every_steps=1000',
+  ]
   stopped = tmp_path / 'stopped'
   process = launch(*args, f'--workdir={stopped}')
   metrics, deadline = stopped / 'metrics.jsonl', time.time() + 300
@@ -73,9 +82,15 @@ def test_a_signal_saves_and_the_resumed_run_matches_an_unstopped_one(signum, ima
 
 
 def test_sigterm_during_the_first_compile_saves_after_the_first_step(image_folder, tmp_path):
-  process = launch(NET, '--config.dataset.source=folder', f'--config.dataset.dir={image_folder}',
-                   f'--config.dataset.cache_dir={tmp_path / "cache"}', '--config.batch_size=16',
-                   '--config.total_steps=40', f'--workdir={tmp_path / "w"}')
+  process = launch(
+      NET,
+      '--config.dataset.source=folder',
+      f'--config.dataset.dir={image_folder}',
+      f'--config.dataset.cache_dir={tmp_path / "cache"}',
+      '--config.batch_size=16',
+      '--config.total_steps=40',
+      f'--workdir={tmp_path / "w"}',
+  )
   for line in process.stdout:  # Printed once the run is built, just before the step is compiled.
     if ': starting from step 0 of 40' in line:
       break
@@ -98,9 +113,17 @@ def small_disk(tmp_path):
 
 
 def test_a_full_disk_ends_in_one_line_and_keeps_the_last_checkpoint(small_disk, image_folder, tmp_path):
-  args = [NET, '--config.dataset.source=folder', f'--config.dataset.dir={image_folder}',
-          f'--config.dataset.cache_dir={tmp_path / "cache"}', '--config.batch_size=16', '--config.total_steps=10',
-          '--config.log_every_steps=2', '--config.eval_every_steps=100', '--config.checkpoint_every_steps=2']
+  args = [
+      NET,
+      '--config.dataset.source=folder',
+      f'--config.dataset.dir={image_folder}',
+      f'--config.dataset.cache_dir={tmp_path / "cache"}',
+      '--config.batch_size=16',
+      '--config.total_steps=10',
+      '--config.log_every_steps=2',
+      '--config.eval_every_steps=100',
+      '--config.checkpoint_every_steps=2',
+  ]
   full = launch(*args, f'--workdir={small_disk / "w"}')
   _, stderr = full.communicate(timeout=300)
   saved = workdirs.step_dirs(str(small_disk / 'w'))
@@ -113,8 +136,9 @@ def test_a_full_disk_ends_in_one_line_and_keeps_the_last_checkpoint(small_disk, 
 
 
 def test_a_non_finite_loss_before_any_checkpoint_says_so(image_folder, tmp_path):
-  config = tiny_config(image_folder, tmp_path / 'cache', total_steps=40, checkpoint_every_steps=1000,
-                       eval_every_steps=1000)
+  config = tiny_config(
+      image_folder, tmp_path / 'cache', total_steps=40, checkpoint_every_steps=1000, eval_every_steps=1000
+  )
   config.optimizer.learning_rate = 1e12
   with pytest.raises(NonFiniteLossError, match='no checkpoint was saved before: lower the learning rate'):
     train_and_evaluate(config, str(tmp_path / 'w'))

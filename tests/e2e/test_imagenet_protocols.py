@@ -1,5 +1,6 @@
 """ImageNet on a generated folder of real JPEGs, end to end: each evaluation protocol averages its views, block
 modes reach it, a net trained and evaluated under each."""
+
 import dataclasses
 import io
 import json
@@ -25,25 +26,34 @@ def jpeg(width, height):
 
 def expected(state, model, norm, split, protocol, size, scales):
   """Each image's views one at a time through the model, their softmax scores averaged."""
-  probabilities = jax.jit(lambda view: jax.nn.softmax(model.apply(
-      {'params': state.params, 'batch_stats': state.batch_stats}, on_device.normalize(view[None], norm),
-      train=False))[0])
+  probabilities = jax.jit(
+      lambda view: jax.nn.softmax(
+          model.apply(
+              {'params': state.params, 'batch_stats': state.batch_stats},
+              on_device.normalize(view[None], norm),
+              train=False,
+          )
+      )[0]
+  )
   probs = []
   for i in range(len(split)):
-    views = [v for p in protocols.view_sets(protocol, size, scales)
-             for v in p.views(split.read(i))]
+    views = [v for p in protocols.view_sets(protocol, size, scales) for v in p.views(split.read(i))]
     scores = [probabilities(view) for view in views]
     probs.append(np.mean(scores, 0))
   log_probs = np.log(np.array(probs))
   labels = split.labels
   top5 = np.argsort(-log_probs, 1)[:, :5]
-  return {'loss': -log_probs[np.arange(len(labels)), labels].mean(),
-          'top1_error': 100 * np.mean(log_probs.argmax(1) != labels),
-          'top5_error': 100 * np.mean(~(top5 == labels[:, None]).any(1)), 'views': len(views)}
+  return {
+      'loss': -log_probs[np.arange(len(labels)), labels].mean(),
+      'top1_error': 100 * np.mean(log_probs.argmax(1) != labels),
+      'top5_error': 100 * np.mean(~(top5 == labels[:, None]).any(1)),
+      'views': len(views),
+  }
 
 
-@pytest.mark.parametrize('protocol,views,shorter_sides', [
-    ('center_crop', 1, {64}), ('ten_crop', 10, {64}), ('multi_scale', 2, {64, 96})])
+@pytest.mark.parametrize(
+    'protocol,views,shorter_sides', [('center_crop', 1, {64}), ('ten_crop', 10, {64}), ('multi_scale', 2, {64, 96})]
+)
 def test_protocol_averages_its_views(imagenet_folder, tmp_path, protocol, views, shorter_sides):
   config = tiny_config(imagenet_folder, tmp_path)
   config.eval.scales = (64, 96)
@@ -58,7 +68,8 @@ def test_protocol_averages_its_views(imagenet_folder, tmp_path, protocol, views,
   assert {min(shape[1:3]) for shape in seen} == shorter_sides
   np.testing.assert_allclose(got['loss'], want['loss'], rtol=1e-4)
   assert got['top1_error'] == pytest.approx(want['top1_error']) and got['top5_error'] == pytest.approx(
-      want['top5_error'])
+      want['top5_error']
+  )
 
 
 def test_block_modes_reach_the_protocol_evaluation(imagenet_folder, tmp_path):
@@ -84,4 +95,3 @@ def test_train_then_evaluate_each_protocol(imagenet_folder, tmp_path):
   evals = [r for r in rows if r['split'] == 'val']
   assert [r.get('protocol') for r in evals] == [None, *protocols.PROTOCOLS]
   assert all(0 <= r['top5_error'] <= r['top1_error'] <= 100 for r in evals)
-

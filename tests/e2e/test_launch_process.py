@@ -1,6 +1,7 @@
 """launch.py as a process: its terminal (progress, ETA, results; the libraries' logs in the run's log file),
 throughput that leaves evaluation and checkpoints out, and the tfds sources offline or unprepared (tfds brings
 TensorFlow: a process of its own)."""
+
 import logging
 import os
 import re
@@ -13,7 +14,7 @@ import pytest
 from resnet_jax import checkpoint, progress, train
 from tests.helpers import ROOT, launch, rows, tiny_config
 
-BLOCK_NETWORK = '''
+BLOCK_NETWORK = """
 import socket
 _connect = socket.socket.connect
 def connect(self, address):
@@ -21,13 +22,14 @@ def connect(self, address):
     raise OSError(101, 'Network is unreachable (blocked by the test)')
   return _connect(self, address)
 socket.socket.connect = connect
-'''
+"""
 
 
 def one_error_line(stderr: str) -> str:
   """The last line of stderr, checked to be its only `error:` line, with no traceback before it."""
   assert 'Traceback' not in stderr and [line for line in stderr.splitlines() if line.startswith('error:')] == [
-      stderr.strip().splitlines()[-1]], stderr[-3000:]
+      stderr.strip().splitlines()[-1]
+  ], stderr[-3000:]
   return stderr.strip().splitlines()[-1]
 
 
@@ -38,9 +40,14 @@ def test_offline_fails_at_once_naming_the_folder_source(source, tmp_path):
   (tmp_path / 'site').mkdir()
   (tmp_path / 'site' / 'sitecustomize.py').write_text(BLOCK_NETWORK)
   data, workdir = tmp_path / 'data', tmp_path / 'work'
-  process = launch('--config=configs/cifar10.py:resnet8', f'--workdir={workdir}', f'--config.dataset.dir={data}',
-                   f'--config.dataset.cache_dir={data}', f'--config.dataset.source={source}',
-                   env={'PYTHONPATH': f'{tmp_path / "site"}{os.pathsep}{ROOT}'})
+  process = launch(
+      '--config=configs/cifar10.py:resnet8',
+      f'--workdir={workdir}',
+      f'--config.dataset.dir={data}',
+      f'--config.dataset.cache_dir={data}',
+      f'--config.dataset.source={source}',
+      env={'PYTHONPATH': f'{tmp_path / "site"}{os.pathsep}{ROOT}'},
+  )
   stdout, stderr = process.communicate(timeout=300)
   assert process.returncode == 2, stderr[-3000:]
   assert '--config.dataset.source=folder --config.dataset.dir=PATH' in one_error_line(stderr)
@@ -49,8 +56,12 @@ def test_offline_fails_at_once_naming_the_folder_source(source, tmp_path):
 
 def test_unprepared_tfds_names_the_fix(imagenet_folder, tmp_path):
   workdir = tmp_path / 'w'
-  process = launch('--config=configs/imagenet.py:resnet18', f'--workdir={workdir}', '--config.dataset.source=tfds',
-                   f'--config.dataset.dir={tmp_path / "tfds"}')
+  process = launch(
+      '--config=configs/imagenet.py:resnet18',
+      f'--workdir={workdir}',
+      '--config.dataset.source=tfds',
+      f'--config.dataset.dir={tmp_path / "tfds"}',
+  )
   _, stderr = process.communicate(timeout=300)
   assert process.returncode == 2, stderr[-2000:]
   last = stderr.strip().splitlines()[-1]
@@ -61,34 +72,47 @@ def test_throughput_excludes_evaluation_and_checkpointing(image_folder, tmp_path
   """With each evaluation and checkpoint 1000 s longer on the loop's clock, images/s stays what the steps alone
   reach; counting them it would be at most 32 images / 1000 s."""
   offset = [0.0]
-  monkeypatch.setattr(progress, 'time', types.SimpleNamespace(perf_counter=lambda: time.perf_counter() + offset[0],
-                                                              time=time.time))
+  monkeypatch.setattr(
+      progress, 'time', types.SimpleNamespace(perf_counter=lambda: time.perf_counter() + offset[0], time=time.time)
+  )
 
   def slower(work):
     def run(*args, **kwargs):
       offset[0] += 1000.0
       return work(*args, **kwargs)
+
     return run
 
   monkeypatch.setattr(train.Run, 'evaluate', slower(train.Run.evaluate))
   monkeypatch.setattr(checkpoint.Checkpoints, 'save', slower(checkpoint.Checkpoints.save))
-  config = tiny_config(image_folder, tmp_path / 'cache', total_steps=6, log_every_steps=2, eval_every_steps=2,
-                       checkpoint_every_steps=2)
+  config = tiny_config(
+      image_folder, tmp_path / 'cache', total_steps=6, log_every_steps=2, eval_every_steps=2, checkpoint_every_steps=2
+  )
   with caplog.at_level(logging.INFO, logger='resnet_jax'):
     train.train_and_evaluate(config, str(tmp_path / 'work'))
   train_rows = [r for r in rows(tmp_path / 'work', drop=()) if r['split'] == 'train']
   assert [r['step'] for r in train_rows] == [2, 4, 6]
   assert all(r['images_per_sec'] > 1.0 for r in train_rows), train_rows
   lines = caplog.messages
-  assert any(re.fullmatch(r'step 4/6  loss \d+\.\d{4}  error +\d+\.\d\d%  [\d,]+ images/s, ETA \d:\d\d:\d\d', line)
-             for line in lines), lines
+  assert any(
+      re.fullmatch(r'step 4/6  loss \d+\.\d{4}  error +\d+\.\d\d%  [\d,]+ images/s, ETA \d:\d\d:\d\d', line)
+      for line in lines
+  ), lines
 
 
 def test_terminal_shows_progress_and_results_and_keeps_library_logs_in_the_log_file(image_folder, tmp_path):
-  args = ['--config=configs/cifar10.py:resnet8', '--config.dataset.source=folder',
-          f'--config.dataset.dir={image_folder}', f'--config.dataset.cache_dir={tmp_path / "cache"}',
-          '--config.batch_size=16', '--config.eval_batch_size=40', '--config.total_steps=4',
-          '--config.log_every_steps=2', '--config.eval_every_steps=2', '--config.checkpoint_every_steps=2']
+  args = [
+      '--config=configs/cifar10.py:resnet8',
+      '--config.dataset.source=folder',
+      f'--config.dataset.dir={image_folder}',
+      f'--config.dataset.cache_dir={tmp_path / "cache"}',
+      '--config.batch_size=16',
+      '--config.eval_batch_size=40',
+      '--config.total_steps=4',
+      '--config.log_every_steps=2',
+      '--config.eval_every_steps=2',
+      '--config.checkpoint_every_steps=2',
+  ]
   quiet = launch(*args, f'--workdir={tmp_path / "quiet"}')
   stdout, stderr = quiet.communicate(timeout=300)
   assert quiet.returncode == 0, stderr[-3000:]
@@ -96,9 +120,12 @@ def test_terminal_shows_progress_and_results_and_keeps_library_logs_in_the_log_f
   assert lines[0].startswith('Running on cpu: ') and f'jax {jax.__version__}' in lines[0]
   assert [line.split('  ')[0] for line in lines if line.startswith('step ')] == ['step 2/4', 'step 4/4']
   assert sum(line.startswith('eval at step ') and ': test  loss ' in line for line in lines) == 2
-  assert re.fullmatch(rf'Done in \d:\d\d:\d\d: test error \d+\.\d\d% \(best \d+\.\d\d% at step [24]\)\. Results '
-                      rf'in {re.escape(str(tmp_path / "quiet"))}: metrics.jsonl, checkpoints/, tensorboard/, '
-                      r'train.log\.', lines[-1])
+  assert re.fullmatch(
+      rf'Done in \d:\d\d:\d\d: test error \d+\.\d\d% \(best \d+\.\d\d% at step [24]\)\. Results '
+      rf'in {re.escape(str(tmp_path / "quiet"))}: metrics.jsonl, checkpoints/, tensorboard/, '
+      r'train.log\.',
+      lines[-1],
+  )
   assert os.listdir(tmp_path / 'quiet' / 'tensorboard')
   assert not re.search(r'^[IW]\d{4} ', stderr, re.M) and 'oneDNN' not in stderr, stderr  # No INFO chatter.
   with open(tmp_path / 'quiet' / 'train.log') as f:

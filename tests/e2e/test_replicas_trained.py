@@ -1,5 +1,6 @@
 """Replicas trained: K nets in one program, replica k the single run of seed + k, through checkpoints and
 resumption."""
+
 import pytest
 
 from resnet_jax.errors import ConfigError
@@ -28,8 +29,11 @@ def assert_same_rows(got, want):
 def test_each_replica_is_the_single_run_of_its_seed(image_folder, tmp_path):
   """Two replicas of seeds 3 and 4 against the single runs of seeds 3 and 4, at every logged step; then the
   replicated run resumes from its checkpoint to the same rows."""
-  config = lambda **o: tiny_config(image_folder, tmp_path / 'cache', **{
-      'seed': 3, 'total_steps': 4, 'eval_every_steps': 2, 'checkpoint_every_steps': 2, **o})
+  config = lambda **o: tiny_config(
+      image_folder,
+      tmp_path / 'cache',
+      **{'seed': 3, 'total_steps': 4, 'eval_every_steps': 2, 'checkpoint_every_steps': 2, **o},
+  )
   train_and_evaluate(config(num_replicas=2), str(tmp_path / 'both'))
   for k in (0, 1):
     train_and_evaluate(config(seed=3 + k), str(tmp_path / f'seed{3 + k}'))
@@ -60,8 +64,9 @@ def test_each_replica_is_the_single_run_of_its_seed(image_folder, tmp_path):
 
 def test_imagenet_replicas_draw_their_own_host_streams(imagenet_folder, tmp_path):
   """ImageNet's host pipeline: each replica its own stream (seed + k), stacked into one step."""
-  config = lambda **o: imagenet_tiny_config(imagenet_folder, tmp_path / 'cache', **{
-      'total_steps': 2, 'eval_every_steps': 2, 'checkpoint_every_steps': 2, **o})
+  config = lambda **o: imagenet_tiny_config(
+      imagenet_folder, tmp_path / 'cache', **{'total_steps': 2, 'eval_every_steps': 2, 'checkpoint_every_steps': 2, **o}
+  )
   train_and_evaluate(config(num_replicas=2), str(tmp_path / 'both'))
   train_and_evaluate(config(seed=1), str(tmp_path / 'seed1'))
   both = by_replica(tmp_path / 'both')
@@ -70,8 +75,15 @@ def test_imagenet_replicas_draw_their_own_host_streams(imagenet_folder, tmp_path
 
 
 def test_vmap_and_map_train_the_same_replicas(image_folder, tmp_path):
-  config = lambda how: tiny_config(image_folder, tmp_path / 'cache', total_steps=4, eval_every_steps=2,
-                                   checkpoint_every_steps=2, num_replicas=2, compute={'replica_axis': how})
+  config = lambda how: tiny_config(
+      image_folder,
+      tmp_path / 'cache',
+      total_steps=4,
+      eval_every_steps=2,
+      checkpoint_every_steps=2,
+      num_replicas=2,
+      compute={'replica_axis': how},
+  )
   for how in ('vmap', 'map'):
     train_and_evaluate(config(how), str(tmp_path / how))
   by_vmap, by_map = by_replica(tmp_path / 'vmap'), by_replica(tmp_path / 'map')

@@ -1,4 +1,5 @@
 """The studies of trained nets (resnet_jax/analysis), on a ResNet-14 trained for two steps on a generated folder."""
+
 import jax
 import numpy as np
 import pytest
@@ -26,6 +27,7 @@ def trained(image_folder, tmp_path_factory):
 def with_block(variables, stage: int, position: int | None, edit):
   """The variables with edit(leaf_dict) applied to one block: stage's transition (position None) or its scanned
   block `position`."""
+
   def edit_collection(collection):
     collection = jax.tree.map(np.array, collection)
     stage_vars = collection[f'stage{stage}']
@@ -34,6 +36,7 @@ def with_block(variables, stage: int, position: int | None, edit):
     else:
       edit(stage_vars['blocks'], position)
     return collection
+
   return {name: edit_collection(c) for name, c in variables.items()}
 
 
@@ -46,9 +49,11 @@ def test_keeping_every_block_is_the_plain_evaluation(trained):
 @pytest.mark.parametrize('index,stage,position', [(1, 1, 1), (2, 2, None), (5, 3, 0)])
 def test_deleting_a_block_equals_zeroing_its_residual_branch(trained, index, stage, position):
   """A post-activation block whose last BN has scale and bias 0 adds nothing to its shortcut: deleted."""
+
   def zero_last_bn(block, at):
     block['bn2']['scale'][at] = 0
     block['bn2']['bias'][at] = 0
+
   params = with_block({'params': trained.variables['params']}, stage, position, zero_last_bn)
   zeroed = trained.error(variables={**trained.variables, **params})
   deleted = trained.error(modes_deleting(len(trained.blocks), [index]))
@@ -62,8 +67,9 @@ def test_reordering_swaps_the_blocks_parameters(trained):
   order[[0, 1]] = [1, 0]  # Stage 1's two blocks trade places.
   swapped = trained.reordered(order)
   for name, collection in trained.variables.items():
-    for got, want in zip(jax.tree.leaves(swapped[name]['stage1']['blocks']),
-                         jax.tree.leaves(collection['stage1']['blocks'])):
+    for got, want in zip(
+        jax.tree.leaves(swapped[name]['stage1']['blocks']), jax.tree.leaves(collection['stage1']['blocks'])
+    ):
       np.testing.assert_array_equal(got, np.asarray(want)[::-1])
     assert swapped[name]['stage2'] is collection['stage2']
   assert trained.error(variables=swapped)['loss'] != trained.error()['loss']

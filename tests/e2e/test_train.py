@@ -1,4 +1,5 @@
 """The training engine end to end on the CPU: devices, resumption, checkpoints, preemption, and real CIFAR-10."""
+
 import os
 import signal
 import subprocess
@@ -32,8 +33,9 @@ def test_ghost_batch_norm_groups_match_the_devices(image_folder, tmp_path):
   config.model.bn_group_size = 2
   train_and_evaluate(config, str(tmp_path / 'one'), parallel.make_mesh(jax.devices()[:1]))
   train_and_evaluate(config, str(tmp_path / 'eight'), parallel.make_mesh())
-  np.testing.assert_allclose([r['loss'] for r in rows(tmp_path / 'one')],
-                             [r['loss'] for r in rows(tmp_path / 'eight')], rtol=1e-4)
+  np.testing.assert_allclose(
+      [r['loss'] for r in rows(tmp_path / 'one')], [r['loss'] for r in rows(tmp_path / 'eight')], rtol=1e-4
+  )
   plain = tiny_config(image_folder, tmp_path / 'cache', total_steps=2)
   train_and_evaluate(plain, str(tmp_path / 'global'), parallel.make_mesh())
   assert rows(tmp_path / 'global')[1]['loss'] != rows(tmp_path / 'eight')[1]['loss']
@@ -43,9 +45,11 @@ def stop_schedule(config):
   """(phase, step, signal) draws, seeded: where a run of `config` is signalled. Step 1's is during the first
   compile; the others are drawn."""
   rng = np.random.default_rng(21)
-  phases = {'step': range(2, config.total_steps),
-            'evaluation': range(config.eval_every_steps, config.total_steps, config.eval_every_steps),
-            'checkpoint': range(config.checkpoint_every_steps, config.total_steps, config.checkpoint_every_steps)}
+  phases = {
+      'step': range(2, config.total_steps),
+      'evaluation': range(config.eval_every_steps, config.total_steps, config.eval_every_steps),
+      'checkpoint': range(config.checkpoint_every_steps, config.total_steps, config.checkpoint_every_steps),
+  }
   draws = [('step', 1, str(rng.choice(['SIGTERM', 'SIGINT'])))]
   for phase in ('step', 'step', 'evaluation', 'checkpoint', str(rng.choice(list(phases)))):
     draws.append((phase, int(rng.choice(phases[phase])), str(rng.choice(['SIGTERM', 'SIGINT']))))
@@ -63,10 +67,12 @@ def unstopped(image_folder, tmp_path_factory):
 
 
 @pytest.mark.parametrize('phase, step, signame', stop_schedule(tiny_config('', '', **STOPPED)))
-def test_a_run_signalled_anywhere_resumes_to_the_same_rows_and_parameters(phase, step, signame, unstopped,
-                                                                           image_folder, tmp_path, monkeypatch):
+def test_a_run_signalled_anywhere_resumes_to_the_same_rows_and_parameters(
+    phase, step, signame, unstopped, image_folder, tmp_path, monkeypatch
+):
   """The signal lands before training step `step` runs, or as the evaluation or the checkpoint at `step` begins;
   the run saves, exits, and resumed ends as one never stopped."""
+
   def signal_at(target_phase, current_step):
     if (target_phase, current_step) == (phase, step):
       os.kill(os.getpid(), getattr(signal, signame))
@@ -75,17 +81,21 @@ def test_a_run_signalled_anywhere_resumes_to_the_same_rows_and_parameters(phase,
 
   def counted_step(*args, **kwargs):
     step_fn, calls = jit_train_step(*args, **kwargs), [0]
+
     def run_step(*step_args):
       calls[0] += 1
       signal_at('step', calls[0])
       return step_fn(*step_args)
+
     return run_step
 
   monkeypatch.setattr(train, 'jit_train_step', counted_step)
-  monkeypatch.setattr(train.Run, 'evaluate', lambda run, *a, **k: (signal_at('evaluation', run.step),
-                                                                   evaluate(run, *a, **k))[1])
-  monkeypatch.setattr(checkpoint.Checkpoints, 'save', lambda c, s, *a, **k: (signal_at('checkpoint', s),
-                                                                             save(c, s, *a, **k))[1])
+  monkeypatch.setattr(
+      train.Run, 'evaluate', lambda run, *a, **k: (signal_at('evaluation', run.step), evaluate(run, *a, **k))[1]
+  )
+  monkeypatch.setattr(
+      checkpoint.Checkpoints, 'save', lambda c, s, *a, **k: (signal_at('checkpoint', s), save(c, s, *a, **k))[1]
+  )
   config = tiny_config(image_folder, tmp_path / 'cache', **STOPPED)
   train_and_evaluate(config, str(tmp_path / 'w'))
   stopped_at = max(workdirs.step_dirs(str(tmp_path / 'w')))
@@ -148,8 +158,14 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(image_folder, 
 def test_short_run_on_real_cifar10_beats_chance(tmp_path):
   config = get_config('cifar10:resnet20')
   config.dataset.update(source='folder', dir=CIFAR_TARBALL, cache_dir=str(tmp_path / 'cache'))
-  config.update(batch_size=128, eval_batch_size=1000, total_steps=150, log_every_steps=50, eval_every_steps=150,
-                checkpoint_every_steps=150)
+  config.update(
+      batch_size=128,
+      eval_batch_size=1000,
+      total_steps=150,
+      log_every_steps=50,
+      eval_every_steps=150,
+      checkpoint_every_steps=150,
+  )
   # One device: on 2 cores, 8 host devices of this size can starve XLA:CPU's all-reduce rendezvous (it aborts
   # the process after 40 s; seen in CI). The 8-device path is tested above on small nets.
   train_and_evaluate(config, str(tmp_path / 'w'), parallel.make_mesh(jax.devices()[:1]))

@@ -1,6 +1,7 @@
 """Sweeps on a real SLURM cluster (`.ci/slurm start`: one node, cgroup process tracking, no GPUs): array tasks that
 finish by themselves across time limits and requeues, a manual stop, a two-task srun run, and a wrong launch.
 Tiny nets on the CPU."""
+
 import os
 import re
 import shlex
@@ -26,8 +27,11 @@ def slurm_up() -> bool:
   return done.returncode == 0 and bool(set(done.stdout.split()) & {'idle', 'mixed', 'allocated'})
 
 
-pytestmark = [pytest.mark.slow, pytest.mark.slurm,
-              pytest.mark.skipif(not slurm_up(), reason='no SLURM cluster here: .ci/slurm start runs one')]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.slurm,
+    pytest.mark.skipif(not slurm_up(), reason='no SLURM cluster here: .ci/slurm start runs one'),
+]
 
 DONE = ('COMPLETED', 'CANCELLED', 'FAILED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL', 'BOOT_FAIL', 'DEADLINE')
 LONG_STEPS = 2000  # Longer than an attempt of --time=1 (the warning comes 20-50 s before the limit): 40 s alone.
@@ -40,8 +44,7 @@ ONE_DEVICE = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count
 
 def sbatch(*args, env=ONE_DEVICE) -> str:
   """Submits with `env` as the job's environment (sbatch exports its own); the job's ID."""
-  done = subprocess.run(['sbatch', '--parsable', *args], capture_output=True, text=True, cwd=ROOT, env=env,
-                        check=True)
+  done = subprocess.run(['sbatch', '--parsable', *args], capture_output=True, text=True, cwd=ROOT, env=env, check=True)
   return done.stdout.strip().split(';')[0]
 
 
@@ -83,9 +86,18 @@ def final_eval(workdir):
 
 
 def run_command(root, image_folder, cache, steps: int, name: str = 'resnet8') -> list[str]:
-  overrides = ('dataset.source=folder', f'dataset.dir={image_folder}', f'dataset.cache_dir={cache}',
-               'batch_size=16', 'eval_batch_size=40', f'total_steps={steps}', 'log_every_steps=50',
-               f'eval_every_steps={steps}', 'checkpoint_every_steps=400', 'optimizer.learning_rate=0.01')
+  overrides = (
+      'dataset.source=folder',
+      f'dataset.dir={image_folder}',
+      f'dataset.cache_dir={cache}',
+      'batch_size=16',
+      'eval_batch_size=40',
+      f'total_steps={steps}',
+      'log_every_steps=50',
+      f'eval_every_steps={steps}',
+      'checkpoint_every_steps=400',
+      'optimizer.learning_rate=0.01',
+  )
   return sweep.Job('cifar10', name, overrides, str(root)).command(sys.executable)
 
 
@@ -104,15 +116,17 @@ def long_runs(image_folder, tmp_path_factory):
   uninterrupted run and returns its workdir)."""
   tmp = tmp_path_factory.mktemp('slurm')
   cache = tmp / 'cache'
-  subprocess.run(run_command(tmp / 'warm', image_folder, cache, 1), check=True, capture_output=True, cwd=ROOT,
-                 env=ONE_DEVICE)
+  subprocess.run(
+      run_command(tmp / 'warm', image_folder, cache, 1), check=True, capture_output=True, cwd=ROOT, env=ONE_DEVICE
+  )
   runs = {}
   for test, resources in (('time_limit', ONE_MINUTE), ('requeue', TEN_MINUTES)):
     command = run_command(tmp / test, image_folder, cache, LONG_STEPS)
     runs[test] = (*submit_array(tmp, test, command, resources), command[3].split('=', 1)[1])
   command = run_command(tmp / 'reference', image_folder, cache, LONG_STEPS)
-  reference = subprocess.Popen(command, cwd=ROOT, env=ONE_DEVICE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True)
+  reference = subprocess.Popen(
+      command, cwd=ROOT, env=ONE_DEVICE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+  )
 
   def uninterrupted():
     assert reference.wait(timeout=600) == 0, reference.stderr.read()[-3000:]
@@ -152,8 +166,9 @@ def test_a_task_stopped_at_its_time_limit_saves_requeues_itself_and_finishes(lon
   assert_same_run(workdir, uninterrupted())
 
 
-@pytest.mark.parametrize('stop, state', [(['scancel'], 'CANCELLED'),
-                                         (['scancel', '--batch', '--signal=TERM'], 'FAILED')])
+@pytest.mark.parametrize(
+    'stop, state', [(['scancel'], 'CANCELLED'), (['scancel', '--batch', '--signal=TERM'], 'FAILED')]
+)
 def test_a_task_stopped_by_hand_saves_and_is_not_completed(stop, state, image_folder, tmp_path):
   """scancel (the documented stop): SIGTERM to everything. SIGTERM to the script alone: exit 143, not COMPLETED."""
   command = run_command(tmp_path / 'runs', image_folder, tmp_path / 'cache', LONG_STEPS)
@@ -170,18 +185,33 @@ def test_a_task_stopped_by_hand_saves_and_is_not_completed(stop, state, image_fo
 
 def test_a_two_run_sweep_without_gpus_completes_and_reports(image_folder, tmp_path):
   root = tmp_path / 'paper'
-  args = [sys.executable, 'experiments/depth_ablation.py', f'--root={root}', '--depths=8', '--steps=4',
-          '--set=dataset.source=folder', f'--set=dataset.dir={image_folder}', f'--set=dataset.cache_dir={tmp_path}',
-          '--set=batch_size=16', '--set=eval_batch_size=40']
-  done = subprocess.run([*args, '--launcher=slurm', '--slurm_gpus=0', '--slurm_cpus=1', '--slurm_time=10'],
-                        capture_output=True, text=True, cwd=ROOT, check=True)
+  args = [
+      sys.executable,
+      'experiments/depth_ablation.py',
+      f'--root={root}',
+      '--depths=8',
+      '--steps=4',
+      '--set=dataset.source=folder',
+      f'--set=dataset.dir={image_folder}',
+      f'--set=dataset.cache_dir={tmp_path}',
+      '--set=batch_size=16',
+      '--set=eval_batch_size=40',
+  ]
+  done = subprocess.run(
+      [*args, '--launcher=slurm', '--slurm_gpus=0', '--slurm_cpus=1', '--slurm_time=10'],
+      capture_output=True,
+      text=True,
+      cwd=ROOT,
+      check=True,
+  )
   path = str(root / 'depth_ablation_cifar10.sbatch')
   assert f'2 unfinished runs: sbatch {path}' in done.stdout
   assert 'gpus' not in open(path).read()
   array = sbatch(path)
   twice = subprocess.run([*args, '--launcher=slurm', '--slurm_gpus=0'], capture_output=True, text=True, cwd=ROOT)
   assert twice.returncode == 2 and twice.stderr.strip().splitlines()[-1].startswith(
-      f'error: Array {array} of this sweep (depth_ablation_cifar10) still has tasks queued or running'), twice.stderr
+      f'error: Array {array} of this sweep (depth_ablation_cifar10) still has tasks queued or running'
+  ), twice.stderr
   for task in (f'{array}_0', f'{array}_1'):
     output = root / 'slurm' / f'depth_ablation_cifar10-{task}.out'
     assert wait(task)['JobState'] == 'COMPLETED', output.read_text()
@@ -196,8 +226,15 @@ def test_two_srun_tasks_train_like_one_process(image_folder, tmp_path):
   command = run_command(tmp_path / 'two', image_folder, tmp_path / 'cache', 4)
   env = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=4'}
   output = tmp_path / 'two.out'
-  task = sbatch('--ntasks=2', '--cpus-per-task=1', '--time=10', f'--output={output}', '--wrap',
-                f'srun {shlex.join(command)}', env=env)
+  task = sbatch(
+      '--ntasks=2',
+      '--cpus-per-task=1',
+      '--time=10',
+      f'--output={output}',
+      '--wrap',
+      f'srun {shlex.join(command)}',
+      env=env,
+  )
   record = wait(task)
   log = output.read_text()
   assert record['JobState'] == 'COMPLETED', log[-3000:]
@@ -220,17 +257,36 @@ def test_a_multi_task_job_without_srun_is_one_error_line(image_folder, tmp_path)
   assert not os.path.exists(command[3].split('=', 1)[1])
 
 
-@pytest.mark.parametrize('script, missing', [('slurm.sh', 'Dataset {home}/data/cifar10.tar.gz does not exist'),
-                                             ('slurm_imagenet.sh', "ImageNet folder '/data/imagenet' does not exist")])
+@pytest.mark.parametrize(
+    'script, missing',
+    [
+        ('slurm.sh', 'Dataset {home}/data/cifar10.tar.gz does not exist'),
+        ('slurm_imagenet.sh', "ImageNet folder '/data/imagenet' does not exist"),
+    ],
+)
 def test_the_docs_scripts_run_from_any_directory(script, missing, tmp_path):
   """Submitted from elsewhere on one CPU (the GPU and node counts overridden), each finds its checkout and its venv
   and gets as far as the data, which is not here. The time limit stays above the scripts' warnings (--signal=TERM@180
   in slurm.sh, TERM@300 in slurm_imagenet.sh): under a shorter one SLURM sends the warning as the job starts."""
   output = tmp_path / 'out'
-  task = subprocess.run(['sbatch', '--parsable', '--gpus-per-node=0', '--nodes=1', '--ntasks-per-node=1',
-                         '--cpus-per-task=1', '--time=10', f'--output={output}', os.path.join(ROOT, 'docs', script)],
-                        capture_output=True, text=True, cwd=tmp_path, env={**ONE_DEVICE, 'HOME': str(tmp_path)},
-                        check=True).stdout.strip()
+  task = subprocess.run(
+      [
+          'sbatch',
+          '--parsable',
+          '--gpus-per-node=0',
+          '--nodes=1',
+          '--ntasks-per-node=1',
+          '--cpus-per-task=1',
+          '--time=10',
+          f'--output={output}',
+          os.path.join(ROOT, 'docs', script),
+      ],
+      capture_output=True,
+      text=True,
+      cwd=tmp_path,
+      env={**ONE_DEVICE, 'HOME': str(tmp_path)},
+      check=True,
+  ).stdout.strip()
   wait(task)
   errors = [line for line in output.read_text().splitlines() if line.startswith('error: ')]
   assert errors and errors[0].startswith(f'error: {missing.format(home=tmp_path)}'), output.read_text()[-3000:]

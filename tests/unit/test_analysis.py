@@ -1,5 +1,6 @@
 """The studies' arithmetic (resnet_jax/analysis): Kendall's tau, path lengths, and the gradient routed along one
 path."""
+
 import itertools
 import math
 
@@ -29,7 +30,7 @@ def test_kendall_tau_counts_discordant_pairs():
 def test_path_lengths_are_binomial():
   n = 10
   counts = np.bincount([sum(route) for route in itertools.product((0, 1), repeat=n)], minlength=n + 1)
-  np.testing.assert_allclose(paths.path_length_distribution(n), counts / 2 ** n)
+  np.testing.assert_allclose(paths.path_length_distribution(n), counts / 2**n)
   assert counts.tolist() == [math.comb(n, k) for k in range(n + 1)]
   effective = paths.effective_paths(n, [0, 5, 10], [4.0, 1.0, 0.5])
   np.testing.assert_allclose(effective, np.array([4, 252, 0.5]) / 256.5)

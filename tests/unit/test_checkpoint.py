@@ -1,5 +1,6 @@
 """checkpoint.py: orbax's checkpoints on its current API, the read-only restore of variables, another network's
 refused."""
+
 import os
 
 import jax
@@ -29,12 +30,14 @@ def test_variables_restore_read_only_without_the_optimizer(tmp_path):
   config = get_config('cifar10:resnet8')
   model, state = write_checkpoint(str(tmp_path), config)
   checkpoints = Checkpoints(str(tmp_path), 'resnet8-A', 1, read_only=True)
-  variables, step = checkpoints.restore_variables(abstract_variables(model, 32),
-                                                  parallel.replicated(parallel.make_mesh()))
+  variables, step = checkpoints.restore_variables(
+      abstract_variables(model, 32), parallel.replicated(parallel.make_mesh())
+  )
   checkpoints.close()
   assert step == 5
-  for got, want in zip(jax.tree.leaves(variables), jax.tree.leaves({'batch_stats': state.batch_stats,
-                                                                     'params': state.params})):
+  for got, want in zip(
+      jax.tree.leaves(variables), jax.tree.leaves({'batch_stats': state.batch_stats, 'params': state.params})
+  ):
     np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
 
 
@@ -43,8 +46,11 @@ def test_another_networks_variables_are_refused(tmp_path):
   write_checkpoint(str(tmp_path), config)
   other = create_model(get_config('cifar10:resnet14'))
   checkpoints = Checkpoints(str(tmp_path), 'resnet8-A', 1, read_only=True)
-  with pytest.raises(ConfigError, match="arrays of other shapes .*: the workdir's config.json names resnet8-A but its "
-                                        "checkpoints are another network's: restore the config.json it was trained"):
+  with pytest.raises(
+      ConfigError,
+      match="arrays of other shapes .*: the workdir's config.json names resnet8-A but its "
+      "checkpoints are another network's: restore the config.json it was trained",
+  ):
     checkpoints.restore_variables(abstract_variables(other, 32), parallel.replicated(parallel.make_mesh()))
   checkpoints.close()
 

@@ -1,5 +1,6 @@
 """The CIFAR-10 source of the main job: the authors' binary archive, downloaded once (here from a local HTTP server
 serving a small archive of the same format), checked by MD5 and read without TensorFlow."""
+
 import hashlib
 import functools
 import http.server
@@ -27,7 +28,7 @@ def write_archive(path, records_per_batch: int = 3):
       arrays[split] = images, labels.astype(np.int32)
       records = np.concatenate([labels[:, None], images.transpose(0, 3, 1, 2).reshape(len(images), -1)], axis=1)
       for i, name in enumerate(names):
-        data = records[i * records_per_batch:(i + 1) * records_per_batch].tobytes()
+        data = records[i * records_per_batch : (i + 1) * records_per_batch].tobytes()
         member = tarfile.TarInfo(f'cifar-10-batches-bin/{name}')
         member.size = len(data)
         tar.addfile(member, io.BytesIO(data))
@@ -43,6 +44,7 @@ def server(tmp_path):
   requests = []
 
   class Handler(http.server.SimpleHTTPRequestHandler):
+
     def log_message(self, *args):
       requests.append(self.path)
 
@@ -87,5 +89,7 @@ def test_not_the_archive_and_offline_name_the_fix(tmp_path):
   (tmp_path / 'garbage.tar.gz').write_bytes(b'not a tarball')
   with pytest.raises(ConfigError, match='garbage.tar.gz is not the CIFAR-10 binary archive: delete it'):
     cifar10.read_archive(str(tmp_path / 'garbage.tar.gz'))
-  with pytest.raises(ConfigError, match='unreachable here .* Offline, use an image folder: dataset.source=folder dataset.dir=PATH'):
+  with pytest.raises(
+      ConfigError, match='unreachable here .* Offline, use an image folder: dataset.source=folder dataset.dir=PATH'
+  ):
     cifar10.download(str(tmp_path / 'cache'), 'http://127.0.0.1:9/cifar-10-binary.tar.gz', '0' * 32)

@@ -1,5 +1,6 @@
 """What the code of commit 76ac53f (on one CPU device) computed, which this code must reproduce: every network's
 variables (names, shapes and initial values) and outputs (tests/data/recorded/models.json)."""
+
 import json
 import os
 
@@ -16,14 +17,19 @@ with open(os.path.join(BEFORE, 'models.json')) as f:
   MODELS = json.load(f)
 
 
-@pytest.mark.parametrize('key', [pytest.param(k, marks=[pytest.mark.slow] * k.startswith('imagenet')) for k in
-                                 sorted(MODELS)])
+@pytest.mark.parametrize(
+    'key', [pytest.param(k, marks=[pytest.mark.slow] * k.startswith('imagenet')) for k in sorted(MODELS)]
+)
 def test_networks_as_before(key):
   """Variables, logits (with and without deleted blocks, in training mode) and sown responses, as recorded."""
   name, _, variant = key.partition('/')
-  overrides = {'preact': {'preact': True}, 'zero_init': {'zero_init_residual': True},
-               'preact_zero': {'preact': True, 'zero_init_residual': True},
-               'v1.5': {'bottleneck_stride': '3x3'}, '': {}}[variant]
+  overrides = {
+      'preact': {'preact': True},
+      'zero_init': {'zero_init_residual': True},
+      'preact_zero': {'preact': True, 'zero_init_residual': True},
+      'v1.5': {'bottleneck_stride': '3x3'},
+      '': {},
+  }[variant]
   config = get_config(name, **overrides)
   config.model.bn_group_size, config.dataset.num_classes = 2, 10
   model = create_model(config)
@@ -35,13 +41,20 @@ def test_networks_as_before(key):
   assert sorted(got) == sorted(want['variables'])
   for path, (shape, total, magnitude) in want['variables'].items():
     assert list(got[path].shape) == shape, path
-    np.testing.assert_allclose([float(jnp.sum(got[path])), float(jnp.sum(jnp.abs(got[path])))], [total, magnitude],
-                               rtol=1e-5, atol=1e-6, err_msg=path)
+    np.testing.assert_allclose(
+        [float(jnp.sum(got[path])), float(jnp.sum(jnp.abs(got[path])))],
+        [total, magnitude],
+        rtol=1e-5,
+        atol=1e-6,
+        err_msg=path,
+    )
   modes = jnp.asarray(want['modes'], jnp.int32)
   trained, _ = model.apply(variables, x, train=True, mutable=['batch_stats'])
-  for got_logits, key in ((model.apply(variables, x, train=False), 'logits'),
-                          (model.apply(variables, x, train=False, block_modes=modes), 'deleted'),
-                          (trained, 'train_logits')):
+  for got_logits, key in (
+      (model.apply(variables, x, train=False), 'logits'),
+      (model.apply(variables, x, train=False, block_modes=modes), 'deleted'),
+      (trained, 'train_logits'),
+  ):
     assert_close(got_logits, want[key], key)
   _, state = model.apply(variables, x, train=False, mutable=['intermediates'])
   responses = {jax.tree_util.keystr(p): v for p, v in jax.tree_util.tree_leaves_with_path(state)}
@@ -56,4 +69,3 @@ def assert_close(actual, expected, what: str) -> None:
   logits: the relative error in norm below 1e-3 (measured: ~1e-4). A changed network is off by O(1)."""
   actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
   assert np.linalg.norm(actual - expected) <= 1e-3 * np.linalg.norm(expected), what
-

@@ -1,5 +1,6 @@
 """compute.py: each 'auto' choice resolved per backend in one place, given choices kept; the choices reach a traced
 function, and one traced outside of any takes the backend's."""
+
 import jax
 import jax.numpy as jnp
 import pytest
@@ -9,8 +10,10 @@ from resnet_jax import compute
 from resnet_jax.models import create_model
 
 
-@pytest.mark.parametrize('backend,conv_gradients,block_loop,replica_axis', [
-    ('cpu', 'standard_layout', 'scan', 'map'), ('gpu', 'xla', 'scan', 'vmap'), ('tpu', 'xla', 'scan', 'vmap')])
+@pytest.mark.parametrize(
+    'backend,conv_gradients,block_loop,replica_axis',
+    [('cpu', 'standard_layout', 'scan', 'map'), ('gpu', 'xla', 'scan', 'vmap'), ('tpu', 'xla', 'scan', 'vmap')],
+)
 def test_auto_resolves_per_backend(backend, conv_gradients, block_loop, replica_axis):
   config = configs.named('cifar10', 'resnet20')
   assert dict(config.compute) == {'replica_axis': 'auto', 'block_loop': 'auto', 'conv_gradients': 'auto'}

@@ -1,4 +1,5 @@
 """Configs and names: every named variant builds and summarizes, the papers' defaults, bad names refused."""
+
 import re
 import subprocess
 import sys
@@ -8,12 +9,17 @@ import pytest
 from resnet_jax.errors import ConfigError
 from resnet_jax.models import create_model, model_name, summary
 from tests.helpers import ROOT, get_config
+
 CIFAR = [f'resnet{d}' for d in (20, 32, 44, 56, 110, 1202)] + [f'plain{d}' for d in (20, 32, 44, 56, 110)]
 IMAGENET = [f'resnet{d}' for d in (18, 34, 50, 101, 152)] + ['plain18', 'plain34']
 
 
-@pytest.mark.parametrize('name', [f'cifar10:{v}' for v in CIFAR] + [f'imagenet:{v}' for v in IMAGENET]
-                         + ['cifar10:resnet56-B', 'cifar10:resnet20-C', 'imagenet:resnet34-A', 'imagenet:resnet34-C'])
+@pytest.mark.parametrize(
+    'name',
+    [f'cifar10:{v}' for v in CIFAR]
+    + [f'imagenet:{v}' for v in IMAGENET]
+    + ['cifar10:resnet56-B', 'cifar10:resnet20-C', 'imagenet:resnet34-A', 'imagenet:resnet34-C'],
+)
 def test_every_named_variant_summarizes(name):
   facts = summary(get_config(name))
   variant = name.split(':')[1]
@@ -34,9 +40,16 @@ def test_name_follows_overrides():
   assert model_name(config.model) == 'preact-resnet101-B-v1.5'
 
 
-@pytest.mark.parametrize('name,message', [
-    ('cifar10:resnet57', '6n+2'), ('cifar10:resnet20-D', 'shortcut'), ('cifar10:plain20-A', 'no shortcut'),
-    ('cifar10:vgg16', 'Unknown network'), ('imagenet:resnet42', 'depth')])
+@pytest.mark.parametrize(
+    'name,message',
+    [
+        ('cifar10:resnet57', '6n+2'),
+        ('cifar10:resnet20-D', 'shortcut'),
+        ('cifar10:plain20-A', 'no shortcut'),
+        ('cifar10:vgg16', 'Unknown network'),
+        ('imagenet:resnet42', 'depth'),
+    ],
+)
 def test_bad_names_are_config_errors(name, message):
   """The configs refuse names they cannot parse, the table of depths those it lacks, as the model is built."""
   with pytest.raises(ConfigError, match=re.escape(message)):
@@ -46,8 +59,9 @@ def test_bad_names_are_config_errors(name, message):
 def test_a_depth_of_no_network_names_its_setting():
   with pytest.raises(ConfigError) as raised:
     create_model(get_config('cifar10:resnet20', depth=21))
-  assert str(raised.value) == ('CIFAR ResNets have depth 6n+2 (20, 32, 44, 56, 110, 1202, ...), not 21: set model.depth '
-                               'to one of them.')
+  assert str(raised.value) == (
+      'CIFAR ResNets have depth 6n+2 (20, 32, 44, 56, 110, 1202, ...), not 21: set model.depth to one of them.'
+  )
 
 
 def test_models_import_no_tensorflow():

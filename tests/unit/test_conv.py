@@ -1,4 +1,5 @@
 """Standard-layout conv gradients (models/conv.py) equal XLA's, and 'auto' picks them, with scan, on the CPU."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,8 +14,9 @@ from tests.helpers import build, primitives
 STANDARD = ('NHWC', 'HWIO', 'NHWC')
 
 
-@pytest.mark.parametrize('kernel,stride,size', [(3, 1, 8), (3, 2, 8), (3, 2, 9), (1, 1, 7), (1, 2, 8), (1, 2, 7),
-                                                (7, 2, 15), (7, 2, 16)])
+@pytest.mark.parametrize(
+    'kernel,stride,size', [(3, 1, 8), (3, 2, 8), (3, 2, 9), (1, 1, 7), (1, 2, 8), (1, 2, 7), (7, 2, 15), (7, 2, 16)]
+)
 def test_gradients_equal_xlas(kernel, stride, size):
   x = jax.random.normal(jax.random.key(0), (2, size, size + 1, 3))
   w = jax.random.normal(jax.random.key(1), (kernel, kernel, 3, 5))
@@ -44,8 +46,9 @@ def test_gradients_equal_xlas(kernel, stride, size):
 def test_other_convolutions_go_to_lax():
   x, w = jnp.ones((1, 6, 6, 4)), jnp.ones((3, 3, 2, 4))
   grouped = conv.conv_general_dilated(x, w, (1, 1), 'SAME', dimension_numbers=STANDARD, feature_group_count=2)
-  np.testing.assert_array_equal(grouped, lax.conv_general_dilated(x, w, (1, 1), 'SAME', dimension_numbers=STANDARD,
-                                                                   feature_group_count=2))
+  np.testing.assert_array_equal(
+      grouped, lax.conv_general_dilated(x, w, (1, 1), 'SAME', dimension_numbers=STANDARD, feature_group_count=2)
+  )
 
 
 @pytest.mark.slow
@@ -62,7 +65,9 @@ def test_auto_scans_with_standard_layout_gradients_on_cpu():
     def loss(params):
       logits, _ = model.apply({**real, 'params': params}, images, train=True, mutable=['batch_stats'])
       return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
     return jax.jit(compute.traced_with(choices, jax.grad(loss)))(real['params'])
+
   auto, xla = compute.Compute(), compute.Compute(conv_gradients='xla')
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5), grads(auto), grads(xla))
   assert jax.tree.structure(variables) == jax.tree.structure(real)
@@ -70,4 +75,5 @@ def test_auto_scans_with_standard_layout_gradients_on_cpu():
   def standard_layout(choices):  # Whether the forward pass's convolutions carry the standard-layout gradients.
     jaxpr = jax.make_jaxpr(compute.traced_with(choices, lambda v: model.apply(v, images)))(real).jaxpr
     return any(e.primitive.name.startswith('custom_vjp') for e in primitives(jaxpr))
+
   assert standard_layout(auto) and not standard_layout(xla)

@@ -47,22 +47,28 @@ def test_converted_logits_equal_torch(depth, tmp_path):
   images = np.random.default_rng(0).normal(size=(2, 3, 96, 112)).astype(np.float32)
   with torch.no_grad():
     want = net(torch.from_numpy(images)).numpy()
-  got = model.apply({'params': state.params, 'batch_stats': state.batch_stats},
-                    jnp.asarray(images.transpose(0, 2, 3, 1)), train=False)
+  got = model.apply(
+      {'params': state.params, 'batch_stats': state.batch_stats}, jnp.asarray(images.transpose(0, 2, 3, 1)), train=False
+  )
   np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
 
 
 def test_config_that_differs_from_torchvision_is_refused(tmp_path):
   config = get_config('imagenet:resnet50')  # The paper's recipe: v1 bottleneck, per-pixel mean.
-  with pytest.raises(ConfigError, match='^torchvision weights need model.bottleneck_stride=3x3 '
-                                        r'dataset.normalization=per_channel \(or the config configs/imagenet.py:resnet50,modern\).$'):
+  with pytest.raises(
+      ConfigError,
+      match='^torchvision weights need model.bottleneck_stride=3x3 '
+      r'dataset.normalization=per_channel \(or the config configs/imagenet.py:resnet50,modern\).$',
+  ):
     convert.check_config(config)
 
 
 def test_file_of_another_depth_or_head_is_refused_naming_the_right_config(tmp_path):
   state_dict = {k: v.numpy() for k, v in random_torch_net(18).state_dict().items()}
-  with pytest.raises(ConfigError, match=r'is a ResNet-18, not the config\'s ResNet-34: use '
-                                        r'config=configs/imagenet.py:resnet18,modern'):
+  with pytest.raises(
+      ConfigError,
+      match=r"is a ResNet-18, not the config's ResNet-34: use config=configs/imagenet.py:resnet18,modern",
+  ):
     convert.convert(state_dict, get_config('imagenet:resnet34,modern'), str(tmp_path))
   state_dict['fc.weight'], state_dict['fc.bias'] = state_dict['fc.weight'][:10], state_dict['fc.bias'][:10]
   with pytest.raises(ConfigError, match="head has 10 classes, not the config's 1000: set dataset.num_classes=10"):

@@ -1,6 +1,7 @@
 """Bad data and bad files, in the library: an image that does not read or is of another size names itself, a folder's
 other files and links, formats, the decode cache, class folders, metrics rows that stay JSON, checkpoints moved
 aside. docs/bad_input.md lists the cases and the tests that hold them."""
+
 import json
 import logging
 import os
@@ -24,8 +25,9 @@ def cifar_config(source, cache, **dataset):
 @pytest.fixture
 def folder_copy(tmp_path):
   """A fresh folder of 10 classes, 2 train and 1 test 32x32 JPEGs each."""
-  return write_image_folder(tmp_path / 'data', {'train': 2, 'test': 1}, [f'c{k}' for k in range(10)], [(32, 32)],
-                            '.jpg', brightness=20)
+  return write_image_folder(
+      tmp_path / 'data', {'train': 2, 'test': 1}, [f'c{k}' for k in range(10)], [(32, 32)], '.jpg', brightness=20
+  )
 
 
 def test_bad_images_are_named(folder_copy, tmp_path):
@@ -33,24 +35,32 @@ def test_bad_images_are_named(folder_copy, tmp_path):
   with open(bad, 'rb') as f:
     data = f.read()
   with open(bad, 'wb') as f:
-    f.write(data[:len(data) // 3])  # Truncated.
+    f.write(data[: len(data) // 3])  # Truncated.
   with pytest.raises(ConfigError, match=f'{bad} is not a readable image'):
     folder.load(folder_copy, ('train', 'test'), str(tmp_path / 'cache'))
   os.remove(bad)
   from PIL import Image
+
   Image.new('RGB', (40, 32)).save(bad)
-  with pytest.raises(ConfigError, match=f'{bad} is 40x32 pixels, but most train images are 32x32 .19 of the 20 in '
-                                        'train.: every image must have the same size'):
+  with pytest.raises(
+      ConfigError,
+      match=f'{bad} is 40x32 pixels, but most train images are 32x32 .19 of the 20 in '
+      'train.: every image must have the same size',
+  ):
     folder.load(folder_copy, ('train', 'test'), str(tmp_path / 'cache'))
   os.remove(bad)
   first = os.path.join(folder_copy, 'test', 'c0', '0.jpg')  # The split's first image is the odd one.
   Image.new('RGB', (28, 28)).save(first)
   with pytest.raises(ConfigError, match=f'{first} is 28x28 pixels, but most train images are 32x32'):
     folder.load(folder_copy, ('train', 'test'), str(tmp_path / 'cache'))
-  small = write_image_folder(tmp_path / 'small', {'train': 1, 'test': 1}, [f'c{k}' for k in range(10)], [(28, 28)],
-                             '.png', brightness=20)
-  with pytest.raises(ConfigError, match=f'CIFAR-10 images are 32x32 pixels; {small} holds 28x28: resize them to '
-                                        '32x32, or train on them with configs/imagenet.py'):
+  small = write_image_folder(
+      tmp_path / 'small', {'train': 1, 'test': 1}, [f'c{k}' for k in range(10)], [(28, 28)], '.png', brightness=20
+  )
+  with pytest.raises(
+      ConfigError,
+      match=f'CIFAR-10 images are 32x32 pixels; {small} holds 28x28: resize them to '
+      '32x32, or train on them with configs/imagenet.py',
+  ):
     cifar10.load(cifar_config(small, tmp_path / 'cache'))
 
 
@@ -65,9 +75,9 @@ def test_folder_entries_that_are_not_images(folder_copy, tmp_path, caplog):
   shutil.move(os.path.join(folder_copy, 'train', 'c5'), elsewhere)
   os.symlink(elsewhere, os.path.join(folder_copy, 'train', 'c5'))
   from PIL import Image
+
   Image.new('RGB', (32, 32), (255, 0, 0)).save(elsewhere / '0.jpg')  # Through the link: decoded again.
-  assert not np.array_equal(folder.load(folder_copy, ('train', 'test'), cache)['train_images'],
-                            before['train_images'])
+  assert not np.array_equal(folder.load(folder_copy, ('train', 'test'), cache)['train_images'], before['train_images'])
   (tmp_path / 'a_file').write_text('')
   with caplog.at_level(logging.INFO):
     uncached = folder.load(folder_copy, ('train', 'test'), str(tmp_path / 'a_file' / 'cache'))
@@ -83,6 +93,7 @@ def test_every_format_pil_reads_is_an_image_and_other_files_are_named(folder_cop
   a file that is not an image is passed over, saying so."""
   import io
   from PIL import Image
+
   c1 = os.path.join(folder_copy, 'train', 'c1')
   Image.new('RGB', (32, 32), (0, 255, 0)).save(os.path.join(c1, 'green.gif'))
   Image.new('RGB', (32, 32), (0, 0, 255)).save(os.path.join(c1, 'blue.tif'))
@@ -108,8 +119,10 @@ def test_epochs_that_are_not_passes_over_the_data_are_named(caplog):
   config.schedule.unit = 'epochs'  # Of dataset.train_size=50,000 images: 2,500 passes over a folder of 20.
   with caplog.at_level(logging.INFO):
     dataset.check_training_images(config, 20)
-  assert ('the schedule counts epochs of dataset.train_size=50,000 images; /data/small holds 20 training images, so '
-          'its epochs are not passes over them (dataset.train_size=20 makes them so)') in caplog.text
+  assert (
+      'the schedule counts epochs of dataset.train_size=50,000 images; /data/small holds 20 training images, so '
+      'its epochs are not passes over them (dataset.train_size=20 makes them so)'
+  ) in caplog.text
   caplog.clear()
   config.dataset.train_size = 20
   dataset.check_training_images(config, 20)
@@ -119,8 +132,11 @@ def test_epochs_that_are_not_passes_over_the_data_are_named(caplog):
 
 
 def test_a_validation_split_larger_than_the_training_set_is_refused(folder_copy, tmp_path):
-  with pytest.raises(ConfigError, match='dataset.val_split holds out 5,000 training images, and .* has 20: set '
-                                        'dataset.val_split=false, or use the full training set.'):
+  with pytest.raises(
+      ConfigError,
+      match='dataset.val_split holds out 5,000 training images, and .* has 20: set '
+      'dataset.val_split=false, or use the full training set.',
+  ):
     cifar10.load(cifar_config(folder_copy, tmp_path / 'cache', val_split=True))
 
 
@@ -135,9 +151,12 @@ def test_class_folders_must_match_num_classes(folder_copy, tmp_path):
   for split in ('train', 'test'):
     os.makedirs(os.path.join(folder_copy, split, 'extra'))
     shutil.copy(os.path.join(folder_copy, split, 'c0', '0.jpg'), os.path.join(folder_copy, split, 'extra', '0.jpg'))
-  with pytest.raises(ConfigError, match='has 11 class folders .* but dataset.num_classes is 10: point dataset.dir at '
-                                        'a folder of 10 classes, or, to train a new net on these, set '
-                                        'dataset.num_classes=11'):
+  with pytest.raises(
+      ConfigError,
+      match='has 11 class folders .* but dataset.num_classes is 10: point dataset.dir at '
+      'a folder of 10 classes, or, to train a new net on these, set '
+      'dataset.num_classes=11',
+  ):
     cifar10.load(cifar_config(folder_copy, tmp_path / 'cache'))
 
 
@@ -153,6 +172,7 @@ def test_the_decode_cache_follows_every_file(folder_copy, tmp_path):
   cache = str(tmp_path / 'cache')
   before = folder.load(folder_copy, ('train', 'test'), cache)
   from PIL import Image
+
   image = os.path.join(folder_copy, 'train', 'c2', '1.jpg')
   Image.new('RGB', (32, 32), (255, 0, 0)).save(image)  # Replaced in place: the top folder's mtime stays.
   after = folder.load(folder_copy, ('train', 'test'), cache)
@@ -176,4 +196,6 @@ def test_moving_aside_twice_keeps_both(tmp_path):
     checkpoints._move_aside(7)
   checkpoints.close()
   assert sorted(n for n in os.listdir(tmp_path / 'w' / 'checkpoints') if 'unreadable' in n) == [
-      '7.unreadable', '7.unreadable.1']
+      '7.unreadable',
+      '7.unreadable.1',
+  ]

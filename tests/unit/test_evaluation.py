@@ -1,4 +1,5 @@
 """evaluation.py: the error sums, the padded batches, and the Evaluator over one net and over replicas."""
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -49,11 +50,13 @@ def test_evaluator_gives_one_result_per_net(how):
   mesh = parallel.make_mesh()
   weights = [rng.normal(size=(3, 7)).astype(np.float32) for _ in range(2)]
   [one] = Evaluator(linear_predict, mesh)({'w': jnp.asarray(weights[0])}, split)
-  both = Evaluator(linear_predict, mesh, nets=2, choices=Compute(replica_axis=how))({'w': jnp.asarray(np.stack(weights))},
-                                                                                     split)
+  both = Evaluator(linear_predict, mesh, nets=2, choices=Compute(replica_axis=how))(
+      {'w': jnp.asarray(np.stack(weights))}, split
+  )
   assert len(both) == 2
   for got, w in zip([one, *both], [weights[0], *weights]):
     want = numpy_errors(w, images.astype(np.float64), labels)
     assert got['loss'] == pytest.approx(want['loss'], rel=1e-5)
     assert got['top1_error'] == pytest.approx(want['top1_error']) and got['top5_error'] == pytest.approx(
-        want['top5_error'])
+        want['top5_error']
+    )

@@ -1,4 +1,5 @@
 """host_memory: once retain_freed_memory() has run, memory freed by malloc is reused without new page faults."""
+
 import importlib.metadata
 import importlib.util
 import platform
@@ -11,7 +12,7 @@ from resnet_jax.runtime import host_memory
 from tests.helpers import ROOT
 
 # Page faults of touching 256 MB that malloc gives, after the same amount was given, touched and freed.
-FAULTS_OF_A_SECOND_BUFFER = '''
+FAULTS_OF_A_SECOND_BUFFER = """
 import ctypes, resource, sys
 from resnet_jax.runtime import host_memory
 if sys.argv[1] == 'retain':
@@ -27,17 +28,18 @@ touch()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 touch()
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-'''
+"""
 
 
 def faults(mode: str) -> int:
-  done = subprocess.run([sys.executable, '-c', FAULTS_OF_A_SECOND_BUFFER, mode], cwd=ROOT, capture_output=True,
-                        text=True, timeout=120)
+  done = subprocess.run(
+      [sys.executable, '-c', FAULTS_OF_A_SECOND_BUFFER, mode], cwd=ROOT, capture_output=True, text=True, timeout=120
+  )
   assert done.returncode == 0, done.stderr[-2000:]
   return int(done.stdout)
 
 
-@pytest.mark.skipif(platform.libc_ver()[0] != 'glibc', reason='mallopt is glibc\'s')
+@pytest.mark.skipif(platform.libc_ver()[0] != 'glibc', reason="mallopt is glibc's")
 def test_retained_memory_is_reused_without_page_faults():
   default, retained = faults('default'), faults('retain')
   assert default >= (256 << 20) // (2 << 20)  # glibc unmapped the first buffer: at least a fault per huge page.

@@ -1,5 +1,6 @@
 """ImageNet on a generated folder of real JPEGs: augmentation, the host pipeline, the recipe's scaling, folders that
 are not laid out."""
+
 import io
 import os
 
@@ -75,7 +76,10 @@ def test_learning_rate_and_steps_follow_the_batch():
   assert config.optimizer.learning_rate == 0.05
   modern = get_config('imagenet:resnet50,modern')
   assert (modern.schedule.name, modern.model.bottleneck_stride, modern.dataset.augmentation) == (
-      'cosine', '3x3', 'random_resized_crop')
+      'cosine',
+      '3x3',
+      'random_resized_crop',
+  )
 
 
 def test_unlaid_out_folders_are_refused(imagenet_folder, tmp_path):
@@ -90,4 +94,3 @@ def test_unlaid_out_folders_are_refused(imagenet_folder, tmp_path):
   config.dir = str(tmp_path / 'missing')
   with pytest.raises(ConfigError, match='does not exist'):
     imagenet.load(config)
-

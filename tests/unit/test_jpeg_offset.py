@@ -1,4 +1,5 @@
 """The 846 original-pixel CIFAR-10 test images and their JPEG twins (../shared/datasets, where it is there)."""
+
 import os
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The memory bound: what it counts, and where it refuses."""
+
 import jax
 import pytest
 
@@ -47,7 +48,7 @@ def test_the_bound_counts_state_gradients_and_convolution_outputs(monkeypatch):
 
 
 def test_a_device_without_a_known_limit_refuses_nothing(monkeypatch):
-  config, model, one_net = resnet8(num_replicas=10 ** 9)
+  config, model, one_net = resnet8(num_replicas=10**9)
   monkeypatch.setattr(memory, 'device_bytes', lambda device: None)
   memory.check_fits(config, model, parallel.make_mesh(jax.devices()[:1]), one_net)
 

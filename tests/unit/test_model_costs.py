@@ -1,4 +1,5 @@
 """Parameter counts and multiply-adds against the published numbers."""
+
 import pytest
 
 from configs import schema

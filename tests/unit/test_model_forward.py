@@ -1,4 +1,5 @@
 """Forward behaviour: shapes, block deletion, reordering, gradient routing, init options, dtypes."""
+
 import functools
 
 import flax.linen as nn
@@ -28,7 +29,8 @@ def trained_like_variables(model, images, seed=0):
     params = treedef.unflatten([v + 0.1 * jax.random.normal(k, v.shape) for v, k in zip(leaves, keys)])
     # Momentum 0: the running statistics become this batch's.
     _, state = model.clone(bn_momentum=0.0).apply(
-        {'params': params, 'batch_stats': variables['batch_stats']}, images, train=True, mutable=['batch_stats'])
+        {'params': params, 'batch_stats': variables['batch_stats']}, images, train=True, mutable=['batch_stats']
+    )
     return {'params': params, 'batch_stats': state['batch_stats']}
 
   return make(images)
@@ -37,22 +39,37 @@ def trained_like_variables(model, images, seed=0):
 def block_list(model, variables):
   """[(block kwargs, block variables, changes shape)] in network order, sliced out of the scanned stacks."""
   arch = model.arch
-  norm = functools.partial(BatchNorm, use_running_average=True, momentum=model.bn_momentum,
-                           epsilon=model.bn_epsilon)
+  norm = functools.partial(BatchNorm, use_running_average=True, momentum=model.bn_momentum, epsilon=model.bn_epsilon)
   blocks = []
   for i, size in enumerate(arch.stage_sizes):
-    kwargs = dict(features=arch.widths[i], out_features=arch.out_width(i), bottleneck=arch.bottleneck,
-                  shortcut=model.shortcut,
-                  preact=model.preact, bottleneck_stride=model.bottleneck_stride,
-                  zero_init_residual=model.zero_init_residual,
-                  conv=functools.partial(conv, dtype=jnp.float32), norm=norm)
+    kwargs = dict(
+        features=arch.widths[i],
+        out_features=arch.out_width(i),
+        bottleneck=arch.bottleneck,
+        shortcut=model.shortcut,
+        preact=model.preact,
+        bottleneck_stride=model.bottleneck_stride,
+        zero_init_residual=model.zero_init_residual,
+        conv=functools.partial(conv, dtype=jnp.float32),
+        norm=norm,
+    )
     stage = {name: collection[f'stage{i + 1}'] for name, collection in variables.items()}
     if arch.has_transition(i):
-      blocks.append(({**kwargs, 'stride': arch.stride(i), 'changes_shape': True},
-                     {name: v['transition'] for name, v in stage.items()}, True))
+      blocks.append(
+          (
+              {**kwargs, 'stride': arch.stride(i), 'changes_shape': True},
+              {name: v['transition'] for name, v in stage.items()},
+              True,
+          )
+      )
     for j in range(size - arch.has_transition(i)):
-      blocks.append(({**kwargs, 'stride': 1, 'changes_shape': False},
-                     {name: jax.tree.map(lambda a: a[j], v['blocks']) for name, v in stage.items()}, False))
+      blocks.append(
+          (
+              {**kwargs, 'stride': 1, 'changes_shape': False},
+              {name: jax.tree.map(lambda a: a[j], v['blocks']) for name, v in stage.items()},
+              False,
+          )
+      )
   return blocks
 
 
@@ -72,8 +89,11 @@ def by_hand(model, variables, images, deleted=(), order=None):
     else:
       x, _ = Block(**kwargs).apply(block_vars, x)
   if model.preact:
-    x = nn.relu(BatchNorm(use_running_average=True, epsilon=model.bn_epsilon).apply(
-        {'params': variables['params']['final_bn'], 'batch_stats': variables['batch_stats']['final_bn']}, x))
+    x = nn.relu(
+        BatchNorm(use_running_average=True, epsilon=model.bn_epsilon).apply(
+            {'params': variables['params']['final_bn'], 'batch_stats': variables['batch_stats']['final_bn']}, x
+        )
+    )
   fc = variables['params']['fc']
   return x.mean(axis=(1, 2)) @ fc['kernel'] + fc['bias']
 
@@ -86,10 +106,14 @@ def assert_close(actual, expected, tolerance=1e-4):
 # Enough images and pixels that the BN statistics of the last stage are well conditioned. ResNet-20 alone is in the
 # fast subset; the other nets are marked slow.
 slow = lambda *net: pytest.param(net, marks=pytest.mark.slow, id=net[0] + ('-preact' if net[2].get('preact') else ''))
-NETS = [pytest.param(('cifar10:resnet20', 32, {}), id='cifar10:resnet20'), slow('cifar10:resnet20-B', 32, {}),
-        slow('cifar10:plain20', 32, {}), slow('cifar10:resnet20', 32, {'preact': True}),
-        slow('imagenet:resnet50', 64, {'bn_group_size': 0}),
-        slow('imagenet:resnet18-A', 64, {'preact': True, 'bn_group_size': 0})]  # The batch of 8 is one BN group.
+NETS = [
+    pytest.param(('cifar10:resnet20', 32, {}), id='cifar10:resnet20'),
+    slow('cifar10:resnet20-B', 32, {}),
+    slow('cifar10:plain20', 32, {}),
+    slow('cifar10:resnet20', 32, {'preact': True}),
+    slow('imagenet:resnet50', 64, {'bn_group_size': 0}),
+    slow('imagenet:resnet18-A', 64, {'preact': True, 'bn_group_size': 0}),
+]  # The batch of 8 is one BN group.
 
 
 @pytest.fixture(scope='module', params=NETS)
@@ -109,22 +133,22 @@ def test_deleting_nothing_changes_nothing(net):
   apply, model, variables, images = net
   modes = jnp.asarray(keep_all(model.arch.num_blocks))
   # Two programs (with and without the switching ops), so equal up to float32 rounding of another fusion.
-  np.testing.assert_allclose(apply(variables, images, block_modes=modes), apply(variables, images),
-                             rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(
+      apply(variables, images, block_modes=modes), apply(variables, images), rtol=1e-5, atol=1e-5
+  )
 
 
 def test_gradient_routing_leaves_the_forward_pass_alone(net):
   apply, model, variables, images = net
   modes = np.array([BlockMode.RESIDUAL_ONLY, BlockMode.SKIP_ONLY] * model.arch.num_blocks, np.int32)
-  routed = apply(variables, images, block_modes=jnp.asarray(modes[:model.arch.num_blocks]))
+  routed = apply(variables, images, block_modes=jnp.asarray(modes[: model.arch.num_blocks]))
   np.testing.assert_array_equal(routed, apply(variables, images, block_modes=jnp.asarray(keep_all(len(modes) // 2))))
 
 
 def test_deleted_blocks_become_their_skips(net):
   apply, model, variables, images = net
   blocks = block_list(model, variables)
-  deletable = [k for k, (_, _, changes) in enumerate(blocks)
-               if not changes or model.shortcut == 'A']
+  deletable = [k for k, (_, _, changes) in enumerate(blocks) if not changes or model.shortcut == 'A']
   deleted = (deletable[0], deletable[-1], deletable[len(deletable) // 2])
   modes = keep_all(model.arch.num_blocks)
   modes[list(deleted)] = BlockMode.DELETE
@@ -138,11 +162,11 @@ def test_reordered_stages_equal_blocks_applied_in_that_order():
   model = create_model(get_config('cifar10:resnet26'))  # Stage sizes 4, 4, 4: 4 scanned, then 1 + 3 scanned.
   images = jax.random.normal(jax.random.key(1), (8, 16, 16, 3))
   variables = trained_like_variables(model, images)
-  reorder = jax.jit(lambda v, o1, o3: model.apply(reorder_stage(reorder_stage(v, 'stage1', o1), 'stage3', o3),
-                                                  images))
+  reorder = jax.jit(lambda v, o1, o3: model.apply(reorder_stage(reorder_stage(v, 'stage1', o1), 'stage3', o3), images))
   order = [2, 0, 3, 1, 4, 5, 6, 7, 8, 10, 11, 9]  # Network order; stage3's transition (block 8) stays first.
-  assert_close(reorder(variables, jnp.array([2, 0, 3, 1]), jnp.array([1, 2, 0])),
-               by_hand(model, variables, images, order=order))
+  assert_close(
+      reorder(variables, jnp.array([2, 0, 3, 1]), jnp.array([1, 2, 0])), by_hand(model, variables, images, order=order)
+  )
   assert_close(reorder(variables, jnp.arange(4), jnp.arange(3)), by_hand(model, variables, images))
   assert reorder._cache_size() == 1  # Another order ran without recompiling.
 
@@ -152,9 +176,13 @@ def block_variables(block, x):
   return jax.tree.map(lambda v: v + 0.1 * jax.random.normal(jax.random.key(2), v.shape), variables)
 
 
-BLOCK = dict(bottleneck=False, bottleneck_stride='1x1', zero_init_residual=False,
-             conv=functools.partial(conv, dtype=jnp.float32),
-             norm=functools.partial(BatchNorm, use_running_average=True))
+BLOCK = dict(
+    bottleneck=False,
+    bottleneck_stride='1x1',
+    zero_init_residual=False,
+    conv=functools.partial(conv, dtype=jnp.float32),
+    norm=functools.partial(BatchNorm, use_running_average=True),
+)
 
 
 @pytest.mark.parametrize('preact', [False, True])
@@ -167,8 +195,7 @@ def test_deleted_identity_block_returns_its_input_exactly(preact):
 
 @pytest.mark.parametrize('preact', [False, True])
 def test_deleted_projection_block_computes_its_projection(preact):
-  block = Block(features=16, out_features=16, stride=2, changes_shape=True, shortcut='B', preact=preact,
-                **BLOCK)
+  block = Block(features=16, out_features=16, stride=2, changes_shape=True, shortcut='B', preact=preact, **BLOCK)
   x = jax.nn.relu(jax.random.normal(jax.random.key(0), (2, 8, 8, 8)))
   variables = block_variables(block, x)
   out, _ = block.apply(variables, x, jnp.int32(BlockMode.DELETE))
@@ -179,8 +206,9 @@ def test_deleted_projection_block_computes_its_projection(preact):
   else:
     y = x[:, ::2, ::2] @ p['shortcut_conv']['kernel'][0, 0]
     bn = s['shortcut_bn']
-    expected = jax.nn.relu((y - bn['mean']) / jnp.sqrt(bn['var'] + 1e-5) * p['shortcut_bn']['scale']
-                           + p['shortcut_bn']['bias'])
+    expected = jax.nn.relu(
+        (y - bn['mean']) / jnp.sqrt(bn['var'] + 1e-5) * p['shortcut_bn']['scale'] + p['shortcut_bn']['bias']
+    )
   np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -205,19 +233,31 @@ def test_zero_init_residual_starts_every_block_as_its_shortcut():
     apply = jax.jit(model.apply)
     keep = jnp.asarray(keep_all(model.arch.num_blocks))
     all_deleted = jnp.full((model.arch.num_blocks,), BlockMode.DELETE, jnp.int32)
-    np.testing.assert_allclose(apply(variables, images, block_modes=keep),
-                               apply(variables, images, block_modes=all_deleted), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        apply(variables, images, block_modes=keep),
+        apply(variables, images, block_modes=all_deleted),
+        rtol=1e-6,
+        atol=1e-6,
+    )
 
 
-@pytest.mark.parametrize('name,size,expected', [
-    ('imagenet:resnet50', (224, 224), (7, 7)), ('imagenet:resnet18', (160, 160), (5, 5)),
-    ('imagenet:resnet34', (257, 257), (9, 9)), ('imagenet:resnet101', (97, 131), (4, 5)),
-    ('cifar10:resnet56', (32, 32), (8, 8)), ('cifar10:resnet20', (96, 96), (24, 24))])
+@pytest.mark.parametrize(
+    'name,size,expected',
+    [
+        ('imagenet:resnet50', (224, 224), (7, 7)),
+        ('imagenet:resnet18', (160, 160), (5, 5)),
+        ('imagenet:resnet34', (257, 257), (9, 9)),
+        ('imagenet:resnet101', (97, 131), (4, 5)),
+        ('cifar10:resnet56', (32, 32), (8, 8)),
+        ('cifar10:resnet20', (96, 96), (24, 24)),
+    ],
+)
 def test_output_shapes_at_any_size(name, size, expected):
   config, model, variables = build(name, 64)
   images = jax.ShapeDtypeStruct((3, *size, 3), jnp.float32)
-  _, state = jax.eval_shape(lambda v, x: model.apply(v, x, capture_intermediates=True,
-                                                     mutable=['intermediates']), variables, images)
+  _, state = jax.eval_shape(
+      lambda v, x: model.apply(v, x, capture_intermediates=True, mutable=['intermediates']), variables, images
+  )
   last_stage = f'stage{len(model.arch.stage_sizes)}'
   assert state['intermediates'][last_stage]['__call__'][0].shape[1:3] == expected
   logits = jax.eval_shape(model.apply, variables, images)

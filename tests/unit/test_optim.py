@@ -1,4 +1,5 @@
 """optim.py: steps per epoch, the warm-up rule, and the schedules' learning rates at their boundaries."""
+
 import pytest
 
 import configs
@@ -23,7 +24,7 @@ def test_step_schedule_decays_at_each_boundary():
   schedule, lr = learning_rate_schedule(config), config.optimizer.learning_rate
   first, second = config.schedule.boundaries
   assert schedule(first - 1) == pytest.approx(lr) and schedule(first) == pytest.approx(lr * config.schedule.decay)
-  assert schedule(second) == pytest.approx(lr * config.schedule.decay ** 2)
+  assert schedule(second) == pytest.approx(lr * config.schedule.decay**2)
 
 
 def test_epochs_count_steps_of_the_training_set():

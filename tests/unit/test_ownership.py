@@ -1,6 +1,7 @@
 """Who owns what: the layers (the library imports nothing of the shell or the tools, and prints nothing; configs
 are leaves), derived values follow the overrides, one rule for shape-changing blocks, no import-time side effects,
 handlers restored."""
+
 import ast
 import os
 import signal
@@ -20,8 +21,12 @@ SHELL, TOOLS = 'resnet_jax/runtime/', 'resnet_jax/tools/'
 
 
 def python_files(folder: str) -> list[str]:
-  return sorted(os.path.relpath(os.path.join(directory, name), ROOT)
-                for directory, _, names in os.walk(os.path.join(ROOT, folder)) for name in names if name.endswith('.py'))
+  return sorted(
+      os.path.relpath(os.path.join(directory, name), ROOT)
+      for directory, _, names in os.walk(os.path.join(ROOT, folder))
+      for name in names
+      if name.endswith('.py')
+  )
 
 
 def imported(path: str) -> set[str]:
@@ -42,8 +47,9 @@ def test_the_library_imports_nothing_of_the_shell_or_the_tools_and_prints_nothin
   library = [path for path in python_files('resnet_jax') if not path.startswith((SHELL, TOOLS))]
   assert len(library) > 30
   for path in library:
-    upward = {m for m in imported(path) if m.startswith(('resnet_jax.runtime', 'resnet_jax.tools', 'launch',
-                                                         'experiments'))}
+    upward = {
+        m for m in imported(path) if m.startswith(('resnet_jax.runtime', 'resnet_jax.tools', 'launch', 'experiments'))
+    }
     assert not upward, (path, upward)
     with open(os.path.join(ROOT, path)) as f:
       calls = [node for node in ast.walk(ast.parse(f.read())) if isinstance(node, ast.Call)]
@@ -53,16 +59,24 @@ def test_the_library_imports_nothing_of_the_shell_or_the_tools_and_prints_nothin
 
 
 def python(code: str) -> str:
-  done = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                        env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  done = subprocess.run(
+      [sys.executable, '-c', code],
+      cwd=ROOT,
+      capture_output=True,
+      text=True,
+      timeout=300,
+      env={**os.environ, 'JAX_PLATFORMS': 'cpu'},
+  )
   assert done.returncode == 0, done.stderr[-2000:]
   return done.stdout.strip()
 
 
 def test_configs_import_nothing_from_the_library():
-  loaded = python('import sys, configs.cifar10, configs.imagenet\n'
-                  'configs.cifar10.get_config("resnet110-B"), configs.imagenet.get_config("resnet50,modern")\n'
-                  'print(sorted(m for m in sys.modules if m.split(".")[0] == "resnet_jax"))')
+  loaded = python(
+      'import sys, configs.cifar10, configs.imagenet\n'
+      'configs.cifar10.get_config("resnet110-B"), configs.imagenet.get_config("resnet50,modern")\n'
+      'print(sorted(m for m in sys.modules if m.split(".")[0] == "resnet_jax"))'
+  )
   assert loaded == '[]'
 
 
@@ -74,8 +88,13 @@ def test_no_script_changes_the_import_path():
         path = os.path.join(directory, name)
         with open(path) as f:
           tree = ast.parse(f.read())
-        assert not any(isinstance(node, ast.Attribute) and node.attr == 'path' and
-                       isinstance(node.value, ast.Name) and node.value.id == 'sys' for node in ast.walk(tree)), path
+        assert not any(
+            isinstance(node, ast.Attribute)
+            and node.attr == 'path'
+            and isinstance(node.value, ast.Name)
+            and node.value.id == 'sys'
+            for node in ast.walk(tree)
+        ), path
 
 
 def test_overriding_the_depth_is_choosing_the_variant():
@@ -93,13 +112,15 @@ def test_overriding_the_depth_is_choosing_the_variant():
 
 def test_a_config_saved_before_the_rules_reads_the_same():
   import ml_collections
+
   config = ml_collections.ConfigDict(read_config(os.path.join(ROOT, 'tests', 'data', 'recorded')))
   assert 'steps_per_epoch' not in config and optim.steps_per_epoch(config) == 6250
   assert config.schedule.warmup_min_depth == 110 and optim.warmup_steps(config) == 0  # Its config file's default.
 
 
-@pytest.mark.parametrize('name', ['cifar10:resnet20-B', 'cifar10:resnet8-B', 'imagenet:resnet18',
-                                  'imagenet:resnet50', 'imagenet:resnet152'])
+@pytest.mark.parametrize(
+    'name', ['cifar10:resnet20-B', 'cifar10:resnet8-B', 'imagenet:resnet18', 'imagenet:resnet50', 'imagenet:resnet152']
+)
 def test_one_rule_says_which_blocks_change_the_shape(name):
   """Architecture.changes_shape is what the built net does: option B projects exactly those blocks."""
   config = get_config(name)
@@ -118,9 +139,14 @@ def test_one_rule_says_which_blocks_change_the_shape(name):
 
 def test_plots_select_no_backend(tmp_path):
   figure = tmp_path / 'f.png'
-  assert python('import sys, resnet_jax.reproduce.plots as plots\n'
-                f'plots.responses({str(figure)!r}, {{"resnet8": [1.0, 2.0]}})\n'
-                'print("matplotlib.pyplot" in sys.modules)') == 'False'
+  assert (
+      python(
+          'import sys, resnet_jax.reproduce.plots as plots\n'
+          f'plots.responses({str(figure)!r}, {{"resnet8": [1.0, 2.0]}})\n'
+          'print("matplotlib.pyplot" in sys.modules)'
+      )
+      == 'False'
+  )
   assert figure.stat().st_size > 1000
 
 
@@ -132,7 +158,9 @@ def test_preemption_restores_the_handlers():
 
 
 def test_the_banner_says_when_malloc_keeps_freed_memory():
-  line = python('from resnet_jax.runtime import environment, host_memory\n'
-                'host_memory.retain_freed_memory()\nprint(environment.describe("float32"))')
+  line = python(
+      'from resnet_jax.runtime import environment, host_memory\n'
+      'host_memory.retain_freed_memory()\nprint(environment.describe("float32"))'
+  )
   assert line.endswith('malloc keeps freed memory (--retain_host_memory).')
   assert jax.default_backend() == 'cpu'

@@ -1,4 +1,5 @@
 """The figures' conventions: error bands within 0..100 %, integer axes with integer ticks."""
+
 import numpy as np
 from matplotlib.figure import Figure
 

@@ -1,4 +1,5 @@
 """preemption.py: SIGTERM and Ctrl-C during a run; a Ctrl-C before training, or a second one, stops at once."""
+
 import os
 import signal
 import subprocess
@@ -33,6 +34,7 @@ def test_a_ctrl_c_while_the_run_is_built_leaves_no_checkpoint(image_folder, tmp_
   def interrupted(run, *args, **kwargs):
     build(run, *args, **kwargs)
     os.kill(os.getpid(), signal.SIGINT)
+
   monkeypatch.setattr(train.Run, '__init__', interrupted)
   with pytest.raises(KeyboardInterrupt):
     train_and_evaluate(tiny_config(image_folder, tmp_path / 'cache'), str(tmp_path / 'w'))
@@ -43,10 +45,18 @@ def test_a_ctrl_c_while_the_run_is_built_leaves_no_checkpoint(image_folder, tmp_
 def test_a_signalled_program_ends_in_one_line(signame, status, tmp_path):
   """A program that saves nothing on a signal (an evaluation, a study, a report) stops at once, in one line."""
   script = tmp_path / 'signalled.py'
-  script.write_text('import os, signal, time\nfrom resnet_jax.runtime import cli\n\n'
-                    f'def main():\n  os.kill(os.getpid(), signal.{signame})\n  time.sleep(60)\n\n'
-                    'cli.Program(main).run()\n')
-  done = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                        env={**os.environ, 'JAX_PLATFORMS': 'cpu', 'PYTHONPATH': ROOT})
+  script.write_text(
+      'import os, signal, time\nfrom resnet_jax.runtime import cli\n\n'
+      f'def main():\n  os.kill(os.getpid(), signal.{signame})\n  time.sleep(60)\n\n'
+      'cli.Program(main).run()\n'
+  )
+  done = subprocess.run(
+      [sys.executable, str(script)],
+      cwd=ROOT,
+      capture_output=True,
+      text=True,
+      timeout=120,
+      env={**os.environ, 'JAX_PLATFORMS': 'cpu', 'PYTHONPATH': ROOT},
+  )
   name = {'SIGINT': 'Ctrl-C', 'SIGTERM': 'SIGTERM'}[signame]
   assert done.returncode == status and done.stderr.strip().splitlines() == [f'error: Stopped by {name}.'], done.stderr

@@ -1,4 +1,5 @@
 """progress.py: the training loop's clock counts training steps alone; the ETA adds evaluation time per step."""
+
 import time
 
 import pytest

@@ -1,5 +1,6 @@
 """docs/layout.md names every file of the library, the shell, the tools, the configs and the programs, and nothing
 else; the README is a front page."""
+
 import os
 import re
 import subprocess
@@ -13,8 +14,13 @@ def tracked_files() -> list[str]:
   listed = subprocess.run(['git', 'ls-files', *LAYOUT_DIRS, 'launch.py'], cwd=ROOT, capture_output=True, text=True)
   if listed.returncode == 0 and listed.stdout.strip():
     return listed.stdout.split()
-  return [os.path.relpath(os.path.join(d, f), ROOT) for top in LAYOUT_DIRS
-          for d, _, files in os.walk(os.path.join(ROOT, top)) if '__pycache__' not in d for f in files] + ['launch.py']
+  return [
+      os.path.relpath(os.path.join(d, f), ROOT)
+      for top in LAYOUT_DIRS
+      for d, _, files in os.walk(os.path.join(ROOT, top))
+      if '__pycache__' not in d
+      for f in files
+  ] + ['launch.py']
 
 
 def test_layout_names_every_file_and_only_files_there_are():

@@ -1,4 +1,5 @@
 """Replicas: where one net and K differ, both replica axes, and results over seeds in the papers' format."""
+
 import numpy as np
 import pytest
 
@@ -16,7 +17,7 @@ def test_best_mean_std_is_the_papers_format():
 def test_where_one_net_and_several_differ():
   mean, std = results.curves_mean_std([[10.0, 20.0], [12.0, 26.0]])
   np.testing.assert_allclose(mean, [11, 23])
-  np.testing.assert_allclose(std, [2 ** 0.5, 18 ** 0.5])
+  np.testing.assert_allclose(std, [2**0.5, 18**0.5])
   mean, std = results.curves_mean_std([[10.0, 20.0]])
   assert list(mean) == [10, 20] and list(std) == [0, 0]  # One run: no band.
   rows = [{'step': 1}, {'step': 1, 'replica': 1}, {'step': 1, 'replica': 0}]
@@ -39,5 +40,3 @@ def test_both_replica_axes_compute_each_replica_with_shared_arguments():
     for k in range(3):
       np.testing.assert_allclose(outputs[k], want[k][0], rtol=1e-5, atol=1e-6)  # float32 against float64.
       np.testing.assert_allclose(sums[k], want[k][1], rtol=1e-5, atol=1e-6)
-
-

@@ -3,6 +3,7 @@
 Compile seconds belong in experiments/benchmark.py; here the size of the lowered program stands in for them,
 deterministically: XLA's compile time follows the program it is given.
 """
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,6 +25,7 @@ def lowered_training_step(name: str) -> str:
     def loss_fn(params):
       logits, state = model.apply({**variables, 'params': params}, images, train=True, mutable=['batch_stats'])
       return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean(), state
+
     grads, state = jax.grad(loss_fn, has_aux=True)(variables['params'])
     params = jax.tree.map(lambda p, g: p - 0.1 * g, variables['params'], grads)
     return {'params': params, **state}
@@ -39,8 +41,7 @@ def test_unrolled_blocks_keep_the_variables_and_the_function():
   variables = jax.jit(traced_with(Compute(block_loop='scan'), model.init))(jax.random.key(1), images)
   unrolled_variables = jax.jit(traced_with(Compute(block_loop='unroll'), model.init))(jax.random.key(1), images)
   jax.tree.map(np.testing.assert_array_equal, variables, unrolled_variables)  # The same variables, the same init.
-  np.testing.assert_allclose(jax.jit(scan)(variables, images), jax.jit(unroll)(variables, images), rtol=1e-5,
-                             atol=1e-5)
+  np.testing.assert_allclose(jax.jit(scan)(variables, images), jax.jit(unroll)(variables, images), rtol=1e-5, atol=1e-5)
   assert 'while' in jax.jit(scan).lower(variables, images).as_text()
   assert 'while' not in jax.jit(unroll).lower(variables, images).as_text()
 

@@ -1,5 +1,6 @@
 """The SLURM array file (tools/slurm.py) and the SLURM facts a run reads, without a cluster; the file against a real
 one is tests/infra/test_slurm_cluster.py."""
+
 import os
 import shutil
 import signal
@@ -14,26 +15,43 @@ from resnet_jax.runtime import environment, sweep_cli
 from resnet_jax.tools import slurm
 from tests.helpers import ROOT
 
-COMMANDS = [['/venv/bin/python', '/repo/launch.py', '--config=/repo/configs/cifar10.py:resnet20',
-             '--workdir=/runs/cifar10/resnet20-A', '--config.schedule.boundaries=(2, 3)']]
+COMMANDS = [
+    [
+        '/venv/bin/python',
+        '/repo/launch.py',
+        '--config=/repo/configs/cifar10.py:resnet20',
+        '--workdir=/runs/cifar10/resnet20-A',
+        '--config.schedule.boundaries=(2, 3)',
+    ]
+]
 
 
-@pytest.mark.parametrize('text, seconds', [('90', 5400), ('5:30', 330), ('1:30:00', 5400), ('2-12', 216000),
-                                           ('1-00:30', 88200), ('1-00:00:10', 86410)])
+@pytest.mark.parametrize(
+    'text, seconds',
+    [('90', 5400), ('5:30', 330), ('1:30:00', 5400), ('2-12', 216000), ('1-00:30', 88200), ('1-00:00:10', 86410)],
+)
 def test_slurm_times(text, seconds):
   assert slurm.time_seconds(text) == seconds
 
 
-@pytest.mark.parametrize('resources, message', [
-    (slurm.Resources(time='1:00:00x'), "--slurm_time='1:00:00x' is not a SLURM time"),
-    (slurm.Resources(time='3', signal_seconds=180), '--slurm_signal_seconds=180 leaves no time to train within'),
-    (slurm.Resources(mem='64 GB'), "--slurm_mem='64 GB' is not a SLURM memory size"),
-    (slurm.Resources(partition='gpu a100'), "--slurm_partition='gpu a100' holds a space"),
-    (slurm.Resources(option=('exclusive',)), "--slurm_option='exclusive' is not an sbatch option"),
-    (slurm.Resources(option=('--time=1',)), '--slurm_option=--time=1 sets what the sweep writes itself: use '
-                                              '--slurm_time'),
-    (slurm.Resources(option=('--array=0-5',)), '--slurm_option=--array=0-5 sets what the sweep writes itself: it is '
-                                                'how each task finishes by itself')])
+@pytest.mark.parametrize(
+    'resources, message',
+    [
+        (slurm.Resources(time='1:00:00x'), "--slurm_time='1:00:00x' is not a SLURM time"),
+        (slurm.Resources(time='3', signal_seconds=180), '--slurm_signal_seconds=180 leaves no time to train within'),
+        (slurm.Resources(mem='64 GB'), "--slurm_mem='64 GB' is not a SLURM memory size"),
+        (slurm.Resources(partition='gpu a100'), "--slurm_partition='gpu a100' holds a space"),
+        (slurm.Resources(option=('exclusive',)), "--slurm_option='exclusive' is not an sbatch option"),
+        (
+            slurm.Resources(option=('--time=1',)),
+            '--slurm_option=--time=1 sets what the sweep writes itself: use --slurm_time',
+        ),
+        (
+            slurm.Resources(option=('--array=0-5',)),
+            '--slurm_option=--array=0-5 sets what the sweep writes itself: it is how each task finishes by itself',
+        ),
+    ],
+)
 def test_bad_resources_are_refused_naming_the_flag(resources, message):
   """Each names the field it refuses, which the sweeps' command line names as its flag."""
   with pytest.raises(ConfigError) as refused:
@@ -48,13 +66,27 @@ def directives(resources) -> list[str]:
 
 def test_one_process_per_gpu_and_only_the_directives_given():
   gpus = directives(slurm.Resources(nodes=2, gpus=8, cpus=6, mem='500G', account='lab', option=('--exclusive',)))
-  assert gpus == ['--job-name=sweep_cifar10', '--array=0-0', '--nodes=2', '--ntasks-per-node=8', '--gpus-per-node=8',
-                  '--cpus-per-task=6', '--time=24:00:00', '--signal=B:USR1@180', '--requeue', '--open-mode=append',
-                  '--account=lab', '--mem=500G', '--exclusive', '--output=/runs/slurm/sweep_cifar10-%A_%a.out']
+  assert gpus == [
+      '--job-name=sweep_cifar10',
+      '--array=0-0',
+      '--nodes=2',
+      '--ntasks-per-node=8',
+      '--gpus-per-node=8',
+      '--cpus-per-task=6',
+      '--time=24:00:00',
+      '--signal=B:USR1@180',
+      '--requeue',
+      '--open-mode=append',
+      '--account=lab',
+      '--mem=500G',
+      '--exclusive',
+      '--output=/runs/slurm/sweep_cifar10-%A_%a.out',
+  ]
   cpu = directives(slurm.Resources(gpus=0, cpus=2, partition='cpu', qos='low', constraint='x'))
   assert '--ntasks-per-node=1' in cpu and not [d for d in cpu if 'gpu' in d]
-  assert ['--partition=cpu', '--qos=low', '--constraint=x'] == [d for d in cpu if d.split('=')[0] in
-                                                                 ('--partition', '--qos', '--constraint')]
+  assert ['--partition=cpu', '--qos=low', '--constraint=x'] == [
+      d for d in cpu if d.split('=')[0] in ('--partition', '--qos', '--constraint')
+  ]
 
 
 @pytest.mark.skipif(shutil.which('shellcheck') is None, reason='shellcheck is not installed (.ci/slurm installs it)')
@@ -95,6 +127,7 @@ def test_gpus_granted_but_unused_are_named():
 
 def test_imagenet_decodes_with_the_cpus_slurm_granted(monkeypatch):
   from configs import common, imagenet
+
   monkeypatch.setenv('SLURM_CPUS_PER_TASK', '1')
   assert common.usable_cpus() == 1 and imagenet.get_config('resnet50').dataset.workers == 1
   monkeypatch.delenv('SLURM_CPUS_PER_TASK')

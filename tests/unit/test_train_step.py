@@ -1,5 +1,6 @@
 """train_step.py alone, on a synthetic batch: one step is SGD with momentum and L2 weight decay at the schedule's
 learning rate, the BatchNorm statistics move, and the running metrics are the batch's loss and accuracy."""
+
 import functools
 
 import jax
@@ -22,16 +23,19 @@ def setup():
   tx = create_optimizer(config, schedule)
   images = jax.random.normal(jax.random.key(1), (8, 32, 32, 3))
   batch = {'image': images, 'label': jnp.arange(8) % 10}
-  step = jax.jit(functools.partial(train_step, model=model, tx=tx, config=config,
-                                   make_batch=lambda inputs, step, seed: inputs))
+  step = jax.jit(
+      functools.partial(train_step, model=model, tx=tx, config=config, make_batch=lambda inputs, step, seed: inputs)
+  )
   return config, model, schedule, create_train_state(model, tx, 32, seed=0), batch, step
 
 
 def gradient(model, state, batch, smoothing):
   def loss(params):
-    logits, _ = model.apply({'params': params, 'batch_stats': state.batch_stats}, batch['image'], train=True,
-                            mutable=['batch_stats'])
+    logits, _ = model.apply(
+        {'params': params, 'batch_stats': state.batch_stats}, batch['image'], train=True, mutable=['batch_stats']
+    )
     return cross_entropy(logits, batch['label'], smoothing).mean()
+
   return jax.value_and_grad(loss)(state.params)
 
 

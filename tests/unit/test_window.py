@@ -1,5 +1,6 @@
 """Device windows (tools/window.py): the plan of a budget, and pieces stopped at the deadline with their progress
 saved."""
+
 import sys
 
 from resnet_jax.tools import window
@@ -10,21 +11,32 @@ def unit(name, seconds, done=False, resumable=True, command=('true',), log='/dev
 
 
 def test_the_plan_runs_what_fits_and_a_piece_of_what_never_can():
-  units = [unit('recorded', 100, done=True), unit('benchmark', 200, resumable=False), unit('small', 100),
-           unit('huge', 5000), unit('next', 300), unit('tiny', 50)]
+  units = [
+      unit('recorded', 100, done=True),
+      unit('benchmark', 200, resumable=False),
+      unit('small', 100),
+      unit('huge', 5000),
+      unit('next', 300),
+      unit('tiny', 50),
+  ]
   assert [(u.name, d) for u, d in window.plan(units, 480)] == [
-      ('recorded', 'recorded'), ('benchmark', 'whole'), ('small', 'whole'), ('huge', 'piece'), ('next', 'later'),
-      ('tiny', 'later')]
+      ('recorded', 'recorded'),
+      ('benchmark', 'whole'),
+      ('small', 'whole'),
+      ('huge', 'piece'),
+      ('next', 'later'),
+      ('tiny', 'later'),
+  ]
   # Too little left for a piece: the huge run waits for the next window; what fits still runs.
   assert [d for _, d in window.plan(units[1:], 350)] == ['whole', 'whole', 'later', 'later', 'whole']
 
 
-SIGTERM_SAVES = '''
+SIGTERM_SAVES = """
 import signal, sys, time
 signal.signal(signal.SIGTERM, lambda *_: (open(sys.argv[1], 'w').write('saved'), sys.exit(0)))
 print('training', flush=True)
 time.sleep(60)
-'''
+"""
 
 
 def test_a_piece_is_stopped_at_the_deadline_and_saves(tmp_path):

@@ -1,4 +1,5 @@
 """workdir.py: what a resumed run may change, a workdir's owner, its lock, and what a run records of its network."""
+
 import json
 import os
 import subprocess
@@ -48,16 +49,22 @@ def test_a_workdir_keeps_its_network_replicas_and_settings(tmp_path):
   workdir.check_owner(str(tmp_path), config)
   other = tiny_config('/data', tmp_path / 'cache')
   other.model.depth = 14
-  with pytest.raises(ConfigError, match='holds checkpoints of resnet8-A, not of resnet14-A .*: train this network '
-                                        'into another workdir.$'):
+  with pytest.raises(
+      ConfigError,
+      match='holds checkpoints of resnet8-A, not of resnet14-A .*: train this network into another workdir.$',
+  ):
     workdir.check_owner(str(tmp_path), other)
-  with pytest.raises(ConfigError, match='holds checkpoints of 1 replicas, not 3: set num_replicas=1, or use another '
-                                        'workdir.$'):
+  with pytest.raises(
+      ConfigError, match='holds checkpoints of 1 replicas, not 3: set num_replicas=1, or use another workdir.$'
+  ):
     workdir.check_owner(str(tmp_path), tiny_config('/data', tmp_path / 'cache', num_replicas=3))
   zero_init = tiny_config('/data', tmp_path / 'cache')
   zero_init.model.zero_init_residual = True  # The same name, resnet8-A: the field is named.
-  with pytest.raises(ConfigError, match='trained with model.zero_init_residual=false, not true: resume it with '
-                                        'model.zero_init_residual=false, or train into another workdir.$'):
+  with pytest.raises(
+      ConfigError,
+      match='trained with model.zero_init_residual=false, not true: resume it with '
+      'model.zero_init_residual=false, or train into another workdir.$',
+  ):
     workdir.check_owner(str(tmp_path), zero_init)
   with pytest.raises(ConfigError, match=r'resume it with schedule.boundaries=\(32000,48000\), or'):  # As printed.
     workdir.check_owner(str(tmp_path), tiny_config('/data', tmp_path / 'cache', schedule={'boundaries': (2, 3)}))
@@ -75,10 +82,18 @@ def test_one_training_process_per_workdir(tmp_path):
 
 def test_a_killed_trainers_lock_does_not_block(tmp_path):
   os.makedirs(tmp_path / 'w')
-  holder = subprocess.Popen([sys.executable, '-c', 'import fcntl, sys, time; f = open(sys.argv[1], "a+"); '
-                             'fcntl.flock(f, fcntl.LOCK_EX); f.write("process 1 on elsewhere"); f.flush(); '
-                             'print("locked", flush=True); time.sleep(600)', str(tmp_path / 'w' / '.lock')],
-                            stdout=subprocess.PIPE, text=True)
+  holder = subprocess.Popen(
+      [
+          sys.executable,
+          '-c',
+          'import fcntl, sys, time; f = open(sys.argv[1], "a+"); '
+          'fcntl.flock(f, fcntl.LOCK_EX); f.write("process 1 on elsewhere"); f.flush(); '
+          'print("locked", flush=True); time.sleep(600)',
+          str(tmp_path / 'w' / '.lock'),
+      ],
+      stdout=subprocess.PIPE,
+      text=True,
+  )
   assert holder.stdout.readline().strip() == 'locked'
   with pytest.raises(ConfigError, match='is being trained by process 1 on elsewhere'):
     workdir.lock(str(tmp_path / 'w'))
@@ -99,5 +114,9 @@ def test_a_run_records_its_network(tmp_path):
   config = get_config('cifar10:resnet20')
   assert workdir.read_model(str(tmp_path)) is None  # Trained before model.json: none recorded.
   workdir.write_model(str(tmp_path), summary(config))
-  assert workdir.read_model(str(tmp_path)) == {'name': 'resnet20-A', 'params': 269_722,
-                                               'macs': summary(config)['macs'], 'image_size': 32}
+  assert workdir.read_model(str(tmp_path)) == {
+      'name': 'resnet20-A',
+      'params': 269_722,
+      'macs': summary(config)['macs'],
+      'image_size': 32,
+  }

@@ -1,4 +1,5 @@
 """writers.py: metrics.jsonl and TensorBoard events, written without TensorFlow and read by TensorBoard itself."""
+
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from resnet_jax.progress import final_line
 from resnet_jax.writers import MetricsWriter, read_rows
 from tests.helpers import ROOT
 
-WRITE = '''
+WRITE = """
 import sys
 from resnet_jax.writers import MetricsWriter
 writer = MetricsWriter(sys.argv[1], 0)
@@ -21,7 +22,7 @@ writer.write(2, 'test', {'loss': 2.0, 'top1_error': 70.0, 'protocol': 'ten_crop'
 writer.write(2, 'test', {'loss': 1.5}, replica=1)
 writer.close()
 print('tensorflow' in sys.modules)
-'''
+"""
 
 
 def scalars(logdir) -> dict[str, list[tuple[int, float]]]:
@@ -32,20 +33,31 @@ def scalars(logdir) -> dict[str, list[tuple[int, float]]]:
   reader, request = data_provider.MultiplexerDataProvider(multiplexer, str(logdir)), context.RequestContext()
   found = {}
   for run, tags in reader.list_scalars(request, experiment_id='', plugin_name='scalars').items():
-    read = reader.read_scalars(request, experiment_id='', plugin_name='scalars', downsample=100,
-                               run_tag_filter=provider.RunTagFilter(runs=[run], tags=list(tags)))
+    read = reader.read_scalars(
+        request,
+        experiment_id='',
+        plugin_name='scalars',
+        downsample=100,
+        run_tag_filter=provider.RunTagFilter(runs=[run], tags=list(tags)),
+    )
     for tag, points in read[run].items():
       found[tag] = [(point.step, pytest.approx(point.value)) for point in points]
   return found
 
 
 def test_tensorboard_events_need_no_tensorflow_and_open_in_tensorboard(tmp_path):
-  written = subprocess.run([sys.executable, '-c', WRITE, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
-                           check=True)
+  written = subprocess.run(
+      [sys.executable, '-c', WRITE, str(tmp_path)], cwd=ROOT, capture_output=True, text=True, check=True
+  )
   assert written.stdout.strip() == 'False'  # Writing imported no TensorFlow.
   assert scalars(tmp_path / 'tensorboard') == {
-      'train/loss': [(1, 2.5)], 'train/top1_error': [(1, 80.0)], 'train/learning_rate': [(1, 0.1)],
-      'test/loss': [(2, 2.0)], 'test/top1_error': [(2, 70.0)], 'test/replica1/loss': [(2, 1.5)]}
+      'train/loss': [(1, 2.5)],
+      'train/top1_error': [(1, 80.0)],
+      'train/learning_rate': [(1, 0.1)],
+      'test/loss': [(2, 2.0)],
+      'test/top1_error': [(2, 70.0)],
+      'test/replica1/loss': [(2, 1.5)],
+  }
   assert [row['split'] for row in read_rows(tmp_path)] == ['train', 'test', 'test']
 
 
