@@ -8,6 +8,8 @@ config of --workdir=DIR alone read DIR's config.json.
 Progress and results go to stdout; the libraries' logs to DIR/train.log (--alsologtostderr: on stderr too).
 """
 
+from resnet_jax.runtime import startup  # noqa: F401 -- first: a signal while the program starts is one line.
+
 import json
 
 import ml_collections
@@ -25,8 +27,8 @@ flags.DEFINE_enum(
 )
 flags.DEFINE_bool('multihost', False, 'Call jax.distributed.initialize() (automatic on SLURM and Cloud TPU).')
 flags.DEFINE_string('coordinator_address', None, 'host:port of process 0, for a hand-made multi-process run.')
-flags.DEFINE_integer('num_processes', None, 'Number of processes, with --coordinator_address.')
-flags.DEFINE_integer('process_id', None, 'This process, 0..num_processes-1, with --coordinator_address.')
+flags.DEFINE_integer('num_processes', None, 'Number of processes, with --coordinator_address.', lower_bound=1)
+flags.DEFINE_integer('process_id', None, 'This process, 0..num_processes-1, with --coordinator_address.', lower_bound=0)
 FLAGS = flags.FLAGS
 
 

@@ -14,8 +14,10 @@ import math
 import configs
 from configs.common import ConfigError, Setting
 
+SOURCES = {'cifar10': ('download', 'folder', 'tfds'), 'imagenet2012': ('folder', 'tfds')}  # dataset.source
 # key -> the values it may take.
 CHOICES = {
+    'dataset.name': tuple(SOURCES),
     'model.family': ('cifar', 'imagenet'),
     'model.shortcut': ('A', 'B', 'C', 'none'),
     'model.bottleneck_stride': ('1x1', '3x3'),
@@ -31,9 +33,10 @@ CHOICES = {
     'schedule.unit': ('steps', 'epochs'),
     'schedule.warmup': ('constant', 'linear'),
 }
-SOURCES = {'cifar10': ('download', 'folder', 'tfds'), 'imagenet2012': ('folder', 'tfds')}  # dataset.source
 # key -> (lowest, highest): numbers that must be finite and lie in [lowest, highest]; None: unbounded.
+SEED_LIMIT = 2**31 - 1  # A seed is a 32-bit signed integer on the devices.
 RANGES = {
+    'seed': (0, SEED_LIMIT),
     'batch_size': (1, None),
     'num_replicas': (1, None),
     'eval_batch_size': (1, None),
@@ -117,6 +120,13 @@ def check(config, devices: int | None = None) -> None:
   for key, allowed in choices.items():
     if key in flat and flat[key] not in allowed:
       raise ConfigError(f'{key} must be one of {", ".join(allowed)}, not {flat[key]!r}: set ', Setting(key), '.')
+  if flat['seed'] + flat['num_replicas'] - 1 > SEED_LIMIT:
+    raise ConfigError(
+        f"seed={flat['seed']} leaves no room for the seeds of {flat['num_replicas']} replicas (seed .. seed + "
+        f'{flat["num_replicas"] - 1}, at most {SEED_LIMIT}): set ',
+        Setting('seed', 0),
+        ', say.',
+    )
   if flat['optimizer.label_smoothing'] >= 1:
     raise ConfigError(
         'optimizer.label_smoothing must be below 1 (at 1 every target is uniform and holds no label): set ',
@@ -208,6 +218,12 @@ def apply_overrides(config, overrides):
       old = node[field]
     except (KeyError, AttributeError, TypeError):
       raise _unknown(config, key) from None
+    if hasattr(old, 'to_dict'):
+      raise ConfigError(
+          f'{key} is a section of the config, not a field: set its fields, e.g. ',
+          Setting(f'{key}.{next(iter(old))}'),
+          '.',
+      )
     node[field] = parse(key, text, old)
   return config
 
@@ -219,8 +235,21 @@ def _unknown(config, key: str) -> ConfigError:
   parent, _, field = key.rpartition('.')
   if parent and parent not in sections:
     return ConfigError(f'The config has no section {parent!r} (it has {", ".join(sorted(filter(None, sections)))}).')
-  near = [k for k in keys if k.rpartition('.')[2] == field] or difflib.get_close_matches(key, keys, 1, 0.85)
+  near = [k for k in keys if k.rpartition('.')[2] == field] or [
+      f'{parent}.{s}'.lstrip('.') for s in _near(field, [k.rpartition('.')[2] for k in keys if k.startswith(parent)])
+  ]
   return ConfigError(f'The config has no field {key!r}.', *((' Did you mean ', Setting(near[0]), '?') if near else ()))
+
+
+def _near(word: str, names: list[str]) -> list[str]:
+  """The one of `names` that `word` most likely means: one it begins, a near spelling of it, or of its beginning
+  (widht: width_multiplier)."""
+  beginnings = {name[: len(word)]: name for name in reversed(names)}
+  return (
+      [name for name in names if name.startswith(word)][:1]
+      or difflib.get_close_matches(word, names, 1, 0.6)
+      or [beginnings[b] for b in difflib.get_close_matches(word, beginnings, 1, 0.75)]
+  )
 
 
 def parse(key: str, text: str, like):

@@ -27,7 +27,10 @@ Generated JPEGs of ImageNet's typical size (about 400x350, about 110 KB). For ea
 thread (= per core) and on a pool of --threads threads; the median of --repeats passes over the images.
 """
 
+from resnet_jax.runtime import startup  # noqa: F401 -- first: a signal while the program starts is one line.
+
 import json
+import math
 import os
 import platform
 
@@ -55,9 +58,12 @@ flags.DEFINE_list(
 )
 flags.register_validator(
     'nets',
-    lambda nets: bool(nets) and all(n.partition(':')[0] in DATASETS and n.partition(':')[2] for n in nets),
-    f'--nets takes DATASET:VARIANT of each net, one or more, DATASET one of '
-    f'{", ".join(DATASETS)}, e.g. --nets=cifar10:resnet20,imagenet:resnet50.',
+    lambda nets: bool(nets)
+    and len(set(nets)) == len(nets)
+    and all(n.partition(':')[0] in DATASETS and n.partition(':')[2] for n in nets),
+    f'--nets takes DATASET:VARIANT of each net, one or more, distinct, DATASET one of {", ".join(DATASETS)}, e.g. '
+    '--nets=cifar10:resnet20,imagenet:resnet50 (a network, without a recipe such as ",modern": the step is timed on '
+    'synthetic data).',
 )
 flags.DEFINE_list(
     'batch', [], 'Global batch per net (one value for all, or one per net); default 128 for CIFAR, 256 for ImageNet.'
@@ -80,21 +86,21 @@ def _check_batch(values: dict) -> bool:
 
 
 flags.register_multi_flags_validator(['batch', 'nets', 'bench'], _check_batch)
-flags.DEFINE_list('dtypes', [], 'Compute dtypes: float32, bfloat16; default bfloat16 on GPU, float32 on CPU.')
 
 
-def _choice_list(name: str, key: str) -> None:
-  """A list flag of the choices of config key `key` (auto first), each value timed in the same run; default: auto
-  alone."""
-  choices = CHOICES[key]
-  flags.DEFINE_list(name, ['auto'], f'{key} of the JAX nets: {", ".join(choices)}; each is timed.')
+def _choice_list(name: str, key: str, auto: str = '') -> None:
+  """A list flag of distinct choices of config key `key` and 'auto' (`auto` says what it is where the key has no
+  such choice), each value timed in the same run; default: auto alone."""
+  choices = tuple(dict.fromkeys(('auto', *CHOICES[key])))
+  flags.DEFINE_list(name, ['auto'], f'{key} of the JAX nets: {", ".join(choices)}{auto}; each is timed.')
   flags.register_validator(
       name,
-      lambda values: bool(values) and set(values) <= set(choices),
-      f'--{name} takes {", ".join(choices)}, separated by commas.',
+      lambda values: bool(values) and set(values) <= set(choices) and len(set(values)) == len(values),
+      f'--{name} takes one or more of {", ".join(choices)}, distinct, separated by commas.',
   )
 
 
+_choice_list('dtypes', 'model.dtype', ' (auto: bfloat16 on GPU, float32 on CPU)')
 _choice_list('replica_axes', 'compute.replica_axis')
 _choice_list('block_loop', 'compute.block_loop')
 _choice_list('conv_gradients', 'compute.conv_gradients')
@@ -115,7 +121,10 @@ flags.DEFINE_bool(
 )
 flags.DEFINE_bool('torch', True, 'Also time the nets in PyTorch, where torch is importable.')
 flags.DEFINE_bool('torch_compile', True, 'Include torch.compile among the PyTorch variants.')
-flags.DEFINE_float('peak_tflops', 0.0, "One device's peak for FLOP utilisation; 0: measure it with a matrix product.")
+flags.DEFINE_float(
+    'peak_tflops', 0.0, "One device's peak for FLOP utilisation; 0: measure it with a matrix product.", lower_bound=0
+)
+flags.register_validator('peak_tflops', math.isfinite, '--peak_tflops must be a finite number of TFLOP/s')
 flags.DEFINE_integer(
     'host_devices', 0, 'CPU: split the host into this many XLA devices (0: leave XLA_FLAGS).', lower_bound=0
 )
@@ -203,7 +212,7 @@ def step() -> dict:
 
   platform_name = jax.default_backend()
   gpu = platform_name == 'gpu'
-  dtypes = FLAGS.dtypes or ['bfloat16' if gpu else 'float32']
+  dtypes = [('bfloat16' if gpu else 'float32') if dtype == 'auto' else dtype for dtype in FLAGS.dtypes]
   # The peak of all devices together; a CPU's host devices share its cores, which one product already uses.
   peak = FLAGS.peak_tflops * 1e12 or benchmarking.matmul_flops_per_second(
       8192 if gpu else 1024, jnp.bfloat16 if 'bfloat16' in dtypes and gpu else jnp.float32

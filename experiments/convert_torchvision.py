@@ -9,6 +9,8 @@ the flags if it does not. The checkpoint is step 0 of a TrainState, with fresh o
 reading the file) and nothing else of it.
 """
 
+from resnet_jax.runtime import startup  # noqa: F401 -- first: a signal while the program starts is one line.
+
 import shlex
 
 from absl import flags

@@ -7,6 +7,8 @@ Runs plainD and resnetD-A for each depth D (CIFAR: 20, 32, 44, 56, 110; ImageNet
 finished ones, and writes the table(s), CSV and error curves to --out (default ROOT/report).
 """
 
+from resnet_jax.runtime import startup  # noqa: F401 -- first: a signal while the program starts is one line.
+
 from absl import flags
 
 from resnet_jax.reproduce import reporting

@@ -21,6 +21,8 @@ Estimates come from each run's own measured images/s once it has logged, else fr
 numbers of docs/results.md (ResNet-20: 30,089 images/s; ResNet-56: ~12,800); --dry_run prints the plan alone.
 """
 
+from resnet_jax.runtime import startup  # noqa: F401 -- first: a signal while the program starts is one line.
+
 import math
 import os
 import sys
@@ -201,7 +203,9 @@ def main():
     sys.exit(1)
 
 
-PROGRAM = cli.Program(main, sweep_cli.dialect, sweep_cli.USES)
+PROGRAM = cli.Program(
+    main, sweep_cli.dialect, ('root', 'set', 'replicas', 'depths', 'steps', 'python', *jpeg_flags.USES)
+)
 
 if __name__ == '__main__':
   PROGRAM.run()

@@ -6,6 +6,8 @@ gradient by path length. Nothing recompiles per configuration.
         --out=workdirs/paper/report [--draws=5 --path_samples=20]
 """
 
+from resnet_jax.runtime import startup  # noqa: F401 -- first: a signal while the program starts is one line.
+
 import os
 
 import numpy as np
@@ -26,7 +28,7 @@ flags.DEFINE_bool('include_downsampling', False, 'Let random deletions pick shap
 flags.DEFINE_integer(
     'path_samples', 20, 'Gradient measurements (training batches) per path length; 0: no paths.', lower_bound=0
 )
-flags.DEFINE_integer('seed', 0, 'Seed of the random blocks, swaps and routes.')
+flags.DEFINE_integer('seed', 0, 'Seed of the random blocks, swaps and routes.', lower_bound=0)
 FLAGS = flags.FLAGS
 
 

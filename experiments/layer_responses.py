@@ -5,6 +5,8 @@ trained plain nets and ResNets.
         --out=workdirs/paper/report
 """
 
+from resnet_jax.runtime import startup  # noqa: F401 -- first: a signal while the program starts is one line.
+
 import os
 
 import numpy as np

@@ -3,6 +3,8 @@
 python experiments/model_table.py
 """
 
+from resnet_jax.runtime import startup  # noqa: F401 -- first: a signal while the program starts is one line.
+
 import configs
 from resnet_jax.models import summary
 from resnet_jax.runtime import cli

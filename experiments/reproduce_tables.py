@@ -7,6 +7,8 @@ net trained on it (with --jpeg_offset: its error on 846 original-pixel test imag
 Fig. 4 (ImageNet depth) and Table 3 (ImageNet shortcuts), for whichever of their runs exist, and prints the tables.
 """
 
+from resnet_jax.runtime import startup  # noqa: F401 -- first: a signal while the program starts is one line.
+
 import os
 
 from absl import flags
@@ -49,7 +51,7 @@ def main():
         print(f.read())
 
 
-PROGRAM = cli.Program(main, uses=('root', 'out'))
+PROGRAM = cli.Program(main, uses=('root', 'out', *jpeg_flags.USES))
 
 if __name__ == '__main__':
   PROGRAM.run()

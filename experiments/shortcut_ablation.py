@@ -9,6 +9,8 @@ Skips finished runs and writes the table, CSV and error curves to --out (default
 CIFAR 20,56 or ImageNet 34 (Table 3, beside plain-34).
 """
 
+from resnet_jax.runtime import startup  # noqa: F401 -- first: a signal while the program starts is one line.
+
 import os
 
 from absl import flags

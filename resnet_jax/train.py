@@ -4,6 +4,7 @@ checkpoints and a clean stop on a signal. Its lines (progress, ETA, evaluations)
 
 import logging
 import os
+import shutil
 import time
 
 import jax
@@ -32,13 +33,14 @@ class Run:
 
   def __init__(self, config, workdir: str, mesh=None):
     self.config, self.workdir, self.mesh = config, workdir, mesh or parallel.make_mesh()
+    new = not os.path.exists(workdir)
     self.model = create_model(config)  # A depth of no network is the first mistake to name.
     schema.check(config, self.mesh.devices.size)
     self.schedule = learning_rate_schedule(config)
     self.tx = create_optimizer(config, self.schedule)
     memory.check_fits(config, self.model, self.mesh, abstract_state(self.model, self.tx, config))
     if jax.process_index() == 0:
-      workdirs.check_writable(workdir)
+      workdirs.check_trainable(workdir)
     workdirs.check_owner(workdir, config)
     if (saved := workdirs.step_dirs(workdir)) and saved[-1] > config.total_steps:
       raise ConfigError(
@@ -64,8 +66,10 @@ class Run:
       workdirs.write_config(workdir, config)
       if workdirs.read_model(workdir) is None:
         workdirs.write_model(workdir, summary(config))
-    except BaseException:
+    except BaseException:  # Refused, failed or stopped while being built: a workdir made for it is removed.
       self.close()
+      if new and jax.process_index() == 0:
+        shutil.rmtree(workdir, ignore_errors=True)
       raise
 
   @property

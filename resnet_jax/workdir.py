@@ -7,6 +7,7 @@ than RESUMABLE, is refused. Training holds its lock (workdir/.lock, released by 
 ends). Reading a workdir (evaluation, the studies, the report) changes nothing in it.
 """
 
+import errno
 import fcntl
 import json
 import logging
@@ -97,6 +98,8 @@ def read_config(workdir: str) -> dict:
 def read_configs(workdir: str, overrides=()) -> tuple[ml_collections.ConfigDict, ml_collections.ConfigDict]:
   """(as trained, as read) from one read of workdir/config.json: the config as saved, and with `overrides`
   ('KEY=VALUE' of READ_OVERRIDABLE keys that it has) applied."""
+  if isinstance(overrides, str):
+    raise TypeError(f'overrides is a sequence of KEY=VALUE strings, not one string: ({overrides!r},)')
   saved = read_config(workdir)
   held = schema.flatten(saved)
   settable = [key for key in READ_OVERRIDABLE if key in held]
@@ -184,9 +187,33 @@ def check_writable(path: str, named=None) -> None:
   try:
     os.rmdir(tempfile.mkdtemp(dir=existing))
   except OSError as e:
-    raise ConfigError(
-        named, f' cannot be written ({existing}: {e.strerror or e}): name a writable directory.'
-    ) from None
+    why = 'it takes no new folders' if e.errno == errno.ENOENT else e.strerror or e
+    raise ConfigError(named, f' cannot be written ({existing}: {why}): name a writable directory.') from None
+
+
+def check_trainable(workdir: str) -> None:
+  """Refuses a workdir where training could not write all it writes there: itself (check_writable), a folder in it
+  (checkpoints/, tensorboard/, a checkpoint's own), or a file it appends to, which must be a file that can be
+  written. Reads, writes nothing."""
+  check_writable(workdir)
+  if not os.path.isdir(workdir):
+    return
+  appended = [name for name in os.listdir(workdir) if name in ('metrics.jsonl', '.lock') or name.endswith('.log')]
+  for path in [os.path.join(workdir, name) for name in appended]:
+    if os.path.isdir(path):
+      raise ConfigError(f'{path} is a directory where training writes a file: move it aside.')
+    if not os.access(path, os.W_OK):
+      _unwritable(path)
+  for folder, subfolders, _ in os.walk(workdir):
+    for path in [os.path.join(folder, name) for name in subfolders]:
+      if not os.access(path, os.W_OK | os.X_OK):
+        _unwritable(path)
+
+
+def _unwritable(path: str):
+  raise ConfigError(
+      f'{path} cannot be written: make it writable (chmod u+w), or train into another ', Argument('workdir'), '.'
+  )
 
 
 class WorkdirLock:

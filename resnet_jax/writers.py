@@ -14,7 +14,7 @@ import jax
 from absl import logging as absl_logging
 
 from resnet_jax import replicas
-from resnet_jax.errors import WriteError
+from resnet_jax.errors import ConfigError, WriteError
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,8 @@ class MetricsWriter:
   SPLIT/replicaK/METRIC); a resumed run first drops the rows after its step (it writes them again, identically). An
   evaluation of a trained workdir (evaluation=True) keeps them and writes its rows, marked "mode": "eval" (and
   with `marks`), to metrics.jsonl alone, adding no TensorBoard file; where metrics.jsonl cannot be written (a
-  read-only copy) it says so once and writes nothing."""
+  read-only copy) it says so once and writes nothing. Either first moves damaged lines (a row cut short by a kill
+  or a full disk) to metrics.jsonl.damaged, so that what it appends to is whole rows."""
 
   def __init__(self, workdir: str, resume_step: int, evaluation: bool = False, marks: dict | None = None):
     self.enabled = jax.process_index() == 0
@@ -34,21 +35,30 @@ class MetricsWriter:
     self.path = os.path.join(workdir, 'metrics.jsonl')
     if evaluation:
       try:
+        self._keep_rows(lambda row: True)
         self.file = open(self.path, 'a')
       except OSError as e:
         log.warning('%s cannot be written (%s): the results are shown, not recorded.', self.path, e.strerror or e)
       return
-    self._drop_rows_after(resume_step)
+    self._keep_rows(lambda row: row['step'] <= resume_step)
     self.file = open(self.path, 'a')
     self.tensorboard = EventWriter(os.path.join(workdir, 'tensorboard'), resume_step)
 
-  def _drop_rows_after(self, step: int) -> None:
+  def _keep_rows(self, keep) -> None:
+    """Leaves in metrics.jsonl the rows that `keep`, moving its damaged lines to metrics.jsonl.damaged."""
     if not os.path.exists(self.path):
       return
-    with open(self.path) as f:
-      rows = [line for line in f if line.strip() and json.loads(line)['step'] <= step]
-    with open(self.path, 'w') as f:
-      f.writelines(rows)
+    rows, damaged = _lines_and_rows(self.path)
+    kept = [line for line, row in rows if keep(row)]
+    if len(kept) == len(rows) and not damaged:
+      return
+    if damaged:
+      with open(self.path + '.damaged', 'a') as f:
+        f.writelines(line if line.endswith('\n') else line + '\n' for _, line, _ in damaged)
+      log.warning('%s: moved %s to %s.damaged.', self.path, _damage_text(damaged), self.path)
+    with open(self.path + '.tmp', 'w') as f:
+      f.writelines(kept)
+    os.replace(self.path + '.tmp', self.path)
 
   def write(self, step: int, split: str, scalars: dict, replica: int | None = None) -> None:
     """One row; `replica` names the net of a run of several (config.num_replicas), None for a run of one."""
@@ -139,13 +149,61 @@ def _finite(value) -> float | None:
   return value if math.isfinite(value) else None
 
 
+METRICS = ('loss', 'top1_error', 'top5_error')  # What a row's numbers may be named (also learning_rate, ...).
+
+
+def _number(value) -> bool:
+  return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def _row_error(line: str) -> str | None:
+  """Why a line of metrics.jsonl is not a row, or None: a JSON object with an integer step, a split, and numbers
+  (or null) for its metrics."""
+  try:
+    row = json.loads(line)
+  except ValueError as e:
+    return f'not JSON ({e})'
+  if not isinstance(row, dict) or type(row.get('step')) is not int:
+    return 'not a row with an integer "step"'
+  if not isinstance(row.get('split'), str):
+    return 'a row without a "split"'
+  if bad := [key for key in METRICS if key in row and not _number(row[key])]:
+    return f'a row whose {bad[0]} is not a number'
+  return None
+
+
+def _lines_and_rows(path: str) -> tuple[list[tuple[str, dict]], list[tuple[int, str, str]]]:
+  """([(line, row)] of the rows of the metrics.jsonl at path, [(number, line, why)] of its damaged lines: a row cut
+  short by a kill or a full disk, or a line that is no row)."""
+  with open(path) as f:
+    lines = f.readlines()
+  rows, damaged = [], []
+  for number, line in enumerate(lines, 1):
+    if not line.strip():
+      continue
+    if error := _row_error(line):
+      damaged.append((number, line, error))
+    else:
+      rows.append((line if line.endswith('\n') else line + '\n', json.loads(line)))
+  return rows, damaged
+
+
+def _damage_text(damaged) -> str:
+  number, _, why = damaged[0]
+  return f'{len(damaged)} damaged line{"s" if len(damaged) > 1 else ""} (line {number}: {why})'
+
+
 def read_rows(workdir: str) -> list[dict]:
   """The rows of workdir/metrics.jsonl; none where it does not exist."""
   path = os.path.join(workdir, 'metrics.jsonl')
   if not os.path.exists(path):
     return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+  if os.path.isdir(path):
+    raise ConfigError(f'{path} is a directory, not the metrics file: move it aside.')
+  rows, damaged = _lines_and_rows(path)
+  if damaged:
+    log.warning('%s: left out %s.', path, _damage_text(damaged))
+  return [row for _, row in rows]
 
 
 def evaluations(workdir: str) -> dict[str, list[dict]]:

@@ -44,6 +44,12 @@ def tiny_config(folder, cache_dir, **overrides):
   return config
 
 
+def tiny_data(folder, cache_dir, flag: str = '--config.') -> list[str]:
+  """tiny_config's data and batches on a command line: flag '--config.' (launch.py) or '--set=' (the sweeps)."""
+  settings = ('dataset.source=folder', f'dataset.dir={folder}', f'dataset.cache_dir={cache_dir}', 'batch_size=16')
+  return [f'{flag}{setting}' for setting in (*settings, 'eval_batch_size=40')]
+
+
 def imagenet_tiny_config(folder, cache_dir, **overrides):
   """ResNet-18 at 64x64 on a generated ImageNet-layout folder of 4 classes, a few steps of batch 8."""
   config = get_config('imagenet:resnet18')
@@ -161,3 +167,33 @@ def primitives(jaxpr) -> list:
     for sub in jex.core.jaxprs_in_params(eqn.params):
       found += primitives(getattr(sub, 'jaxpr', sub))
   return found
+
+
+def unprivileged() -> list[str]:
+  """A command prefix under which file permissions hold: as root (CI), setpriv drops the capabilities that let
+  root read and write past them; as anyone else, nothing."""
+  if os.geteuid():
+    return []
+  caps = '-dac_override,-dac_read_search'
+  return ['setpriv', f'--inh-caps={caps}', f'--bounding-set={caps}']
+
+
+@contextlib.contextmanager
+def read_only(path):
+  """`path` read-only while the context lasts: a read-only bind mount as root (who writes past permissions),
+  else its write permission taken away."""
+  path = str(path)
+  if os.geteuid():
+    mode = os.stat(path).st_mode
+    os.chmod(path, mode & ~0o222)
+    try:
+      yield
+    finally:
+      os.chmod(path, mode)
+    return
+  subprocess.run(['mount', '--bind', path, path], check=True, capture_output=True)
+  try:
+    subprocess.run(['mount', '-o', 'remount,ro,bind', path], check=True, capture_output=True)
+    yield
+  finally:
+    subprocess.run(['umount', path], check=True)

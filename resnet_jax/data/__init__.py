@@ -6,6 +6,7 @@ from resnet_jax.data.dataset import Dataset, EvalSplit
 from resnet_jax.errors import ConfigError, Setting
 
 DATASETS = {'cifar10': cifar10.Cifar10, 'imagenet2012': imagenet.Imagenet}
+SPLITS = {'cifar10': cifar10.checked_splits, 'imagenet2012': imagenet.checked_splits}
 
 
 def create_dataset(config, mesh) -> Dataset:
@@ -19,4 +20,10 @@ def create_dataset(config, mesh) -> Dataset:
   return DATASETS[config.dataset.name](config, mesh)
 
 
-__all__ = ['Dataset', 'EvalSplit', 'create_dataset']
+def check_data(config) -> None:
+  """Refuses the data of config.dataset where training on it would refuse it, building nothing for a device: the
+  splits are read as training reads them (an image folder decoded, and cached for the runs that follow)."""
+  SPLITS[config.dataset.name](config)
+
+
+__all__ = ['Dataset', 'EvalSplit', 'check_data', 'create_dataset']

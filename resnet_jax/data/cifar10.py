@@ -164,6 +164,13 @@ def load(config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
   return splits
 
 
+def checked_splits(config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+  """load(config.dataset), refused where its training images cannot make config's batches."""
+  splits = load(config.dataset)
+  check_training_images(config, len(splits['train'][1]))
+  return splits
+
+
 class Cifar10:
   """CIFAR-10 (data/dataset.py's interface): the training set replicated on every device, where each step gathers
   and augments its batch; the held-out splits from the host, as they are (32x32, one view)."""
@@ -172,9 +179,8 @@ class Cifar10:
 
   def __init__(self, config, mesh):
     self.config, self.mesh = config, mesh
-    splits = load(config.dataset)
+    splits = checked_splits(config)
     images, labels = splits.pop('train')
-    check_training_images(config, len(labels))
     self.train = on_device.put(images, labels, mesh)
     self.norm = on_device.normalization(images, config.dataset.normalization)
     self.held_out = splits

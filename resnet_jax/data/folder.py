@@ -13,7 +13,7 @@ import os
 import tarfile
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from resnet_jax.errors import ConfigError, Setting
 from resnet_jax.progress import Progress
@@ -23,18 +23,29 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.gif', '.tif', '.tiff')
 
 
+def _listdir(path: str) -> list[str]:
+  try:
+    return sorted(os.listdir(path))
+  except OSError as e:
+    raise _unreadable(path, e) from None
+
+
+def _unreadable(path: str, error: OSError) -> ConfigError:
+  return ConfigError(f'{path} cannot be read ({error.strerror or error}): make it readable, or remove it.')
+
+
 def _entries(source: str):
   """Yields (split, class name, file name, bytes reader) for every file under source's class folders, and
   (split, class name, None, None) for every class folder, empty or not."""
   if os.path.isdir(source):
-    for split in sorted(os.listdir(source)):
+    for split in _listdir(source):
       if not os.path.isdir(os.path.join(source, split)):
         continue
-      for cls in sorted(os.listdir(os.path.join(source, split))):
+      for cls in _listdir(os.path.join(source, split)):
         folder = os.path.join(source, split, cls)
         if os.path.isdir(folder):
           yield split, cls, None, None
-          for name in sorted(os.listdir(folder)):
+          for name in _listdir(folder):
             path = os.path.join(folder, name)
             if os.path.islink(path) and not os.path.exists(path):
               raise ConfigError(f'{path} is a link to nothing ({os.readlink(path)}): fix or remove it.')
@@ -56,8 +67,11 @@ def _entries(source: str):
 
 
 def _read(path: str) -> bytes:
-  with open(path, 'rb') as f:
-    return f.read()
+  try:
+    with open(path, 'rb') as f:
+      return f.read()
+  except OSError as e:
+    raise _unreadable(path, e) from None
 
 
 def _decode_image(data: bytes, path: str) -> np.ndarray:
@@ -72,6 +86,8 @@ def _decode_image(data: bytes, path: str) -> np.ndarray:
             f'{image.mode}), which have no one 8-bit reading: convert it to an 8- or 16-bit image.'
         )
       return np.asarray(image.convert('RGB'))
+  except UnidentifiedImageError:
+    raise ConfigError(f'{path} is not an image of a format PIL reads: replace or remove it.') from None
   except (OSError, SyntaxError, ValueError) as e:  # PIL's errors for corrupt or truncated files.
     raise ConfigError(f'{path} is not a readable image ({e}): replace or remove it.') from None
 
@@ -109,7 +125,10 @@ def _decode(source: str, splits: tuple[str, ...]) -> dict[str, np.ndarray]:
   for split in splits:
     items = sorted(files[split], key=lambda item: (item[0], item[1]))
     if unknown := folders[split] - set(classes):
-      raise ConfigError(f'{source}/{split} has classes {sorted(unknown)} that {splits[0]} lacks.')
+      raise ConfigError(
+          f'{source}/{split} has classes {sorted(unknown)} that {splits[0]} lacks: give {splits[0]} images of '
+          f'them, or remove them from {split}.'
+      )
     if empty := sorted(set(classes) - {cls for cls, _, _ in items}):
       raise ConfigError(f'{source}/{split} has no images of class(es) {empty}: fill or remove those folders.')
     paths = [f'{source}/{split}/{cls}/{name}' for cls, name, _ in items]

@@ -184,6 +184,13 @@ AUGMENTATIONS = {
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
+def checked_splits(config) -> dict[str, Encoded]:
+  """load(config.dataset), refused where its training images cannot make config's batches."""
+  splits = load(config.dataset)
+  check_training_images(config, len(splits['train']))
+  return splits
+
+
 class Imagenet:
   """ImageNet (data/dataset.py's interface): decoded and augmented on the host (data/host.py), the step adds
   lighting and normalizes; `val` is tested under a protocol of data/protocols.py."""
@@ -191,8 +198,7 @@ class Imagenet:
   def __init__(self, config, mesh):
     self.config, self.mesh = config, mesh
     d = config.dataset
-    self.splits = load(d)
-    check_training_images(config, len(self.splits['train']))
+    self.splits = checked_splits(config)
     if d.normalization == 'per_pixel_mean':
       mean = mean_image(self.splits['train'], d.image_size, d.mean_samples, d.cache_dir, d.workers)
       self.norm = on_device.Normalization(mean, np.ones((3,), np.float32))

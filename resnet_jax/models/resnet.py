@@ -88,6 +88,22 @@ class ResNet(nn.Module):
     arch = architecture(self.family, self.depth)
     return dataclasses.replace(arch, widths=tuple(self.width_multiplier * width for width in arch.widths))
 
+  def block(self, stage: int, conv, norm) -> functools.partial:
+    """Block of stage `stage` (0-based) with everything set but its stride and changes_shape."""
+    arch = self.arch
+    return functools.partial(
+        Block,
+        features=arch.widths[stage],
+        out_features=arch.out_width(stage),
+        bottleneck=arch.bottleneck,
+        shortcut=self.shortcut,
+        preact=self.preact,
+        bottleneck_stride=self.bottleneck_stride,
+        zero_init_residual=self.zero_init_residual,
+        conv=conv,
+        norm=norm,
+    )
+
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False, block_modes: jax.Array | None = None) -> jax.Array:
     arch, dtype = self.arch, jnp.dtype(self.dtype)
@@ -112,18 +128,7 @@ class ResNet(nn.Module):
       x = nn.relu(x)
 
     for i, (size, offset) in enumerate(zip(arch.stage_sizes, arch.stage_offsets())):
-      block = functools.partial(
-          Block,
-          features=arch.widths[i],
-          out_features=arch.out_width(i),
-          bottleneck=arch.bottleneck,
-          shortcut=self.shortcut,
-          preact=self.preact,
-          bottleneck_stride=self.bottleneck_stride,
-          zero_init_residual=self.zero_init_residual,
-          conv=make_conv,
-          norm=norm,
-      )
+      block = self.block(i, make_conv, norm)
       modes = None if block_modes is None else block_modes[offset : offset + size]
       x = Stage(size, arch.stride(i), arch.has_transition(i), block, name=f'stage{i + 1}')(x, modes)
 

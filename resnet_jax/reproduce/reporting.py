@@ -70,7 +70,7 @@ def write_table(out: str, name: str, title: str, header: list[str], rows: list[l
   os.makedirs(out, exist_ok=True)
   lines = [f'## {title}', '', '| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
   lines += ['| ' + ' | '.join(cell(v) for v in row) + ' |' for row in rows]
-  lines += [''] + [f'- {note}' for note in notes]
+  lines += [''] + [f'- {note}' for note in notes if note]
   markdown = '\n'.join(lines) + '\n'
   with open(os.path.join(out, f'{name}.md'), 'w') as f:
     f.write(markdown)
@@ -85,6 +85,13 @@ def parameters(result, digits: int = 2) -> str | None:
   """A run's parameters in millions ('0.27M'), as its model.json records them; None where it records none."""
   facts = read_model(result.workdir)
   return f'{facts["params"] / 1e6:.{digits}f}M' if facts else None
+
+
+def unrecorded_parameters(runs) -> str | None:
+  """A table's note naming the runs whose parameters show as '-': their workdirs hold no model.json (which
+  training writes, also on resuming)."""
+  names = sorted(r.name for r in runs if read_model(r.workdir) is None)
+  return f'Parameters "-": {", ".join(names)} recorded none (no model.json in the workdir).' if names else None
 
 
 def status(result) -> str:
@@ -156,6 +163,7 @@ def cifar_depth_table(results: dict, out: str) -> str:
       rows,
       [
           data_note(configs(results, names)),
+          unrecorded_parameters(results[n] for n in names),
           'The paper reports plain nets in Fig. 6 only: "-" in the paper column.',
           CLAIMS['depth'],
       ],
@@ -222,6 +230,7 @@ def cifar_shortcut_table(results: dict, out: str) -> str:
       [
           f'Runs: {runs}.',
           data_note({r.name: r.config for r in shown}),
+          unrecorded_parameters(shown),
           'The paper reports no CIFAR shortcut ablation.',
           CLAIMS['shortcuts'],
       ],

@@ -66,12 +66,23 @@ class Job:
 
   def check_workdir(self) -> None:
     """Refuses a workdir that holds a run of other settings than this job's (those a resumed run may change,
-    checkpoint.RESUMABLE, aside), or one past its last step: the launcher would refuse it, and the sweep's tables
+    workdir.RESUMABLE, aside), or one past its last step: the launcher would refuse it, and the sweep's tables
     would report it as this job's."""
     result = load(self.workdir)
     if result is None or not holdings(self.workdir):
       return
-    if changed := changed_settings(result.config, json.loads(self.config.to_json())):
+    trained, steps = result.config['total_steps'], self.config.total_steps
+    changed = changed_settings(result.config, json.loads(self.config.to_json()))
+    if trained != steps and any(key in BUDGET_KEYS for key, _, _ in changed):
+      recipe = configs.named(self.dataset, self.variant).total_steps
+      raise ConfigError(
+          f"{self.workdir} holds a run of {trained} steps, not the sweep's {steps}: sweep ",
+          *(('without ', Argument('steps')) if trained == recipe else (Argument('steps', trained),)),
+          ' as it was trained, or into another ',
+          Argument('root'),
+          '.',
+      )
+    if changed:
       key, was, now = changed[0]
       raise ConfigError(
           f"{self.workdir} holds a run trained with {key}={value_text(was)}, not the sweep's "
@@ -181,28 +192,36 @@ def run_local(jobs, python: str = sys.executable) -> list[Job]:
             job.command(python), cwd=REPO, stdout=f, stderr=subprocess.STDOUT, start_new_session=True
         )
         status = signals.child.wait()
-      elapsed = time.time() - start
-      saved = step_dirs(job.workdir)
-      outcome = (
-          'done'
-          if job.finished
-          else (f'stopped, saved at step {saved[-1] if saved else 0} of {job.config.total_steps}')
-      )
+      if status == 2 and not signals.signalled:  # The run refused its config or data, as the rest would.
+        raise ConfigError(f'{job.name} was refused ({launch_log}): {_error_in(launch_log)}')
+      elapsed, saved = time.time() - start, step_dirs(job.workdir)
+      if job.finished:
+        outcome = 'done'
+      elif status == 0 or signals.signalled:  # Saved on the signal, or stopped before it had anything to save.
+        outcome = f'stopped, saved at step {saved[-1] if saved else 0} of {job.config.total_steps}'
+      else:
+        outcome = f'FAILED (exit {status})'
+        failed.append(job)
       log.info(
           '[%d/%d] %s: %s in %s; sweep ETA %s',
           i + 1,
           len(todo),
           job.name,
-          outcome if status == 0 else f'FAILED (exit {status})',
+          outcome,
           duration(time.time() - begun),
           duration(elapsed / (i + 1) * (len(todo) - i - 1)),
       )
-      if status:
-        failed.append(job)
       if signals.signalled:
         log.info('Sweep stopped by a signal after %s: run the same command to resume it.', job.name)
         break
   return failed
+
+
+def _error_in(launch_log: str) -> str:
+  """The last `error: ` line of a run's launch.log, without that prefix."""
+  with open(launch_log) as f:
+    errors = [line.strip().removeprefix('error: ') for line in f if line.startswith('error: ')]
+  return errors[-1] if errors else 'see its log'
 
 
 def evaluation_row(row: dict) -> bool:

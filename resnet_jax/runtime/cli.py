@@ -25,8 +25,8 @@ flags.DEFINE_bool(
     "CPU-only runs: glibc's malloc keeps freed memory for reuse "
     '(resnet_jax/runtime/host_memory.py): faster steps, a larger resident size (up to 2.3x measured).',
 )
-# The flags that several programs share, defined once; a program takes those it names (run's `uses`), and refuses
-# the others.
+# The flags that several programs share, defined once here and in the shell's modules (share); a program takes those
+# it names (Program's `uses`, which its --help lists), and refuses the others.
 flags.DEFINE_string(
     'config',
     None,
@@ -35,6 +35,7 @@ flags.DEFINE_string(
 flags.DEFINE_string('workdir', None, "The run's directory: config.json, checkpoints, metrics and TensorBoard events.")
 flags.DEFINE_string('out', None, 'Where the results go (a folder; benchmark.py: a JSON file).')
 flags.DEFINE_string('root', 'workdirs/paper', 'The root of the sweeps: runs in ROOT/<dataset name>/<network name>.')
+flags.register_validator('root', bool, '--root names no folder: give one, e.g. --root=workdirs/paper')
 flags.DEFINE_multi_string('set', [], 'A config override, KEY=VALUE (e.g. dataset.dir=PATH).')
 
 
@@ -73,7 +74,13 @@ define_integer_list(
     'replicas', None, 'Replicas of each net (config.num_replicas): seeds trained at once in one program.'
 )
 FLAGS = flags.FLAGS
-SHARED = ('config', 'workdir', 'out', 'root', 'set', 'depths', 'replicas')
+SHARED = ['config', 'workdir', 'out', 'root', 'set', 'depths', 'replicas']
+
+
+def share(*names: str) -> None:
+  """Makes the flags `names`, defined in a module of the shell, SHARED: a program that does not use them refuses
+  them."""
+  SHARED.extend(names)
 
 
 def flag(name: str, value=None) -> str:
@@ -98,8 +105,8 @@ def reading(dialect: Dialect, settable) -> Dialect:
   `dialect` sets it, any other as the trained run's own, in its config.json."""
 
   def name(part):
-    if isinstance(part, Setting) and part.key not in settable:
-      return f"{part.key} in the workdir's config.json (the trained run's own)"
+    if isinstance(part, Setting) and part.key not in settable:  # Not the reader's to set: a new training's.
+      return f'{part.key}{"" if part.value is None else "=" + value_text(part.value)} in a new training run'
     return dialect(part)
 
   return name
@@ -117,13 +124,6 @@ def error_line(error: ConfigError | str) -> str:
   """`error: ...`: the error on one line, its Settings and Arguments in this program's dialect."""
   text = error.render(_dialect[0]) if isinstance(error, ConfigError) else error
   return f'error: {" ".join(text.split())}'
-
-
-def key_flags(*names: str) -> None:
-  """Makes the flags `names`, defined in a module of the shell, list in the help of the program being run (absl's
-  key flags of its main module)."""
-  for name in names:
-    FLAGS.register_key_flag_for_module(sys.argv[0], FLAGS[name])
 
 
 def check_directory(name: str) -> None:
@@ -240,7 +240,8 @@ class Program:
     """Runs the program as the process (absl's app.run). On CPU-only runs malloc keeps freed memory
     (--retain_host_memory), set before main() can start JAX's backend."""
     speak(self.dialect)
-    key_flags('retain_host_memory', 'alsologtostderr', *self.uses)
+    for name in ('retain_host_memory', 'alsologtostderr', *self.uses):  # Its --help lists them (absl's key flags).
+      FLAGS.register_key_flag_for_module(sys.argv[0], FLAGS[name])
 
     def parse(argv):
       try:
@@ -252,6 +253,7 @@ class Program:
 
     def main(argv):
       del argv  # Parsed by parse.
+      signal.signal(signal.SIGINT, signal.default_int_handler)  # Until now, startup.py's.
       signal.signal(signal.SIGTERM, _terminate)  # Training saves on it instead (resnet_jax/preemption.py).
       console.setup()
       if FLAGS.retain_host_memory and host_memory.cpu_only():
@@ -282,8 +284,8 @@ __all__ = [
     'error_line',
     'flag',
     'interruption',
-    'key_flags',
     'reading',
     'set_dialect',
+    'share',
     'speak',
 ]

@@ -51,9 +51,13 @@ def config_file(path: str, variant: str) -> ml_collections.ConfigDict:
     raise ConfigError(
         f'There is no config file {path}. A relative path is taken from the current directory, '
         f'{os.getcwd()}: from here, use ',
-        Argument('config', f'{here}/cifar10.py:NETWORK'),
-        ' or ',
-        Argument('config', f'{here}/imagenet.py:NETWORK'),
+        *_config_files(here),
+        '.',
+    )
+  if not path.endswith('.py'):
+    raise ConfigError(
+        f'{path} is not a config file (a Python file defining get_config): use ',
+        *_config_files(here),
         '.',
     )
   try:
@@ -63,9 +67,7 @@ def config_file(path: str, variant: str) -> ml_collections.ConfigDict:
     if not callable(getattr(module, 'get_config', None)):
       raise ConfigError(
           f'{path} is not a config file (it defines no get_config): use ',
-          Argument('config', f'{here}/cifar10.py:NETWORK'),
-          ' or ',
-          Argument('config', f'{here}/imagenet.py:NETWORK'),
+          *_config_files(here),
           '.',
       )
     config = module.get_config(variant) if variant else module.get_config()
@@ -79,6 +81,11 @@ def config_file(path: str, variant: str) -> ml_collections.ConfigDict:
         'fix the config file.'
     )
   return config
+
+
+def _config_files(here: str) -> tuple:
+  """The parts of a message that name the config files in `here`, configs/ as seen from the current directory."""
+  return Argument('config', f'{here}/cifar10.py:NETWORK'), ' or ', Argument('config', f'{here}/imagenet.py:NETWORK')
 
 
 def _line_in(path: str, error: BaseException) -> str:

@@ -27,7 +27,8 @@ flags.DEFINE_string(
     'jpeg_copy', os.path.join(SHARED, 'cifar10-jpeg.tar.gz'), 'The JPEG copy of CIFAR-10 that holds their twins.'
 )
 FLAGS = flags.FLAGS
-cli.key_flags('jpeg_offset', 'exact846', 'jpeg_copy')
+cli.share('jpeg_offset', 'exact846', 'jpeg_copy')
+USES = ('jpeg_offset', 'exact846', 'jpeg_copy')
 
 
 def wanted(default: bool) -> bool:

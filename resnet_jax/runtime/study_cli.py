@@ -15,8 +15,8 @@ from resnet_jax.trained import TrainedNet
 flags.DEFINE_list('workdirs', None, 'Trained workdirs to study.')
 flags.register_validator(
     'workdirs',
-    lambda workdirs: workdirs is None or bool(workdirs),
-    message='--workdirs names no workdir: give one or more, separated by commas.',
+    lambda workdirs: workdirs is None or (bool(workdirs) and all(workdirs)),
+    message='--workdirs names no workdir, or an empty one: give one or more, separated by commas.',
 )
 flags.DEFINE_integer(
     'replica',
@@ -25,9 +25,9 @@ flags.DEFINE_integer(
     lower_bound=0,
 )
 FLAGS = flags.FLAGS
-USES = ('set', 'out')
+cli.share('workdirs', 'replica')
+USES = ('set', 'out', 'workdirs', 'replica')
 DIALECT = cli.reading(cli.set_dialect, workdir.READ_OVERRIDABLE)
-cli.key_flags('workdirs', 'replica')
 
 
 def out() -> str:

@@ -4,12 +4,14 @@ where, on what budget, and how they are launched (here, as a SLURM array, or pri
 import dataclasses
 import os
 import shlex
+import shutil
 import sys
 
 from absl import flags
 
 import configs
 from configs import schema
+from resnet_jax import data
 from resnet_jax.errors import Argument, ConfigError, Setting
 from resnet_jax.models import create_model
 from resnet_jax.models.depths import wrong_depth
@@ -69,15 +71,10 @@ flags.DEFINE_integer(
     lower_bound=1,
 )
 FLAGS = flags.FLAGS
-USES = ('root', 'set', 'replicas', 'out', 'depths')
-cli.key_flags(
-    'dataset',
-    'launcher',
-    'steps',
-    'check_data',
-    'python',
-    *(f'slurm_{field.name}' for field in dataclasses.fields(slurm.Resources)),
-)
+# How the runs are launched: flags of a sweep, not of a program that runs its jobs itself (gpu_window.py).
+LAUNCHING = ('launcher', 'check_data', *(f'slurm_{field.name}' for field in dataclasses.fields(slurm.Resources)))
+cli.share('dataset', 'steps', 'python', *LAUNCHING)
+USES = ('root', 'set', 'replicas', 'out', 'depths', 'dataset', 'steps', 'python', *LAUNCHING)
 
 CPUS = {'cifar10': 2, 'imagenet': 8}
 FAMILY = {'cifar10': 'cifar', 'imagenet': 'imagenet'}  # configs/<dataset>.py's model.family.
@@ -174,7 +171,14 @@ def slurm_resources() -> slurm.Resources:
 
 
 def python() -> str:
-  """--python, absolute when it is a path (the tasks start in the repository)."""
+  """--python, absolute when it is a path (the tasks start in the repository); run here, an interpreter here."""
+  if FLAGS.launcher == 'local' and not shutil.which(FLAGS.python):
+    raise ConfigError(
+        Argument('python', FLAGS.python),
+        ' is no interpreter here: give one, e.g. ',
+        Argument('python', sys.executable),
+        '.',
+    )
   return os.path.abspath(FLAGS.python) if os.sep in FLAGS.python else FLAGS.python
 
 
@@ -183,11 +187,14 @@ def run(name: str, variants, report, seeds: int | None = None) -> None:
   report(results, out) with every run of the dataset found under the root; exits 1 if a run failed."""
   cli.check_directory('root')
   cli.check_directory('out')
+  interpreter = python()
   grid = jobs(variants, replica_count() if seeds is None else seeds)
   resources = slurm_resources() if FLAGS.launcher == 'slurm' else None
   failed = []
   if FLAGS.launcher == 'local':
-    failed = sweep.run_local(grid, python())
+    if FLAGS.check_data and grid[0].config.dataset.source == 'folder':
+      data.check_data(grid[0].config)  # The runs share their data: read here as they read it, cached for them.
+    failed = sweep.run_local(grid, interpreter)
   elif FLAGS.launcher == 'slurm':
     path = os.path.abspath(os.path.join(FLAGS.root, f'{name}_{FLAGS.dataset}.sbatch'))
     if live := slurm.live_arrays(f'{name}_{FLAGS.dataset}'):
@@ -196,7 +203,7 @@ def run(name: str, variants, report, seeds: int | None = None) -> None:
           f'running, which resume by themselves: wait for it to end (squeue --me), or stop it '
           f'(scancel {" ".join(live)}), before writing a new one; else its runs would train twice.'
       )
-    todo = [job.command(python()) for job in grid if not job.finished]
+    todo = [job.command(interpreter) for job in grid if not job.finished]
     slurm.write_array(path, f'{name}_{FLAGS.dataset}', todo, resources, sweep.REPO)
     print(
         f'{counted(len(todo), "unfinished run")}: sbatch {path}; then run this again with --launcher=none for the '
@@ -207,7 +214,7 @@ def run(name: str, variants, report, seeds: int | None = None) -> None:
   elif FLAGS.launcher == 'print':
     for job in grid:
       if not job.finished:
-        print(shlex.join(job.command(python())))
+        print(shlex.join(job.command(interpreter)))
   out = FLAGS.out or os.path.join(FLAGS.root, 'report')
   results = sweep.collect(FLAGS.root, grid[0].config.dataset.name)
   if results:

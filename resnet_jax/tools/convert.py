@@ -143,7 +143,9 @@ def load_state_dict(path: str) -> dict[str, np.ndarray]:
     ) from None
   if not os.path.isfile(path):
     raise ConfigError(
-        f'{path} does not exist: pass ', Argument('torchvision', 'FILE.pth'), ', a torchvision ResNet state_dict.'
+        f'{path} {"is a directory" if os.path.isdir(path) else "does not exist"}: pass ',
+        Argument('torchvision', 'FILE.pth'),
+        ', a torchvision ResNet state_dict.',
     )
   try:
     loaded = torch.load(path, map_location='cpu', weights_only=True)

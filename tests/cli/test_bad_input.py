@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from tests.helpers import ROOT, assert_refused, rows, run, snapshot
+from tests.helpers import ROOT, assert_refused, rows, run, snapshot, tiny_data, write_image_folder
 
 NET = '--config=configs/cifar10.py:resnet8'
 
@@ -24,6 +24,11 @@ NET = '--config=configs/cifar10.py:resnet8'
             'There is no config file configs/nope.py. A relative path is taken from the current directory',
         ),
         (['--config=configs/common.py:x'], 'configs/common.py is not a config file (it defines no get_config)'),
+        (['--config=README.md:resnet8'], 'README.md is not a config file (a Python file defining get_config): use'),
+        ([NET, '--config.model=5'], 'model is a section of the config, not a field: set its fields, e.g. --config.'),
+        ([NET, '--config.seed=4294967296'], 'seed must be a finite number at least 0 and at most 2147483647'),
+        ([NET, '--config.seed=2147483647', '--config.num_replicas=2'], 'leaves no room for the seeds of 2 replicas'),
+        ([NET, '--config.dataset.name=cifar100'], "dataset.name must be one of cifar10, imagenet2012, not 'cifar100'"),
         (
             [f'--config={os.path.join(ROOT, "tests", "data", "raising_config.py")}'],
             "raising_config.py, line 7: ValueError: invalid literal for int() with base 10: 'twenty'. "
@@ -184,11 +189,7 @@ def test_a_resumed_run_keeps_the_settings_it_was_trained_with(trained, image_fol
   shutil.copytree(workdir, copy)
   before = snapshot(copy)
   data = [
-      '--config.dataset.source=folder',
-      f'--config.dataset.dir={image_folder}',
-      f'--config.dataset.cache_dir={cache}',
-      '--config.batch_size=16',
-      '--config.eval_batch_size=40',
+      *tiny_data(image_folder, cache),
       '--config.checkpoint_every_steps=2',
   ]
   resume = lambda *args, into=copy: run('launch', NET, *data, *args, f'--workdir={into}')
@@ -269,6 +270,12 @@ def test_sweep_flags_are_checked_before_any_run(tmp_path):
       ('gpu_window.py', ['--dry_run', f'--root={__file__}'], 'is a file, not a directory'),
       ('gpu_window.py', ['--dry_run', '--benchmark_dtype=float17'], 'value should be one of <bfloat16|float32>'),
       ('gpu_window.py', ['--dry_run', '--benchmark_net=cifar10:foonet20'], "Unknown network 'foonet20'"),
+      # Flags the window does not read (it runs its own jobs, reports in the root).
+      ('gpu_window.py', ['--dry_run', '--launcher=slurm'], "Unknown command line flag 'launcher'"),
+      ('gpu_window.py', ['--dry_run', '--slurm_time=abc'], "Unknown command line flag 'slurm_time'"),
+      ('gpu_window.py', ['--dry_run', '--out=x'], "Unknown command line flag 'out'"),
+      ('depth_ablation.py', ['--launcher=local', '--python=/nope/python'], '--python=/nope/python is no interpreter'),
+      ('layer_deletion.py', ['--workdirs=x', '--seed=-3'], 'flag --seed=-3: -3 is not'),
       (
           'depth_ablation.py',
           ['--launcher=print', '--steps=3'],
@@ -280,6 +287,29 @@ def test_sweep_flags_are_checked_before_any_run(tmp_path):
     done = run(script.removesuffix('.py'), f'--root={tmp_path}', *args)
     assert_refused(done, message)
     assert done.stdout == ''  # No command printed, no plan.
+  assert_refused(run('depth_ablation', '--launcher=print', '--root='), '--root names no folder')
+
+
+def test_a_local_sweep_reads_its_data_before_any_run(tmp_path):
+  """Data its runs would refuse refuses the sweep, in its own words, before any run starts or anything is written."""
+  five = write_image_folder(tmp_path / 'five', {'train': 2, 'test': 1}, list('abcde'), [(32, 32)], '.png', 20)
+  small = write_image_folder(tmp_path / 'small', {'train': 2, 'test': 1}, list('abcdefghij'), [(28, 28)], '.png', 20)
+  root = tmp_path / 'root'
+  for data, message in (
+      (five, 'or, to train a new net on these, set --set=dataset.num_classes=5.'),
+      (small, 'CIFAR-10 images are 32x32 pixels; '),
+      (tmp_path / 'five' / 'train' / 'a' / '0.png', 'is not a readable image folder or .tar.gz'),
+  ):
+    done = run(
+        'depth_ablation',
+        '--depths=8',
+        '--steps=4',
+        f'--root={root}',
+        '--set=dataset.source=folder',
+        f'--set=dataset.dir={data}',
+        f'--set=dataset.cache_dir={tmp_path / "cache"}',
+    )
+    assert_refused(done, message, root)
 
 
 def test_converter_refuses_what_is_not_a_state_dict(tmp_path):
@@ -293,6 +323,7 @@ def test_converter_refuses_what_is_not_a_state_dict(tmp_path):
   torch.save({'conv1.weight': torch.zeros((2, 2))}, tmp_path / 'e.pth')
   for path, extra, message in (
       (tmp_path / 'missing.pth', [], 'does not exist'),
+      (tmp_path, [], f'{tmp_path} is a directory: pass --torchvision=FILE.pth'),
       (text, [], 'is not a torch checkpoint'),
       (noise, [], 'is not a torch checkpoint'),
       (tensor, [], 'holds a Tensor, not a state_dict'),
@@ -317,6 +348,7 @@ def test_layer_deletion_refuses_more_blocks_than_the_net_has(trained):
     done = run(script, f'--workdirs={workdir},{workdir}/', f'--out={workdir}-report')
     assert_refused(done, 'both of resnet8-A: the tables name nets by network', f'{workdir}-report')
   assert_refused(run('layer_responses', '--workdirs='), '--workdirs names no workdir')
+  assert_refused(run('layer_responses', f'--workdirs={workdir},'), '--workdirs names no workdir, or an empty one')
   assert_refused(run('layer_responses'), '--workdirs is needed')
 
 

@@ -3,6 +3,7 @@ job, what a run runs on, failing fast offline, the config and summary modes, a w
 program's --help, each in a process of its own."""
 
 import ast
+import importlib
 import json
 import os
 import re
@@ -15,7 +16,7 @@ import jax
 import pytest
 
 from resnet_jax.errors import ConfigError
-from resnet_jax.runtime import environment
+from resnet_jax.runtime import cli, environment
 from tests.helpers import ROOT, assert_refused, run
 
 
@@ -185,10 +186,10 @@ def test_each_program_runs_and_its_help_lists_its_flags(program):
   with open(os.path.join(ROOT, program)) as f:
     source = f.read()
   own = re.findall(r"flags\.DEFINE_\w+\('(\w+)'", source)
-  shared = list(ast.literal_eval(m) for m in re.findall(r'uses=(\([^)]*\))', source))
-  sweep = ['steps', 'set', 'root', 'launcher', 'dataset', 'out', 'depths'] if 'sweep_cli' in source else []
-  study = ['workdirs', 'set', 'out', 'replica'] if 'study_cli' in source else []
-  for flag in own + [f for uses in shared for f in uses] + sweep + study + ['alsologtostderr']:
+  uses = importlib.import_module(program.removesuffix('.py').replace('/', '.')).PROGRAM.uses
+  for flag in own + list(uses) + ['alsologtostderr']:
     assert re.search(rf'--(\[no\])?{flag}\b', done.stdout), (flag, done.stdout)
+  for flag in set(cli.SHARED) - set(uses) - set(own):  # Shared flags it refuses are not offered.
+    assert not re.search(rf'--(\[no\])?{flag}\b', done.stdout), (flag, done.stdout)
   for line in ast.get_docstring(ast.parse(source)).splitlines():  # The usage as written, backslashes and all.
     assert line.strip() in done.stdout

@@ -12,7 +12,7 @@ import pytest
 
 from resnet_jax import workdir as workdirs
 from resnet_jax.reproduce import sweep
-from tests.helpers import ROOT, assert_refused, markdown_rows, run
+from tests.helpers import ROOT, assert_refused, markdown_rows, run, tiny_data
 
 EXACT846 = os.path.join(ROOT, '..', 'shared', 'datasets', 'cifar10-test-exact846.npz')
 
@@ -37,11 +37,7 @@ def sweep_args(image_folder, tmp_path_factory):
       f'--root={root}',
       '--steps=2',
       '--depths=14',
-      '--set=dataset.source=folder',
-      f'--set=dataset.dir={image_folder}',
-      f'--set=dataset.cache_dir={cache}',
-      '--set=batch_size=16',
-      '--set=eval_batch_size=40',
+      *tiny_data(image_folder, cache, '--set='),
   ]
 
 
@@ -55,12 +51,14 @@ def test_a_sweep_of_another_recipe_does_not_take_the_finished_runs_for_its_own(d
   """A finished 2-step run is neither skipped as done nor trained on by a sweep of 8 steps."""
   longer = [arg for arg in sweep_args if not arg.startswith('--steps')] + ['--steps=8', '--launcher=print']
   done = run('depth_ablation', *longer)
-  assert_refused(
-      done,
-      "plain14 holds a run trained with schedule.boundaries=(1,2), not the sweep's (4,6): sweep with "
-      'the settings it was trained with, or into another --root.',
-  )
+  assert_refused(done, "plain14 holds a run of 2 steps, not the sweep's 8: sweep --steps=2 as it was trained, or into")
   assert done.stdout == ''
+  other = [arg for arg in sweep_args if not arg.startswith('--set=optimizer')] + ['--set=optimizer.momentum=0.5']
+  assert_refused(
+      run('depth_ablation', *other, '--launcher=print'),
+      "plain14 holds a run trained with optimizer.momentum=0.9, not the sweep's 0.5: sweep with the settings it was "
+      'trained with, or into another --root.',
+  )
 
 
 def test_depth_ablation_runs_the_grid_and_reports(depth_sweep, sweep_args):
@@ -160,11 +158,7 @@ def test_depth_sweep_of_replicas_reports_best_mean_std(image_folder, tmp_path):
       '--steps=2',
       '--depths=8',
       '--replicas=2',
-      '--set=dataset.source=folder',
-      f'--set=dataset.dir={image_folder}',
-      f'--set=dataset.cache_dir={tmp_path}',
-      '--set=batch_size=16',
-      '--set=eval_batch_size=40',
+      *tiny_data(image_folder, tmp_path, '--set='),
   )
   assert sorted(os.listdir(root / 'cifar10')) == ['plain8-x2', 'resnet8-A-x2']
   assert '] resnet8-A-x2: done in' in done.stdout  # Named as its workdir is.
@@ -176,9 +170,8 @@ def test_depth_sweep_of_replicas_reports_best_mean_std(image_folder, tmp_path):
   assert os.path.getsize(root / 'report' / 'fig6_cifar10.png') > 10_000
 
 
-def test_a_signal_to_a_local_sweep_saves_its_run_and_the_sweep_resumes(image_folder, tmp_path):
-  """Ctrl-C to the sweep (not to its run, which has a session of its own) reaches the run once: it saves, the
-  sweep says where it stopped and ends; the same command then finishes it."""
+def local_sweep(image_folder, tmp_path) -> tuple[list[str], subprocess.Popen]:
+  """(the command, its process) of a local sweep of plain8 and resnet8-A, 200 steps each, on the tiny folder."""
   args = [
       sys.executable,
       'experiments/depth_ablation.py',
@@ -186,14 +179,29 @@ def test_a_signal_to_a_local_sweep_saves_its_run_and_the_sweep_resumes(image_fol
       f'--root={tmp_path}',
       '--depths=8',
       '--steps=200',
-      '--set=dataset.source=folder',
-      f'--set=dataset.dir={image_folder}',
-      f'--set=dataset.cache_dir={tmp_path / "cache"}',
-      '--set=batch_size=16',
-      '--set=eval_batch_size=40',
+      *tiny_data(image_folder, tmp_path / 'cache', '--set='),
   ]
   env = {**os.environ, 'JAX_PLATFORMS': 'cpu'}
-  sweep_process = subprocess.Popen(args, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+  return args, subprocess.Popen(args, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_a_signal_to_a_local_sweep_while_its_run_starts_stops_both(image_folder, tmp_path):
+  """Ctrl-C to the sweep as its run starts: the run stops before it has anything to save, and the sweep says so
+  and ends as it does when the run saved (not as a failed run)."""
+  _, sweep_process = local_sweep(image_folder, tmp_path)
+  log, deadline = tmp_path / 'cifar10' / 'plain8' / 'launch.log', time.time() + 300
+  while not log.exists() and time.time() < deadline:
+    time.sleep(0.01)
+  sweep_process.send_signal(signal.SIGINT)
+  out, err = sweep_process.communicate(timeout=300)
+  assert sweep_process.returncode == 0 and 'Traceback' not in err, err[-3000:]
+  assert '[1/2] plain8: stopped, saved at step ' in out and 'FAILED' not in out, out
+
+
+def test_a_signal_to_a_local_sweep_saves_its_run_and_the_sweep_resumes(image_folder, tmp_path):
+  """Ctrl-C to the sweep (not to its run, which has a session of its own) reaches the run once: it saves, the
+  sweep says where it stopped and ends; the same command then finishes it."""
+  args, sweep_process = local_sweep(image_folder, tmp_path)
   log = tmp_path / 'cifar10' / 'plain8' / 'launch.log'
   deadline = time.time() + 300
   while not (log.exists() and 'step ' in log.read_text()) and time.time() < deadline:

@@ -1,20 +1,22 @@
 """Faults end to end: signals that save and resume to the same run, a read-only workdir evaluated, another network's
-checkpoints left as they are, a full disk, a loss that is no longer finite. docs/bad_input.md lists the cases and
-the tests that hold them."""
+checkpoints left as they are, a full disk, a loss that is no longer finite, a signal while a program starts or a run
+is built. docs/bad_input.md lists the cases and the tests that hold them."""
 
 import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
 
+from resnet_jax import train
 from resnet_jax import workdir as workdirs
 from resnet_jax.errors import ConfigError, NonFiniteLossError
 from resnet_jax.train import train_and_evaluate
-from tests.helpers import launch, rows, tiny_config
+from tests.helpers import ROOT, launch, read_only, rows, tiny_config
 
 NET = '--config=configs/cifar10.py:resnet8'
 
@@ -24,15 +26,9 @@ def test_eval_of_a_read_only_workdir_prints_the_result_and_records_nothing(train
   copy = tmp_path / 'copy'
   shutil.copytree(workdir, copy)
   before = (copy / 'metrics.jsonl').read_text()
-  # A read-only bind mount: root, as in CI, writes through file permissions.
-  if subprocess.run(['mount', '--bind', str(copy), str(copy)], capture_output=True).returncode:
-    pytest.skip('a read-only bind mount needs root')
-  try:
-    subprocess.run(['mount', '-o', 'remount,ro,bind', str(copy)], check=True)
+  with read_only(copy):
     done = launch('--mode=eval', f'--workdir={copy}', '--alsologtostderr')
     stdout, stderr = done.communicate(timeout=300)
-  finally:
-    subprocess.run(['umount', str(copy)], check=True)
   assert done.returncode == 0, stderr[-3000:]
   assert json.loads(stdout.splitlines()[-1])['test']['top1_error'] >= 0
   assert 'cannot be written' in stderr and (copy / 'metrics.jsonl').read_text() == before
@@ -143,3 +139,50 @@ def test_a_non_finite_loss_before_any_checkpoint_says_so(image_folder, tmp_path)
   with pytest.raises(NonFiniteLossError, match='no checkpoint was saved before: lower the learning rate'):
     train_and_evaluate(config, str(tmp_path / 'w'))
   assert workdirs.step_dirs(str(tmp_path / 'w')) == []
+
+
+def catches_sigterm(pid: int) -> bool:
+  """Whether process `pid` has a handler of its own for SIGTERM (its SigCgt mask)."""
+  with open(f'/proc/{pid}/status') as f:
+    caught = int(next(line for line in f if line.startswith('SigCgt:')).split()[1], 16)
+  return bool(caught & 1 << (signal.SIGTERM - 1))
+
+
+@pytest.mark.parametrize(
+    'program, signum',
+    [
+        (['launch.py', NET, '--mode=config'], signal.SIGINT),
+        (['experiments/layer_deletion.py', '--workdirs=x'], signal.SIGTERM),
+    ],
+)
+def test_a_signal_while_a_program_starts_ends_it_in_one_line(program, signum):
+  """From its first import on (when SIGTERM has its handler), a signal ends the program in one line."""
+  process = subprocess.Popen(
+      [sys.executable, *program], cwd=ROOT, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+  )
+  deadline = time.monotonic() + 60
+  while not catches_sigterm(process.pid) and time.monotonic() < deadline:
+    time.sleep(0.002)
+  process.send_signal(signum)
+  stderr = process.communicate(timeout=120)[1]
+  assert process.returncode == 128 + signum, stderr
+  which = 'SIGTERM' if signum == signal.SIGTERM else 'Ctrl-C'
+  assert [line for line in stderr.splitlines() if line.strip()] == [
+      f'error: Stopped by {which} while starting: nothing was done.'
+  ], stderr
+
+
+def test_a_run_stopped_while_it_is_built_leaves_no_workdir_it_made(image_folder, tmp_path, monkeypatch):
+  def interrupted(*args, **kwargs):
+    raise KeyboardInterrupt  # What Ctrl-C does before training begins.
+
+  monkeypatch.setattr(train, 'init_state', interrupted)
+  config = tiny_config(image_folder, tmp_path / 'cache')
+  with pytest.raises(KeyboardInterrupt):
+    train_and_evaluate(config, str(tmp_path / 'new'))
+  assert not (tmp_path / 'new').exists()
+  (tmp_path / 'old').mkdir()
+  (tmp_path / 'old' / 'notes.txt').write_text('mine')
+  with pytest.raises(KeyboardInterrupt):
+    train_and_evaluate(config, str(tmp_path / 'old'))
+  assert (tmp_path / 'old' / 'notes.txt').read_text() == 'mine'  # A workdir it did not make stays.

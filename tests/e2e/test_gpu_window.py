@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, tiny_data
 
 
 def test_gpu_window_trains_table6_nets_then_skips_them(image_folder, tmp_path):
@@ -21,11 +21,7 @@ def test_gpu_window_trains_table6_nets_then_skips_them(image_folder, tmp_path):
       '--nobenchmark',
       '--noreplica_benchmark',
       '--budget_seconds=600',
-      '--set=dataset.source=folder',
-      f'--set=dataset.dir={image_folder}',
-      f'--set=dataset.cache_dir={tmp_path / "cache"}',
-      '--set=batch_size=16',
-      '--set=eval_batch_size=40',
+      *tiny_data(image_folder, tmp_path / 'cache', '--set='),
   ]
   env = {**os.environ, 'JAX_PLATFORMS': 'cpu'}
   plan = subprocess.run(args + ['--dry_run'], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

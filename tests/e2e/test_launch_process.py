@@ -12,7 +12,7 @@ import jax
 import pytest
 
 from resnet_jax import checkpoint, progress, train
-from tests.helpers import ROOT, launch, rows, tiny_config
+from tests.helpers import ROOT, launch, rows, tiny_config, tiny_data
 
 BLOCK_NETWORK = """
 import socket
@@ -103,11 +103,7 @@ def test_throughput_excludes_evaluation_and_checkpointing(image_folder, tmp_path
 def test_terminal_shows_progress_and_results_and_keeps_library_logs_in_the_log_file(image_folder, tmp_path):
   args = [
       '--config=configs/cifar10.py:resnet8',
-      '--config.dataset.source=folder',
-      f'--config.dataset.dir={image_folder}',
-      f'--config.dataset.cache_dir={tmp_path / "cache"}',
-      '--config.batch_size=16',
-      '--config.eval_batch_size=40',
+      *tiny_data(image_folder, tmp_path / 'cache'),
       '--config.total_steps=4',
       '--config.log_every_steps=2',
       '--config.eval_every_steps=2',

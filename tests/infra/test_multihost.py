@@ -8,7 +8,7 @@ import time
 
 from resnet_jax import parallel, workdir as workdirs
 from resnet_jax.train import train_and_evaluate
-from tests.helpers import imagenet_tiny_config, launch, rows, tiny_config
+from tests.helpers import imagenet_tiny_config, launch, rows, tiny_config, tiny_data
 
 
 def free_port() -> int:
@@ -54,11 +54,7 @@ def test_two_processes_of_four_devices_match_one_of_eight(image_folder, tmp_path
     run_on_two_processes(
         '--config=configs/cifar10.py:resnet8',
         f'--workdir={two}',
-        '--config.dataset.source=folder',
-        f'--config.dataset.dir={image_folder}',
-        f'--config.dataset.cache_dir={tmp_path / "cache"}',
-        '--config.batch_size=16',
-        '--config.eval_batch_size=40',
+        *tiny_data(image_folder, tmp_path / 'cache'),
         f'--config.total_steps={total_steps}',
         '--config.log_every_steps=1',
         '--config.eval_every_steps=2',

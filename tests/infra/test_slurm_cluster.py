@@ -17,7 +17,7 @@ import pytest
 
 from resnet_jax.reproduce import sweep
 from resnet_jax.tools import slurm
-from tests.helpers import ROOT, rows
+from tests.helpers import ROOT, rows, tiny_data
 
 
 def slurm_up() -> bool:
@@ -191,11 +191,7 @@ def test_a_two_run_sweep_without_gpus_completes_and_reports(image_folder, tmp_pa
       f'--root={root}',
       '--depths=8',
       '--steps=4',
-      '--set=dataset.source=folder',
-      f'--set=dataset.dir={image_folder}',
-      f'--set=dataset.cache_dir={tmp_path}',
-      '--set=batch_size=16',
-      '--set=eval_batch_size=40',
+      *tiny_data(image_folder, tmp_path, '--set='),
   ]
   done = subprocess.run(
       [*args, '--launcher=slurm', '--slurm_gpus=0', '--slurm_cpus=1', '--slurm_time=10'],

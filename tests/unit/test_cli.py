@@ -53,12 +53,10 @@ def test_the_sweeps_and_studies_name_them_as_theirs(dialect):
   )
 
 
-def test_reading_a_workdir_names_its_own_settings_as_fields_of_its_config_json(dialect):
+def test_reading_a_workdir_names_the_settings_it_may_not_change_as_a_new_trainings(dialect):
   dialect(study_cli.DIALECT)
   error = ConfigError('Bad: set ', Setting('batch_size', 8), ' or ', Setting('eval_batch_size', 8), '.')
-  assert cli.error_line(error) == (
-      "error: Bad: set batch_size in the workdir's config.json (the trained run's own) or --set=eval_batch_size=8."
-  )
+  assert cli.error_line(error) == 'error: Bad: set batch_size=8 in a new training run or --set=eval_batch_size=8.'
   dialect(cli.reading(cli.config_dialect, READ_OVERRIDABLE))
   assert cli.error_line(error).endswith(' or --config.eval_batch_size=8.')
 

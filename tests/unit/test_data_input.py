@@ -1,11 +1,13 @@
 """Bad data and bad files, in the library: an image that does not read or is of another size names itself, a folder's
-other files and links, formats, the decode cache, class folders, metrics rows that stay JSON, checkpoints moved
-aside. docs/bad_input.md lists the cases and the tests that hold them."""
+other files and links, unreadable files, formats, the decode cache, class folders, metrics rows that stay JSON and
+lines that are none, checkpoints moved aside. docs/bad_input.md lists the cases and the tests that hold them."""
 
 import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ import pytest
 from resnet_jax import checkpoint, writers
 from resnet_jax.data import cifar10, dataset, folder
 from resnet_jax.errors import ConfigError
-from tests.helpers import tiny_config, write_image_folder
+from tests.helpers import ROOT, tiny_config, unprivileged, write_image_folder
 
 
 def cifar_config(source, cache, **dataset):
@@ -187,6 +189,41 @@ def test_metrics_rows_stay_valid_json(tmp_path):
   with open(tmp_path / 'metrics.jsonl') as f:
     row = json.loads(f.read(), parse_constant=lambda name: pytest.fail(f'{name} is not JSON'))
   assert row == {'step': 1, 'split': 'train', 'loss': None, 'top1_error': None, 'learning_rate': 0.1}
+
+
+def test_damaged_metrics_lines_are_left_out_by_readers_and_moved_aside_by_writers(tmp_path, caplog):
+  """A row cut short by a kill or a full disk, or a line that is no row: readers leave it out, naming it; a resumed
+  run or an evaluation moves it to metrics.jsonl.damaged first, so that it appends to whole rows."""
+  path, good = tmp_path / 'metrics.jsonl', '{"step": 1, "split": "train", "loss": 2.0}\n'
+  for line, why in [
+      ('{"step": 2, "split": "tr', 'not JSON'),
+      ('[1, 2]', 'not a row with an integer "step"'),
+      ('{"step": 2}', 'a row without a "split"'),
+      ('{"step": 2, "split": "test", "top1_error": "abc"}', 'a row whose top1_error is not a number'),
+  ]:
+    caplog.clear()
+    path.write_text(good + line + '\n' + good)
+    assert writers.read_rows(str(tmp_path)) == [json.loads(good)] * 2
+    assert f'metrics.jsonl: left out 1 damaged line (line 2: {why}' in caplog.text
+  path.write_text(good + '{"step": 2, "split": "tr')  # Cut short at the end, as a kill leaves it.
+  writers.MetricsWriter(str(tmp_path), 1, evaluation=True).close()
+  assert path.read_text() == good and (tmp_path / 'metrics.jsonl.damaged').read_text() == '{"step": 2, "split": "tr\n'
+  path.write_text(good + 'garbage\n' + good.replace('1', '2'))
+  writers.MetricsWriter(str(tmp_path), 1).close()  # A resumed run keeps the whole rows up to its step.
+  assert path.read_text() == good and (tmp_path / 'metrics.jsonl.damaged').read_text().endswith('garbage\n')
+  path.unlink()
+  path.mkdir()
+  with pytest.raises(ConfigError, match='metrics.jsonl is a directory, not the metrics file: move it aside.$'):
+    writers.read_rows(str(tmp_path))
+
+
+@pytest.mark.parametrize('unreadable', ['train/c3/0.jpg', 'train/c4'])
+def test_an_unreadable_image_or_class_folder_is_named(unreadable, folder_copy, tmp_path):
+  path = os.path.join(folder_copy, unreadable)
+  os.chmod(path, 0)
+  load = f'from resnet_jax.data import folder; folder.load({folder_copy!r}, ("train", "test"), {str(tmp_path)!r})'
+  done = subprocess.run([*unprivileged(), sys.executable, '-c', load], cwd=ROOT, capture_output=True, text=True)
+  assert f'ConfigError: {path} cannot be read (Permission denied): make it readable, or remove it.' in done.stderr
 
 
 def test_moving_aside_twice_keeps_both(tmp_path):

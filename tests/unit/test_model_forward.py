@@ -42,17 +42,7 @@ def block_list(model, variables):
   norm = functools.partial(BatchNorm, use_running_average=True, momentum=model.bn_momentum, epsilon=model.bn_epsilon)
   blocks = []
   for i, size in enumerate(arch.stage_sizes):
-    kwargs = dict(
-        features=arch.widths[i],
-        out_features=arch.out_width(i),
-        bottleneck=arch.bottleneck,
-        shortcut=model.shortcut,
-        preact=model.preact,
-        bottleneck_stride=model.bottleneck_stride,
-        zero_init_residual=model.zero_init_residual,
-        conv=functools.partial(conv, dtype=jnp.float32),
-        norm=norm,
-    )
+    kwargs = model.block(i, functools.partial(conv, dtype=jnp.float32), norm).keywords
     stage = {name: collection[f'stage{i + 1}'] for name, collection in variables.items()}
     if arch.has_transition(i):
       blocks.append(

@@ -31,3 +31,15 @@ def test_layout_names_every_file_and_only_files_there_are():
   files = {os.path.basename(path) for path in tracked_files() if not path.endswith('__init__.py')}
   assert not files - named, f'files the layout does not name: {sorted(files - named)}'
   assert not named - files, f'names in the layout that are not files: {sorted(named - files)}'
+
+
+def test_each_case_of_bad_input_names_a_test_that_exists():
+  """docs/bad_input.md's tests ('unit/test_x.py::test_y', or bad_input::test_y of cli/test_bad_input.py) are there."""
+  with open(os.path.join(ROOT, 'docs', 'bad_input.md')) as f:
+    text = f.read()
+  named = re.findall(r'`([\w/]+\.py)::(test_\w+)`', text)
+  named += [('cli/test_bad_input.py', name) for name in re.findall(r'`bad_input::(test_\w+)`', text)]
+  assert len(named) > 50
+  for path, name in named:
+    with open(os.path.join(ROOT, 'tests', path)) as f:
+      assert re.search(rf'^def {name}\(', f.read(), re.M), (path, name)

@@ -122,8 +122,14 @@ def test_overrides_parse_as_the_fields_type():
   )
   assert (config.batch_size, config.dataset.val_split, config.dataset.dir) == (64, True, '/data')
   assert config.optimizer.learning_rate == 0.05 and config.schedule.boundaries == (5,)
-  with pytest.raises(ConfigError, match=r"^The config has no field 'model.width'\.$"):
-    schema.apply_overrides(config, ['model.width=3'])
+  with pytest.raises(ConfigError, match=r"^The config has no field 'model.colour'\.$"):
+    schema.apply_overrides(config, ['model.colour=3'])
+  with pytest.raises(ConfigError, match=r"no field 'model.width'\. Did you mean model.width_multiplier\?"):
+    schema.apply_overrides(config, ['model.width=3'])  # A field it begins.
+  with pytest.raises(ConfigError, match=r"no field 'model.widht'\. Did you mean model.width_multiplier\?"):
+    schema.apply_overrides(config, ['model.widht=3'])  # A near spelling of a field's beginning.
+  with pytest.raises(ConfigError, match=r'^model is a section of the config, not a field: set its fields, e.g. model'):
+    schema.apply_overrides(config, ['model=5'])
   with pytest.raises(ConfigError, match=r"no field 'batchsize'\. Did you mean batch_size\?"):
     schema.apply_overrides(config, ['batchsize=3'])
   with pytest.raises(ConfigError, match=r"no field 'model.learning_rate'\. Did you mean optimizer.learning_rate\?"):

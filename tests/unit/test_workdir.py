@@ -10,7 +10,7 @@ import pytest
 from resnet_jax import workdir
 from resnet_jax.errors import ConfigError
 from resnet_jax.models import summary
-from tests.helpers import get_config, tiny_config
+from tests.helpers import get_config, read_only, tiny_config
 
 
 def saved(config) -> dict:
@@ -108,6 +108,20 @@ def test_a_workdir_that_cannot_be_written_is_named(tmp_path):
     workdir.check_writable(str(tmp_path / 'file'))
   with pytest.raises(ConfigError, match='cannot be written'):
     workdir.check_writable('/proc/resnet_jax')
+
+
+def test_a_workdir_training_could_not_write_all_it_writes_in_is_refused(tmp_path):
+  w = tmp_path / 'w'
+  (w / 'checkpoints' / '5').mkdir(parents=True)
+  (w / 'metrics.jsonl').write_text('')
+  workdir.check_trainable(str(w))
+  with read_only(w / 'checkpoints' / '5'):  # Keeping fewer checkpoints deletes it.
+    with pytest.raises(ConfigError, match=f'^{w}/checkpoints/5 cannot be written: make it writable .* another workdir'):
+      workdir.check_trainable(str(w))
+  (w / 'metrics.jsonl').unlink()
+  (w / 'metrics.jsonl').mkdir()
+  with pytest.raises(ConfigError, match='metrics.jsonl is a directory where training writes a file: move it aside.$'):
+    workdir.check_trainable(str(w))
 
 
 def test_a_run_records_its_network(tmp_path):

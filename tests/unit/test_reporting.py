@@ -1,0 +1,27 @@
+"""reporting.py: the tables read what the runs recorded (their config.json, metrics rows and model.json), and say
+what a run did not record."""
+
+import json
+
+import configs
+from resnet_jax import models
+from resnet_jax.reproduce import reporting, sweep
+from resnet_jax.workdir import write_model
+
+
+def result(tmp_path, variant: str, recorded: bool) -> sweep.Result:
+  config = configs.named('cifar10', variant)
+  workdir = tmp_path / variant
+  workdir.mkdir()
+  if recorded:
+    write_model(str(workdir), models.summary(config))
+  rows = [{'step': config.total_steps, 'split': 'test', 'loss': 1.0, 'top1_error': 9.0}]
+  return sweep.Result(models.model_name(config.model), str(workdir), json.loads(config.to_json()), rows)
+
+
+def test_the_depth_table_reads_the_recorded_parameters_and_names_the_runs_without(tmp_path):
+  results = {r.name: r for r in (result(tmp_path, 'resnet20', True), result(tmp_path, 'plain20', False))}
+  table = open(reporting.cifar_depth_table(results, str(tmp_path / 'report'))).read()
+  assert '| resnet20-A | 20 | 0.27M | 0.27M | 9.00 |' in table
+  assert '| plain20 | 20 | - |' in table
+  assert '- Parameters "-": plain20 recorded none (no model.json in the workdir).' in table
