@@ -6,6 +6,7 @@ import importlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -16,6 +17,15 @@ import configs
 from resnet_jax.models import abstract_variables, create_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def host_devices(count: int) -> str:
+  """XLA_FLAGS of this test run (tests/conftest.py) with `count` CPU devices."""
+  return re.sub(
+      r'--xla_force_host_platform_device_count=\d+',
+      f'--xla_force_host_platform_device_count={count}',
+      os.environ['XLA_FLAGS'],
+  )
 
 
 def get_config(name: str, **model_overrides):

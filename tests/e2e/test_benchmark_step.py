@@ -15,7 +15,7 @@ pytest.importorskip('torch')
 
 def test_step_benchmark_reports_each_implementation(tmp_path):
   out = tmp_path / 'step.json'
-  env = {**os.environ, 'JAX_PLATFORMS': 'cpu', 'XLA_FLAGS': ''}
+  env = {**os.environ, 'JAX_PLATFORMS': 'cpu', 'XLA_FLAGS': '--xla_backend_optimization_level=0'}  # As conftest.py.
   done = subprocess.run(
       [
           sys.executable,

@@ -108,6 +108,7 @@ def test_the_readme_recipe_runs_on_the_device_image(device_image, tmp_path):
       'HOME': str(tmp_path / 'home'),
       'OUT': str(out),
       'SITE': str(tmp_path / 'site'),
+      'XLA_FLAGS': '--xla_backend_optimization_level=0',  # The CPU compiles as in every test (tests/conftest.py).
   }
 
   def window(*args):

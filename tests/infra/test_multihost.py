@@ -8,7 +8,7 @@ import time
 
 from resnet_jax import parallel, workdir as workdirs
 from resnet_jax.train import train_and_evaluate
-from tests.helpers import imagenet_tiny_config, launch, rows, tiny_config, tiny_data
+from tests.helpers import host_devices, imagenet_tiny_config, launch, rows, tiny_config, tiny_data
 
 
 def free_port() -> int:
@@ -26,7 +26,7 @@ def run_on_two_processes(*args):
           f'--coordinator_address=localhost:{port}',
           '--num_processes=2',
           f'--process_id={i}',
-          env={'XLA_FLAGS': '--xla_force_host_platform_device_count=4'},
+          env={'XLA_FLAGS': host_devices(4)},
       )
       for i in range(2)
   ]
@@ -121,7 +121,7 @@ def test_a_signal_to_one_process_stops_both_at_the_same_step(image_folder, tmp_p
           f'--coordinator_address=localhost:{port}',
           '--num_processes=2',
           f'--process_id={i}',
-          env={'XLA_FLAGS': '--xla_force_host_platform_device_count=4'},
+          env={'XLA_FLAGS': host_devices(4)},
       )
       for i in range(2)
   ]

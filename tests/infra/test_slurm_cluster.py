@@ -17,7 +17,7 @@ import pytest
 
 from resnet_jax.reproduce import sweep
 from resnet_jax.tools import slurm
-from tests.helpers import ROOT, rows, tiny_data
+from tests.helpers import ROOT, host_devices, rows, tiny_data
 
 
 def slurm_up() -> bool:
@@ -39,7 +39,8 @@ ONE_MINUTE = slurm.Resources(time='1', gpus=0, cpus=1, signal_seconds=20)
 TEN_MINUTES = slurm.Resources(time='10', gpus=0, cpus=1)
 
 
-ONE_DEVICE = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=1'}  # Quicker to start, to step.
+# One device: quicker to start, to step. Compiled as XLA does by default: the long runs here are mostly stepping.
+ONE_DEVICE = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=1'}
 
 
 def sbatch(*args, env=ONE_DEVICE) -> str:
@@ -220,7 +221,7 @@ def test_a_two_run_sweep_without_gpus_completes_and_reports(image_folder, tmp_pa
 def test_two_srun_tasks_train_like_one_process(image_folder, tmp_path):
   """Two tasks of 4 CPU devices each (jax.distributed from SLURM's environment) against one process of 8."""
   command = run_command(tmp_path / 'two', image_folder, tmp_path / 'cache', 4)
-  env = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=4'}
+  env = {**os.environ, 'XLA_FLAGS': host_devices(4)}
   output = tmp_path / 'two.out'
   task = sbatch(
       '--ntasks=2',
