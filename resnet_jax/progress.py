@@ -39,18 +39,23 @@ class StepClock:
   """Training steps per second, counting only the time between start() and stop().
 
   The loop stops the clock, after waiting for the device, around all that is not a training step: compilation,
-  evaluation, checkpointing. That time is counted apart, as the overhead the ETA adds per step.
+  evaluation, checkpointing. That time is counted apart: an evaluation's as the time of each one to come, the rest
+  as the overhead the ETA adds per step.
   """
 
   def __init__(self, step: int):
     self.steps, self.seconds = 0, 0.0  # The current window.
     self.trained_steps, self.other_seconds = 0, 0.0  # Since the first timed step.
+    self.evaluation_seconds = None  # The last evaluation's.
     self._open = None
     self._stopped = (step, time.perf_counter())
 
-  def start(self, step: int, overhead: bool = True) -> None:
-    """Starts counting at `step`; the time since stop() was overhead unless `overhead` is False (compilation)."""
-    if overhead and self._stopped:
+  def start(self, step: int, overhead: bool = True, evaluation: bool = False) -> None:
+    """Starts counting at `step`; the time since stop() was an evaluation's where `evaluation`, else overhead
+    unless `overhead` is False (compilation)."""
+    if self._stopped and evaluation:
+      self.evaluation_seconds = time.perf_counter() - self._stopped[1]
+    elif self._stopped and overhead:
       self.other_seconds += time.perf_counter() - self._stopped[1]
     self._open, self._stopped = (step, time.perf_counter()), None
 
@@ -71,12 +76,19 @@ class StepClock:
     self.steps, self.seconds = 0, 0.0
     return rate
 
-  def eta(self, rate: float | None, steps_left: int) -> float | None:
-    """Seconds to go: the steps left at `rate`, plus evaluation and checkpoint time at its mean per step so far."""
+  def eta(self, rate: float | None, steps_left: int, evaluations_left: int = 0) -> float | None:
+    """Seconds to go: the steps left at `rate` with checkpoint time at its mean per step so far, and the evaluations
+    left at the last one's time (none before one is timed)."""
     if rate is None:
       return None
     overhead = self.other_seconds / self.trained_steps if self.trained_steps else 0.0
-    return steps_left * (1 / rate + overhead)
+    return steps_left * (1 / rate + overhead) + evaluations_left * (self.evaluation_seconds or 0.0)
+
+
+def evaluations_left(step: int, total: int, every: int) -> int:
+  """The evaluations a run evaluating every `every` steps and at its last step has still to make at `step` and
+  after."""
+  return total // every - (step - 1) // every + (1 if total % every else 0)
 
 
 # metric -> (label, format, unit) in the terminal's lines.
@@ -97,16 +109,26 @@ def metric_line(per_net: list[dict], keys) -> str:
 
 
 def progress_line(
-    step: int, total: int, train: list[dict], rate: float | None, images_per_step: int, eta: float | None
+    step: int,
+    total: int,
+    train: list[dict],
+    rate: float | None,
+    images_per_step: int,
+    eta: float | None,
+    untimed_evaluations: int = 0,
 ) -> str:
+  """The training loop's line; `untimed_evaluations`: those to come that the ETA cannot count yet."""
+  plus = f' and {untimed_evaluations} evaluation{"s" if untimed_evaluations > 1 else ""}' if untimed_evaluations else ''
   speed = (
-      f'{rate * images_per_step:,.0f} images/s, ETA {duration(eta)}' if rate else 'images/s and ETA after the next log'
+      f'{rate * images_per_step:,.0f} images/s, ETA {duration(eta)}{plus}'
+      if rate
+      else 'images/s and ETA after the next log'
   )
   return f'step {step:>{len(str(total))}}/{total}  {metric_line(train, ("loss", "top1_error"))}  {speed}'
 
 
 def final_line(workdir: str, seconds: float) -> str:
-  """Done: each evaluated split's final and best top-1 error (over every evaluation in metrics.jsonl); of
+  """Done: each evaluated split's final and best top-1 error (over training's evaluations in metrics.jsonl); of
   replicas, the best and the mean ± std of their final errors."""
   parts = [f'{split} error {results.final_errors(evals)}' for split, evals in evaluations(workdir).items()]
   written = [

@@ -19,7 +19,7 @@ from resnet_jax.evaluation import Evaluator, evaluate_splits, model_predict
 from resnet_jax.models import create_model, model_name, summary
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
 from resnet_jax.preemption import Preemption
-from resnet_jax.progress import StepClock, final_line, progress_line
+from resnet_jax.progress import StepClock, evaluations_left, final_line, progress_line
 from resnet_jax.train_step import TrainState, abstract_state, empty_metrics, init_state, jit_train_step
 from resnet_jax.train_step import summary as running_summary
 from resnet_jax.writers import MetricsWriter, log_file
@@ -126,12 +126,12 @@ def _train(run: Run, began: float, preemption: Preemption) -> TrainState:
   clock = StepClock(start)
   state, running = run.state, run.running
 
-  def outside_training(step, work):
+  def outside_training(step, work, evaluation=False):
     """work(), with the clock stopped: first the device finishes the steps dispatched so far."""
     jax.block_until_ready(state)
     clock.stop(step)
     result = work()
-    clock.start(step)
+    clock.start(step, evaluation=evaluation)
     return result
 
   try:
@@ -172,13 +172,14 @@ def _train(run: Run, began: float, preemption: Preemption) -> TrainState:
               {**net, 'learning_rate': run.schedule(step - 1), **timed},
               replicas.label(replica, run.nets),
           )
-        log.info(
-            '%s', progress_line(step, total, train, rate, config.batch_size * run.nets, clock.eta(rate, total - step))
-        )
+        evaluations = evaluations_left(step, total, config.eval_every_steps)
+        eta = clock.eta(rate, total - step, evaluations)
+        untimed = evaluations if clock.evaluation_seconds is None else 0
+        log.info('%s', progress_line(step, total, train, rate, config.batch_size * run.nets, eta, untimed))
         running = run.empty()
       run.state, run.step = state, step
       if step % config.eval_every_steps == 0 or step == total:
-        outside_training(step, lambda: run.evaluate(writer))
+        outside_training(step, lambda: run.evaluate(writer), evaluation=True)
       if step % config.checkpoint_every_steps == 0 or step == total or preempted:
         outside_training(step, lambda: run.checkpoints.save(step, (state, running), force=True))
       if preempted:

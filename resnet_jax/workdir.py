@@ -175,6 +175,9 @@ def changed_settings(saved: dict, config: dict) -> list[tuple[str, object, objec
   return [(key, old[key], new[key]) for key in sorted(old.keys() & new.keys()) if old[key] != new[key]]
 
 
+PATH_ROOM = 256  # The bytes a path leaves for what is written below it (checkpoints/STEP/default/ and orbax's files).
+
+
 def check_writable(path: str, named=None) -> None:
   """Refuses a directory to write (`named` in the messages: by default Argument('workdir', path)) that cannot be
   written (a file, a read-only place), leaving nothing behind."""
@@ -183,7 +186,19 @@ def check_writable(path: str, named=None) -> None:
     raise ConfigError(named, ' is a file, not a directory: name a directory.')
   existing = os.path.abspath(path)
   while not os.path.exists(existing):
+    if os.path.islink(existing):
+      raise ConfigError(
+          named, f': {existing} is a link to {os.readlink(existing)}, which does not exist: make it, or name another.'
+      )
     existing = os.path.dirname(existing)
+  room = os.pathconf(existing, 'PC_PATH_MAX') - PATH_ROOM
+  longest = max(len(part.encode()) for part in os.path.abspath(path).split(os.sep))
+  if len(os.path.abspath(path).encode()) > room or longest > os.pathconf(existing, 'PC_NAME_MAX'):
+    raise ConfigError(
+        named,
+        f' is too long for the files written in it (at most {room} bytes in all, each name at most '
+        f'{os.pathconf(existing, "PC_NAME_MAX")}): name a shorter path.',
+    )
   try:
     os.rmdir(tempfile.mkdtemp(dir=existing))
   except OSError as e:

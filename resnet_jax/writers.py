@@ -53,7 +53,7 @@ class MetricsWriter:
     if len(kept) == len(rows) and not damaged:
       return
     if damaged:
-      with open(self.path + '.damaged', 'a') as f:
+      with open(self.path + '.damaged', 'a', encoding='utf-8', errors='surrogateescape') as f:
         f.writelines(line if line.endswith('\n') else line + '\n' for _, line, _ in damaged)
       log.warning('%s: moved %s to %s.damaged.', self.path, _damage_text(damaged), self.path)
     with open(self.path + '.tmp', 'w') as f:
@@ -156,26 +156,43 @@ def _number(value) -> bool:
   return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
+SPLITS = ('train', 'test', 'val')  # What runs write rows of: training, and CIFAR's or ImageNet's held-out split.
+
+
+def _no_constant(name: str):
+  raise ValueError(f'{name} is no JSON number')
+
+
 def _row_error(line: str) -> str | None:
-  """Why a line of metrics.jsonl is not a row, or None: a JSON object with an integer step, a split, and numbers
-  (or null) for its metrics."""
+  """Why a line of metrics.jsonl is not a row a run writes, or None: a JSON object with a step of at least 0, a
+  split of SPLITS, numbers (or null, for a non-finite training metric) for its metrics, errors within 0..100 %,
+  and an evaluation's top-1 error."""
   try:
-    row = json.loads(line)
+    line.encode()
+    row = json.loads(line, parse_constant=_no_constant)
+  except UnicodeEncodeError:
+    return 'not UTF-8 text'
   except ValueError as e:
     return f'not JSON ({e})'
-  if not isinstance(row, dict) or type(row.get('step')) is not int:
-    return 'not a row with an integer "step"'
-  if not isinstance(row.get('split'), str):
-    return 'a row without a "split"'
+  if not isinstance(row, dict) or type(row.get('step')) is not int or row['step'] < 0:
+    return 'not a row with a "step" of at least 0'
+  if row.get('split') not in SPLITS:
+    return f'a row without a "split" of {", ".join(SPLITS)}'
   if bad := [key for key in METRICS if key in row and not _number(row[key])]:
     return f'a row whose {bad[0]} is not a number'
+  if bad := [
+      key for key in METRICS if key.endswith('_error') and row.get(key) is not None and not 0 <= row[key] <= 100
+  ]:
+    return f'a row whose {bad[0]} is not within 0 and 100'
+  if row['split'] != 'train' and row.get('top1_error') is None:
+    return 'an evaluation row without a top1_error'
   return None
 
 
 def _lines_and_rows(path: str) -> tuple[list[tuple[str, dict]], list[tuple[int, str, str]]]:
   """([(line, row)] of the rows of the metrics.jsonl at path, [(number, line, why)] of its damaged lines: a row cut
   short by a kill or a full disk, or a line that is no row)."""
-  with open(path) as f:
+  with open(path, encoding='utf-8', errors='surrogateescape') as f:  # Bytes that are no UTF-8 kept, as damage.
     lines = f.readlines()
   rows, damaged = [], []
   for number, line in enumerate(lines, 1):
@@ -207,10 +224,11 @@ def read_rows(workdir: str) -> list[dict]:
 
 
 def evaluations(workdir: str) -> dict[str, list[dict]]:
-  """The evaluation rows of workdir/metrics.jsonl by split, in file order."""
+  """Training's own evaluation rows of workdir/metrics.jsonl (not those of an evaluation of the workdir, which may
+  have run beside it) by split, in file order."""
   splits = {}
   for row in read_rows(workdir):
-    if row['split'] != 'train':
+    if row['split'] != 'train' and row.get('mode') != 'eval':
       splits.setdefault(row['split'], []).append(row)
   return splits
 

@@ -141,9 +141,10 @@ def _decode(source: str, splits: tuple[str, ...]) -> dict[str, np.ndarray]:
       if image.shape != size:
         (h, w, _), (h0, w0, _) = image.shape, size
         common = sum(other.shape == size for other in images)
+        most = f'most {split} images are {w0}x{h0} ({common} of {len(images)})' if split == splits[0] else None
         raise ConfigError(
-            f'{path} is {w}x{h} pixels, but most {splits[0]} images are {w0}x{h0} ({common} of the '
-            f'{len(images)} in {split}): every image must have the same size.'
+            f'{path} is {w}x{h} pixels, but {most or f"the {splits[0]} images are {w0}x{h0}"}: every image must '
+            'have the same size.'
         )
     arrays[f'{split}_images'] = np.stack(images)
     arrays[f'{split}_labels'] = np.array([classes.index(cls) for cls, _, _ in items], np.int32)

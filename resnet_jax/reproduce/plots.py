@@ -11,7 +11,6 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from resnet_jax import replicas
 from resnet_jax.results import curves_mean_std
 
 COLORS = matplotlib.colormaps['tab10'].colors
@@ -40,17 +39,25 @@ def _mean_band(ax, curves, style: str, color, width: float, label=None) -> None:
 
 def error_curves(path: str, panels, eval_split: str) -> str:
   """He et al. 2015, Fig. 4 / Fig. 6: training error (dashed) and `eval_split` error (solid) against steps; of a
-  run of several replicas, the mean and a band of ± one std.
+  run of several replicas, the mean and a band of ± one std. A run's label names its seeds, its budget where the
+  runs drawn differ in theirs, and the step it stopped at where it is unfinished.
 
   panels: [(title, [Result, ...]), ...]; each run gets one colour.
   """
+  drawn = [run for _, runs in panels for run in runs]
+  budgets = {run.total_steps for run in drawn}
   fig, axes = _figure(1, len(panels), (5 * len(panels), 4.3), squeeze=False, sharey=True)
-  fig.suptitle(f'dashed: training error, solid: {eval_split} error; bands: ± one std over seeds')
+  bands = '; bands: ± one std over seeds' if any(len(run.replicas) > 1 for run in drawn) else ''
+  fig.suptitle(f'dashed: training error, solid: {eval_split} error{bands}')
   for ax, (title, runs) in zip(axes[0], panels):
     for color, run in zip(COLORS, runs):
-      seeds = len(run.replicas)
+      marks = [
+          *([f'{len(run.replicas)} seeds'] if len(run.replicas) > 1 else []),
+          *([f'{run.total_steps:,} steps'] if len(budgets) > 1 else []),
+          *([f'unfinished at step {run.last_step:,}'] if not run.finished else []),
+      ]
       _mean_band(ax, run.curves('train'), '--', color, 1)
-      _mean_band(ax, run.curves(eval_split), '-', color, 2, run.name + replicas.of_several(seeds, f' ({seeds} seeds)'))
+      _mean_band(ax, run.curves(eval_split), '-', color, 2, run.name + (f' ({", ".join(marks)})' if marks else ''))
     ax.set(title=title, xlabel='iterations', ylabel='error (%)')
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)

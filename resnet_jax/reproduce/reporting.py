@@ -15,7 +15,7 @@ from resnet_jax.progress import Progress
 from resnet_jax.reproduce import plots
 from resnet_jax.results import best_mean_std
 from resnet_jax.trained import TrainedNet
-from resnet_jax.workdir import read_model
+from resnet_jax.workdir import read_model, step_dirs
 
 # He et al. 2015, Table 6: CIFAR-10 test error of the option-A ResNets, and their parameters.
 CIFAR_TABLE6 = {
@@ -99,7 +99,9 @@ def status(result) -> str:
   nets = replicas.count(result.config)
   of = replicas.of_several(nets, f', {nets} seeds')
   if not result.finished:
-    return f'unfinished: step {result.last_step:,} of {result.total_steps:,}{of}'
+    saved = step_dirs(result.workdir)
+    checkpoint = f'its newest checkpoint at step {saved[-1]:,}' if saved else 'no checkpoint yet'
+    return f'unfinished: step {result.last_step:,} of {result.total_steps:,}, {checkpoint}{of}'
   return f'{result.total_steps:,} steps{of}'
 
 

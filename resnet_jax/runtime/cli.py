@@ -176,12 +176,29 @@ def _parse(argv: list[str], uses: tuple[str, ...], takes_config: bool) -> None:
   rest = FLAGS(argv)
   if len(rest) > 1:
     raise ConfigError(f'Unexpected arguments: {" ".join(rest[1:])}: every argument is a --flag=VALUE. See --help.')
+  for name in {FLAGS[name].name for name in FLAGS if FLAGS[name].present}:
+    _expand_home(name)
   if foreign := [name for name in SHARED if FLAGS[name].present and name not in uses]:
     raise ConfigError(f"Unknown command line flag '{foreign[0]}'. See --help.")
   if overrides and not takes_config:
     key = overrides[0].partition('=')[0]
     raise ConfigError(f'This program takes no --config flags: set {key} with ', Setting(key, 'VALUE'), '.')
   CONFIG_OVERRIDES[:] = overrides
+
+
+def _expand_home(name: str) -> None:
+  """Expands a leading ~ in flag `name`'s value as a shell would (it leaves the ~ of '--workdir=~/r', which does
+  not start a word); a ~USER of no user here is refused."""
+  value = FLAGS[name].value
+  values = value if isinstance(value, list) else [value]
+  if not any(isinstance(v, str) and v.startswith('~') for v in values):
+    return
+  expanded = [os.path.expanduser(v) if isinstance(v, str) else v for v in values]
+  for given, path in zip(values, expanded):
+    if isinstance(path, str) and path.startswith('~'):
+      user = path.split(os.sep)[0]
+      raise ConfigError(Argument(name, given), f': {user} names no user here: give the path in full.')
+  FLAGS[name].value = expanded if isinstance(value, list) else expanded[0]
 
 
 def _parse_error(error: Exception) -> str:
@@ -240,6 +257,8 @@ class Program:
     """Runs the program as the process (absl's app.run). On CPU-only runs malloc keeps freed memory
     (--retain_host_memory), set before main() can start JAX's backend."""
     speak(self.dialect)
+    for stream in (sys.stdout, sys.stderr):  # A path the terminal's encoding lacks is shown escaped, not a traceback.
+      stream.reconfigure(errors='backslashreplace')
     for name in ('retain_host_memory', 'alsologtostderr', *self.uses):  # Its --help lists them (absl's key flags).
       FLAGS.register_key_flag_for_module(sys.argv[0], FLAGS[name])
 
@@ -249,6 +268,8 @@ class Program:
       except (ConfigError, flags.Error) as e:
         print(_parse_error(e), file=sys.stderr, flush=True)
         sys.exit(2)
+      except SystemExit as e:  # absl's --help, --helpshort and --helpfull print, then exit 1: help is no failure.
+        sys.exit(0 if e.code == 1 else e.code)
       return argv[:1]
 
     def main(argv):

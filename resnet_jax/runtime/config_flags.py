@@ -18,7 +18,12 @@ PREFIX = '--config.'
 
 
 def split(argv: list[str]) -> tuple[list[str], list[str]]:
-  """(argv without its --config.KEY=VALUE arguments, those as KEY=VALUE)."""
+  """(argv without its --config.KEY=VALUE arguments, those as KEY=VALUE); '--config.KEY VALUE' is refused, naming
+  the form it takes."""
+  for i, arg in enumerate(argv[1:], 2):
+    if arg.startswith(PREFIX) and '=' not in arg:
+      value = argv[i] if i < len(argv) and not argv[i].startswith('-') else 'VALUE'
+      raise ConfigError(f'{arg} takes its value after "=": give {arg}={value}.')
   overrides = [arg.removeprefix(PREFIX) for arg in argv[1:] if arg.startswith(PREFIX)]
   return [arg for arg in argv if not arg.startswith(PREFIX)], overrides
 

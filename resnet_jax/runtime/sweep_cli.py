@@ -132,10 +132,10 @@ def check_data(config) -> None:
     )
 
 
-def jobs(variants, seeds: int) -> list[sweep.Job]:
+def jobs(variants, seeds: int, devices: int = 1) -> list[sweep.Job]:
   """The runs of `variants`, `seeds` replicas each, under the flags' dataset, root, budget and overrides; a variant
-  or override that does not make a valid config, or data that is not there, is refused before any run is
-  printed, written or launched."""
+  or override that does not make a valid config (its batches split over `devices`), or data that is not there, is
+  refused before any run is printed, written or launched."""
   for override in FLAGS.set:
     key = override.partition('=')[0]
     if key in SWEPT:
@@ -151,7 +151,7 @@ def jobs(variants, seeds: int) -> list[sweep.Job]:
     config = schema.apply_overrides(configs.named(FLAGS.dataset, variant), given)
     budget = sweep.budget_overrides(config, FLAGS.steps) if FLAGS.steps else ()
     config, given = schema.apply_overrides(config, budget), given + budget
-    schema.check(config)
+    schema.check(config, devices)
     create_model(config)
     check_data(config)
     job = sweep.Job(FLAGS.dataset, variant, given, FLAGS.root)
@@ -187,9 +187,13 @@ def run(name: str, variants, report, seeds: int | None = None) -> None:
   report(results, out) with every run of the dataset found under the root; exits 1 if a run failed."""
   cli.check_directory('root')
   cli.check_directory('out')
+  if FLAGS.launcher == 'none' and not os.path.isdir(FLAGS.root):
+    raise ConfigError(Argument('root', FLAGS.root), ' does not exist: name the root the runs were launched under.')
   interpreter = python()
-  grid = jobs(variants, replica_count() if seeds is None else seeds)
   resources = slurm_resources() if FLAGS.launcher == 'slurm' else None
+  # Where the devices are known, the batches must split over them; any count's split needs one device's.
+  devices = resources.nodes * resources.gpus if resources and resources.gpus else 1
+  grid = jobs(variants, replica_count() if seeds is None else seeds, devices)
   failed = []
   if FLAGS.launcher == 'local':
     if FLAGS.check_data and grid[0].config.dataset.source == 'folder':
@@ -220,6 +224,8 @@ def run(name: str, variants, report, seeds: int | None = None) -> None:
   if results:
     for path in filter(None, report(results, out)):
       print(path)
+  elif FLAGS.launcher == 'none':
+    print(f'No runs of {grid[0].config.dataset.name} under {FLAGS.root} yet: nothing to report.')
   if failed:
     print(
         cli.error_line(

@@ -7,6 +7,9 @@ the file, and nothing else of it.
 """
 
 import os
+import pickle
+import re
+import textwrap
 
 import jax
 import jax.numpy as jnp
@@ -58,8 +61,9 @@ def from_torchvision(state_dict: dict[str, np.ndarray], abstract, has_transition
       keys, value = [key], _to_ours(_get(state_dict, key), path[-1])
     if value.shape != like.shape:
       raise ConfigError(
-          f"{keys[0]} has shape {value.shape}, but the config's network needs {like.shape}: "
-          'choose the config of the same depth as the torchvision file.'
+          f"{keys[0]} has shape {state_dict[keys[0]].shape}, which the config's network cannot hold (it needs "
+          f'{like.shape}, laid out as its own): the file is no torchvision ResNet as torchvision builds it (RGB '
+          'input, its widths); pass one that is.'
       )
     used.update(keys)
     return jnp.asarray(value, like.dtype)
@@ -150,24 +154,55 @@ def load_state_dict(path: str) -> dict[str, np.ndarray]:
   try:
     loaded = torch.load(path, map_location='cpu', weights_only=True)
   except Exception as e:  # noqa: BLE001 -- torch raises many kinds for a file that is not a checkpoint.
+    if isinstance(e, pickle.UnpicklingError) and 'Unsupported global' in str(e):  # A pickled object of a class.
+      raise ConfigError(
+          f'{path} holds pickled Python objects (a whole model?), which are not read here: save its weights '
+          'alone, torch.save(model.state_dict(), PATH), and pass that file.'
+      ) from None
+    why = re.sub(r'\x1b\[[0-9;]*m', '', ' '.join(str(e).split()))
     raise ConfigError(
-        f'{path} is not a torch checkpoint ({type(e).__name__}: {" ".join(str(e).split())[:150]}): '
+        f'{path} is not a torch checkpoint ({type(e).__name__}: {textwrap.shorten(why, 150)}): '
         'pass a torchvision ResNet state_dict (.pth).'
     ) from None
   for wrapper in ('state_dict', 'model'):
     if isinstance(loaded, dict) and isinstance(loaded.get(wrapper), dict):
       loaded = loaded[wrapper]
-  if not isinstance(loaded, dict) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
+  if not isinstance(loaded, dict) or not all(
+      isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in loaded.items()
+  ):
     raise ConfigError(
         f'{path} holds a {type(loaded).__name__}, not a state_dict of tensors: pass a torchvision '
         'ResNet state_dict (torch.save(model.state_dict(), PATH)).'
     )
-  arrays = {k.removeprefix('module.'): v.detach().float().numpy() for k, v in loaded.items()}
-  if bad := [k for k, v in arrays.items() if not np.isfinite(v).all()]:
-    raise ConfigError(
-        f'{path} holds NaN or infinite values in {len(bad)} tensors ({", ".join(bad[:3])}...): pass trained weights.'
-    )
+  if not loaded:
+    raise ConfigError(f'{path} holds no tensors: pass a torchvision ResNet state_dict (.pth).')
+  arrays = {}
+  for key, tensor in loaded.items():
+    key = key.removeprefix('module.')
+    if problem := _not_weights(key, tensor):
+      raise ConfigError(f'{path}: {key} {problem}: pass a torchvision ResNet state_dict of trained weights.')
+    arrays[key] = tensor.detach().float().numpy()
   return arrays
+
+
+def _not_weights(key: str, tensor) -> str | None:
+  """What keeps one tensor of a state_dict from being weights a net can hold (torchvision's BatchNorm step counts
+  aside), or None."""
+  if tensor.is_meta:
+    return 'holds no values (a tensor on the meta device)'
+  if str(tensor.layout) != 'torch.strided' or tensor.is_quantized:
+    kind = 'quantized' if tensor.is_quantized else str(tensor.layout).removeprefix('torch.')
+    return f'is a {kind} tensor, not a dense one'
+  if key.endswith('num_batches_tracked'):
+    return None
+  if not tensor.is_floating_point():
+    return f'is {str(tensor.dtype).removeprefix("torch.")}, not floating-point'
+  values = tensor.detach().float()
+  if not values.isfinite().all():
+    return 'holds NaN or infinite values'
+  if key.endswith('running_var') and (values < 0).any():
+    return 'holds negative variances'
+  return None
 
 
 def convert_file(path: str, config, workdir: str) -> None:

@@ -64,7 +64,26 @@ OWN_OPTIONS = {
     'no-requeue': None,
     'open-mode': None,
     'output': None,
+    'error': None,
+    'chdir': None,
+    'wrap': None,
+    'parsable': None,
+    'test-only': None,
+    'wait': None,
 }
+
+
+SIGNAL_LIMIT = 65535  # The most seconds before the time limit that sbatch's --signal takes.
+
+
+def sbatch_word(text: str) -> str:
+  """`text` as one word of an #SBATCH line, as sbatch splits them: in double quotes where it holds a blank, with
+  backslashes before its quotes, backslashes and # (which would end the line)."""
+  if '\n' in text:
+    raise ConfigError(f'{text!r} holds a line break, which no #SBATCH line can: give it without one.')
+  if not re.search(r'[\s"\\#]', text):
+    return text
+  return '"' + re.sub(r'(["\\#])', r'\\\1', text) + '"'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +104,11 @@ class Resources:
   signal_seconds: int = 180  # The warning before the time limit: time to reach a save.
 
   def check(self) -> None:
+    if not 0 <= self.signal_seconds <= SIGNAL_LIMIT:
+      raise ConfigError(
+          Argument('signal_seconds', self.signal_seconds),
+          f' is beyond what SLURM takes (0 to {SIGNAL_LIMIT} s): give at most {SIGNAL_LIMIT}.',
+      )
     limit = time_seconds(self.time)
     if self.signal_seconds >= limit:
       raise ConfigError(
@@ -109,6 +133,10 @@ class Resources:
             '.',
         )
       name = option[2:].partition('=')[0]
+      if re.search(r'\s', name):
+        raise ConfigError(
+            Argument('option', option), ' holds more than one option: give each as its own ', Argument('option'), '.'
+        )
       if name in OWN_OPTIONS:
         field = OWN_OPTIONS[name]
         raise ConfigError(
@@ -117,7 +145,7 @@ class Resources:
             *(
                 ('use ', Argument(field), ' (one process per GPU)' if name.startswith('ntasks') else '')
                 if field
-                else ('it is how each task finishes by itself; leave it out',)
+                else ('it is how each task logs and finishes by itself; leave it out',)
             ),
             '.',
         )
@@ -154,7 +182,7 @@ def array_script(name: str, commands: list[list[str]], resources: Resources, rep
       f'  {i}) srun --kill-on-bad-exit=1 {shlex.join(command)} & ;;' for i, command in enumerate(commands)
   )
   directives = '\n'.join(
-      f'#SBATCH {d}'
+      f'#SBATCH {sbatch_word(d)}'
       for d in [
           f'--job-name={name}',
           f'--array=0-{len(commands) - 1}',
@@ -232,6 +260,7 @@ def write_array(path: str, name: str, commands: list[list[str]], resources: Reso
       os.remove(path)
     return
   folder = os.path.dirname(os.path.abspath(path))
+  script = array_script(name, commands, resources, repo, os.path.join(folder, 'slurm'))  # Refused: nothing written.
   os.makedirs(os.path.join(folder, 'slurm'), exist_ok=True)
   with open(path, 'w') as f:
-    f.write(array_script(name, commands, resources, repo, os.path.join(folder, 'slurm')))
+    f.write(script)

@@ -37,6 +37,10 @@ NET = '--config=configs/cifar10.py:resnet8'
         ([NET, '--mode=config', '--config.num_replicas=0'], 'num_replicas must be a finite number at least 1'),
         ([NET, '--mode=summary', '--config.optimizer.momentum=2'], 'optimizer.momentum must be a finite number'),
         ([NET, '--config.batchsize=8'], 'Did you mean --config.batch_size?'),
+        (
+            [NET, '--config.dataset.dir', '/d'],
+            '--config.dataset.dir takes its value after "=": give --config.dataset.dir=/d.',
+        ),
         ([NET, '--config.model.widht=8'], "no field 'model.widht'"),
         ([NET, '--config.model.learning_rate=0.1'], 'Did you mean --config.optimizer.learning_rate?'),  # Wrong section.
         ([NET, '--config.eval.protocol=ten_crop'], "The config has no section 'eval'"),  # ImageNet's, not CIFAR's.
@@ -276,6 +280,19 @@ def test_sweep_flags_are_checked_before_any_run(tmp_path):
       ('gpu_window.py', ['--dry_run', '--out=x'], "Unknown command line flag 'out'"),
       ('depth_ablation.py', ['--launcher=local', '--python=/nope/python'], '--python=/nope/python is no interpreter'),
       ('layer_deletion.py', ['--workdirs=x', '--seed=-3'], 'flag --seed=-3: -3 is not'),
+      # What every run would refuse at its start: with any device count, or on the nodes x GPUs a task asks for.
+      ('depth_ablation.py', ['--launcher=print', '--set=model.bn_group_size=3'], 'model.bn_group_size=3 does not'),
+      (
+          'depth_ablation.py',
+          ['--launcher=slurm', '--dataset=imagenet', '--set=dataset.dir=/d', '--nocheck_data', '--slurm_gpus=3'],
+          'The global batch_size 256 does not split over 3 devices: set --set=batch_size',
+      ),
+      (
+          'depth_ablation.py',
+          ['--launcher=slurm', '--slurm_time=30-00:00:00', '--slurm_signal_seconds=100000'],
+          '--slurm_signal_seconds=100000 is beyond what SLURM takes (0 to 65535 s)',
+      ),
+      ('depth_ablation.py', ['--launcher=print', '--root=~nosuchuser/paper'], '~nosuchuser names no user here'),
       (
           'depth_ablation.py',
           ['--launcher=print', '--steps=3'],
@@ -286,8 +303,20 @@ def test_sweep_flags_are_checked_before_any_run(tmp_path):
   ):
     done = run(script.removesuffix('.py'), f'--root={tmp_path}', *args)
     assert_refused(done, message)
-    assert done.stdout == ''  # No command printed, no plan.
+    assert done.stdout == '' and os.listdir(tmp_path) == []  # No command printed, no plan, nothing written.
   assert_refused(run('depth_ablation', '--launcher=print', '--root='), '--root names no folder')
+
+
+def test_a_path_flag_that_starts_with_a_tilde_is_in_the_home_folder(tmp_path, monkeypatch):
+  """'--root=~/paper' reaches the program unexpanded (the ~ does not start a word): it is taken as a shell would."""
+  monkeypatch.setenv('HOME', str(tmp_path))
+  done = run('depth_ablation', '--launcher=print', '--root=~/paper', '--depths=20', '--steps=20')
+  assert done.returncode == 0 and f'--workdir={tmp_path}/paper/cifar10/resnet20-A' in done.stdout, done.stderr
+  assert not os.path.exists(os.path.join(ROOT, '~'))
+  os.mkdir(tmp_path / 'empty')
+  done = run('depth_ablation', '--launcher=none', '--root=~/empty', '--depths=20')
+  assert done.returncode == 0 and done.stdout == f'No runs of cifar10 under {tmp_path}/empty yet: nothing to report.\n'
+  assert_refused(run('depth_ablation', '--launcher=none', '--root=~/typo'), f'--root={tmp_path}/typo does not exist')
 
 
 def test_a_local_sweep_reads_its_data_before_any_run(tmp_path):
@@ -321,13 +350,31 @@ def test_converter_refuses_what_is_not_a_state_dict(tmp_path):
   torch.save(torch.zeros(3), tensor)
   torch.save({'conv1.weight': torch.full((2, 2), float('nan'))}, nan)
   torch.save({'conv1.weight': torch.zeros((2, 2))}, tmp_path / 'e.pth')
+  whole = {'conv1.weight': torch.zeros((2, 2)), 'bn1.num_batches_tracked': torch.tensor(5)}  # An int64 of its own.
+  for name, tensors in (
+      ('int', {**whole, 'conv1.weight': torch.zeros((2, 2), dtype=torch.int64)}),
+      ('variance', {**whole, 'bn1.running_var': -torch.ones(2)}),
+      ('meta', {**whole, 'fc.weight': torch.zeros((2, 2), device='meta')}),
+  ):
+    torch.save(tensors, tmp_path / f'{name}.pth')
+  torch.save(torch.nn.Conv2d(3, 4, 3), tmp_path / 'module.pth')  # A whole model, pickled.
+  torch.save({}, tmp_path / 'empty.pth')
+  torch.save({**whole, 5: torch.zeros(1)}, tmp_path / 'intkey.pth')
+  torch.save({**whole, 'fc.weight': torch.zeros((2, 2)).to_sparse()}, tmp_path / 'sparse.pth')
   for path, extra, message in (
       (tmp_path / 'missing.pth', [], 'does not exist'),
       (tmp_path, [], f'{tmp_path} is a directory: pass --torchvision=FILE.pth'),
       (text, [], 'is not a torch checkpoint'),
       (noise, [], 'is not a torch checkpoint'),
       (tensor, [], 'holds a Tensor, not a state_dict'),
-      (nan, [], 'holds NaN or infinite values in 1 tensors (conv1.weight...)'),
+      (nan, [], f'{nan}: conv1.weight holds NaN or infinite values: pass a torchvision ResNet state_dict'),
+      (tmp_path / 'int.pth', [], 'int.pth: conv1.weight is int64, not floating-point'),
+      (tmp_path / 'variance.pth', [], 'variance.pth: bn1.running_var holds negative variances'),
+      (tmp_path / 'meta.pth', [], 'meta.pth: fc.weight holds no values (a tensor on the meta device)'),
+      (tmp_path / 'module.pth', [], 'holds pickled Python objects (a whole model?), which are not read here: save'),
+      (tmp_path / 'empty.pth', [], 'empty.pth holds no tensors: pass a torchvision ResNet state_dict'),
+      (tmp_path / 'intkey.pth', [], 'intkey.pth holds a dict, not a state_dict of tensors'),
+      (tmp_path / 'sparse.pth', [], 'sparse.pth: fc.weight is a sparse_coo tensor, not a dense one'),
       (tmp_path / 'e.pth', ['--config.num_replicas=2'], 'torchvision weights need --config.num_replicas=1'),
   ):
     done = run(

@@ -287,3 +287,18 @@ def test_the_docs_scripts_run_from_any_directory(script, missing, tmp_path):
   wait(task)
   errors = [line for line in output.read_text().splitlines() if line.startswith('error: ')]
   assert errors and errors[0].startswith(f'error: {missing.format(home=tmp_path)}'), output.read_text()[-3000:]
+
+
+def test_sbatch_reads_each_directive_of_a_written_array_whole(tmp_path):
+  """Values with blanks, quotes and a # in them, as sbatch itself reads the #SBATCH lines (a held array, its record,
+  then cancelled)."""
+  root = tmp_path / 'sweeps 10'
+  comment = 'two words, "quoted" #3'
+  resources = slurm.Resources(time='10', gpus=0, cpus=1, option=(f'--comment={comment}',))
+  slurm.write_array(str(root / 'quoting.sbatch'), 'quoting', [['true']], resources, sweep.REPO)
+  array = sbatch('--hold', str(root / 'quoting.sbatch'))
+  try:
+    record = subprocess.run(['scontrol', 'show', 'job', array], capture_output=True, text=True, check=True).stdout
+  finally:
+    subprocess.run(['scancel', array], check=True)
+  assert f'Comment={comment}' in record and f'StdOut={root}/slurm/quoting-' in record, record

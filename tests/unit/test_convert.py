@@ -78,3 +78,9 @@ def test_file_of_another_depth_or_head_is_refused_naming_the_right_config(tmp_pa
   ten_classes.dataset.num_classes = 10
   with pytest.raises(ConfigError, match='lacks layer1.1.conv2.weight'):
     convert.convert(state_dict, ten_classes, str(tmp_path))
+  gray = {k: v.numpy() for k, v in random_torch_net(18).state_dict().items()}
+  gray['conv1.weight'] = gray['conv1.weight'][:, :1]  # A net of 1-channel input, at the config's depth.
+  with pytest.raises(
+      ConfigError, match=r'conv1.weight has shape \(64, 1, 7, 7\).*no torchvision ResNet as torchvision'
+  ):
+    convert.convert(gray, get_config('imagenet:resnet18,modern'), str(tmp_path))

@@ -46,14 +46,13 @@ def test_bad_images_are_named(folder_copy, tmp_path):
   Image.new('RGB', (40, 32)).save(bad)
   with pytest.raises(
       ConfigError,
-      match=f'{bad} is 40x32 pixels, but most train images are 32x32 .19 of the 20 in '
-      'train.: every image must have the same size',
+      match=f'{bad} is 40x32 pixels, but most train images are 32x32 .19 of 20.: every image must have the same size',
   ):
     folder.load(folder_copy, ('train', 'test'), str(tmp_path / 'cache'))
   os.remove(bad)
   first = os.path.join(folder_copy, 'test', 'c0', '0.jpg')  # The split's first image is the odd one.
   Image.new('RGB', (28, 28)).save(first)
-  with pytest.raises(ConfigError, match=f'{first} is 28x28 pixels, but most train images are 32x32'):
+  with pytest.raises(ConfigError, match=f'{first} is 28x28 pixels, but the train images are 32x32: every image'):
     folder.load(folder_copy, ('train', 'test'), str(tmp_path / 'cache'))
   small = write_image_folder(
       tmp_path / 'small', {'train': 1, 'test': 1}, [f'c{k}' for k in range(10)], [(28, 28)], '.png', brightness=20
@@ -197,20 +196,27 @@ def test_damaged_metrics_lines_are_left_out_by_readers_and_moved_aside_by_writer
   path, good = tmp_path / 'metrics.jsonl', '{"step": 1, "split": "train", "loss": 2.0}\n'
   for line, why in [
       ('{"step": 2, "split": "tr', 'not JSON'),
-      ('[1, 2]', 'not a row with an integer "step"'),
-      ('{"step": 2}', 'a row without a "split"'),
+      ('[1, 2]', 'not a row with a "step" of at least 0'),
+      ('{"step": 2}', 'a row without a "split" of train, test, val'),
       ('{"step": 2, "split": "test", "top1_error": "abc"}', 'a row whose top1_error is not a number'),
+      ('{"step": 2, "split": "test", "loss": 1}', 'an evaluation row without a top1_error'),
+      ('{"step": 2, "split": "test", "top1_error": null}', 'an evaluation row without a top1_error'),
+      ('{"step": 2, "split": "test", "top1_error": -3}', 'a row whose top1_error is not within 0 and 100'),
+      ('{"step": 2, "split": "test", "top1_error": NaN}', 'not JSON (NaN is no JSON number)'),
+      ('{"step": -1, "split": "test", "top1_error": 5}', 'not a row with a "step" of at least 0'),
+      ('{"step": 2, "split": "valid", "top1_error": 5}', 'a row without a "split" of train, test, val'),
+      ('GARBAGE\udcff', 'not UTF-8 text'),  # A byte that is no UTF-8, read as Python reads such file names.
   ]:
     caplog.clear()
-    path.write_text(good + line + '\n' + good)
+    path.write_text(good + line + '\n' + good, errors='surrogateescape')
     assert writers.read_rows(str(tmp_path)) == [json.loads(good)] * 2
     assert f'metrics.jsonl: left out 1 damaged line (line 2: {why}' in caplog.text
   path.write_text(good + '{"step": 2, "split": "tr')  # Cut short at the end, as a kill leaves it.
   writers.MetricsWriter(str(tmp_path), 1, evaluation=True).close()
   assert path.read_text() == good and (tmp_path / 'metrics.jsonl.damaged').read_text() == '{"step": 2, "split": "tr\n'
-  path.write_text(good + 'garbage\n' + good.replace('1', '2'))
+  path.write_bytes(good.encode() + b'garbage\xff\n' + good.replace('1', '2').encode())
   writers.MetricsWriter(str(tmp_path), 1).close()  # A resumed run keeps the whole rows up to its step.
-  assert path.read_text() == good and (tmp_path / 'metrics.jsonl.damaged').read_text().endswith('garbage\n')
+  assert path.read_text() == good and (tmp_path / 'metrics.jsonl.damaged').read_bytes().endswith(b'garbage\xff\n')
   path.unlink()
   path.mkdir()
   with pytest.raises(ConfigError, match='metrics.jsonl is a directory, not the metrics file: move it aside.$'):

@@ -25,3 +25,12 @@ def test_the_depth_table_reads_the_recorded_parameters_and_names_the_runs_withou
   assert '| resnet20-A | 20 | 0.27M | 0.27M | 9.00 |' in table
   assert '| plain20 | 20 | - |' in table
   assert '- Parameters "-": plain20 recorded none (no model.json in the workdir).' in table
+
+
+def test_an_unfinished_run_names_the_step_it_logged_and_its_newest_checkpoint(tmp_path):
+  """The studies read the newest checkpoint, which may lag the rows logged after it."""
+  run = result(tmp_path, 'resnet20', True)
+  run.rows[0]['step'] = 150
+  assert reporting.status(run) == 'unfinished: step 150 of 64,000, no checkpoint yet'
+  (tmp_path / 'resnet20' / 'checkpoints' / '145').mkdir(parents=True)
+  assert reporting.status(run) == 'unfinished: step 150 of 64,000, its newest checkpoint at step 145'

@@ -47,8 +47,17 @@ def test_slurm_times(text, seconds):
             '--slurm_option=--time=1 sets what the sweep writes itself: use --slurm_time',
         ),
         (
+            slurm.Resources(option=('--exclusive --comment=x',)),
+            '--slurm_option=--exclusive --comment=x holds more than one option: give each as its own --slurm_option',
+        ),
+        (
+            slurm.Resources(option=('--error=/tmp/x',)),
+            '--slurm_option=--error=/tmp/x sets what the sweep writes itself',
+        ),
+        (slurm.Resources(option=('--wrap=echo hi',)), '--slurm_option=--wrap=echo hi sets what the sweep writes'),
+        (
             slurm.Resources(option=('--array=0-5',)),
-            '--slurm_option=--array=0-5 sets what the sweep writes itself: it is how each task finishes by itself',
+            '--slurm_option=--array=0-5 sets what the sweep writes itself: it is how each task logs and finishes',
         ),
     ],
 )

@@ -108,6 +108,14 @@ def test_a_workdir_that_cannot_be_written_is_named(tmp_path):
     workdir.check_writable(str(tmp_path / 'file'))
   with pytest.raises(ConfigError, match='cannot be written'):
     workdir.check_writable('/proc/resnet_jax')
+  (tmp_path / 'link').symlink_to(tmp_path / 'gone')
+  for path in (tmp_path / 'link', tmp_path / 'link' / 'run'):
+    with pytest.raises(ConfigError, match=f'link is a link to {tmp_path}/gone, which does not exist: make it, or'):
+      workdir.check_writable(str(path))
+  for deep in (tmp_path.joinpath(*['d' * 100] * 40), tmp_path / ('n' * 300)):  # The whole, or one name, too long.
+    with pytest.raises(ConfigError, match='is too long for the files written in it .*: name a shorter path.$'):
+      workdir.check_writable(str(deep))
+  assert sorted(os.listdir(tmp_path)) == ['file', 'link']
 
 
 def test_a_workdir_training_could_not_write_all_it_writes_in_is_refused(tmp_path):

@@ -19,7 +19,7 @@ from resnet_jax.writers import MetricsWriter
 writer = MetricsWriter(sys.argv[1], 0)
 writer.write(1, 'train', {'loss': 2.5, 'top1_error': 80.0, 'learning_rate': 0.1})
 writer.write(2, 'test', {'loss': 2.0, 'top1_error': 70.0, 'protocol': 'ten_crop'})
-writer.write(2, 'test', {'loss': 1.5}, replica=1)
+writer.write(2, 'test', {'loss': 1.5, 'top1_error': 60.0}, replica=1)
 writer.close()
 print('tensorflow' in sys.modules)
 """
@@ -57,6 +57,7 @@ def test_tensorboard_events_need_no_tensorflow_and_open_in_tensorboard(tmp_path)
       'test/loss': [(2, 2.0)],
       'test/top1_error': [(2, 70.0)],
       'test/replica1/loss': [(2, 1.5)],
+      'test/replica1/top1_error': [(2, 60.0)],
   }
   assert [row['split'] for row in read_rows(tmp_path)] == ['train', 'test', 'test']
 
@@ -84,3 +85,15 @@ def test_the_final_line_names_only_what_was_written(tmp_path):
   assert line.endswith(f'Results in {tmp_path}: metrics.jsonl.') and 'tensorboard' not in line
   os.makedirs(tmp_path / 'checkpoints')
   assert final_line(str(tmp_path), 5.0).endswith('metrics.jsonl, checkpoints/.')
+
+
+def test_the_final_line_reads_the_evaluations_of_training_alone(tmp_path):
+  """An evaluation of the workdir run beside training (--mode=eval) writes rows of its own: not training's best."""
+  writer = MetricsWriter(str(tmp_path), 0)
+  writer.write(100, 'test', {'loss': 1.0, 'top1_error': 50.0})
+  beside = MetricsWriter(str(tmp_path), 0, evaluation=True)
+  beside.write(150, 'test', {'loss': 0.5, 'top1_error': 10.0})
+  beside.close()
+  writer.write(200, 'test', {'loss': 0.9, 'top1_error': 40.0})
+  writer.close()
+  assert 'test error 40.00% (best 40.00% at step 200).' in final_line(str(tmp_path), 5.0)
