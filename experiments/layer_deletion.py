@@ -16,6 +16,7 @@ from absl import flags
 from resnet_jax.analysis import lesion, paths
 from resnet_jax.errors import ConfigError
 from resnet_jax.reproduce import plots, reporting
+from resnet_jax.reproduce.papers import CLAIMS
 from resnet_jax.runtime import cli, environment, study_cli
 from resnet_jax.runtime.console import counted
 
@@ -28,11 +29,11 @@ flags.DEFINE_bool('include_downsampling', False, 'Let random deletions pick shap
 flags.DEFINE_integer(
     'path_samples', 20, 'Gradient measurements (training batches) per path length; 0: no paths.', lower_bound=0
 )
-flags.DEFINE_integer('seed', 0, 'Seed of the random blocks, swaps and routes.', lower_bound=0)
 FLAGS = flags.FLAGS
 
 
-def study_paths(trained, rng, out):
+def study_paths(trained, rng, out) -> dict:
+  """Writes the net's path table and figure; returns what its record says of them."""
   n = len(trained.blocks)
   lengths = list(range(n + 1))
   rows = paths.gradient_by_path_length(trained, lengths, FLAGS.path_samples, rng)
@@ -53,7 +54,7 @@ def study_paths(trained, rng, out):
           [
               f'{counted(n, "block")}; {FLAGS.path_samples} training batches per length; 90% of the gradient comes '
               f'from paths of length {low} to {high}.',
-              reporting.CLAIMS['paths'],
+              CLAIMS['paths'],
           ],
       )
   )
@@ -62,13 +63,14 @@ def study_paths(trained, rng, out):
           os.path.join(out, f'paths_{trained.name}.png'), trained.name, lengths, distribution, mean, std, effective
       )
   )
+  return {'blocks': n, 'gradient_90_low': low, 'gradient_90_high': high}
 
 
 def main():
   out = study_cli.out()
   environment.announce()
   rng = np.random.default_rng(FLAGS.seed)
-  single, random, reorder, baselines, summary, studied = {}, {}, {}, {}, [], {}
+  single, random, reorder, baselines, summary, studied, record = {}, {}, {}, {}, [], {}, []
   for trained in study_cli.trained_nets():
     name = trained.name
     studied[name] = trained.trained_config
@@ -83,8 +85,7 @@ def main():
     single[name] = lesion.single_deletions(trained)
     random[name] = lesion.random_deletions(trained, ks, FLAGS.draws, rng, FLAGS.include_downsampling)
     reorder[name] = lesion.random_reorderings(trained, [int(s) for s in FLAGS.swaps], FLAGS.draws, rng)
-    if trained.residual and FLAGS.path_samples:
-      study_paths(trained, rng, out)
+    routes = study_paths(trained, rng, out) if trained.residual and FLAGS.path_samples else None
     kept_shape = [r['top1_error'] for r in single[name] if not r['changes_shape']]
     changing = [r['top1_error'] for r in single[name] if r['changes_shape'] and not np.isnan(r['top1_error'])]
     summary.append(
@@ -96,6 +97,18 @@ def main():
             float(np.max(kept_shape)),
             float(np.mean(changing)) if changing else None,
         ]
+    )
+    record.append(
+        {
+            **reporting.studied_net(trained),
+            'baseline': baselines[name],
+            'single_deletion_mean': float(np.mean(kept_shape)),
+            'random_deletion': [
+                [k, float(np.mean([r['top1_error'] for r in random[name] if r['k'] == k]))] for k in ks
+            ],
+            'reordering': [[r['kendall_tau'], r['top1_error']] for r in reorder[name]],
+            'paths': routes,
+        }
     )
 
   names = list(single)
@@ -144,16 +157,17 @@ def main():
               '"one block": blocks that keep the shape; per block: single_deletion.csv; k blocks: random_deletion.csv; '
               'reordering: reordering.csv. Errors on the held-out images (CIFAR-10: test, ImageNet: val).',
               reporting.data_note(studied, FLAGS.set),
-              reporting.CLAIMS['single_deletion'],
-              reporting.CLAIMS['random_deletion'],
-              reporting.CLAIMS['reordering'],
+              CLAIMS['single_deletion'],
+              CLAIMS['random_deletion'],
+              CLAIMS['reordering'],
           ],
       )
   )
+  reporting.write_record(out, 'deletion', {'nets': record, 'set': FLAGS.set})
   print(plots.deletions(os.path.join(out, 'fig_deletion.png'), single, random, reorder, baselines))
 
 
-PROGRAM = cli.Program(main, study_cli.DIALECT, study_cli.USES)
+PROGRAM = cli.Program(main, study_cli.DIALECT, (*study_cli.USES, 'seed'))
 
 if __name__ == '__main__':
   PROGRAM.run()

@@ -14,6 +14,7 @@ from absl import flags
 
 from resnet_jax.analysis.responses import layer_responses
 from resnet_jax.reproduce import plots, reporting
+from resnet_jax.reproduce.papers import CLAIMS
 from resnet_jax.runtime import cli, environment, study_cli
 
 FLAGS = flags.FLAGS
@@ -22,7 +23,7 @@ FLAGS = flags.FLAGS
 def main():
   out = study_cli.out()
   environment.announce()
-  stds, summary, long_rows, studied = {}, [], [], {}
+  stds, summary, long_rows, studied, record = {}, [], [], {}, []
   for trained in study_cli.trained_nets():
     studied[trained.name] = trained.trained_config
     rows = layer_responses(trained)
@@ -39,6 +40,7 @@ def main():
         ]
     )
     long_rows += [[trained.name, r['layer'], r['name'], r['std']] for r in rows]
+    record.append({**reporting.studied_net(trained), 'mean_std': float(np.mean(values))})
   reporting.write_table(
       out, 'layer_responses_all', 'Layer responses, every 3x3 layer', ['network', 'layer', 'name', 'std'], long_rows
   )
@@ -54,10 +56,11 @@ def main():
               'all held-out images (CIFAR-10: test, ImageNet: val) and positions, averaged over the channels. '
               'Every layer: layer_responses_all.csv.',
               reporting.data_note(studied, FLAGS.set),
-              reporting.CLAIMS['responses'],
+              CLAIMS['responses'],
           ],
       )
   )
+  reporting.write_record(out, 'layer_responses', {'nets': record, 'set': FLAGS.set})
   print(plots.responses(os.path.join(out, 'fig7_layer_responses.png'), stds))
 
 

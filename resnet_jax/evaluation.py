@@ -82,7 +82,9 @@ class Evaluator:
 
     self._log_probs = jax.jit(compute.traced_with(choices, log_probs))
 
-  def __call__(self, variables, split: EvalSplit, block_modes=None):
+  def scores(self, variables, split: EvalSplit, block_modes=None) -> np.ndarray | None:
+    """Per net, each image of this process's share of `split`: the log of the mean of its views' softmax scores,
+    (nets, images, classes) float64; None where the share holds no image."""
     variables = local_variables(variables, self.mesh)
     if block_modes is not None:
       block_modes = jax.device_put(np.asarray(block_modes, np.int32), parallel.replicated(self.mesh))
@@ -105,18 +107,23 @@ class Evaluator:
             f'{len(split.labels) * split.views:,}',
             done / (logged - began),
         )
-    sums = (
-        np.stack([error_sums(t - math.log(split.views), split.labels) for t in total])
-        if total is not None
-        else np.zeros((self.nets, 4))
-    )
-    if jax.process_count() > 1:
-      sums = multihost_utils.process_allgather(sums).sum(0)
-    results = [
-        {'loss': loss / count, 'top1_error': 100 * top1 / count, 'top5_error': 100 * top5 / count}
-        for loss, top1, top5, count in sums
-    ]
-    return results
+    return None if total is None else total - math.log(split.views)
+
+  def __call__(self, variables, split: EvalSplit, block_modes=None) -> list[dict[str, float]]:
+    scores = self.scores(variables, split, block_modes)
+    sums = np.zeros((self.nets, 4)) if scores is None else np.stack([error_sums(s, split.labels) for s in scores])
+    return errors(sums)
+
+
+def errors(sums: np.ndarray) -> list[dict[str, float]]:
+  """{'loss', 'top1_error', 'top5_error'} (errors in %) of each row of error_sums over this process's images,
+  summed over every process's."""
+  if jax.process_count() > 1:
+    sums = multihost_utils.process_allgather(sums).sum(0)
+  return [
+      {'loss': loss / count, 'top1_error': 100 * top1 / count, 'top5_error': 100 * top5 / count}
+      for loss, top1, top5, count in np.reshape(sums, (-1, 4))
+  ]
 
 
 def evaluate_splits(

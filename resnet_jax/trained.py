@@ -104,6 +104,15 @@ class TrainedNet:
     """The evaluator of one net (the one chosen), compiled on first use."""
     return Evaluator(model_predict(self.model), self.mesh, 1, self.compute)
 
+  @functools.cached_property
+  def all_nets(self) -> Evaluator:
+    """The evaluator of every net of the workdir in one program, compiled on first use."""
+    return Evaluator(model_predict(self.model), self.mesh, self.nets, self.compute)
+
+  def scores(self) -> np.ndarray | None:
+    """Per net of the workdir, each held-out image's log mean softmax score over its views: Evaluator.scores."""
+    return self.all_nets.scores(self.all_variables, self.split)
+
   def error(self, block_modes=None, variables=None, split=None) -> dict[str, float]:
     """Loss, top-1 and top-5 error (%) of the net with `block_modes` (one BlockMode per block) and `variables`
     (by default the trained ones), on `split` (an EvalSplit; by default the held-out split)."""
@@ -120,8 +129,7 @@ class TrainedNet:
         self.workdir, self.step, evaluation=True, marks={'dataset_dir': here} if here != trained else {}
     )
     try:
-      evaluator = Evaluator(model_predict(self.model), self.mesh, self.nets, self.compute)
-      return evaluate_splits(evaluator, self.all_variables, self.dataset, self.step, writer, protocol)
+      return evaluate_splits(self.all_nets, self.all_variables, self.dataset, self.step, writer, protocol)
     finally:
       writer.close()
 

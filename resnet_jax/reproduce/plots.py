@@ -11,6 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from resnet_jax.errors import WriteError
 from resnet_jax.results import curves_mean_std
 
 COLORS = matplotlib.colormaps['tab10'].colors
@@ -22,9 +23,14 @@ def _figure(rows: int, columns: int, size, **kwargs):
 
 
 def _save(fig, path: str) -> str:
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
+  try:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=120)
+  except OSError as e:
+    raise WriteError(
+        f'{path} cannot be written ({e.strerror or e}): free the disk or name a writable folder.'
+    ) from None
   return path
 
 
@@ -135,4 +141,22 @@ def paths(path: str, name: str, lengths, distribution, gradient_mean, gradient_s
   axes[2].set(title='total gradient by path length', xlabel='path length', ylabel='share of the gradient')
   for ax in axes:
     ax.grid(alpha=0.3)
+  return _save(fig, path)
+
+
+def ensemble_size(path: str, title: str, in_order: list[dict], random_orders: list[list[dict]]) -> str:
+  """The error of an ensemble of its first m members against m: top-1 and top-5, in the order given (solid) and
+  the mean over random orders with a band of ± one std (dashed)."""
+  fig, axes = _figure(1, 2, (10, 4))
+  members = np.arange(1, len(in_order) + 1)
+  for ax, (key, label) in zip(axes, (('top1_error', 'top-1'), ('top5_error', 'top-5'))):
+    ax.plot(members, [row[key] for row in in_order], 'o-', color=COLORS[0], label='in the order given')
+    if random_orders:
+      mean, std = curves_mean_std([[row[key] for row in order] for order in random_orders])
+      ax.plot(members, mean, 'o--', color=COLORS[1], label=f'mean of {len(random_orders)} random orders')
+      ax.fill_between(members, mean - std, mean + std, color=COLORS[1], alpha=0.2, linewidth=0)
+    ax.set(title=f'{title}: {label} error', xlabel='members', ylabel='error (%)')
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend()
   return _save(fig, path)

@@ -7,54 +7,35 @@ were measured with.
 
 import contextlib
 import csv
+import glob
+import io
+import json
+import logging
+import math
 import os
 
+
+import configs
 from resnet_jax import replicas
 from resnet_jax.analysis import jpeg_offset
 from resnet_jax.progress import Progress
+from resnet_jax.errors import WriteError
+from resnet_jax.models import summary
 from resnet_jax.reproduce import plots
-from resnet_jax.results import best_mean_std
+from resnet_jax.reproduce.papers import (
+    CIFAR_TABLE6,
+    CLAIMS,
+    IMAGENET_TABLE1,
+    IMAGENET_TABLE2,
+    IMAGENET_TABLE3,
+    IMAGENET_TABLE4,
+    IMAGENET_TABLE5,
+)
+from resnet_jax.results import best_mean_std, mean_std, values_text
 from resnet_jax.trained import TrainedNet
 from resnet_jax.workdir import read_model, step_dirs
 
-# He et al. 2015, Table 6: CIFAR-10 test error of the option-A ResNets, and their parameters.
-CIFAR_TABLE6 = {
-    'resnet20-A': ('0.27M', 8.75),
-    'resnet32-A': ('0.46M', 7.51),
-    'resnet44-A': ('0.66M', 7.17),
-    'resnet56-A': ('0.85M', 6.97),
-    'resnet110-A': ('1.7M', '6.43 (6.61±0.16)'),
-    'resnet1202-A': ('19.4M', 7.93),
-}  # ResNet-110: best (mean±std) of 5 runs.
-# He et al. 2015, Table 2: ImageNet val top-1 error, 10-crop; the ResNets use option A (no extra parameters).
-IMAGENET_TABLE2 = {'plain18': 27.94, 'plain34': 28.54, 'resnet18-A': 27.88, 'resnet34-A': 25.03}
-# He et al. 2015, Table 3: ImageNet val (top-1, top-5) error, 10-crop.
-IMAGENET_TABLE3 = {
-    'plain34': (28.54, 10.02),
-    'resnet34-A': (25.03, 7.76),
-    'resnet34-B': (24.52, 7.46),
-    'resnet34-C': (24.19, 7.40),
-    'resnet50-B': (22.85, 6.71),
-    'resnet101-B': (21.75, 6.05),
-    'resnet152-B': (21.43, 5.71),
-}
-# The papers' claims that have no table: what our figures are compared with.
-CLAIMS = {
-    'depth': 'He et al. 2015, Fig. 4 and 6: deeper plain nets have higher training error (plain-34 above plain-18, '
-    'plain-56 above plain-20); deeper ResNets have lower error; ResNet-1202 trains to a lower training '
-    'error than ResNet-110 but tests worse (7.93% vs 6.43%).',
-    'shortcuts': 'He et al. 2015, Table 3: A < B < C by small margins (ResNet-34: 25.03 / 24.52 / 24.19% top-1).',
-    'responses': 'He et al. 2015, Fig. 7: ResNets have generally smaller layer responses than their plain twins, '
-    'and the deeper the ResNet, the smaller its responses.',
-    'single_deletion': 'Veit et al. 2016, Fig. 3: deleting one block of ResNet-110 on CIFAR-10 barely changes the '
-    'error, except for the downsampling blocks; deleting one layer of a plain net (VGG) '
-    'gives chance-level error (90%).',
-    'random_deletion': 'Veit et al. 2016, Fig. 5a: the error grows smoothly with the number of blocks deleted.',
-    'reordering': "Veit et al. 2016, Fig. 5b: the error grows smoothly as Kendall's tau of the block order falls.",
-    'paths': 'Veit et al. 2016, Fig. 6: ResNet-110 (54 blocks) has path lengths Binomial(54, 1/2), mean 27; the '
-    'gradient along a path falls exponentially with its length; nearly all of the gradient comes from '
-    'paths 5 to 17 blocks long.',
-}
+log = logging.getLogger(__name__)
 
 
 def cell(value, digits: int = 2) -> str:
@@ -65,20 +46,30 @@ def cell(value, digits: int = 2) -> str:
   return str(value)
 
 
+def write_text(path: str, text: str) -> str:
+  """Writes a report's file (its folder made where missing); a failure is a WriteError naming it. Returns `path`."""
+  try:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, 'w', newline='') as f:
+      f.write(text)
+  except OSError as e:
+    raise WriteError(
+        f'{path} cannot be written ({e.strerror or e}): free the disk or name a writable folder.'
+    ) from None
+  return path
+
+
 def write_table(out: str, name: str, title: str, header: list[str], rows: list[list], notes=()) -> str:
   """Writes out/name.md (a titled Markdown table with notes) and out/name.csv; returns the .md's path."""
-  os.makedirs(out, exist_ok=True)
   lines = [f'## {title}', '', '| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
   lines += ['| ' + ' | '.join(cell(v) for v in row) + ' |' for row in rows]
   lines += [''] + [f'- {note}' for note in notes if note]
-  markdown = '\n'.join(lines) + '\n'
-  with open(os.path.join(out, f'{name}.md'), 'w') as f:
-    f.write(markdown)
-  with open(os.path.join(out, f'{name}.csv'), 'w', newline='') as f:
-    writer = csv.writer(f)
-    writer.writerow(header)
-    writer.writerows([['' if v is None else v for v in row] for row in rows])
-  return os.path.join(out, f'{name}.md')
+  table = io.StringIO()
+  writer = csv.writer(table)
+  writer.writerow(header)
+  writer.writerows([['' if v is None else v for v in row] for row in rows])
+  write_text(os.path.join(out, f'{name}.csv'), table.getvalue())
+  return write_text(os.path.join(out, f'{name}.md'), '\n'.join(lines) + '\n')
 
 
 def parameters(result, digits: int = 2) -> str | None:
@@ -105,13 +96,134 @@ def status(result) -> str:
   return f'{result.total_steps:,} steps{of}'
 
 
+def budget(config: dict) -> str:
+  """A run's training budget beside its config file's recipe, in images seen (steps x batch): 'the recipe (64,000
+  steps)', or 'short budget: 300 steps (0.47% of the recipe)'."""
+  recipe = configs.named(configs.FILES[config['dataset']['name']])
+  share = config['total_steps'] * config['batch_size'] / (recipe.total_steps * recipe.batch_size)
+  if share >= 1:
+    return f'the recipe ({config["total_steps"]:,} steps)'
+  return f'short budget: {config["total_steps"]:,} steps ({100 * share:.2g}% of the recipe)'
+
+
+def budgets(run_configs) -> str:
+  """The budgets of several runs' configs, each once: 'the recipe (64,000 steps)', 'short budget: ...; ...'."""
+  return '; '.join(sorted({budget(config) for config in run_configs})) or '-'
+
+
+def write_record(out: str, name: str, record: dict) -> str:
+  """Writes out/name.json, what a study measured, which the report's index reads; returns its path."""
+  return write_text(os.path.join(out, f'{name}.json'), json.dumps(record, indent=1))
+
+
+# What the report reads of each study's record (name.json): (the list of its nets, each net's fields, the record's
+# own fields), each field with its kind: a type, FINITE (a finite number), PAIRS ([[x, y], ...] of finite numbers),
+# MEAN ({'top1_error': finite}) or ROUTES (None, or the path lengths' ints).
+FINITE, PAIRS, MEAN, ROUTES = 'finite', 'pairs', 'mean', 'routes'
+RECORDS = {
+    'ensemble': (
+        'members',
+        {'network': str, 'budget': str, 'data': str},
+        {
+            'dataset': str,
+            'split': str,
+            'protocol': str,
+            'top1_error': FINITE,
+            'top5_error': FINITE,
+            'members_mean': MEAN,
+        },
+    ),
+    'layer_responses': ('nets', {'name': str, 'residual': bool, 'depth': int, 'budget': str, 'mean_std': FINITE}, {}),
+    'deletion': (
+        'nets',
+        {
+            'name': str,
+            'residual': bool,
+            'classes': int,
+            'budget': str,
+            'baseline': FINITE,
+            'single_deletion_mean': FINITE,
+            'random_deletion': PAIRS,
+            'reordering': PAIRS,
+            'paths': ROUTES,
+        },
+        {},
+    ),
+}
+
+
+def _is(value, kind) -> bool:
+  if kind == FINITE:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+  if kind == PAIRS:
+    return isinstance(value, list) and all(
+        isinstance(p, list) and len(p) == 2 and all(_is(x, FINITE) for x in p) for p in value
+    )
+  if kind == MEAN:
+    return isinstance(value, dict) and _is(value.get('top1_error'), FINITE)
+  if kind == ROUTES:
+    keys = ('blocks', 'gradient_90_low', 'gradient_90_high')
+    return value is None or (isinstance(value, dict) and all(_is(value.get(k), int) for k in keys))
+  return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+
+
+def record_fault(name: str, record) -> str | None:
+  """What keeps a `name` record (RECORDS) from the report, or None where it holds what the report reads."""
+  entries, fields, own = RECORDS[name]
+  if not isinstance(record, dict):
+    return 'it is not a JSON object'
+  for key, kind in own.items():
+    if not _is(record.get(key), kind):
+      return f'its {key} is {json.dumps(record.get(key))[:40]}'
+  items = record.get(entries)
+  if not isinstance(items, list) or not items or not all(isinstance(item, dict) for item in items):
+    return f'its {entries} are {json.dumps(items)[:40]}, not a list of objects'
+  for i, item in enumerate(items):
+    for key, kind in fields.items():
+      if not _is(item.get(key), kind):
+        return f'{entries}[{i}].{key} is {json.dumps(item.get(key))[:40]}'
+  return None
+
+
+def studied_net(trained) -> dict:
+  """What a study's record says of a net it studied (a TrainedNet): its name, workdir, step and budget, and what the
+  papers' claims ask of it."""
+  return {
+      'name': trained.name,
+      'workdir': os.path.abspath(trained.workdir),
+      'step': trained.step,
+      'budget': budget(trained.trained_config),
+      'residual': trained.residual,
+      'depth': trained.config.model.depth,
+      'classes': trained.config.dataset.num_classes,
+  }
+
+
+def read_records(folder: str, name: str) -> list[tuple[str, dict]]:
+  """(path, record) of every name.json under `folder` (write_record's), in path order; says which it leaves out,
+  and why (unreadable, or not holding what RECORDS says)."""
+  records = []
+  for path in sorted(glob.glob(os.path.join(glob.escape(folder), '**', f'{name}.json'), recursive=True)):
+    try:
+      with open(path) as f:
+        record = json.load(f)
+    except (OSError, ValueError) as e:
+      log.warning('Left out of the report: %s, which cannot be read (%s).', path, e)
+      continue
+    if fault := record_fault(name, record):
+      log.warning('Left out of the report: %s, which is no %s record: %s.', path, name, fault)
+    else:
+      records.append((path, record))
+  return records
+
+
 def trained_on(config: dict) -> str:
   """The data a run trained and was tested on, from its config.json: 'folder PATH', 'download', 'tfds [DIR]'."""
   d = config['dataset']
   return f'{d["source"]} {d["dir"]}'.strip() if d['source'] != 'download' else "download (the authors' archive)"
 
 
-def configs(results: dict, names) -> dict:
+def configs_of(results: dict, names) -> dict:
   """name -> config.json of the runs among `names` that results holds."""
   return {n: results[n].config for n in names if n in results}
 
@@ -164,7 +276,7 @@ def cifar_depth_table(results: dict, out: str) -> str:
       ['network', 'depth', 'params (ours)', 'params (paper)', 'error % (ours)', 'error % (paper)', 'run'],
       rows,
       [
-          data_note(configs(results, names)),
+          data_note(configs_of(results, names)),
           unrecorded_parameters(results[n] for n in names),
           'The paper reports plain nets in Fig. 6 only: "-" in the paper column.',
           CLAIMS['depth'],
@@ -186,7 +298,7 @@ def imagenet_table2(results: dict, out: str) -> str:
       'ImageNet val top-1 error, plain vs ResNet (He et al. 2015, Table 2)',
       ['layers', 'plain (ours)', 'plain (paper)', 'ResNet-A (ours)', 'ResNet-A (paper)', 'our protocol'],
       rows,
-      [data_note(configs(results, IMAGENET_TABLE2)), 'The paper tests with 10 crops.', CLAIMS['depth']],
+      [data_note(configs_of(results, IMAGENET_TABLE2)), 'The paper tests with 10 crops.', CLAIMS['depth']],
   )
 
 
@@ -207,7 +319,7 @@ def imagenet_table3(results: dict, out: str) -> str:
       'ImageNet val error by shortcut option and depth (He et al. 2015, Table 3)',
       ['network', 'top-1 % (ours)', 'top-1 % (paper)', 'top-5 % (ours)', 'top-5 % (paper)', 'our protocol', 'run'],
       rows,
-      [data_note(configs(results, shown)), 'The paper tests with 10 crops.', CLAIMS['shortcuts']],
+      [data_note(configs_of(results, shown)), 'The paper tests with 10 crops.', CLAIMS['shortcuts']],
   )
 
 
@@ -330,4 +442,234 @@ def cifar_jpeg_offset_table(results: dict, out: str, exact846: str, jpeg_copy: s
           '846 images: one image is 0.118% of error.',
           *([f'Left out, trained on other data: {", ".join(others)}.'] if others else []),
       ],
+  )
+
+
+def imagenet_table1(results: dict, out: str) -> str:
+  """Table 1's numbers: the ImageNet ResNets' parameters and multiply-adds, as the runs under the root recorded them
+  (model.json) or, for a depth with no run, as the code computes them, beside the paper's FLOPs."""
+  rows, sources = [], []
+  for depth, paper in IMAGENET_TABLE1.items():
+    run = next(
+        (results[n] for n in sorted(results) if n.startswith(f'resnet{depth}-') and read_model(results[n].workdir)),
+        None,
+    )
+    facts = read_model(run.workdir) if run else summary(configs.named('imagenet', f'resnet{depth}'))
+    rows.append([f'{depth}-layer', facts['name'], f'{facts["params"] / 1e6:.1f}M', facts['macs'] / 1e9, paper])
+    sources.append(f'{facts["name"]}: recorded by {run.workdir}' if run else None)
+  recorded = [s for s in sources if s]
+  return write_table(
+      out,
+      'table1_imagenet',
+      'ImageNet ResNets: parameters and multiply-adds at 224x224 (He et al. 2015, Table 1)',
+      ['layers', 'network', 'params (ours)', 'multiply-adds x10^9 (ours)', 'FLOPs x10^9 (paper)'],
+      rows,
+      [
+          'The paper counts multiply-adds as FLOPs and gives no parameter counts.',
+          ('; '.join(recorded) + '; the other depths computed from configs/imagenet.py.')
+          if recorded
+          else 'Computed from configs/imagenet.py (no ImageNet run under the root recorded its model.json).',
+      ],
+  )
+
+
+def evaluated(result, protocol: str) -> tuple[str | None, str | None]:
+  """(top-1, top-5) of a run's --mode=eval rows under `protocol` (as ours() gives them); Nones where it has none."""
+  top1, top5, found = ours(result, protocol)
+  return (top1, top5) if found == protocol else (None, None)
+
+
+def imagenet_table4(results: dict, out: str) -> str:
+  """Table 4: single-model ImageNet val error under both testing protocols, 10 crops (the paper's Table 3) and the
+  fully-convolutional multi-scale one (its Table 4), from --mode=eval's rows of each protocol."""
+  rows = []
+  for name, (paper1, paper5) in IMAGENET_TABLE4.items():
+    run = results.get(name)
+    crops, scales = (evaluated(run, protocol) if run else (None, None) for protocol in ('ten_crop', 'multi_scale'))
+    rows.append(
+        [
+            name,
+            crops[0],
+            IMAGENET_TABLE3[name][0],
+            crops[1],
+            IMAGENET_TABLE3[name][1],
+            scales[0],
+            paper1,
+            scales[1],
+            paper5,
+            status(run) if run else '-',
+        ]
+    )
+  return write_table(
+      out,
+      'table4_imagenet',
+      'ImageNet val error of single models, 10-crop and multi-scale testing (He et al. 2015, Table 4)',
+      [
+          'network',
+          'top-1 10-crop (ours)',
+          'top-1 10-crop (paper)',
+          'top-5 10-crop (ours)',
+          'top-5 10-crop (paper)',
+          'top-1 multi-scale (ours)',
+          'top-1 multi-scale (paper)',
+          'top-5 multi-scale (ours)',
+          'top-5 multi-scale (paper)',
+          'run',
+      ],
+      rows,
+      [
+          data_note(configs_of(results, IMAGENET_TABLE4)),
+          'Ours: the rows of `launch.py --mode=eval --config.eval.protocol=ten_crop` (and `=multi_scale`) on the data '
+          'trained on; "-" where a run was not evaluated so. The paper\'s 10-crop numbers are its Table 3\'s.',
+      ],
+  )
+
+
+def ensemble_report(ensemble, out: str) -> list[str]:
+  """An ensemble's tables (its members and itself; its error by number of members), figure and record
+  (ensemble.json, which the report's Table 5 reads): their paths."""
+  members, count = ensemble.members, len(ensemble.members)
+  means = [mean_std([m.errors[key] for m in members])[0] for key in ('top1_error', 'top5_error')]
+  rows = [[m.label, m.name, m.step, budget(m.config), m.errors['top1_error'], m.errors['top5_error']] for m in members]
+  rows.append([f'ensemble of {count}', '', '', '', ensemble.errors['top1_error'], ensemble.errors['top5_error']])
+  viewed = f'{ensemble.split} split, {ensemble.protocol}'
+  table = write_table(
+      out,
+      'ensemble',
+      f'Ensemble of {count} nets: {viewed} (He et al. 2015, Table 5)',
+      ['member', 'network', 'step', 'budget', 'top-1 error %', 'top-5 error %'],
+      rows,
+      [
+          "An image's score is the mean of the members' softmax scores, each the mean over its views; weights are "
+          'never averaged.',
+          f"The members' mean: top-1 {means[0]:.2f}%, top-5 {means[1]:.2f}%; the ensemble: "
+          f'{ensemble.errors["top1_error"] - means[0]:+.2f} and {ensemble.errors["top5_error"] - means[1]:+.2f} '
+          'points from it.',
+          data_note({m.label: m.config for m in members}),
+      ],
+  )
+  random_orders = ensemble.random_orders
+  over_orders = lambda m, key: values_text([order[m][key] for order in random_orders], '.2f') if random_orders else None
+  by_size = [
+      [m + 1, row['top1_error'], row['top5_error'], over_orders(m, 'top1_error'), over_orders(m, 'top5_error')]
+      for m, row in enumerate(ensemble.in_order)
+  ]
+  size_table = write_table(
+      out,
+      'ensemble_members',
+      'Ensemble error by number of members',
+      [
+          'members',
+          'top-1 % (order given)',
+          'top-5 % (order given)',
+          'top-1 % (random orders)',
+          'top-5 % (random orders)',
+      ],
+      by_size,
+      [f'Random orders: mean±std over {len(random_orders)} orders of the same members.' if random_orders else None],
+  )
+  figure = plots.ensemble_size(
+      os.path.join(out, 'ensemble_members.png'), f'ensemble of {count}', ensemble.in_order, random_orders
+  )
+  record = write_record(
+      out,
+      'ensemble',
+      {
+          'dataset': members[0].config['dataset']['name'],
+          'split': ensemble.split,
+          'protocol': ensemble.protocol,
+          'members': [
+              {
+                  'label': m.label,
+                  'network': m.name,
+                  'workdir': os.path.abspath(m.workdir),
+                  'replica': m.replica,
+                  'step': m.step,
+                  'budget': budget(m.config),
+                  'data': trained_on(m.config),
+                  **m.errors,
+              }
+              for m in members
+          ],
+          'members_mean': {'top1_error': means[0], 'top5_error': means[1]},
+          **ensemble.errors,
+          'in_order': ensemble.in_order,
+          'random_orders': random_orders,
+      },
+  )
+  return [table, size_table, figure, record]
+
+
+def ensemble_table5(records, out: str) -> str | None:
+  """Table 5: each recorded ensemble (ensemble_report's records, (path, record)) beside the paper's; None if none."""
+  if not records:
+    return None
+  rows = []
+  for path, record in records:
+    networks = sorted({m['network'] for m in record['members']})
+    rows.append(
+        [
+            os.path.relpath(os.path.dirname(path), out),
+            record['dataset'],
+            len(record['members']),
+            ', '.join(networks),
+            record['top1_error'],
+            record['top5_error'],
+            record['members_mean']['top1_error'],
+            f'{record["split"]}, {record["protocol"]}',
+            '; '.join(sorted({m['budget'] for m in record['members']})),
+        ]
+    )
+  rows.append(
+      [
+          'He et al. 2015 (ILSVRC 2015)',
+          'imagenet2012',
+          6,
+          'six nets of different depths',
+          None,
+          IMAGENET_TABLE5,
+          None,
+          'ILSVRC test server',
+          'the recipe',
+      ]
+  )
+  return write_table(
+      out,
+      'table5_ensembles',
+      'Ensembles (He et al. 2015, Table 5)',
+      [
+          'ensemble',
+          'dataset',
+          'members',
+          'networks',
+          'top-1 %',
+          'top-5 %',
+          "members' mean top-1 %",
+          'tested on',
+          'budget',
+      ],
+      rows,
+      [
+          "The paper's 3.57% is top-5 error on the ILSVRC 2015 test server; ours are on the val split (ImageNet) or "
+          'the test split (CIFAR-10): the test server is not open to us.',
+          "Data (each member's config.json): "
+          + '; '.join(
+              f'{os.path.relpath(os.path.dirname(path), out)} trained and tested on '
+              + ', '.join(sorted({m['data'] for m in record['members']}))
+              for path, record in records
+          )
+          + '.',
+          'Each ensemble: its folder holds ensemble.md (every member) and ensemble_members.md (error by number of '
+          'members).',
+      ],
+  )
+
+
+def cifar_plain_figure(results: dict, out: str) -> str | None:
+  """Fig. 1's layout: the training and test error of plain-20 and plain-56 on CIFAR-10; None unless both ran."""
+  plain = [results[n] for n in ('plain20', 'plain56') if n in results]
+  return (
+      plots.error_curves(os.path.join(out, 'fig1_cifar10.png'), [('plain-20 vs plain-56', plain)], 'test')
+      if len(plain) == 2
+      else None
   )

@@ -114,6 +114,8 @@ def scaled_boundaries(config, steps: int) -> tuple[int, ...]:
   return tuple(max(1, round(b * steps_per_unit(config) * scale)) for b in config.schedule.boundaries)
 
 
+# What a sweep sets itself, one value per run (the sweeps' flags: --depths, their variants, --dataset, --replicas).
+SWEPT_KEYS = ('model.depth', 'model.shortcut', 'model.family', 'dataset.name', 'num_replicas')
 # What budget_overrides sets.
 BUDGET_KEYS = (
     'total_steps',
@@ -288,6 +290,31 @@ def load(workdir: str) -> Result | None:
     return None
   config = read_config(workdir)
   return Result(model_name(ml_collections.ConfigDict(config['model'])), workdir, config, read_rows(workdir))
+
+
+def check_root(root: str) -> None:
+  """Refuses a `root` to report on that is no root of sweeps (ROOT/<dataset name>/<network>): a file, a folder that
+  is not there, a workdir, or the dataset's folder itself."""
+  if not os.path.isdir(root):
+    what = 'is a file, not a directory' if os.path.exists(root) else 'does not exist'
+    raise ConfigError(Argument('root', root), f' {what}: name the root of the sweeps (their --root).')
+  parent = os.path.dirname(os.path.abspath(root))
+  if os.path.exists(os.path.join(root, 'config.json')):
+    raise ConfigError(
+        Argument('root', root),
+        ' is a workdir (it holds config.json), not the root of sweeps, which holds cifar10/ or imagenet2012/: name ',
+        Argument('root', os.path.dirname(parent)),
+        ' or the root it was trained under.',
+    )
+  held = [n for n in sorted(os.listdir(root)) if os.path.exists(os.path.join(root, n, 'config.json'))]
+  if held and not any(os.path.isdir(os.path.join(root, name)) for name in configs.FILES):
+    raise ConfigError(
+        Argument('root', root),
+        f' holds runs itself ({", ".join(held[:3])}): the root of sweeps holds them in cifar10/ or imagenet2012/: '
+        'name ',
+        Argument('root', parent),
+        '.',
+    )
 
 
 def collect(root: str, dataset_name: str) -> dict[str, Result]:

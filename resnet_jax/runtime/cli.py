@@ -134,6 +134,15 @@ def check_directory(name: str) -> None:
     check_writable(FLAGS[name].value, Argument(name, FLAGS[name].value))
 
 
+def out_folder(default: str) -> str:
+  """--out, or `default` where it is not given: where the program's files go, refused where it cannot be written."""
+  from resnet_jax.workdir import check_writable
+
+  path = FLAGS.out or default
+  check_writable(path, Argument('out', path))
+  return path
+
+
 def check_file(name: str) -> None:
   """Refuses the file that flag `name` names to write, where it is a directory or its directory cannot be
   written."""
@@ -299,6 +308,7 @@ __all__ = [
     'SHARED',
     'Terminated',
     'check_directory',
+    'out_folder',
     'check_file',
     'config_dialect',
     'define_integer_list',

@@ -24,26 +24,36 @@ flags.DEFINE_integer(
     'Of a workdir of several replicas (config.num_replicas): the net to study; default 0.',
     lower_bound=0,
 )
+flags.DEFINE_integer('seed', 0, "Seed of the study's random draws (blocks, swaps, routes, orders).", lower_bound=0)
 FLAGS = flags.FLAGS
-cli.share('workdirs', 'replica')
+cli.share('workdirs', 'replica', 'seed')
 USES = ('set', 'out', 'workdirs', 'replica')
 DIALECT = cli.reading(cli.set_dialect, workdir.READ_OVERRIDABLE)
 
 
-def out() -> str:
-  """--out, checked writable: where the tables, CSVs and figures go (default workdirs/report)."""
-  cli.check_directory('out')
-  return FLAGS.out or 'workdirs/report'
+def out(default: str = 'workdirs/report') -> str:
+  """--out (by default `default`), checked writable: where the tables, CSVs, figures and record go."""
+  return cli.out_folder(default)
+
+
+def workdirs() -> list[str]:
+  """--workdirs, which every study needs."""
+  if FLAGS.workdirs is None:
+    raise ConfigError('--workdirs is needed: name the trained workdirs to study, separated by commas.')
+  return FLAGS.workdirs
+
+
+def overrides() -> list[str]:
+  """--set's KEY=VALUE, their paths made absolute."""
+  return config_flags.absolute_paths(FLAGS.set)
 
 
 def trained_nets():
   """Each --workdirs net as a TrainedNet (its config.json read once), opened in turn and closed after its study;
   two workdirs of one network are refused before any is opened (the tables name nets by network)."""
-  if FLAGS.workdirs is None:
-    raise ConfigError('--workdirs is needed: name the trained workdirs to study, separated by commas.')
-  overrides, held, read = config_flags.absolute_paths(FLAGS.set), {}, {}
-  for path in FLAGS.workdirs:
-    read[path] = workdir.read_configs(path, overrides)
+  paths, settings, held, read = workdirs(), overrides(), {}, {}
+  for path in paths:
+    read[path] = workdir.read_configs(path, settings)
     name = model_name(read[path][1].model)
     if name in held:
       raise ConfigError(
@@ -51,7 +61,7 @@ def trained_nets():
           'network, so study them one at a time, each with its own --out.'
       )
     held[name] = path
-  for path in FLAGS.workdirs:
-    with contextlib.closing(TrainedNet(path, overrides, FLAGS.replica or 0, configs=read[path])) as trained:
+  for path in paths:
+    with contextlib.closing(TrainedNet(path, settings, FLAGS.replica or 0, configs=read[path])) as trained:
       say(f'Studying {trained.name} at step {trained.step} of {path}, compute dtype {trained.config.model.dtype}.')
       yield trained

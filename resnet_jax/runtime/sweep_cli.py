@@ -78,7 +78,8 @@ USES = ('root', 'set', 'replicas', 'out', 'depths', 'dataset', 'steps', 'python'
 
 CPUS = {'cifar10': 2, 'imagenet': 8}
 FAMILY = {'cifar10': 'cifar', 'imagenet': 'imagenet'}  # configs/<dataset>.py's model.family.
-# What a sweep sets itself, and the flag that does (--set may not override it: the runs would be mislabelled).
+# What a sweep sets itself (sweep.SWEPT_KEYS), and the flag that does (--set may not override it: the runs would be
+# mislabelled).
 SWEPT = {
     'model.depth': '--depths',
     'model.shortcut': "the sweep's variants (plain, -A, -B, -C)",
@@ -186,7 +187,7 @@ def run(name: str, variants, report, seeds: int | None = None) -> None:
   """Launches (or writes, or prints) the runs of `variants` (`seeds` replicas each: default --replicas), then calls
   report(results, out) with every run of the dataset found under the root; exits 1 if a run failed."""
   cli.check_directory('root')
-  cli.check_directory('out')
+  out = cli.out_folder(os.path.join(FLAGS.root, 'report'))
   if FLAGS.launcher == 'none' and not os.path.isdir(FLAGS.root):
     raise ConfigError(Argument('root', FLAGS.root), ' does not exist: name the root the runs were launched under.')
   interpreter = python()
@@ -219,7 +220,6 @@ def run(name: str, variants, report, seeds: int | None = None) -> None:
     for job in grid:
       if not job.finished:
         print(shlex.join(job.command(interpreter)))
-  out = FLAGS.out or os.path.join(FLAGS.root, 'report')
   results = sweep.collect(FLAGS.root, grid[0].config.dataset.name)
   if results:
     for path in filter(None, report(results, out)):

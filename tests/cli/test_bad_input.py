@@ -182,7 +182,8 @@ def test_a_study_names_its_fixes_as_it_takes_them(trained, tmp_path):
   assert_refused(
       run('launch', '--mode=eval', f'--workdir={moved}'), "config.json has batch_size='eight', not an integer"
   )
-  tables = run('reproduce_tables', f'--root={tmp_path}', '--jpeg_offset', '--exact846=/nope.npz')
+  (tmp_path / 'root').mkdir()
+  tables = run('reproduce_tables', f'--root={tmp_path / "root"}', '--jpeg_offset', '--exact846=/nope.npz')
   assert_refused(tables, '--exact846=/nope.npz does not exist: give the path of cifar10-test-exact846.npz')
 
 

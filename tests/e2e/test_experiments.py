@@ -106,13 +106,13 @@ def test_reproduce_tables_rebuilds_from_the_workdirs(depth_sweep):
     shutil.rmtree(broken)
   assert f'tables, under {os.path.join(root, "cifar10")}: broken ({broken}/config.json is not a readable' in done.stdout
   assert 'stray (no config.json).' in done.stdout
-  assert sorted(os.listdir(out)) == sorted(
-      ['fig6_cifar10.png', 'shortcuts_cifar10.csv', 'shortcuts_cifar10.md', 'table6_cifar10.csv', 'table6_cifar10.md']
-  )
+  tables = ['shortcuts_cifar10', 'table1_imagenet', 'table6_cifar10']
+  written = ['README.md', 'fig6_cifar10.png', *(f'{t}.{kind}' for t in tables for kind in ('csv', 'md'))]
+  assert sorted(os.listdir(out)) == sorted(written)
   if os.path.exists(EXACT846):  # These nets trained on a generated folder, not on the JPEG copy: no JPEG table.
     assert 'jpeg_offset_cifar10: skipped, no net trained on' in done.stdout
   assert ['resnet14-A', '14'] in [row[:2] for row in markdown_rows(done.stdout)]
-  assert '8.75' not in done.stdout  # No paper number for depth 14.
+  assert '8.75' not in open(os.path.join(out, 'table6_cifar10.md')).read()  # No paper number for depth 14.
   assert 'plain14, resnet14-A trained and tested on folder ' in done.stdout  # What the data was, from config.json.
 
 
@@ -147,6 +147,28 @@ def test_layer_deletion_script(depth_sweep):
   assert not os.path.exists(os.path.join(out, 'paths_plain14.csv'))
   for figure in ('fig_deletion.png', 'paths_resnet14-A.png'):
     assert os.path.getsize(os.path.join(out, figure)) > 10_000
+
+
+def test_the_reports_index_reads_the_studies_records(depth_sweep):
+  """Studies run into the report's folder give the index a verdict on each claim, at the budget they ran."""
+  root, _ = depth_sweep
+  out = os.path.join(root, 'studied')
+  workdirs = ','.join(os.path.join(root, 'cifar10', n) for n in ('plain14', 'resnet14-A'))
+  script('layer_responses.py', f'--workdirs={workdirs}', f'--out={out}')
+  script('layer_deletion.py', f'--workdirs={workdirs}', f'--out={out}', '--draws=1', '--swaps=1', '--path_samples=1')
+  script('ensemble.py', f'--workdirs={workdirs}', f'--out={os.path.join(out, "both")}')
+  done = script('reproduce_tables.py', f'--root={root}', f'--out={out}')
+  rows = {(row[0], row[1]): row for row in markdown_rows(open(os.path.join(out, 'README.md')).read())[1:]}
+  responses = rows['He et al. 2015', 'Fig. 7']
+  assert responses[6].startswith(('reproduced (resnet14-A ', 'not reproduced (resnet14-A ')), responses
+  assert responses[5].startswith('short budget: 2 steps (')
+  assert rows['Veit et al. 2016', 'Fig. 3'][6].startswith(('reproduced (', 'not reproduced ('))
+  assert (
+      rows['Veit et al. 2016', 'Fig. 6'][3]
+      == '[paths_resnet14-A.md](paths_resnet14-A.md), [paths_resnet14-A.png](paths_resnet14-A.png)'
+  )
+  assert rows['He et al. 2015', 'Table 5'][6].startswith('partial: CIFAR-10 only')
+  assert ['both', 'cifar10', '2', 'plain14, resnet14-A'] in [row[:4] for row in markdown_rows(done.stdout)]
 
 
 def test_depth_sweep_of_replicas_reports_best_mean_std(image_folder, tmp_path):

@@ -34,3 +34,21 @@ def test_an_unfinished_run_names_the_step_it_logged_and_its_newest_checkpoint(tm
   assert reporting.status(run) == 'unfinished: step 150 of 64,000, no checkpoint yet'
   (tmp_path / 'resnet20' / 'checkpoints' / '145').mkdir(parents=True)
   assert reporting.status(run) == 'unfinished: step 150 of 64,000, its newest checkpoint at step 145'
+
+
+def test_table4_puts_each_protocols_evaluation_beside_the_papers(tmp_path):
+  config = configs.named('imagenet', 'resnet50')
+  (tmp_path / 'resnet50-B').mkdir()
+  rows = [{'step': config.total_steps, 'split': 'val', 'loss': 1.0, 'top1_error': 25.0, 'top5_error': 8.0}]
+  for protocol, top1, top5 in (('ten_crop', 23.5, 7.0), ('multi_scale', 22.25, 6.5)):
+    rows.append(
+        {'step': config.total_steps, 'split': 'val', 'loss': 1.0, 'top1_error': top1, 'top5_error': top5}
+        | {'protocol': protocol, 'mode': 'eval'}
+    )
+  run = sweep.Result('resnet50-B', str(tmp_path / 'resnet50-B'), json.loads(config.to_json()), rows)
+  table = open(reporting.imagenet_table4({'resnet50-B': run}, str(tmp_path / 'report'))).read()
+  assert '| resnet50-B | 23.50 | 22.85 | 7.00 | 6.71 | 22.25 | 20.74 | 6.50 | 5.25 |' in table
+  assert '| resnet152-B | - | 21.43 | - | 5.71 | - | 19.38 | - | 4.49 | - |' in table  # Not run: the paper's alone.
+  run.rows = rows[:2]  # Evaluated with 10 crops only: no multi-scale number is made up from another protocol.
+  table = open(reporting.imagenet_table4({'resnet50-B': run}, str(tmp_path / 'report'))).read()
+  assert '| resnet50-B | 23.50 | 22.85 | 7.00 | 6.71 | - | 20.74 | - | 5.25 |' in table
