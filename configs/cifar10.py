@@ -12,7 +12,7 @@ import os
 
 import ml_collections
 
-from configs.common import compute_config, model_config
+from configs.common import compute_config, model_config, run_options
 
 
 def get_config(variant: str = 'resnet20') -> ml_collections.ConfigDict:
@@ -43,6 +43,7 @@ def get_config(variant: str = 'resnet20') -> ml_collections.ConfigDict:
   config.eval_every_steps = 2_000
   config.checkpoint_every_steps = 2_000
   config.keep_checkpoints = 3
+  config.update(run_options())
   config.optimizer = ml_collections.ConfigDict(
       {
           'name': 'sgd',

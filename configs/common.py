@@ -16,6 +16,8 @@ def value_text(value) -> str:
   """A value as a command line takes it, pasted into a shell: (32000,48000), 0.1, true, folder."""
   if isinstance(value, (list, tuple)):
     return f'({",".join(map(str, value))}{"," if len(value) == 1 else ""})'
+  if value == '':
+    return "''"  # What a shell reads as the empty string.
   return value if isinstance(value, str) else json.dumps(value)
 
 
@@ -96,8 +98,20 @@ def model_config(family: str, variant: str, default_shortcut: str) -> ml_collect
           'dtype': 'float32',  # Compute dtype: 'float32' or 'bfloat16' (parameters stay float32).
           'bn_group_size': 0,  # BN statistics over groups of this many images (the paper's per-GPU BN); 0: all.
           'width_multiplier': 1,  # Every layer's width times this (a wide ResNet); 1: the paper's.
+          'frozen_bn': False,  # BN normalises with its stored statistics, its scale and offset untrained (fine-tuning).
       }
   )
+
+
+def run_options() -> dict:
+  """What every dataset's config shares beyond its recipe: where a run starts, how a step's batch is computed, which
+  steps are profiled."""
+  return {
+      'init_from': '',  # A trained workdir whose parameters and BN statistics (where path and shape match) start it.
+      'init_replica': 0,  # Of an init_from workdir of several replicas (num_replicas): the net the run starts from.
+      'grad_accum_steps': 1,  # Each step's batch as this many micro-batches, their gradients averaged: one update.
+      'profile_steps': (),  # (START, COUNT): a jax.profiler trace of COUNT steps from step START, in tensorboard/.
+  }
 
 
 def compute_config() -> ml_collections.ConfigDict:

@@ -17,7 +17,7 @@ import os
 
 import ml_collections
 
-from configs.common import ConfigError, compute_config, model_config, usable_cpus
+from configs.common import ConfigError, compute_config, model_config, run_options, usable_cpus
 
 RECIPES = ('paper', 'modern')
 
@@ -71,6 +71,7 @@ def get_config(variant: str = 'resnet50') -> ml_collections.ConfigDict:
   config.eval_every_steps = epoch * 5
   config.checkpoint_every_steps = 2_000
   config.keep_checkpoints = 3
+  config.update(run_options())
   config.optimizer = ml_collections.ConfigDict(
       {
           'name': 'sgd',

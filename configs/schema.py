@@ -39,6 +39,8 @@ RANGES = {
     'seed': (0, SEED_LIMIT),
     'batch_size': (1, None),
     'num_replicas': (1, None),
+    'init_replica': (0, None),
+    'grad_accum_steps': (1, None),
     'eval_batch_size': (1, None),
     'total_steps': (1, None),
     'log_every_steps': (1, None),
@@ -159,6 +161,13 @@ def check(config, devices: int | None = None) -> None:
       )
   if 'eval.scales' in flat:
     _check_increasing('eval.scales', flat['eval.scales'], (224, 256, 384, 480, 640))
+  _check_profile(flat)
+  if flat['init_replica'] and not flat['init_from']:
+    raise ConfigError(
+        f'init_replica={flat["init_replica"]} picks a net of init_from, which is not set: set ',
+        Setting('init_from', 'WORKDIR'),
+        ', or leave init_replica at 0.',
+    )
   if devices:
     _check_devices(flat, devices)
 
@@ -177,22 +186,41 @@ def _check_increasing(key: str, values, example: tuple, equal: bool = False) -> 
     )
 
 
-def _check_devices(flat: dict, devices: int) -> None:
-  for key in ('batch_size', 'eval_batch_size'):
-    if flat[key] % devices:
-      raise ConfigError(
-          f'The global {key} {flat[key]} does not split over {devices} devices: set ',
-          Setting(key),
-          f' to a multiple of {devices}.',
-      )
-  group, per_device = flat['model.bn_group_size'], flat['batch_size'] // devices
-  if group and per_device % group:
+def _check_profile(flat: dict) -> None:
+  """Refuses profile_steps that are not () or (START, COUNT) of steps the run takes."""
+  steps = tuple(flat['profile_steps'])
+  if steps and not (
+      len(steps) == 2
+      and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in steps)
+      and steps[0] + steps[1] - 1 <= flat['total_steps']
+  ):
     raise ConfigError(
-        f'model.bn_group_size={group} does not divide the {per_device} images per device: set ',
-        Setting('batch_size', group * devices),
-        f' ({group} per device on {devices}), ',
+        f'profile_steps is (START, COUNT): COUNT steps from step START, within the {flat["total_steps"]} steps of the '
+        f'run, not {steps}: set ',
+        Setting('profile_steps', (min(10, flat['total_steps']), 1)),
+        ', say, or () for no trace.',
+    )
+
+
+def _check_devices(flat: dict, devices: int) -> None:
+  accum = flat['grad_accum_steps']
+  for key, parts in (('batch_size', accum * devices), ('eval_batch_size', devices)):
+    if flat[key] % parts:
+      into = f' in {accum} micro-batches (grad_accum_steps)' if key == 'batch_size' and accum > 1 else ''
+      raise ConfigError(
+          f'The global {key} {flat[key]} does not split{into} over {devices} device{"s" if devices > 1 else ""}: set ',
+          Setting(key),
+          f' to a multiple of {parts}.',
+      )
+  group, per_device = flat['model.bn_group_size'], flat['batch_size'] // (accum * devices)
+  if group and per_device % group:
+    micro = ' of each micro-batch' if accum > 1 else ''
+    raise ConfigError(
+        f'model.bn_group_size={group} does not divide the {per_device} images per device{micro}: set ',
+        Setting('batch_size', group * devices * accum),
+        f' ({group} per device on {devices}{f", {accum} micro-batches" if accum > 1 else ""}), ',
         Setting('model.bn_group_size'),
-        f' to a divisor of {per_device}, or to 0 for statistics over the whole batch.',
+        f' to a divisor of {per_device}, or to 0 for statistics over the whole {"micro-" if accum > 1 else ""}batch.',
     )
 
 

@@ -1,6 +1,9 @@
 """The optimizer and learning-rate schedule of a config, from optax."""
 
+import jax
 import optax
+
+from resnet_jax.models.norm import is_bn_parameter
 
 
 def steps_per_epoch(config) -> int:
@@ -47,9 +50,16 @@ def learning_rate_schedule(config) -> optax.Schedule:
 
 def create_optimizer(config, schedule: optax.Schedule) -> optax.GradientTransformation:
   """SGD with momentum and L2 weight decay on every parameter, as torch.optim.SGD(weight_decay=...) applies it,
-  at the learning rates of `schedule` (learning_rate_schedule(config)); config.optimizer.name is 'sgd'."""
+  at the learning rates of `schedule` (learning_rate_schedule(config)); config.optimizer.name is 'sgd'. With
+  model.frozen_bn, the BatchNorm layers' scales and offsets are not trained (their updates are zero)."""
   optimizer = config.optimizer
-  return optax.chain(
+  sgd = optax.chain(
       optax.add_decayed_weights(optimizer.weight_decay),
       optax.sgd(schedule, momentum=optimizer.momentum, nesterov=optimizer.nesterov),
   )
+  if not config.model.frozen_bn:
+    return sgd
+  labels = lambda params: jax.tree_util.tree_map_with_path(
+      lambda path, _: 'frozen' if is_bn_parameter(path) else 'trained', params
+  )
+  return optax.multi_transform({'trained': sgd, 'frozen': optax.set_to_zero()}, labels)

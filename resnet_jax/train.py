@@ -11,7 +11,7 @@ import jax
 import numpy as np
 
 from configs import schema
-from resnet_jax import compute, memory, parallel, replicas, workdir as workdirs
+from resnet_jax import compute, init_from, memory, parallel, replicas, workdir as workdirs
 from resnet_jax.checkpoint import Checkpoints
 from resnet_jax.data import create_dataset
 from resnet_jax.errors import Argument, ConfigError, NonFiniteLossError, Setting
@@ -39,6 +39,8 @@ class Run:
     self.schedule = learning_rate_schedule(config)
     self.tx = create_optimizer(config, self.schedule)
     memory.check_fits(config, self.model, self.mesh, abstract_state(self.model, self.tx, config))
+    # Where a new run starts, from shapes alone: refused before anything is made. A resumed run starts from its own.
+    self.init_plan = None if workdirs.step_dirs(workdir) else init_from.plan(config)
     if jax.process_index() == 0:
       workdirs.check_trainable(workdir)
     workdirs.check_owner(workdir, config)
@@ -63,6 +65,10 @@ class Run:
       self.empty = empty_metrics(config, self.mesh)
       initial = (init_state(self.model, self.tx, config, self.mesh), self.empty())
       (self.state, self.running), self.step = self.checkpoints.restore_newest(initial)
+      self.started_from = None  # What a run that starts from another's loaded: said in its train.log.
+      if self.step == 0 and self.init_plan:
+        self.state, source_step = init_from.start(self.init_plan, self.state, self.nets, self.mesh)
+        self.started_from = self.init_plan.summary(source_step)
       workdirs.write_config(workdir, config)
       if workdirs.read_model(workdir) is None:
         workdirs.write_model(workdir, summary(config))
@@ -88,6 +94,42 @@ class Run:
     finally:
       if self.lock:
         self.lock.release()
+
+
+class Profile:
+  """A jax.profiler trace of config.profile_steps = (START, COUNT): COUNT steps from step START, written into the
+  workdir's tensorboard/ folder (TensorBoard's profile plugin and Perfetto read it). A run resumed past START
+  traces nothing."""
+
+  def __init__(self, workdir: str, steps, start: int):
+    self.folder = os.path.join(workdir, 'tensorboard')
+    self.first, count = tuple(steps) or (0, 0)
+    self.last, self.tracing = self.first + count - 1, False
+    if steps and self.first <= start:
+      log.info('profile_steps=%s: the run resumes at step %d, past step %d: no trace.', tuple(steps), start, self.first)
+      self.first = 0
+
+  def before(self, step: int) -> None:
+    if step == self.first:
+      jax.profiler.start_trace(self.folder)
+      self.tracing = True
+
+  def after(self, step: int, state) -> None:
+    if self.tracing and step == self.last:
+      jax.block_until_ready(state)
+      self.close()
+      steps = f'step {self.first}' if self.first == self.last else f'steps {self.first}-{self.last}'
+      log.info(
+          'Profiler trace of %s in %s: tensorboard --logdir=%s (its Profile tab) or Perfetto.',
+          steps,
+          self.folder,
+          self.folder,
+      )
+
+  def close(self) -> None:
+    if self.tracing:
+      jax.profiler.stop_trace()
+      self.tracing = False
 
 
 def train_and_evaluate(config, workdir: str, mesh=None) -> TrainState:
@@ -119,8 +161,13 @@ def _train(run: Run, began: float, preemption: Preemption) -> TrainState:
       config.batch_size,
       workdir,
   )
+  if run.started_from:
+    log.info('%s', run.started_from)
   preemption.begin_training()
-  step_fn = jit_train_step(run.model, run.tx, config, run.dataset.batch, run.dataset.inputs_per_replica)
+  step_fn = jit_train_step(
+      run.model, run.tx, config, run.dataset.batch, run.dataset.inputs_per_replica, run.mesh.devices.size
+  )
+  profile = Profile(workdir, config.profile_steps, start)
   seeds = replicas.seed_argument(config)
   writer = MetricsWriter(workdir, start)
   clock = StepClock(start)
@@ -136,7 +183,9 @@ def _train(run: Run, began: float, preemption: Preemption) -> TrainState:
 
   try:
     for step, inputs in zip(range(start + 1, total + 1), run.dataset.stream(start)):
+      profile.before(step)
       state, running = step_fn(state, running, inputs, seeds)
+      profile.after(step, state)
       if step == start + 1:  # Compiled (and ran once) the step: not part of the training time.
         jax.block_until_ready(state)
         log.info(
@@ -186,6 +235,7 @@ def _train(run: Run, began: float, preemption: Preemption) -> TrainState:
         log.info('Stopped by a signal at step %d, checkpoint saved: run the same command to resume.', step)
         break
   finally:
+    profile.close()
     writer.close()
   if run.step == total:
     log.info('%s', final_line(workdir, time.perf_counter() - began))

@@ -37,6 +37,7 @@ RESUMABLE = (
     'eval_every_steps',
     'checkpoint_every_steps',
     'keep_checkpoints',
+    'profile_steps',
     'eval_batch_size',
     'compute',
     'dataset.dir',
@@ -79,6 +80,8 @@ def read_config(workdir: str) -> dict:
   """workdir/config.json as a dict, in today's form (schema.upgrade; the fields it lacked, at their defaults, are
   named in one warning)."""
   path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(workdir):
+    raise ConfigError(f'{workdir} does not exist: name the workdir of a trained run.')
   if not os.path.exists(path):
     raise ConfigError(f'{workdir} has no config.json: it is not the workdir of a run (training writes one there).')
   try:
@@ -286,10 +289,13 @@ def check_owner(workdir: str, config) -> None:
   if changed := changed_settings(saved, json.loads(config.to_json())):
     key, was, now = changed[0]
     more = f' (and {", ".join(k for k, _, _ in changed[1:])})' if len(changed) > 1 else ''
-    fix = f'the settings of {os.path.join(workdir, "config.json")}' if key in DERIVED else Setting(key, was)
+    if any(k in DERIVED for k, _, _ in changed):
+      fixes = [f'the settings of {os.path.join(workdir, "config.json")}']
+    else:
+      fixes = [part for k, v, _ in changed for part in (' ', Setting(k, v))][1:]
     raise ConfigError(
         f'{workdir} was trained with {key}={value_text(was)}, not {value_text(now)}{more}: resume it with ',
-        fix,
+        *fixes,
         ', or train into another ',
         Argument('workdir'),
         '.',

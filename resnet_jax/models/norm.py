@@ -1,5 +1,6 @@
 """Batch normalisation with statistics over the whole (global) batch, or over groups of it ("ghost" BN)."""
 
+import re
 from typing import Any, Callable
 
 import flax.linen as nn
@@ -46,3 +47,11 @@ class BatchNorm(nn.Module):
       var = jnp.repeat(group_var, group, axis=0)[:, None, None, :]
     y = (x.astype(jnp.float32) - mean) * (jax.lax.rsqrt(var + self.epsilon) * scale) + bias
     return y.astype(self.dtype)
+
+
+NAME = re.compile(r'(.+_)?bn\d*')  # The names the models give their BatchNorm layers: bn1, stem_bn, shortcut_bn.
+
+
+def is_bn_parameter(path) -> bool:
+  """Whether a parameter's path (jax.tree_util's keys) is a BatchNorm layer's scale or offset."""
+  return len(path) >= 2 and bool(NAME.fullmatch(str(getattr(path[-2], 'key', path[-2]))))

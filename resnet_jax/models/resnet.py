@@ -80,6 +80,7 @@ class ResNet(nn.Module):
   dtype: str = 'float32'  # Of the computation: 'float32' or 'bfloat16'; parameters stay float32.
   bn_group_size: int = 0  # Training statistics over groups of this many examples; 0: the whole batch.
   width_multiplier: int = 1  # Every layer's width times this (a wide ResNet); 1: the paper's widths.
+  frozen_bn: bool = False  # BN normalises with its stored statistics, in training too (optim.py freezes its params).
   bn_momentum: float = 0.9
   bn_epsilon: float = 1e-5
 
@@ -112,7 +113,7 @@ class ResNet(nn.Module):
     make_conv = functools.partial(conv, dtype=dtype)
     norm = functools.partial(
         BatchNorm,
-        use_running_average=not train,
+        use_running_average=not train or self.frozen_bn,
         group_size=self.bn_group_size,
         momentum=self.bn_momentum,
         epsilon=self.bn_epsilon,

@@ -39,6 +39,11 @@ class Item:
   commands: list[str]  # What fills what is missing.
 
 
+def _plain(value):
+  """A config value as config.json holds it (tuples as lists)."""
+  return list(value) if isinstance(value, tuple) else value
+
+
 class Root:
   """The runs under a root (sweep.collect's, per dataset name) and how to name a command that adds to them."""
 
@@ -68,7 +73,7 @@ class Root:
     return [
         f'{key}={value_text(value)}'
         for key, value in sorted(schema.flatten(config).items())
-        if key in recipe and key not in own and value != recipe[key]
+        if key in recipe and key not in own and _plain(value) != _plain(recipe[key])
     ]
 
   def steps(self, dataset: str) -> int | None:

@@ -13,7 +13,7 @@ from configs import schema
 from resnet_jax.errors import Argument, ConfigError
 
 # Paths, given relative to where a command runs; runs and reads take them absolute, and config.json saves them so.
-PATH_KEYS = ('dataset.dir', 'dataset.cache_dir')
+PATH_KEYS = ('dataset.dir', 'dataset.cache_dir', 'init_from')
 PREFIX = '--config.'
 
 

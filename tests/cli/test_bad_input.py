@@ -205,7 +205,7 @@ def test_a_resumed_run_keeps_the_settings_it_was_trained_with(trained, image_fol
   )
   assert_refused(
       resume('--config.total_steps=4', '--config.batch_size=8', '--config.seed=3'),
-      'trained with batch_size=16, not 8 (and seed)',
+      'trained with batch_size=16, not 8 (and seed): resume it with --config.batch_size=16 --config.seed=0, or',
   )
   assert_refused(
       resume('--config.total_steps=1'),

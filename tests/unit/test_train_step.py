@@ -10,7 +10,7 @@ import pytest
 
 from resnet_jax.models import create_model
 from resnet_jax.optim import create_optimizer, learning_rate_schedule
-from resnet_jax.train_step import Metrics, create_train_state, cross_entropy, summary, train_step
+from resnet_jax.train_step import Metrics, create_train_state, cross_entropy, micro_batches, summary, train_step
 from tests.helpers import get_config
 
 
@@ -66,3 +66,48 @@ def test_a_step_moves_the_batch_norm_statistics_and_counts_the_batch(setup):
   assert int(running.accuracy.count) == 8  # Every image of the batch, once.
   _, twice = step(new, running, batch, 0)
   assert int(twice.accuracy.count) == 16  # Running metrics add up until the loop logs them.
+
+
+def one_step(config, batch, devices=1):
+  """(state before, state after one step, its running metrics) of config's net on `batch`."""
+  model, tx = create_model(config), create_optimizer(config, learning_rate_schedule(config))
+  state = create_train_state(model, tx, 32, seed=0)
+  step = functools.partial(
+      train_step, model=model, tx=tx, config=config, make_batch=lambda inputs, step, seed: inputs, devices=devices
+  )
+  return state, *jax.jit(step)(state, Metrics.empty(), batch, 0)
+
+
+def test_accumulated_micro_batches_equal_the_whole_batch_with_bn_over_the_same_groups():
+  """grad_accum_steps=4 on 2 devices: micro-batches of 2 images per device, the BN groups of the whole batch's."""
+  batch = {'image': jax.random.normal(jax.random.key(2), (16, 32, 32, 3)), 'label': jnp.arange(16) % 10}
+  whole = get_config('cifar10:resnet8')
+  whole.model.bn_group_size = 2
+  accumulated = get_config('cifar10:resnet8')
+  accumulated.model.bn_group_size, accumulated.grad_accum_steps = 2, 4
+  _, want, want_running = one_step(whole, batch, devices=2)
+  _, got, got_running = one_step(accumulated, batch, devices=2)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6), got.params, want.params)
+  assert summary(got_running, 1)[0]['loss'] == pytest.approx(summary(want_running, 1)[0]['loss'], rel=1e-5)
+  assert summary(got_running, 1)[0]['top1_error'] == summary(want_running, 1)[0]['top1_error']
+  # Micro-batch k: the k-th pair of each device's 8 images, the pairs the whole batch's BN groups are.
+  micro = micro_batches({'label': jnp.arange(16)}, 4, devices=2)['label']
+  np.testing.assert_array_equal(micro, [[0, 1, 8, 9], [2, 3, 10, 11], [4, 5, 12, 13], [6, 7, 14, 15]])
+
+
+def test_frozen_bn_trains_no_bn_parameter_and_moves_no_statistic():
+  config = get_config('cifar10:resnet8')
+  config.model.frozen_bn = True
+  batch = {'image': jax.random.normal(jax.random.key(3), (8, 32, 32, 3)), 'label': jnp.arange(8) % 10}
+  before, after, _ = one_step(config, batch)
+  bn = lambda params: {k: v for k, v in params.items() if 'bn' in k}
+  jax.tree.map(np.testing.assert_array_equal, after.batch_stats, before.batch_stats)
+  jax.tree.map(np.testing.assert_array_equal, bn(after.params), bn(before.params))
+  jax.tree.map(
+      np.testing.assert_array_equal, bn(after.params['stage1']['blocks']), bn(before.params['stage1']['blocks'])
+  )
+  assert not np.array_equal(after.params['stem_conv']['kernel'], before.params['stem_conv']['kernel'])
+  model = create_model(config)  # Training normalises with the stored statistics, as evaluation does.
+  variables = {'params': before.params, 'batch_stats': before.batch_stats}
+  trained, _ = model.apply(variables, batch['image'], train=True, mutable=['batch_stats'])
+  np.testing.assert_array_equal(trained, model.apply(variables, batch['image'], train=False))
