@@ -17,6 +17,7 @@ from configs.common import value_text
 from resnet_jax import checkpoint, parallel, replicas, workdir as workdirs
 from resnet_jax.errors import ConfigError, Setting
 from resnet_jax.models import abstract_variables, create_model, model_name
+from resnet_jax.trained import restore_nets
 
 HEAD = 'fc'  # The classifier, which may have another class count than the source's.
 # The model fields that decide the layers' shapes: what a source of another network differs in.
@@ -89,15 +90,7 @@ def plan(config) -> Plan | None:
 def start(plan: Plan, state, nets: int, mesh):
   """(state, source step): `state` (a new run's TrainState of `nets` nets, replicated over `mesh`) with the
   planned variables of the source's net; every net of the run starts from it."""
-  model = create_model(plan.config)
-  source = abstract_variables(model, plan.config.dataset.image_size)
-  checkpoints = checkpoint.Checkpoints(plan.source, plan.network, read_only=True)
-  try:
-    saved, step = checkpoints.restore_variables(
-        replicas.stacked_shapes(source, replicas.count(plan.config)), parallel.replicated(mesh)
-    )
-  finally:
-    checkpoints.close()
+  saved, step = restore_nets(plan.source, plan.config, mesh)
   saved = traverse_util.flatten_dict(replicas.of_net(saved, plan.replica, replicas.count(plan.config)))
   ours = traverse_util.flatten_dict({'params': state.params, 'batch_stats': state.batch_stats})
   for path in plan.loaded:

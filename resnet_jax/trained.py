@@ -45,6 +45,18 @@ def describe_blocks(arch: Architecture, shortcut: str) -> list[BlockInfo]:
   return blocks
 
 
+def restore_nets(workdir: str, config, mesh) -> tuple[dict, int]:
+  """(variables of every net, step) of the newest checkpoint of `workdir`, trained with `config`, read-only and
+  replicated over `mesh`."""
+  one_net = abstract_variables(create_model(config), config.dataset.image_size)
+  checkpoints = checkpoint.Checkpoints(workdir, model_name(config.model), read_only=True)
+  try:
+    nets = replicas.count(config)
+    return checkpoints.restore_variables(replicas.stacked_shapes(one_net, nets), parallel.replicated(mesh))
+  finally:
+    checkpoints.close()
+
+
 class TrainedNet:
   """Net `replica` of a workdir's newest checkpoint (of a workdir of several seeds, config.num_replicas; replica k
   has seed config.seed + k), its data, and its error on the held-out split (CIFAR-10's test set, ImageNet's val
@@ -70,14 +82,7 @@ class TrainedNet:
     checkpoint.require(workdir)
     self.dataset = create_dataset(self.config, self.mesh)
     try:
-      checkpoints = checkpoint.Checkpoints(workdir, model_name(self.config.model), read_only=True)
-      try:
-        one_net = abstract_variables(self.model, self.config.dataset.image_size)
-        self.all_variables, self.step = checkpoints.restore_variables(
-            replicas.stacked_shapes(one_net, self.nets), parallel.replicated(self.mesh)
-        )
-      finally:
-        checkpoints.close()
+      self.all_variables, self.step = restore_nets(workdir, self.config, self.mesh)
     except BaseException:
       self.dataset.close()
       raise

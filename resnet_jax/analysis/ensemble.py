@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 
+from configs import schema
 from resnet_jax import replicas, workdir as workdirs
 from resnet_jax.errors import Argument, ConfigError, Setting
 from resnet_jax.evaluation import error_sums, errors
@@ -48,14 +49,6 @@ class Ensemble:
   random_orders: list[list[dict]]  # Per random order of the members, the same.
 
 
-def _value(config, dotted: str):
-  for part in dotted.split('.'):
-    if not isinstance(config, dict) or part not in config:
-      return None
-    config = config[part]
-  return config
-
-
 def _data(config) -> tuple:
   """Where a config's data is: its source and the real path of its folder or file."""
   return config.dataset.source, os.path.realpath(config.dataset.dir) if config.dataset.get('dir') else ''
@@ -67,7 +60,7 @@ def check_members(read: dict) -> None:
   first, *others = read
   for path in others:
     for key in SHARED:
-      ours, theirs = (_value(read[p][1].to_dict(), key) for p in (first, path))
+      ours, theirs = (schema.flatten(read[p][1]).get(key) for p in (first, path))
       if ours != theirs:
         raise ConfigError(
             f'{path} has {key}={theirs}, {first} has {ours}: an ensemble averages the scores of nets tested on the '
@@ -139,7 +132,7 @@ def evaluate(paths, overrides=(), replica: int | None = None, orders: int = 10, 
   for member, member_errors in zip(members, gathered):
     member.errors = member_errors
   by_order = [gathered[count * (i + 1) : count * (i + 2)] for i in range(len(order_list))]
-  protocol = _value(read[paths[0]][1].to_dict(), 'eval.protocol') or (
+  protocol = schema.flatten(read[paths[0]][1]).get('eval.protocol') or (
       'one view' if split.views == 1 else f'{split.views} views'
   )
   return Ensemble(members, split.name, protocol, by_order[0][-1], by_order[0], by_order[1:])
