@@ -1,9 +1,10 @@
 """The one entry point: python launch.py --config=configs/cifar10.py:resnet56 --workdir=DIR [--config.KEY=VALUE].
 
 Modes: train (the default: trains and evaluates, resuming from DIR's newest checkpoint), eval (evaluates DIR's
-newest checkpoint; for ImageNet under --config.eval.protocol), summary (the network's parameters and
-multiply-adds, ending in one JSON line), config (prints the config, overrides applied, and exits); summary and
-config of --workdir=DIR alone read DIR's config.json.
+newest checkpoint; for ImageNet under --config.eval.protocol), bn_stats (recomputes its BN statistics over
+--config.bn_stats_batches training batches, kept for eval and the studies of that checkpoint), summary (the
+network's parameters and multiply-adds, ending in one JSON line), config (prints the config, overrides applied,
+and exits); summary and config of --workdir=DIR alone read DIR's config.json.
 
 Progress and results go to stdout; the libraries' logs to DIR/train.log (--alsologtostderr: on stderr too).
 """
@@ -22,8 +23,9 @@ from resnet_jax.runtime import cli, config_flags, environment
 flags.DEFINE_enum(
     'mode',
     'train',
-    ['train', 'eval', 'summary', 'config'],
-    'train, eval (the newest checkpoint), summary (parameters, multiply-adds) or config (print it).',
+    ['train', 'eval', 'bn_stats', 'summary', 'config'],
+    'train, eval (the newest checkpoint), bn_stats (its precise BN statistics), summary (parameters, multiply-adds) '
+    'or config (print it).',
 )
 flags.DEFINE_bool('multihost', False, 'Call jax.distributed.initialize() (automatic on SLURM and Cloud TPU).')
 flags.DEFINE_string('coordinator_address', None, 'host:port of process 0, for a hand-made multi-process run.')
@@ -33,8 +35,8 @@ FLAGS = flags.FLAGS
 
 
 def main() -> None:
-  if FLAGS.mode == 'eval':
-    evaluate()
+  if FLAGS.mode in ('eval', 'bn_stats'):
+    read_workdir()
     return
   config = command_line_config()
   {'summary': summary, 'train': train, 'config': show_config}[FLAGS.mode](config)
@@ -96,12 +98,13 @@ def train(config) -> None:
     ) from None
 
 
-def evaluate() -> None:
-  """The workdir's newest checkpoint under its own config.json; the command line may set only where the data is
-  and how to evaluate (workdir.READ_OVERRIDABLE), with --config naming the network it was trained as."""
+def read_workdir() -> None:
+  """eval or bn_stats of the workdir's newest checkpoint, under its own config.json; the command line may set only
+  where the data is and how to evaluate (workdir.READ_OVERRIDABLE), with --config naming the network it was trained
+  as. Ends in one JSON line: the errors, and which BN statistics gave them."""
   from resnet_jax import workdir
   from resnet_jax.models import model_name
-  from resnet_jax.trained import evaluate_workdir
+  from resnet_jax.trained import evaluate_workdir, precise_bn_workdir
 
   cli.speak(cli.reading(cli.config_dialect, workdir.READ_OVERRIDABLE))
   _require_workdir()
@@ -117,8 +120,11 @@ def evaluate() -> None:
           " (the workdir's config.json is read) or name that network.",
       )
   _start_jax(saved.model.dtype)
-  protocol = saved.eval.protocol if 'eval' in saved else None
-  print(json.dumps(evaluate_workdir(FLAGS.workdir, overrides, protocol, configs)))
+  if FLAGS.mode == 'bn_stats':
+    print(json.dumps(precise_bn_workdir(FLAGS.workdir, overrides, configs)))
+  else:
+    protocol = saved.eval.protocol if 'eval' in saved else None
+    print(json.dumps(evaluate_workdir(FLAGS.workdir, overrides, protocol, configs)))
 
 
 def _require_workdir() -> None:

@@ -105,12 +105,13 @@ def model_config(family: str, variant: str, default_shortcut: str) -> ml_collect
 
 def run_options() -> dict:
   """What every dataset's config shares beyond its recipe: where a run starts, how a step's batch is computed, which
-  steps are profiled."""
+  steps are profiled, how many batches precise BN statistics take."""
   return {
       'init_from': '',  # A trained workdir whose parameters and BN statistics (where path and shape match) start it.
       'init_replica': 0,  # Of an init_from workdir of several replicas (num_replicas): the net the run starts from.
       'grad_accum_steps': 1,  # Each step's batch as this many micro-batches, their gradients averaged: one update.
       'profile_steps': (),  # (START, COUNT): a jax.profiler trace of COUNT steps from step START, in tensorboard/.
+      'bn_stats_batches': 200,  # Training batches that --mode=bn_stats computes precise BN statistics over.
   }
 
 

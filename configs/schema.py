@@ -41,6 +41,7 @@ RANGES = {
     'num_replicas': (1, None),
     'init_replica': (0, None),
     'grad_accum_steps': (1, None),
+    'bn_stats_batches': (1, None),
     'eval_batch_size': (1, None),
     'total_steps': (1, None),
     'log_every_steps': (1, None),

@@ -14,6 +14,7 @@ from resnet_jax.runtime import startup  # noqa: F401 -- first: a signal while th
 
 from absl import flags
 
+from resnet_jax import bn_stats
 from resnet_jax.analysis import ensemble
 from resnet_jax.reproduce import reporting
 from resnet_jax.runtime import cli, environment, study_cli
@@ -40,7 +41,9 @@ def main():
   for member in result.members:
     errors = member.errors
     print(
-        f'{member.label} ({member.name}, step {member.step:,}): top-1 error {errors["top1_error"]:.2f}%, '
+        f'{member.label} ({member.name}, step {member.step:,}'
+        + ('' if member.bn_stats == bn_stats.RUNNING else f', BN statistics {member.bn_stats}')
+        + f'): top-1 error {errors["top1_error"]:.2f}%, '
         f'top-5 error {errors["top5_error"]:.2f}%'
     )
   print(

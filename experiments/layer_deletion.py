@@ -1,9 +1,10 @@
 r"""Lesion studies of Veit et al. 2016 on trained workdirs (a ResNet and its plain twin, say): delete each block
 alone, delete k random blocks, reorder same-shape blocks; for ResNets, the path-length distribution and the input
-gradient by path length. Nothing recompiles per configuration.
+gradient by path length. Nothing recompiles per configuration. With --recompute_bn=N, each deletion's error also
+with the BN statistics recomputed over N training batches of the net with those blocks deleted.
 
     python experiments/layer_deletion.py --workdirs=workdirs/paper/cifar10/resnet110-A,workdirs/paper/cifar10/plain110 \
-        --out=workdirs/paper/report [--draws=5 --path_samples=20]
+        --out=workdirs/paper/report [--draws=5 --path_samples=20 --recompute_bn=50]
 """
 
 from resnet_jax.runtime import startup  # noqa: F401 -- first: a signal while the program starts is one line.
@@ -29,7 +30,15 @@ flags.DEFINE_bool('include_downsampling', False, 'Let random deletions pick shap
 flags.DEFINE_integer(
     'path_samples', 20, 'Gradient measurements (training batches) per path length; 0: no paths.', lower_bound=0
 )
+flags.DEFINE_integer(
+    'recompute_bn',
+    0,
+    "N > 0: each deletion's error also with every BN layer's statistics recomputed over N training batches of the "
+    'net with those blocks deleted.',
+    lower_bound=0,
+)
 FLAGS = flags.FLAGS
+RECOMPUTED = 'error %, BN recomputed'
 
 
 def study_paths(trained, rng, out) -> dict:
@@ -71,6 +80,7 @@ def main():
   environment.announce()
   rng = np.random.default_rng(FLAGS.seed)
   single, random, reorder, baselines, summary, studied, record = {}, {}, {}, {}, [], {}, []
+  recompute, read_with = FLAGS.recompute_bn, []
   for trained in study_cli.trained_nets():
     name = trained.name
     studied[name] = trained.trained_config
@@ -82,8 +92,9 @@ def main():
           f'not {max(ks)}: name at most {len(pool)}.'
       )
     baselines[name] = trained.error()['top1_error']
-    single[name] = lesion.single_deletions(trained)
-    random[name] = lesion.random_deletions(trained, ks, FLAGS.draws, rng, FLAGS.include_downsampling)
+    read_with.append(f'{name}: BN statistics as read: {trained.bn_stats}.')
+    single[name] = lesion.single_deletions(trained, recompute)
+    random[name] = lesion.random_deletions(trained, ks, FLAGS.draws, rng, FLAGS.include_downsampling, recompute)
     reorder[name] = lesion.random_reorderings(trained, [int(s) for s in FLAGS.swaps], FLAGS.draws, rng)
     routes = study_paths(trained, rng, out) if trained.residual and FLAGS.path_samples else None
     kept_shape = [r['top1_error'] for r in single[name] if not r['changes_shape']]
@@ -98,6 +109,19 @@ def main():
             float(np.mean(changing)) if changing else None,
         ]
     )
+    recomputed = None
+    if recompute:
+      recomputed = {
+          'batches': recompute,
+          'baseline': lesion.deletion_error(trained, [], recompute)['recomputed_bn_error'],
+          'single_deletion_mean': float(
+              np.mean([r['recomputed_bn_error'] for r in single[name] if not r['changes_shape']])
+          ),
+          'random_deletion': [
+              [k, float(np.mean([r['recomputed_bn_error'] for r in random[name] if r['k'] == k]))] for k in ks
+          ],
+      }
+      summary[-1] += [recomputed['baseline'], recomputed['single_deletion_mean']]
     record.append(
         {
             **reporting.studied_net(trained),
@@ -108,24 +132,36 @@ def main():
             ],
             'reordering': [[r['kendall_tau'], r['top1_error']] for r in reorder[name]],
             'paths': routes,
+            'recomputed_bn': recomputed,
         }
     )
 
   names = list(single)
+  errors = ['top1_error', *(['recomputed_bn_error'] if recompute else [])]
+  recomputed_columns = [RECOMPUTED] if recompute else []
+  recomputed_note = (
+      [
+          f"{RECOMPUTED}: every BN layer's statistics recomputed over {recompute:,} training "
+          f'batch{"" if recompute == 1 else "es"} of the net with those blocks deleted.'
+      ]
+      if recompute
+      else []
+  )
   reporting.write_table(
       out,
       'single_deletion',
       'Held-out error (%) with one block deleted',
-      ['network', 'block', 'shape-changing', 'error %'],
-      [[n, r['label'], r['changes_shape'], r['top1_error']] for n in names for r in single[n]],
-      ["NaN: a plain net's shape-changing block cannot be skipped."],
+      ['network', 'block', 'shape-changing', 'error %', *recomputed_columns],
+      [[n, r['label'], r['changes_shape'], *(r[e] for e in errors)] for n in names for r in single[n]],
+      ["NaN: a plain net's shape-changing block cannot be skipped.", *recomputed_note],
   )
   reporting.write_table(
       out,
       'random_deletion',
       'Held-out error (%) with k random blocks deleted',
-      ['network', 'k', 'draw', 'deleted', 'error %'],
-      [[n, r['k'], r['draw'], r['deleted'], r['top1_error']] for n in names for r in random[n]],
+      ['network', 'k', 'draw', 'deleted', 'error %', *recomputed_columns],
+      [[n, r['k'], r['draw'], r['deleted'], *(r[e] for e in errors)] for n in names for r in random[n]],
+      recomputed_note,
   )
   reporting.write_table(
       out,
@@ -151,9 +187,12 @@ def main():
               'one block deleted: mean',
               'one block: max',
               'one shape-changing block: mean',
+              *(['none deleted, BN recomputed', 'one block: mean, BN recomputed'] if recompute else []),
           ],
           summary,
           [
+              *read_with,
+              *recomputed_note,
               '"one block": blocks that keep the shape; per block: single_deletion.csv; k blocks: random_deletion.csv; '
               'reordering: reordering.csv. Errors on the held-out images (CIFAR-10: test, ImageNet: val).',
               reporting.data_note(studied, FLAGS.set),

@@ -32,12 +32,13 @@ def require(workdir: str) -> None:
 
 
 class Checkpoints:
-  """The checkpoints of a workdir (of the network `network`, which the messages name). Items are pytrees of jax
-  arrays, restored with the target's shardings; read_only: nothing in the workdir changes."""
+  """The checkpoints of a workdir (of the network `network`, which the messages name), in its folder `folder`. Items
+  are pytrees of jax arrays, restored with the target's shardings; read_only: nothing in the workdir changes."""
 
-  def __init__(self, workdir: str, network: str, keep: int = 1, read_only: bool = False):
+  def __init__(self, workdir: str, network: str, keep: int = 1, read_only: bool = False, folder: str = 'checkpoints'):
     self.workdir, self.network, self.read_only, self.failed = workdir, network, read_only, False
-    self.directory = os.path.abspath(os.path.join(workdir, 'checkpoints'))
+    self.resumes = folder == 'checkpoints'  # Training resumes from these: a failed write names the newest whole one.
+    self.directory = os.path.abspath(os.path.join(workdir, folder))
     self.manager = ocp.CheckpointManager(
         self.directory,
         handler_registry=_registry(),
@@ -50,11 +51,11 @@ class Checkpoints:
         ),
     )
 
-  def save(self, step: int, item, force: bool = False) -> None:
-    """Saves in the background; a write that failed (this one's or the previous one's: disk full, permissions)
-    raises WriteError, naming the newest checkpoint that was written whole."""
+  def save(self, step: int, item, force: bool = False, metadata: dict | None = None) -> None:
+    """Saves in the background, with `metadata` (JSON) beside it; a write that failed (this one's or the previous
+    one's: disk full, permissions) raises WriteError, naming the newest checkpoint that was written whole."""
     try:
-      self.manager.save(step, args=ocp.args.StandardSave(item), force=force)
+      self.manager.save(step, args=ocp.args.StandardSave(item), force=force, custom_metadata=metadata)
     except Exception as e:  # noqa: BLE001 -- orbax reports a failed background write as any of several types.
       self.failed = True
       raise WriteError(self._failure(e)) from None
@@ -63,13 +64,23 @@ class Checkpoints:
     whole = step_dirs(self.workdir)
     return (
         f'Could not write a checkpoint in {self.directory} ({" ".join(str(error).split())[:300]}): free space '
-        f'or fix permissions there, then run the same command to resume from the newest whole checkpoint '
-        f'({whole[-1] if whole else "none"}).'
+        'or fix permissions there, then run the same command'
+        + (f' to resume from the newest whole checkpoint ({whole[-1] if whole else "none"}).' if self.resumes else '.')
     )
+
+  def replace(self, step: int, item, metadata: dict | None = None) -> None:
+    """Saves `item` as checkpoint `step` in place of any saved under that step."""
+    if step in self.manager.all_steps():
+      self.manager.delete(step)
+    self.save(step, item, force=True, metadata=metadata)
 
   def newest(self):
     """The newest step saved, or None."""
     return self.manager.latest_step()
+
+  def metadata(self, step: int) -> dict:
+    """The metadata saved with checkpoint `step`."""
+    return dict(self.manager.metadata(step).custom_metadata or {})
 
   def restore_newest(self, target):
     """(item, step) from the newest checkpoint that reads; (target, 0) if none (read-only: refused).

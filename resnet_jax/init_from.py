@@ -33,13 +33,14 @@ class Plan:
   loaded: tuple[tuple[str, ...], ...]  # Variable paths ('params', 'stage1', ...) taken from the source.
   fresh: tuple[tuple[str, ...], ...]  # Those that start anew.
 
-  def summary(self, step: int) -> str:
+  def summary(self, step: int, statistics: str) -> str:
     fresh = ', '.join('.'.join(path[1:]) for path in self.fresh[:4]) + (', ...' if len(self.fresh) > 4 else '')
     return (
         f'Started from {self.source} ({self.network}, step {step:,}'
         + replicas.of_several(replicas.count(self.config), f', replica {self.replica}')
         + f'): {len(self.loaded)} of {len(self.loaded) + len(self.fresh)} tensors loaded'
-        + (f'; initialised anew: {fresh}.' if self.fresh else '.')
+        + (f'; initialised anew: {fresh}' if self.fresh else '')
+        + f'; BN statistics: {statistics}.'
     )
 
 
@@ -88,12 +89,13 @@ def plan(config) -> Plan | None:
 
 
 def start(plan: Plan, state, nets: int, mesh):
-  """(state, source step): `state` (a new run's TrainState of `nets` nets, replicated over `mesh`) with the
-  planned variables of the source's net; every net of the run starts from it."""
-  saved, step = restore_nets(plan.source, plan.config, mesh)
+  """(state, what was loaded: plan.summary): `state` (a new run's TrainState of `nets` nets, replicated over `mesh`)
+  with the planned variables of the source's net, its precise BN statistics where it has them; every net of the run
+  starts from it."""
+  saved, step, statistics = restore_nets(plan.source, plan.config, mesh)
   saved = traverse_util.flatten_dict(replicas.of_net(saved, plan.replica, replicas.count(plan.config)))
   ours = traverse_util.flatten_dict({'params': state.params, 'batch_stats': state.batch_stats})
   for path in plan.loaded:
     ours[path] = jnp.broadcast_to(saved[path], ours[path].shape) if nets > 1 else saved[path]
   variables = jax.device_put(traverse_util.unflatten_dict(ours), parallel.replicated(mesh))
-  return state.replace(params=variables['params'], batch_stats=variables['batch_stats']), step
+  return state.replace(params=variables['params'], batch_stats=variables['batch_stats']), plan.summary(step, statistics)

@@ -67,8 +67,7 @@ class Run:
       (self.state, self.running), self.step = self.checkpoints.restore_newest(initial)
       self.started_from = None  # What a run that starts from another's loaded: said in its train.log.
       if self.step == 0 and self.init_plan:
-        self.state, source_step = init_from.start(self.init_plan, self.state, self.nets, self.mesh)
-        self.started_from = self.init_plan.summary(source_step)
+        self.state, self.started_from = init_from.start(self.init_plan, self.state, self.nets, self.mesh)
       workdirs.write_config(workdir, config)
       if workdirs.read_model(workdir) is None:
         workdirs.write_model(workdir, summary(config))

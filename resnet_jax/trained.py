@@ -11,13 +11,14 @@ import os
 import numpy as np
 
 from configs import schema
-from resnet_jax import checkpoint, compute, parallel, replicas, workdir as workdirs
+from resnet_jax import bn_stats, checkpoint, compute, parallel, replicas, workdir as workdirs
 from resnet_jax.data import create_dataset
 from resnet_jax.errors import Argument, ConfigError
 from resnet_jax.evaluation import Evaluator, evaluate_splits, model_predict
 from resnet_jax.models import abstract_variables, create_model, model_name, reorder_stage
 from resnet_jax.models.blocks import is_residual
 from resnet_jax.models.depths import Architecture
+from resnet_jax.progress import Progress
 from resnet_jax.writers import MetricsWriter
 
 
@@ -45,16 +46,23 @@ def describe_blocks(arch: Architecture, shortcut: str) -> list[BlockInfo]:
   return blocks
 
 
-def restore_nets(workdir: str, config, mesh) -> tuple[dict, int]:
-  """(variables of every net, step) of the newest checkpoint of `workdir`, trained with `config`, read-only and
-  replicated over `mesh`."""
-  one_net = abstract_variables(create_model(config), config.dataset.image_size)
-  checkpoints = checkpoint.Checkpoints(workdir, model_name(config.model), read_only=True)
+def restore_nets(workdir: str, config, mesh, precise_bn: bool = True) -> tuple[dict, int, str]:
+  """(variables of every net, step, which BN statistics) of the newest checkpoint of `workdir`, trained with
+  `config`, read-only and replicated over `mesh`; with the precise BN statistics kept for that checkpoint, where
+  there are and `precise_bn` (bn_stats.py)."""
+  shapes = replicas.stacked_shapes(
+      abstract_variables(create_model(config), config.dataset.image_size), replicas.count(config)
+  )
+  network, sharding = model_name(config.model), parallel.replicated(mesh)
+  checkpoints = checkpoint.Checkpoints(workdir, network, read_only=True)
   try:
-    nets = replicas.count(config)
-    return checkpoints.restore_variables(replicas.stacked_shapes(one_net, nets), parallel.replicated(mesh))
+    variables, step = checkpoints.restore_variables(shapes, sharding)
   finally:
     checkpoints.close()
+  if not precise_bn:
+    return variables, step, bn_stats.RUNNING
+  precise, statistics = bn_stats.read(workdir, network, step, shapes['batch_stats'], sharding)
+  return variables if precise is None else {**variables, 'batch_stats': precise}, step, statistics
 
 
 class TrainedNet:
@@ -63,10 +71,12 @@ class TrainedNet:
   under eval.protocol).
 
   `overrides` ('KEY=VALUE' of workdir.READ_OVERRIDABLE) say where the data is on this machine and how to evaluate;
-  `configs`, workdir.read_configs(workdir, overrides) where the caller has read them.
+  `configs`, workdir.read_configs(workdir, overrides) where the caller has read them. Its BN statistics
+  (`bn_stats`, which they are) are the precise ones kept for the checkpoint where there are and `precise_bn`, else
+  the running averages.
   """
 
-  def __init__(self, workdir: str, overrides=(), replica: int = 0, mesh=None, configs=None):
+  def __init__(self, workdir: str, overrides=(), replica: int = 0, mesh=None, configs=None, precise_bn: bool = True):
     self.workdir = workdir
     self.trained_config, self.config = configs or workdirs.read_configs(workdir, overrides)
     self.mesh = mesh or parallel.make_mesh()
@@ -82,7 +92,7 @@ class TrainedNet:
     checkpoint.require(workdir)
     self.dataset = create_dataset(self.config, self.mesh)
     try:
-      self.all_variables, self.step = restore_nets(workdir, self.config, self.mesh)
+      self.all_variables, self.step, self.bn_stats = restore_nets(workdir, self.config, self.mesh, precise_bn)
     except BaseException:
       self.dataset.close()
       raise
@@ -123,20 +133,39 @@ class TrainedNet:
     (by default the trained ones), on `split` (an EvalSplit; by default the held-out split)."""
     return self.evaluator(self.variables if variables is None else variables, split or self.split, block_modes)[0]
 
+  @property
+  def other_data(self) -> str:
+    """The data's dataset.dir (absolute) where it is not the data the net was trained on; '' where it is."""
+    trained, here = (
+        os.path.abspath(c.dataset.dir) if c.dataset.get('dir') else '' for c in (self.trained_config, self.config)
+    )
+    return here if here != trained else ''
+
   def evaluate(self, protocol: str | None = None) -> dict[str, list[dict[str, float]]]:
     """Evaluates every net on the held-out splits (under `protocol`, for ImageNet) and appends the results to
     metrics.jsonl, marked with the data's dataset_dir where it is not the data trained on. Per split, one result
     per net."""
-    trained, here = (
-        os.path.abspath(c.dataset.dir) if c.dataset.get('dir') else '' for c in (self.trained_config, self.config)
-    )
-    writer = MetricsWriter(
-        self.workdir, self.step, evaluation=True, marks={'dataset_dir': here} if here != trained else {}
-    )
+    marks = {'dataset_dir': self.other_data} if self.other_data else {}
+    if self.bn_stats != bn_stats.RUNNING:
+      marks['bn_stats'] = self.bn_stats
+    writer = MetricsWriter(self.workdir, self.step, evaluation=True, marks=marks)
     try:
       return evaluate_splits(self.all_nets, self.all_variables, self.dataset, self.step, writer, protocol)
     finally:
       writer.close()
+
+  @functools.cached_property
+  def _batch_statistics(self):
+    return bn_stats.batch_statistics(self.model, self.dataset.batch, self.compute)
+
+  def precise_bn(self, batches: int, block_modes=None, variables=None, progress=None) -> dict:
+    """The net's `variables` (by default the ones read) with BN statistics recomputed over its first `batches`
+    training batches, the net run with `block_modes` (bn_stats.py); `progress` counts the batches."""
+    if block_modes is not None:
+      block_modes = parallel.replicate(np.asarray(block_modes, np.int32), self.mesh)
+    variables = self.variables if variables is None else variables
+    stream, _ = self.training_batches()
+    return bn_stats.recompute(self._batch_statistics, variables, stream, self.seed, batches, block_modes, progress)
 
   def training_batches(self):
     """(step inputs, make_batch(inputs, step)) of this net's training stream, from step 0: what its own training
@@ -168,9 +197,37 @@ class TrainedNet:
 def evaluate_workdir(workdir: str, overrides=(), protocol: str | None = None, configs=None) -> dict:
   """Evaluates the newest checkpoint of workdir (its config.json with `overrides`, or `configs` as TrainedNet takes
   them; under `protocol`, for ImageNet) and appends the results to its metrics.jsonl. Per split, the results of
-  its net, or the list of its replicas'."""
+  its net, or the list of its replicas'; under 'bn_stats', which BN statistics they used."""
   trained = TrainedNet(workdir, overrides, configs=configs)
   try:
-    return {split: replicas.one_or_all(per_net) for split, per_net in trained.evaluate(protocol).items()}
+    results = {split: replicas.one_or_all(per_net) for split, per_net in trained.evaluate(protocol).items()}
+    return {**results, 'bn_stats': trained.bn_stats}
+  finally:
+    trained.close()
+
+
+def precise_bn_workdir(workdir: str, overrides=(), configs=None) -> dict:
+  """Recomputes the BN statistics of every net of workdir's newest checkpoint over config.bn_stats_batches of its
+  training batches and keeps them in its bn_stats/ folder (bn_stats.py). Returns the step, which statistics were
+  computed, and under the held-out split's name the error of its net (or the list of its replicas') with the
+  running averages ('running') and with the precise statistics ('precise')."""
+  folder = os.path.join(workdir, bn_stats.FOLDER)
+  workdirs.check_writable(folder, folder, 'make it writable, or compute them in a writable copy of the workdir')
+  trained = TrainedNet(workdir, overrides, configs=configs, precise_bn=False)
+  try:
+    batches, network = trained.config.bn_stats_batches, model_name(trained.config.model)
+    progress = Progress(f'{network}: precise BN statistics', batches * trained.nets)
+    per_net = [trained.of_replica(k).precise_bn(batches, progress=progress)['batch_stats'] for k in range(trained.nets)]
+    precise = {**trained.all_variables, 'batch_stats': replicas.stack(per_net)}
+    metadata = {'batches': batches, 'images': batches * trained.config.batch_size, 'data': trained.other_data}
+    bn_stats.write(workdir, network, trained.step, precise['batch_stats'], metadata)
+    return {
+        'step': trained.step,
+        'bn_stats': bn_stats.describe(metadata),
+        trained.split.name: {
+            statistics: replicas.one_or_all(trained.all_nets(variables, trained.split))
+            for statistics, variables in (('running', trained.all_variables), ('precise', precise))
+        },
+    }
   finally:
     trained.close()

@@ -38,6 +38,7 @@ RESUMABLE = (
     'checkpoint_every_steps',
     'keep_checkpoints',
     'profile_steps',
+    'bn_stats_batches',
     'eval_batch_size',
     'compute',
     'dataset.dir',
@@ -48,7 +49,8 @@ RESUMABLE = (
 # Keys of what_trains that are not config fields: what several fields come to.
 DERIVED = ('schedule.warmup_steps', 'steps_per_epoch')
 # What a read of a trained workdir (evaluation, the studies) may change in its config: where the data is on this
-# machine, and how it is evaluated. Nothing that would make the checkpoint another network's.
+# machine, how it is evaluated, and how many batches precise BN statistics take. Nothing that would make the
+# checkpoint another network's.
 READ_OVERRIDABLE = (
     'dataset.source',
     'dataset.dir',
@@ -57,6 +59,7 @@ READ_OVERRIDABLE = (
     'eval.protocol',
     'eval.scales',
     'eval_batch_size',
+    'bn_stats_batches',
 )
 
 
@@ -181,9 +184,9 @@ def changed_settings(saved: dict, config: dict) -> list[tuple[str, object, objec
 PATH_ROOM = 256  # The bytes a path leaves for what is written below it (checkpoints/STEP/default/ and orbax's files).
 
 
-def check_writable(path: str, named=None) -> None:
+def check_writable(path: str, named=None, fix: str = 'name a writable directory') -> None:
   """Refuses a directory to write (`named` in the messages: by default Argument('workdir', path)) that cannot be
-  written (a file, a read-only place), leaving nothing behind."""
+  written (a file, a read-only place), leaving nothing behind; `fix` says what to do where it is read-only."""
   named = named or Argument('workdir', path)
   if os.path.exists(path) and not os.path.isdir(path):
     raise ConfigError(named, ' is a file, not a directory: name a directory.')
@@ -206,7 +209,7 @@ def check_writable(path: str, named=None) -> None:
     os.rmdir(tempfile.mkdtemp(dir=existing))
   except OSError as e:
     why = 'it takes no new folders' if e.errno == errno.ENOENT else e.strerror or e
-    raise ConfigError(named, f' cannot be written ({existing}: {why}): name a writable directory.') from None
+    raise ConfigError(named, f' cannot be written ({existing}: {why}): {fix}.') from None
 
 
 def check_trainable(workdir: str) -> None:

@@ -35,6 +35,7 @@ class Member:
   workdir: str
   replica: int
   step: int
+  bn_stats: str  # Which BN statistics it was read with (TrainedNet.bn_stats).
   config: dict  # The workdir's config.json, as trained.
   errors: dict | None = None  # {'loss', 'top1_error', 'top5_error'} (errors in %).
 
@@ -97,7 +98,7 @@ def _members(paths, read: dict, overrides, replica: int | None):
       for k in range(trained.nets) if replica is None else [replica]:
         label = os.path.basename(os.path.normpath(path)) + replicas.of_several(trained.nets, f' replica {k}')
         network = model_name(trained.config.model)
-        members.append(Member(label, network, path, k, trained.step, read[path][0].to_dict()))
+        members.append(Member(label, network, path, k, trained.step, trained.bn_stats, read[path][0].to_dict()))
         scores.append(None if share is None else share[k])
   return members, scores, split
 

@@ -1,6 +1,8 @@
 """Lesion studies of Veit et al. 2016 (Section 5): delete one block, delete k random blocks, reorder blocks.
 
-Each returns rows (dicts) ready for a table; errors are top-1 errors in % on the held-out split.
+Each returns rows (dicts) ready for a table; errors are top-1 errors in % on the held-out split. With
+`recompute_bn` > 0, a deletion's row also holds 'recomputed_bn_error': its error with every BN layer's statistics
+recomputed over that many training batches of the net with those blocks deleted (bn_stats.py).
 """
 
 import numpy as np
@@ -10,15 +12,25 @@ from resnet_jax.progress import Progress
 from resnet_jax.trained import TrainedNet
 
 
-def single_deletions(trained: TrainedNet) -> list[dict]:
+def deletion_error(trained: TrainedNet, deleted, recompute_bn: int = 0) -> dict[str, float]:
+  """{'top1_error'} of the net with the blocks `deleted` deleted (none: the net itself), and with `recompute_bn`,
+  'recomputed_bn_error'."""
+  modes = modes_deleting(len(trained.blocks), deleted)
+  errors = {'top1_error': trained.error(modes)['top1_error']}
+  if recompute_bn:
+    errors['recomputed_bn_error'] = trained.error(modes, trained.precise_bn(recompute_bn, modes))['top1_error']
+  return errors
+
+
+def single_deletions(trained: TrainedNet, recompute_bn: int = 0) -> list[dict]:
   """The error with each block deleted alone (a plain net's shape-changing blocks cannot be: their error is NaN)."""
   progress = Progress(f'{trained.name}: deleting each block', len(trained.blocks))
   rows = []
   for block in trained.blocks:
-    error = np.nan
+    errors = {'top1_error': np.nan, **({'recomputed_bn_error': np.nan} if recompute_bn else {})}
     if block.deletable:
-      error = trained.error(modes_deleting(len(trained.blocks), [block.index]))['top1_error']
-    rows.append({'block': block.index, 'label': block.label, 'changes_shape': block.changes_shape, 'top1_error': error})
+      errors = deletion_error(trained, [block.index], recompute_bn)
+    rows.append({'block': block.index, 'label': block.label, 'changes_shape': block.changes_shape, **errors})
     progress.update()
   return rows
 
@@ -28,7 +40,12 @@ def candidates(trained: TrainedNet, include_shape_changing: bool) -> list[int]:
 
 
 def random_deletions(
-    trained: TrainedNet, ks, draws: int, rng: np.random.Generator, include_shape_changing: bool = False
+    trained: TrainedNet,
+    ks,
+    draws: int,
+    rng: np.random.Generator,
+    include_shape_changing: bool = False,
+    recompute_bn: int = 0,
 ) -> list[dict]:
   """The error with k blocks deleted, drawn uniformly without replacement, `draws` times for each k in `ks`."""
   pool = candidates(trained, include_shape_changing)
@@ -38,9 +55,8 @@ def random_deletions(
   for k in ks:
     for draw in range(draws):
       deleted = sorted(rng.choice(pool, k, replace=False).tolist())
-      error = trained.error(modes_deleting(len(trained.blocks), deleted))['top1_error']
       labels = ' '.join(trained.blocks[i].label for i in deleted)
-      rows.append({'k': k, 'draw': draw, 'deleted': labels, 'top1_error': error})
+      rows.append({'k': k, 'draw': draw, 'deleted': labels, **deletion_error(trained, deleted, recompute_bn)})
       progress.update()
   return rows
 

@@ -96,6 +96,10 @@ def deletions(path: str, single: dict, random: dict, reorder: dict, baselines: d
     marked = [i for i, r in enumerate(rows) if r['changes_shape']]
     axes[0].plot(x[marked], [rows[i]['top1_error'] for i in marked], 'x', color='black', markersize=8)
     axes[0].axhline(baselines[name], color=color, linestyle=':', linewidth=1)
+    if 'recomputed_bn_error' in rows[0]:
+      axes[0].plot(
+          x, [r['recomputed_bn_error'] for r in rows], 's--', color=color, markersize=3, label=f'{name}, BN recomputed'
+      )
   if single:
     labels = [r['label'] for r in next(iter(single.values()))]
     axes[0].set_xticks(np.arange(len(labels)), labels, rotation=90, fontsize=max(4, min(9, 400 // len(labels))))
@@ -106,17 +110,20 @@ def deletions(path: str, single: dict, random: dict, reorder: dict, baselines: d
   )
   for color, (name, rows) in zip(COLORS, random.items()):
     ks = sorted({r['k'] for r in rows})
-    errors = [[r['top1_error'] for r in rows if r['k'] == k] for k in ks]
-    axes[1].errorbar(
-        ks,
-        [np.mean(e) for e in errors],
-        yerr=[np.std(e) for e in errors],
-        color=color,
-        marker='o',
-        markersize=3,
-        capsize=2,
-        label=name,
-    )
+    for key, style, label in (('top1_error', '-', name), ('recomputed_bn_error', '--', f'{name}, BN recomputed')):
+      if rows and key in rows[0]:
+        errors = [[r[key] for r in rows if r['k'] == k] for k in ks]
+        axes[1].errorbar(
+            ks,
+            [np.mean(e) for e in errors],
+            yerr=[np.std(e) for e in errors],
+            color=color,
+            linestyle=style,
+            marker='o',
+            markersize=3,
+            capsize=2,
+            label=label,
+        )
   axes[1].set(title='deleting k random blocks (mean, std)', xlabel='blocks deleted', ylabel='test error (%)')
   axes[1].xaxis.set_major_locator(MaxNLocator(integer=True))
   for color, (name, rows) in zip(COLORS, reorder.items()):

@@ -196,6 +196,7 @@ def studied_net(trained) -> dict:
       'residual': trained.residual,
       'depth': trained.config.model.depth,
       'classes': trained.config.dataset.num_classes,
+      'bn_stats': trained.bn_stats,
   }
 
 
@@ -546,6 +547,12 @@ def ensemble_report(ensemble, out: str) -> list[str]:
           f'{ensemble.errors["top1_error"] - means[0]:+.2f} and {ensemble.errors["top5_error"] - means[1]:+.2f} '
           'points from it.',
           data_note({m.label: m.config for m in members}),
+          'BN statistics: '
+          + '; '.join(
+              f'{", ".join(m.label for m in members if m.bn_stats == s)}: {s}'
+              for s in dict.fromkeys(m.bn_stats for m in members)
+          )
+          + '.',
       ],
   )
   random_orders = ensemble.random_orders

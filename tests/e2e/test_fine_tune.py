@@ -13,7 +13,7 @@ from flax import traverse_util
 
 from resnet_jax import parallel
 from resnet_jax.train import train_and_evaluate
-from resnet_jax.trained import TrainedNet
+from resnet_jax.trained import TrainedNet, precise_bn_workdir
 from tests.helpers import rows, tiny_config, write_image_folder
 
 
@@ -24,8 +24,8 @@ def four_classes(tmp_path_factory):
   return write_image_folder(root, {'train': 8, 'test': 4}, list('abcd'), [(32, 32)], '.png', brightness=60)
 
 
-def variables(workdir) -> dict:
-  net = TrainedNet(workdir)
+def variables(workdir, precise_bn: bool = True) -> dict:
+  net = TrainedNet(workdir, precise_bn=precise_bn)
   try:
     return traverse_util.flatten_dict(jax.tree.map(np.asarray, net.variables), sep='/')
   finally:
@@ -40,20 +40,25 @@ def fine_tuning(source, folder, cache, **overrides):
 
 
 def test_a_fine_tuned_run_starts_from_the_source_and_keeps_its_bn_bit_for_bit(trained, four_classes, tmp_path, caplog):
+  """As the paper fine-tunes: from precise BN statistics of the source, kept frozen."""
   caplog.set_level(logging.INFO)
-  source, cache = trained
+  cache, source = trained[1], str(tmp_path / 'precise')
+  shutil.copytree(trained[0], source)
+  precise_bn_workdir(source, ['bn_stats_batches=2'])
   train_and_evaluate(fine_tuning(source, four_classes, cache, total_steps=4), str(tmp_path / 'tuned'))
   was, now = variables(source), variables(tmp_path / 'tuned')
   bn = [path for path in now if path.startswith('batch_stats/') or '_bn/' in path or '/bn' in path]
   assert len(bn) == 4 * 7  # Scale, bias, mean and variance of ResNet-8's 7 BN layers.
   for path in bn:
     np.testing.assert_array_equal(now[path], was[path], err_msg=path)
+  running = variables(source, precise_bn=False)
+  assert not np.array_equal(was['batch_stats/stem_bn/mean'], running['batch_stats/stem_bn/mean'])
   assert not np.array_equal(now['params/stem_conv/kernel'], was['params/stem_conv/kernel'])  # Trained on.
   assert now['params/fc/kernel'].shape == (64, 4) and was['params/fc/kernel'].shape == (64, 10)
   log = caplog.text
   assert (
-      f'Started from {source} (resnet8-A, step 2): 35 of 37 tensors loaded; initialised anew: fc.bias, fc.kernel.'
-      in log
+      f'Started from {source} (resnet8-A, step 2): 35 of 37 tensors loaded; initialised anew: fc.bias, fc.kernel; '
+      'BN statistics: precise: 2 training batches (32 images).' in log
   )
   assert json.load(open(tmp_path / 'tuned' / 'config.json'))['init_from'] == source
   # Resumed, it continues from its own checkpoint, with its source gone: stopped at step 2 and resumed, bit for

@@ -189,7 +189,7 @@ def test_reading_a_workdir_may_set_only_where_the_data_is_and_how_to_evaluate(tm
   with pytest.raises(
       ConfigError,
       match=r'eval.protocol is not a field of .*config.json; reading this workdir may '
-      r'set only dataset.source, dataset.dir, dataset.cache_dir, eval_batch_size.$',
+      r'set only dataset.source, dataset.dir, dataset.cache_dir, eval_batch_size, bn_stats_batches.$',
   ):
     workdir.read_configs(str(tmp_path), ['eval.protocol=ten_crop'])  # ImageNet's: CIFAR-10 has no eval section.
   for override in ('dataset.dir', '=/data'):
