@@ -109,6 +109,11 @@ def read_workdir() -> None:
   cli.speak(cli.reading(cli.config_dialect, workdir.READ_OVERRIDABLE))
   _require_workdir()
   overrides = config_flags.absolute_paths(cli.CONFIG_OVERRIDES)
+  if FLAGS.mode == 'eval' and any(o.partition('=')[0] == 'bn_stats_batches' for o in overrides):
+    raise ConfigError(
+        '--config.bn_stats_batches is read by --mode=bn_stats alone, which keeps the statistics that --mode=eval '
+        'uses: drop it here.'
+    )
   configs = workdir.read_configs(FLAGS.workdir, overrides)  # (as trained, as read): its one read.
   saved = configs[1]
   if FLAGS.config is not None:
@@ -121,7 +126,13 @@ def read_workdir() -> None:
       )
   _start_jax(saved.model.dtype)
   if FLAGS.mode == 'bn_stats':
-    print(json.dumps(precise_bn_workdir(FLAGS.workdir, overrides, configs)))
+    try:
+      print(json.dumps(precise_bn_workdir(FLAGS.workdir, overrides, configs)))
+    except KeyboardInterrupt as e:
+      raise type(e)(
+          f'Stopped by {cli.interruption(e)}: {FLAGS.workdir} keeps the precise BN statistics it held, if any; run '
+          'the same command to compute them.'
+      ) from None
   else:
     protocol = saved.eval.protocol if 'eval' in saved else None
     print(json.dumps(evaluate_workdir(FLAGS.workdir, overrides, protocol, configs)))

@@ -41,7 +41,7 @@ RANGES = {
     'num_replicas': (1, None),
     'init_replica': (0, None),
     'grad_accum_steps': (1, None),
-    'bn_stats_batches': (1, None),
+    'bn_stats_batches': (1, SEED_LIMIT),  # A step number on the devices: int32.
     'eval_batch_size': (1, None),
     'total_steps': (1, None),
     'log_every_steps': (1, None),

@@ -10,12 +10,17 @@ They are kept in the workdir's bn_stats/ folder under the step of the checkpoint
 workdir's nets are read with them while that checkpoint is its newest (trained.restore_nets).
 """
 
+import logging
 import os
+import shutil
 
 import jax
 import jax.numpy as jnp
 
-from resnet_jax import checkpoint, compute
+from resnet_jax import checkpoint, compute, workdir as workdirs
+from resnet_jax.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 FOLDER = 'bn_stats'
 RUNNING = 'running averages'
@@ -56,28 +61,74 @@ def describe(metadata: dict) -> str:
   )
 
 
+def check_writable(workdir: str) -> None:
+  """Refuses a workdir where the statistics could not be kept, before they are computed: itself, or the folder or
+  the files they replace, read-only; a file where the folder goes."""
+  folder, fix = os.path.join(workdir, FOLDER), 'make it writable, or compute them in a writable copy of the workdir'
+  if os.path.exists(folder) and not os.path.isdir(folder):
+    raise ConfigError(f'{folder} is a file where the precise BN statistics go: move it aside.')
+  workdirs.check_writable(workdir, workdir, fix)
+  for parent, subfolders, _ in os.walk(folder):
+    for path in [parent, *(os.path.join(parent, name) for name in subfolders)]:
+      if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f'{path} cannot be written: {fix}.')
+
+
+def _checkpoint_id(workdir: str, network: str, step: int) -> int:
+  """What tells checkpoint `step` from another saved under the same step (after one that did not read): when
+  orbax committed it."""
+  checkpoints = checkpoint.Checkpoints(workdir, network, read_only=True)
+  try:
+    return checkpoints.committed(step)
+  finally:
+    checkpoints.close()
+
+
 def write(workdir: str, network: str, step: int, batch_stats, metadata: dict) -> None:
   """Keeps `batch_stats` (of every net of checkpoint `step`) as the workdir's precise statistics, with `metadata`
-  (describe's), in place of any kept before."""
-  store = checkpoint.Checkpoints(workdir, network, folder=FOLDER)
+  (describe's), in place of any kept before: those stay whole until the new ones are (written beside them, then
+  swapped in)."""
+  folder = os.path.join(workdir, FOLDER)
+  fresh, old = f'{folder}.new', f'{folder}.old'
+  primary = jax.process_index() == 0
+  if primary:
+    shutil.rmtree(fresh, ignore_errors=True)  # An interrupted write's.
+  store = checkpoint.Checkpoints(workdir, network, folder=os.path.basename(fresh))
   try:
-    store.replace(step, batch_stats, metadata)
+    store.save(
+        step, batch_stats, force=True, metadata={**metadata, 'checkpoint': _checkpoint_id(workdir, network, step)}
+    )
   finally:
     store.close()
+  if primary:
+    shutil.rmtree(old, ignore_errors=True)
+    if os.path.exists(folder):
+      os.replace(folder, old)
+    os.replace(fresh, folder)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def read(workdir: str, network: str, step: int, shapes, sharding) -> tuple[dict | None, str]:
   """(batch_stats, which statistics) of the precise statistics kept for checkpoint `step`, restored to `shapes`
-  (abstract batch_stats of every net) with `sharding`; (None, why not) where none were kept for that step."""
-  if not os.path.isdir(os.path.join(workdir, FOLDER)):
+  (abstract batch_stats of every net) with `sharding`; (None, why not) where none were kept for that checkpoint,
+  or they do not read."""
+  folder, kept = os.path.join(workdir, FOLDER), None
+  if not os.path.isdir(folder):
     return None, RUNNING
   store = checkpoint.Checkpoints(workdir, network, read_only=True, folder=FOLDER)
   try:
     kept = store.newest()
     if kept != step:
       return None, RUNNING + ('' if kept is None else f' ({FOLDER}/ holds the precise statistics of step {kept})')
+    metadata = store.metadata(step)
+    described = describe(metadata)  # A KeyError where the metadata were lost: they do not read.
+    if metadata['checkpoint'] != _checkpoint_id(workdir, network, step):
+      return None, f'{RUNNING} ({FOLDER}/ holds the precise statistics of an earlier checkpoint {step})'
     target = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), shapes)
     batch_stats, _ = store.restore_newest(target)
-    return batch_stats, describe(store.metadata(step))
+    return batch_stats, described
+  except Exception as e:  # noqa: BLE001 -- damaged in any way: the running averages, and why.
+    log.warning('The precise BN statistics in %s do not read (%s: %s).', folder, type(e).__name__, e)
+    return None, f'{RUNNING} ({FOLDER}/{kept if kept is not None else ""} does not read: compute them again)'
   finally:
     store.close()

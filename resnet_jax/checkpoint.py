@@ -68,15 +68,13 @@ class Checkpoints:
         + (f' to resume from the newest whole checkpoint ({whole[-1] if whole else "none"}).' if self.resumes else '.')
     )
 
-  def replace(self, step: int, item, metadata: dict | None = None) -> None:
-    """Saves `item` as checkpoint `step` in place of any saved under that step."""
-    if step in self.manager.all_steps():
-      self.manager.delete(step)
-    self.save(step, item, force=True, metadata=metadata)
-
   def newest(self):
     """The newest step saved, or None."""
     return self.manager.latest_step()
+
+  def committed(self, step: int) -> int:
+    """When checkpoint `step` was committed (ns since the epoch): what tells it from another of the same step."""
+    return self.manager.metadata(step).commit_timestamp_nsecs
 
   def metadata(self, step: int) -> dict:
     """The metadata saved with checkpoint `step`."""

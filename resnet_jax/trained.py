@@ -135,11 +135,10 @@ class TrainedNet:
 
   @property
   def other_data(self) -> str:
-    """The data's dataset.dir (absolute) where it is not the data the net was trained on; '' where it is."""
-    trained, here = (
-        os.path.abspath(c.dataset.dir) if c.dataset.get('dir') else '' for c in (self.trained_config, self.config)
-    )
-    return here if here != trained else ''
+    """The data's dataset.dir (absolute) where it is not the data the net was trained on (by real path); '' where
+    it is."""
+    trained, here = (c.dataset.dir if c.dataset.get('dir') else '' for c in (self.trained_config, self.config))
+    return os.path.abspath(here) if os.path.realpath(here) != os.path.realpath(trained) else ''
 
   def evaluate(self, protocol: str | None = None) -> dict[str, list[dict[str, float]]]:
     """Evaluates every net on the held-out splits (under `protocol`, for ImageNet) and appends the results to
@@ -211,8 +210,7 @@ def precise_bn_workdir(workdir: str, overrides=(), configs=None) -> dict:
   training batches and keeps them in its bn_stats/ folder (bn_stats.py). Returns the step, which statistics were
   computed, and under the held-out split's name the error of its net (or the list of its replicas') with the
   running averages ('running') and with the precise statistics ('precise')."""
-  folder = os.path.join(workdir, bn_stats.FOLDER)
-  workdirs.check_writable(folder, folder, 'make it writable, or compute them in a writable copy of the workdir')
+  bn_stats.check_writable(workdir)
   trained = TrainedNet(workdir, overrides, configs=configs, precise_bn=False)
   try:
     batches, network = trained.config.bn_stats_batches, model_name(trained.config.model)

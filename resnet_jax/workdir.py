@@ -85,6 +85,8 @@ def read_config(workdir: str) -> dict:
   path = os.path.join(workdir, 'config.json')
   if not os.path.exists(workdir):
     raise ConfigError(f'{workdir} does not exist: name the workdir of a trained run.')
+  if not os.path.isdir(workdir):
+    raise ConfigError(f'{workdir} is a file, not a workdir: name the folder of a trained run.')
   if not os.path.exists(path):
     raise ConfigError(f'{workdir} has no config.json: it is not the workdir of a run (training writes one there).')
   try:

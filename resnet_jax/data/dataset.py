@@ -43,7 +43,9 @@ def check_training_images(config, count: int) -> None:
     raise ConfigError(
         f'batch_size {config.batch_size} exceeds the {count} training images: set ',
         Setting('batch_size'),
-        f' to at most {count}.',
+        f' to at most {count}, or point ',
+        Setting('dataset.dir'),
+        f' at a folder of at least {config.batch_size} training images.',
     )
   if config.schedule.unit == 'epochs' and count != config.dataset.train_size:
     log.info(

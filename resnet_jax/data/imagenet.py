@@ -214,6 +214,8 @@ class Imagenet:
   inputs_per_replica = True  # Each net's host stream has its own order and views.
 
   def stream(self, start_step: int):
+    """The step inputs from start_step + 1 on; their host streams stop when this generator is closed or dropped
+    (a study that reads a few batches), or when the dataset is."""
     config = self.config
     streams = [
         host.TrainStream(
@@ -222,8 +224,16 @@ class Imagenet:
         for seed in replicas.seeds(config)
     ]
     self._streams += streams
-    norm = jax.device_put(self.norm, parallel.replicated(self.mesh))
-    return ([{**batch, 'norm': norm} for batch in step] for step in zip(*streams))
+    return self._steps(streams, jax.device_put(self.norm, parallel.replicated(self.mesh)))
+
+  def _steps(self, streams, norm):
+    try:
+      for step in zip(*streams):
+        yield [{**batch, 'norm': norm} for batch in step]
+    finally:
+      for stream in streams:
+        stream.close()
+      self._streams = [s for s in self._streams if s not in streams]
 
   def batch(self, inputs, step, seed):
     del step, seed  # The host stream drew them.

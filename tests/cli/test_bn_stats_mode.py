@@ -58,13 +58,32 @@ def test_precise_statistics_are_kept_beside_the_checkpoint_and_evaluation_says_i
   )
 
 
-def test_statistics_of_an_older_checkpoint_are_not_used(workdir):
+def test_statistics_of_another_checkpoint_or_that_do_not_read_are_not_used(workdir, caplog):
   config = ml_collections.ConfigDict(read_config(workdir))
   mesh = parallel.make_mesh()
+  statistics = lambda: restore_nets(workdir, config, mesh)[2]
   variables, step, _ = restore_nets(workdir, config, mesh)
-  metadata = {'batches': 5, 'images': 80, 'data': ''}
-  bn_stats.write(workdir, 'resnet8-A', step - 1, variables['batch_stats'], metadata)  # As if trained on since.
-  assert restore_nets(workdir, config, mesh)[2] == 'running averages (bn_stats/ holds the precise statistics of step 1)'
+  bn_stats.write(workdir, 'resnet8-A', step, variables['batch_stats'], {'batches': 5, 'images': 80, 'data': ''})
+  assert statistics() == 'precise: 5 training batches (80 images)'
+  kept = os.path.join(workdir, 'bn_stats')
+  shutil.copytree(kept, f'{kept}.copy')
+  os.rename(os.path.join(kept, '2'), os.path.join(kept, '1'))  # As if trained on since.
+  assert statistics() == 'running averages (bn_stats/ holds the precise statistics of step 1)'
+  # Checkpoint 2 saved again (after one that did not read): the statistics are the other one's.
+  shutil.rmtree(kept)
+  shutil.copytree(f'{kept}.copy', kept)
+  metadata = os.path.join(kept, '2', '_CHECKPOINT_METADATA')
+  with open(metadata) as f:
+    text = json.load(f)
+  text['custom_metadata']['checkpoint'] += 1
+  with open(metadata, 'w') as f:
+    json.dump(text, f)
+  assert statistics() == 'running averages (bn_stats/ holds the precise statistics of an earlier checkpoint 2)'
+  os.remove(metadata)  # Damaged: the running averages, and why.
+  assert statistics() == 'running averages (bn_stats/2 does not read: compute them again)'
+  shutil.rmtree(os.path.join(kept, '2', 'default'))
+  assert statistics().startswith('running averages (bn_stats/')
+  assert 'do not read' in caplog.text
 
 
 def test_the_lesion_study_gives_each_deletion_with_statistics_recomputed(workdir, tmp_path):
@@ -101,6 +120,18 @@ def test_every_mistake_is_one_line(workdir, tmp_path):
   assert_refused(
       bn_stats_of(f'--workdir={workdir}', '--config.model.depth=14'), 'reading this workdir may set only dataset.source'
   )
+  assert_refused(
+      run('launch', '--mode=eval', f'--workdir={workdir}', '--config.bn_stats_batches=5'),
+      '--config.bn_stats_batches is read by --mode=bn_stats alone',
+  )
+  assert_refused(bn_stats_of(f'--workdir={workdir}', '--config.bn_stats_batches=2147483648'), 'at most 2147483647')
   with read_only(workdir):
-    assert_refused(bn_stats_of(f'--workdir={workdir}'), 'bn_stats cannot be written')
+    assert_refused(bn_stats_of(f'--workdir={workdir}'), f'{workdir} cannot be written')
   assert not os.path.exists(os.path.join(workdir, 'bn_stats'))
+  assert run('launch', '--mode=bn_stats', f'--workdir={workdir}', '--config.bn_stats_batches=1').returncode == 0
+  with read_only(os.path.join(workdir, 'bn_stats', '2')):  # What a new computation replaces.
+    assert_refused(bn_stats_of(f'--workdir={workdir}'), 'bn_stats/2 cannot be written')
+  shutil.rmtree(os.path.join(workdir, 'bn_stats'))
+  open(os.path.join(workdir, 'bn_stats'), 'w').close()
+  assert_refused(bn_stats_of(f'--workdir={workdir}'), 'bn_stats is a file where the precise BN statistics go')
+  assert_refused(bn_stats_of(f'--workdir={workdir}/config.json'), 'is a file, not a workdir')

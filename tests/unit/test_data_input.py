@@ -128,7 +128,11 @@ def test_epochs_that_are_not_passes_over_the_data_are_named(caplog):
   config.dataset.train_size = 20
   dataset.check_training_images(config, 20)
   assert caplog.text == ''
-  with pytest.raises(ConfigError, match='^batch_size 16 exceeds the 8 training images: set batch_size to at most 8.$'):
+  with pytest.raises(
+      ConfigError,
+      match='^batch_size 16 exceeds the 8 training images: set batch_size to at most 8, or point dataset.dir at a '
+      'folder of at least 16 training images.$',
+  ):
     dataset.check_training_images(config, 8)
 
 

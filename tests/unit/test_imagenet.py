@@ -3,6 +3,7 @@ are not laid out."""
 
 import io
 import os
+import threading
 
 import jax
 import numpy as np
@@ -64,6 +65,21 @@ def test_stream_is_deterministic_and_resumes_at_the_same_batch(imagenet_folder, 
   jax.tree.map(np.testing.assert_array_equal, one_device, resumed)  # Independent of the device count.
   assert sorted(np.concatenate([b['label'] for b in whole[:3]]).tolist()) == sorted(split.labels.tolist())
   assert not np.array_equal(whole[0]['image'], batches(0, 1, seed=1)[0]['image'])
+
+
+def test_a_stream_dropped_after_a_few_batches_stops_its_host_threads(imagenet_folder, tmp_path):
+  config = tiny_config(imagenet_folder, tmp_path, num_replicas=2)
+  data = imagenet.Imagenet(config, parallel.make_mesh())
+  try:
+    before = threading.active_count()
+    for _ in range(3):  # As a study reads a few batches of a new stream from step 0, again and again.
+      stream = data.stream(0)
+      next(stream)
+      assert threading.active_count() > before
+      del stream
+      assert threading.active_count() == before and not data._streams
+  finally:
+    data.close()
 
 
 def test_learning_rate_and_steps_follow_the_batch():
