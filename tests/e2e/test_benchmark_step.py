@@ -21,7 +21,7 @@ def test_step_benchmark_reports_each_implementation(tmp_path):
           sys.executable,
           'experiments/benchmark.py',
           '--bench=step',
-          '--nets=cifar10:resnet14',
+          '--nets=cifar10:resnet8',
           '--batch=8',
           '--warmup=1',
           '--window=1',
@@ -64,7 +64,7 @@ def test_step_benchmark_reports_each_implementation(tmp_path):
   assert (ours['replica_axis'], two['replica_axis']) == (None, 'map')  # replica_axis=auto on the CPU.
   assert two['model_flops'] == pytest.approx(2 * ours['model_flops'])  # Two nets' steps in one.
   assert 0.85 < two['xla_flops'] / two['model_flops'] < 1.05
-  assert ours['network'] == 'resnet14-A' and ours['images_per_sec'] > 0 and ours['compile_seconds'] > 0
+  assert ours['network'] == 'resnet8-A' and ours['images_per_sec'] > 0 and ours['compile_seconds'] > 0
   assert ours['vs_best_torch'] == pytest.approx(ours['images_per_sec'] / max(r['images_per_sec'] for r in theirs))
   # XLA's count of the (unrolled) step: forward, and the backward's input and weight gradients, ~3x the forward.
   assert 0.85 < ours['xla_flops'] / ours['model_flops'] < 1.05

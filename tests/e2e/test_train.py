@@ -156,19 +156,19 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(image_folder, 
 
 @pytest.mark.skipif(not os.path.exists(CIFAR_TARBALL), reason='needs ../shared/datasets/cifar10-jpeg.tar.gz')
 def test_short_run_on_real_cifar10_beats_chance(tmp_path):
-  """The JPEG tarball through the whole pipeline: 150 steps of ResNet-8 (a third of an epoch)."""
+  """The JPEG tarball through the whole pipeline: 100 steps of ResNet-8 (a quarter of an epoch)."""
   config = get_config('cifar10:resnet8')
   config.dataset.update(source='folder', dir=CIFAR_TARBALL, cache_dir=str(tmp_path / 'cache'))
   config.update(
       batch_size=128,
       eval_batch_size=1000,
-      total_steps=150,
+      total_steps=100,
       log_every_steps=50,
-      eval_every_steps=150,
-      checkpoint_every_steps=150,
+      eval_every_steps=100,
+      checkpoint_every_steps=100,
   )
   # One device: on 2 cores, 8 host devices of this size can starve XLA:CPU's all-reduce rendezvous (it aborts
   # the process after 40 s; seen in CI). The 8-device path is tested above on small nets.
   train_and_evaluate(config, str(tmp_path / 'w'), parallel.make_mesh(jax.devices()[:1]))
   test = [r for r in rows(tmp_path / 'w') if r['split'] == 'test']
-  assert test[-1]['step'] == 150 and test[-1]['top1_error'] < 75  # Chance is 90%.
+  assert test[-1]['step'] == 100 and test[-1]['top1_error'] < 75, test[-1]  # Chance is 90%.
