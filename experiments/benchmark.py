@@ -11,6 +11,8 @@ device's peak (--peak_tflops, or measured with a large matrix product). Prints a
   python experiments/benchmark.py --bench=step --out=docs/step_cpu.json
   python experiments/benchmark.py --bench=step --nets=imagenet:resnet50 --dtypes=bfloat16 --batch=256
   python experiments/benchmark.py --bench=step --nets=cifar10:resnet20 --conv_gradients=auto,xla --profile
+  python experiments/benchmark.py --bench=step --nets=cifar10:resnet20 \
+      --xla_flags=--xla_cpu_experimental_ynn_fusion_type=reduce   # each set of XLA flags in a process of its own
 
 --bench=conv: each convolution of a layer alone (forward, input gradient, kernel gradient; the gradients both as
 XLA derives them and as models/conv.py writes them; and each by the other routes of tools/conv_routes.py, with its
@@ -33,6 +35,9 @@ import json
 import math
 import os
 import platform
+import subprocess
+import sys
+import tempfile
 
 from absl import flags
 
@@ -128,6 +133,12 @@ flags.register_validator('peak_tflops', math.isfinite, '--peak_tflops must be a 
 flags.DEFINE_integer(
     'host_devices', 0, 'CPU: split the host into this many XLA devices (0: leave XLA_FLAGS).', lower_bound=0
 )
+flags.DEFINE_multi_string(
+    'xla_flags',
+    [],
+    'Also time the JAX nets under these XLA flags (added to XLA_FLAGS), in a process of their own, beside this '
+    "run's; one set per use, e.g. --xla_flags=--xla_cpu_experimental_ynn_fusion_type=reduce.",
+)
 # --bench=conv
 flags.DEFINE_list(
     'layers',
@@ -188,6 +199,7 @@ STEP_FLAGS = [
     'peak_tflops',
     'host_devices',
     'profile',
+    'xla_flags',
 ]
 APPLIES_TO = {
     **dict.fromkeys(STEP_FLAGS, ('step',)),
@@ -235,6 +247,7 @@ def step() -> dict:
       for nets in map(int, FLAGS.replicas or ['1'])
       for axis in replicas.of_several(nets, FLAGS.replica_axes, ['auto'])
   ]
+  flagged = [row for extra in FLAGS.xla_flags for row in _rows_under(extra)]
   batches = FLAGS.batch * len(FLAGS.nets) if len(FLAGS.batch) == 1 else FLAGS.batch or [None] * len(FLAGS.nets)
   for net, batch in zip(FLAGS.nets, batches):
     dataset, variant = net.split(':')
@@ -261,6 +274,7 @@ def step() -> dict:
       ]
       for row in theirs:
         _say(row)
+      rows += [r for r in flagged if (r['network'], r['batch'], r['dtype']) == (rows[0]['network'], batch, dtype)]
       for mine in rows:
         benchmarking.beside_torch(mine, theirs, peak)
       results['rows'] += [rows[0], *theirs, *rows[1:]]
@@ -329,6 +343,27 @@ def pipeline() -> dict:
   )
   print(tables.markdown_table(pipeline_speed.columns(FLAGS.threads), results['rows']))
   return results
+
+
+def _rows_under(extra: str) -> list[dict]:
+  """The JAX rows of this benchmark's nets and ways, timed by a run of its own under XLA_FLAGS + `extra`."""
+  with tempfile.TemporaryDirectory() as folder:
+    out = os.path.join(folder, 'rows.json')
+    passed = [name for name in ('repeats', 'batch', *STEP_FLAGS) if name not in ('xla_flags', 'torch', 'torch_compile')]
+    given = [FLAGS[name].serialize() for name in passed if FLAGS[name].present]
+    command = [sys.executable, os.path.abspath(__file__), '--bench=step', *given, '--notorch', f'--out={out}']
+    environment = {**os.environ, 'XLA_FLAGS': f'{os.environ.get("XLA_FLAGS", "")} {extra}'.strip()}
+    print(f'Timing the JAX nets under XLA_FLAGS={environment["XLA_FLAGS"]!r} in a process of their own.', flush=True)
+    done = subprocess.run(command, env=environment, capture_output=True, text=True)
+    if done.returncode:
+      lines = (done.stderr or done.stdout).strip().splitlines() or ['no output']
+      raise ConfigError(f'--xla_flags={extra}: the run under those flags failed ({lines[-1][:300]}): drop them.')
+    with open(out) as f:
+      rows = json.load(f)['rows']
+  for row in rows:
+    row.update(implementation=f'{row["implementation"]} + {extra}', xla_flags=extra)
+    _say(row)
+  return rows
 
 
 def _say(row: dict) -> None:

@@ -84,3 +84,38 @@ def test_step_benchmark_reports_each_implementation(tmp_path):
       ['1', xla['implementation']],
       ['2', xla_two['implementation']],
   ]
+
+
+def test_each_set_of_xla_flags_is_timed_in_a_process_of_its_own(tmp_path):
+  out, flag = tmp_path / 'step.json', '--xla_cpu_experimental_ynn_fusion_type=reduce'
+  env = {**os.environ, 'JAX_PLATFORMS': 'cpu', 'XLA_FLAGS': '--xla_backend_optimization_level=0'}  # As conftest.py.
+  benchmark = lambda *flags: subprocess.run(
+      [
+          sys.executable,
+          'experiments/benchmark.py',
+          '--bench=step',
+          '--nets=cifar10:resnet8',
+          '--batch=8',
+          '--warmup=0',
+          '--window=1',
+          '--repeats=1',
+          '--notorch',
+          *flags,
+      ],
+      cwd=ROOT,
+      env=env,
+      capture_output=True,
+      text=True,
+      timeout=600,
+  )
+  done = benchmark(f'--xla_flags={flag}', f'--out={out}')
+  assert done.returncode == 0, done.stderr[-3000:]
+  ours, flagged = json.loads(out.read_text())['rows']
+  assert 'xla_flags' not in ours and flagged['xla_flags'] == flag
+  assert flagged['implementation'] == f'{ours["implementation"]} + {flag}'
+  assert flagged['images_per_sec'] > 0 and flagged['model_flops'] == ours['model_flops']
+  assert f"XLA_FLAGS='--xla_backend_optimization_level=0 {flag}'" in done.stdout
+  refused = benchmark('--xla_flags=--xla_no_such_flag=1')
+  assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1].startswith(
+      'error: --xla_flags=--xla_no_such_flag=1: the run under those flags failed ('
+  ), refused.stderr[-2000:]
