@@ -61,19 +61,19 @@ def tiny_data(folder, cache_dir, flag: str = '--config.') -> list[str]:
 
 
 def imagenet_tiny_config(folder, cache_dir, **overrides):
-  """ResNet-18 at 64x64 on a generated ImageNet-layout folder of 4 classes, a few steps of batch 8."""
+  """ResNet-18 at 32x32 on a generated ImageNet-layout folder of 4 classes, a few steps of batch 8."""
   config = get_config('imagenet:resnet18')
   config.dataset.update(
       dir=folder,
       cache_dir=str(cache_dir),
       num_classes=4,
-      image_size=64,
-      scale_range=(72, 96),
+      image_size=32,
+      scale_range=(36, 48),
       mean_samples=8,
       workers=2,
   )
   config.model.bn_group_size = 0
-  config.eval.scales = (64, 96)
+  config.eval.scales = (32, 48)
   config.update(
       batch_size=8, eval_batch_size=8, total_steps=3, log_every_steps=1, eval_every_steps=3, checkpoint_every_steps=3
   )

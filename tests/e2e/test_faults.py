@@ -47,19 +47,32 @@ def test_another_networks_checkpoints_are_refused_not_moved(trained, image_folde
   assert not (other / 'config.json').exists() and not (other / 'metrics.jsonl').exists()  # Neither written.
 
 
-@pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_saves_and_the_resumed_run_matches_an_unstopped_one(signum, image_folder, tmp_path):
-  args = [
+def signal_run_args(image_folder, cache):
+  return [
       NET,
       '--config.dataset.source=folder',
       f'--config.dataset.dir={image_folder}',
-      f'--config.dataset.cache_dir={tmp_path / "cache"}',
+      f'--config.dataset.cache_dir={cache}',
       '--config.batch_size=16',
       '--config.total_steps=40',
       '--config.log_every_steps=1',
       '--config.eval_every_steps=20',
       '--config.checkpoint_every_steps=1000',
   ]
+
+
+@pytest.fixture(scope='module')
+def unstopped(image_folder, tmp_path_factory):
+  """The rows of the run the signalled ones stop and resume, never stopped."""
+  tmp = tmp_path_factory.mktemp('unstopped')
+  whole = launch(*signal_run_args(image_folder, tmp / 'cache'), f'--workdir={tmp / "whole"}')
+  assert whole.communicate(timeout=300)[0] and whole.returncode == 0
+  return rows(tmp / 'whole')
+
+
+@pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_saves_and_the_resumed_run_matches_an_unstopped_one(signum, image_folder, unstopped, tmp_path):
+  args = signal_run_args(image_folder, tmp_path / 'cache')
   stopped = tmp_path / 'stopped'
   process = launch(*args, f'--workdir={stopped}')
   metrics, deadline = stopped / 'metrics.jsonl', time.time() + 300
@@ -72,9 +85,7 @@ def test_a_signal_saves_and_the_resumed_run_matches_an_unstopped_one(signum, ima
   assert len(saved) == 1 and saved[0] < 40 and 'Stopped by a signal at step' in stdout
   resumed = launch(*args, f'--workdir={stopped}')
   assert resumed.communicate(timeout=300)[0] and resumed.returncode == 0
-  whole = launch(*args, f'--workdir={tmp_path / "whole"}')
-  assert whole.communicate(timeout=300)[0] and whole.returncode == 0
-  assert rows(stopped) == rows(tmp_path / 'whole')
+  assert rows(stopped) == unstopped
 
 
 def test_sigterm_during_the_first_compile_saves_after_the_first_step(image_folder, tmp_path):
