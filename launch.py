@@ -109,12 +109,12 @@ def read_workdir() -> None:
   cli.speak(cli.reading(cli.config_dialect, workdir.READ_OVERRIDABLE))
   _require_workdir()
   overrides = config_flags.absolute_paths(cli.CONFIG_OVERRIDES)
-  if FLAGS.mode == 'eval' and any(o.partition('=')[0] == 'bn_stats_batches' for o in overrides):
-    raise ConfigError(
-        '--config.bn_stats_batches is read by --mode=bn_stats alone, which keeps the statistics that --mode=eval '
-        'uses: drop it here.'
-    )
   configs = workdir.read_configs(FLAGS.workdir, overrides)  # (as trained, as read): its one read.
+  if FLAGS.mode == 'eval' and (keys := [k for k in workdir.STREAM_ONLY for o in overrides if o.startswith(k + '=')]):
+    raise ConfigError(
+        f'--config.{keys[0]} is read by --mode=bn_stats alone (how it computes the precise BN statistics that '
+        '--mode=eval uses; evaluation decodes with Pillow): drop it here.'
+    )
   saved = configs[1]
   if FLAGS.config is not None:
     named = config_flags.load(FLAGS.config, ())

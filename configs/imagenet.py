@@ -49,6 +49,7 @@ def get_config(variant: str = 'resnet50') -> ml_collections.ConfigDict:
           'lighting': not modern,  # AlexNet's PCA lighting noise.
           'normalization': 'per_channel' if modern else 'per_pixel_mean',  # per_channel: ImageNet's mean and std.
           'mean_samples': 10_000,  # Training images the per-pixel mean is estimated from.
+          'decoder': 'auto',  # Of training images: 'pil', 'simplejpeg', or 'auto' (resnet_jax/data/decode.py).
           'workers': usable_cpus(),  # Decoding threads per process: the CPUs it may use (SLURM: those granted).
       }
   )

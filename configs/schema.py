@@ -27,6 +27,7 @@ CHOICES = {
     'compute.conv_gradients': ('auto', 'xla', 'standard_layout'),
     'dataset.normalization': ('per_pixel_mean', 'per_channel'),
     'dataset.augmentation': ('paper', 'random_resized_crop'),
+    'dataset.decoder': ('auto', 'pil', 'simplejpeg'),
     'eval.protocol': ('center_crop', 'ten_crop', 'multi_scale'),
     'optimizer.name': ('sgd',),
     'schedule.name': ('step', 'cosine'),
@@ -64,6 +65,8 @@ RANGES = {
     'dataset.num_classes': (2, None),
     'dataset.train_size': (1, None),
 }
+# Fields a config.json saved before they existed lacks, and the value that run had: key -> value.
+BEFORE = {'dataset.decoder': 'pil'}
 # Fields that have moved since a config.json was first saved: old key -> today's.
 MOVED = {
     'replica_axis': 'compute.replica_axis',
@@ -313,7 +316,8 @@ def defaults(file: str) -> dict:
 
 def upgrade(saved: dict, path: str) -> tuple[dict, list[str]]:
   """A saved config.json (as json.load gives it, from `path`) in today's form, and the fields it lacked: moved
-  fields (MOVED) in their place, each field it lacks at its config file's default. A file of another dataset, a
+  fields (MOVED) in their place, each field it lacks at the value its run had (BEFORE), else its config file's
+  default. A file of another dataset, a
   value of another type than its field's, or a field its config file does not have is refused: an edit by hand."""
   dataset = saved.get('dataset') if isinstance(saved.get('dataset'), dict) else {}
   file = configs.FILES.get(dataset.get('name'))
@@ -342,7 +346,7 @@ def upgrade(saved: dict, path: str) -> tuple[dict, list[str]]:
         'is read as nothing), or restore the file.'
     )
   lacking = sorted(set(expected) - set(flat))
-  return unflatten({**flat, **{key: expected[key] for key in lacking}}), lacking
+  return unflatten({**flat, **{key: BEFORE.get(key, expected[key]) for key in lacking}}), lacking
 
 
 def _same_type(value, expected) -> bool:

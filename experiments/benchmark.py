@@ -21,12 +21,14 @@ in --layers at the first --batch (default 128).
 
   python experiments/benchmark.py --bench=conv --out=docs/conv_cpu.json
 
---bench=pipeline: the ImageNet host pipeline alone (decode + augmentation), images/s.
+--bench=pipeline: the ImageNet host pipeline alone (decode + augmentation), images/s, for each decoder.
 
-  python experiments/benchmark.py --bench=pipeline --out=docs/pipeline.json
+  python experiments/benchmark.py --bench=pipeline --decoders=pil,auto --out=docs/pipeline.json
 
-Generated JPEGs of ImageNet's typical size (about 400x350, about 110 KB). For each transform: images/s on one
-thread (= per core) and on a pool of --threads threads; the median of --repeats passes over the images.
+Generated JPEGs of ImageNet's typical size (about 400x350, about 110 KB), and natural images: the 846 original-pixel
+CIFAR-10 test images (--originals) upscaled to that size. For each decoder and transform: images/s on one thread
+(= per core) and on a pool of --threads threads, the median of --repeats passes over the images; and the mean and
+max absolute difference of its views from Pillow's.
 """
 
 from resnet_jax.runtime import startup  # noqa: F401 -- first: a signal while the program starts is one line.
@@ -161,6 +163,21 @@ flags.register_validator(
 # --bench=pipeline
 flags.DEFINE_integer('images', 200, 'Generated JPEGs.', lower_bound=1)
 flags.DEFINE_integer('threads', os.cpu_count() or 1, 'Threads of the pool.', lower_bound=1)
+flags.DEFINE_list('decoders', ['pil', 'auto'], 'dataset.decoder values to time, each against Pillow.')
+flags.register_validator(
+    'decoders',
+    lambda names: bool(names) and len(set(names)) == len(names) and set(names) <= set(CHOICES['dataset.decoder']),
+    f'--decoders takes distinct values of {", ".join(CHOICES["dataset.decoder"])}, e.g. --decoders=pil,auto.',
+)
+SHARED_846 = os.path.normpath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared', 'datasets')
+)
+flags.DEFINE_string(
+    'originals',
+    None,
+    'cifar10-test-exact846.npz, the natural images timed beside the generated ones (default: ../shared/datasets/ '
+    'beside the checkout, where it is; --originals= for none).',
+)
 FLAGS = flags.FLAGS
 # The config keys the benchmark's flags set; any other is the net's, chosen by --nets.
 SET_BY = {
@@ -208,6 +225,8 @@ APPLIES_TO = {
     'batch': ('step', 'conv'),
     'images': ('pipeline',),
     'threads': ('pipeline',),
+    'decoders': ('pipeline',),
+    'originals': ('pipeline',),
 }
 
 
@@ -330,17 +349,35 @@ def convs() -> dict:
 
 
 def pipeline() -> dict:
+  import numpy as np
+
   from resnet_jax.tools import pipeline_speed, tables
 
+  image_sets = {'generated': pipeline_speed.imagenet_like_jpegs(FLAGS.images)}
+  originals = FLAGS.originals
+  if originals is None and os.path.exists(default := os.path.join(SHARED_846, 'cifar10-test-exact846.npz')):
+    originals = default
+  if originals:
+    try:
+      with np.load(originals) as arrays:
+        natural = arrays['images']
+    except (OSError, KeyError, ValueError) as e:
+      raise ConfigError(
+          f'--originals={originals} is not cifar10-test-exact846.npz ({e}): name it, or give --originals=.'
+      )
+    image_sets['846 CIFAR-10, upscaled'] = pipeline_speed.upscaled_jpegs(natural, FLAGS.images)
   results = {
-      **pipeline_speed.pipeline_rates(FLAGS.images, FLAGS.threads, FLAGS.repeats),
+      **pipeline_speed.pipeline_rates(image_sets, FLAGS.decoders, FLAGS.threads, FLAGS.repeats),
+      'originals': originals,
       'cpu': platform.processor() or platform.machine(),
       'cores': os.cpu_count(),
   }
-  print(
-      f'{results["images"]} JPEGs, mean {results["mean_kb"]:.0f} KB, mean {results["mean_size"][0]:.0f}x'
-      f'{results["mean_size"][1]:.0f}; {FLAGS.threads} threads on {os.cpu_count()} cores'
-  )
+  for name, described in results['image_sets'].items():
+    print(
+        f'{name}: {described["images"]} JPEGs, mean {described["mean_kb"]:.0f} KB, mean '
+        f'{described["mean_size"][0]:.0f}x{described["mean_size"][1]:.0f}'
+    )
+  print(f'{FLAGS.threads} threads on {os.cpu_count()} cores')
   print(tables.markdown_table(pipeline_speed.columns(FLAGS.threads), results['rows']))
   return results
 

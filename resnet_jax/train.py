@@ -13,7 +13,7 @@ import numpy as np
 from configs import schema
 from resnet_jax import compute, init_from, memory, parallel, replicas, workdir as workdirs
 from resnet_jax.checkpoint import Checkpoints
-from resnet_jax.data import create_dataset
+from resnet_jax.data import create_dataset, decode
 from resnet_jax.errors import Argument, ConfigError, NonFiniteLossError, Setting
 from resnet_jax.evaluation import Evaluator, evaluate_splits, model_predict
 from resnet_jax.models import create_model, model_name, summary
@@ -34,6 +34,8 @@ class Run:
   def __init__(self, config, workdir: str, mesh=None):
     self.config, self.workdir, self.mesh = config, workdir, mesh or parallel.make_mesh()
     new = not os.path.exists(workdir)
+    if 'decoder' in config.dataset:  # The decoder that runs is the one config.json records.
+      config.dataset.decoder = decode.resolve(config.dataset.decoder)
     self.model = create_model(config)  # A depth of no network is the first mistake to name.
     schema.check(config, self.mesh.devices.size)
     self.schedule = learning_rate_schedule(config)

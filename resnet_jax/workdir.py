@@ -28,8 +28,8 @@ from resnet_jax.optim import steps_per_epoch, warmup_steps
 log = logging.getLogger(__name__)
 
 # What a resumed run may change: how long it runs and how often it logs, evaluates and saves, how it is computed, and
-# where this machine keeps the data. Every other setting changes what is trained, so a workdir keeps the one it
-# began with.
+# where this machine keeps the data and how it decodes it. Every other setting changes what is trained, so a
+# workdir keeps the one it began with.
 RESUMABLE = (
     'total_steps',
     'num_epochs',
@@ -44,23 +44,27 @@ RESUMABLE = (
     'dataset.dir',
     'dataset.cache_dir',
     'dataset.workers',
+    'dataset.decoder',
     'eval',
 )
 # Keys of what_trains that are not config fields: what several fields come to.
 DERIVED = ('schedule.warmup_steps', 'steps_per_epoch')
 # What a read of a trained workdir (evaluation, the studies) may change in its config: where the data is on this
-# machine, how it is evaluated, and how many batches precise BN statistics take. Nothing that would make the
-# checkpoint another network's.
+# machine and how it is decoded, how it is evaluated, and how many batches precise BN statistics take. Nothing that
+# would make the checkpoint another network's.
 READ_OVERRIDABLE = (
     'dataset.source',
     'dataset.dir',
     'dataset.cache_dir',
     'dataset.workers',
+    'dataset.decoder',
     'eval.protocol',
     'eval.scales',
     'eval_batch_size',
     'bn_stats_batches',
 )
+# Of those, the keys that only a read of the training stream uses (precise BN statistics): evaluation refuses them.
+STREAM_ONLY = ('dataset.decoder', 'bn_stats_batches')
 
 
 def step_dirs(workdir: str) -> list[int]:
@@ -99,7 +103,13 @@ def read_config(workdir: str) -> dict:
         f'{path} is not a readable config.json ({type(e).__name__}: {e}): restore it, or move {workdir} aside.'
     ) from None
   if lacking:
-    log.warning('%s lacks %s (older than those fields): read at their defaults.', path, ', '.join(lacking))
+    before = [f'{key}={value_text(schema.BEFORE[key])}' for key in lacking if key in schema.BEFORE]
+    log.warning(
+        '%s lacks %s (older than those fields): read at their defaults%s.',
+        path,
+        ', '.join(lacking),
+        f', but {", ".join(before)}, what its run had' if before else '',
+    )
   return config
 
 
@@ -291,6 +301,14 @@ def check_owner(workdir: str, config) -> None:
   moved = saved['dataset'].get('dir'), config.dataset.get('dir')
   if moved[0] != moved[1]:
     log.warning('%s was trained on dataset.dir=%s; resuming it on %s, which must hold the same data.', workdir, *moved)
+  decoders = saved['dataset'].get('decoder'), config.dataset.get('decoder')
+  if decoders[0] != decoders[1]:
+    log.warning(
+        '%s was trained with dataset.decoder=%s; it resumes with %s: its training views from here on are the same '
+        'crops with slightly other pixels.',
+        workdir,
+        *decoders,
+    )
   if changed := changed_settings(saved, json.loads(config.to_json())):
     key, was, now = changed[0]
     more = f' (and {", ".join(k for k, _, _ in changed[1:])})' if len(changed) > 1 else ''

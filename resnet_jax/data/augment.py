@@ -1,15 +1,15 @@
-"""ImageNet image transforms on the host, with PIL: JPEG bytes in, uint8 (H, W, 3) arrays out.
+"""ImageNet image transforms on the host: JPEG bytes in, uint8 (H, W, 3) arrays out.
 
-Every crop is a box of the original image resized in one step (PIL's resize with a box), and JPEGs are decoded
-at the smallest DCT scale (Image.draft) that still covers the output, which is most of the speed.
-Randomness comes from a numpy Generator the caller seeds, so a view is a pure function of (bytes, seed).
+Every view is a box of the original image resized in one step by a decoder of data/decode.py (Pillow by default),
+which decodes at the smallest DCT scale that still covers the output. Randomness comes from a numpy Generator the
+caller seeds, so a view is a pure function of (bytes, seed, decoder).
 """
 
-import io
 import math
 
 import numpy as np
-from PIL import Image
+
+from resnet_jax.data.decode import PIL
 
 # AlexNet's PCA lighting (Krizhevsky et al. 2012), as fb.resnet.torch applies it to [0, 1] RGB images.
 LIGHTING_STD = 0.1
@@ -19,56 +19,32 @@ EIGENVECTORS = np.array(
 )
 
 
-def image_size(data: bytes) -> tuple[int, int]:
-  """(width, height) from the header, without decoding."""
-  return Image.open(io.BytesIO(data)).size
-
-
-def _open(data: bytes, box: tuple[float, float, float, float], out_size: tuple[int, int]):
-  """The image decoded as coarsely as still gives the box `out_size` pixels, and the box in its coordinates."""
-  image = Image.open(io.BytesIO(data))
-  width, height = image.size
-  scale = max(out_size[0] / (box[2] - box[0]), out_size[1] / (box[3] - box[1]))
-  if scale < 1:
-    image.draft('RGB', (math.ceil(width * scale), math.ceil(height * scale)))
-  fx, fy = image.size[0] / width, image.size[1] / height
-  return image.convert('RGB'), (box[0] * fx, box[1] * fy, box[2] * fx, box[3] * fy)
-
-
-def crop(
-    data: bytes, box: tuple[float, float, float, float], out_size: tuple[int, int], flip: bool = False
-) -> np.ndarray:
-  """The box (left, upper, right, lower) of the image, resized to out_size (width, height), maybe mirrored."""
-  image, box = _open(data, box, out_size)
-  view = image.resize(out_size, Image.BILINEAR, box=box)
-  if flip:
-    view = view.transpose(Image.FLIP_LEFT_RIGHT)
-  return np.asarray(view)
-
-
 def _shorter_side_box(width: int, height: int, shorter: float, size: int, left: float, top: float):
   """The box of the original image that becomes the size x size crop at (left, top) after resizing the shorter
-  side to `shorter`."""
+  side to `shorter`; a crop at the far edge of a rounded-up resized side ends at the image's edge."""
   scale = shorter / min(width, height)
-  return (left / scale, top / scale, (left + size) / scale, (top + size) / scale)
+  return (left / scale, top / scale, min(width, (left + size) / scale), min(height, (top + size) / scale))
 
 
-def paper_train(data: bytes, rng: np.random.Generator, size: int = 224, scale_range=(256, 480)) -> np.ndarray:
+def paper_train(
+    data: bytes, rng: np.random.Generator, size: int = 224, scale_range=(256, 480), decoder=PIL
+) -> np.ndarray:
   """He et al. 2015: shorter side resized to a random integer in [256, 480], a random size x size crop, a
   random horizontal flip."""
-  width, height = image_size(data)
+  width, height = decoder.size(data)
   shorter = int(rng.integers(scale_range[0], scale_range[1] + 1))
   scale = shorter / min(width, height)
   scaled_w, scaled_h = round(width * scale), round(height * scale)
   left, top = rng.integers(0, scaled_w - size + 1), rng.integers(0, scaled_h - size + 1)
-  return crop(data, _shorter_side_box(width, height, shorter, size, left, top), (size, size), rng.random() < 0.5)
+  box = _shorter_side_box(width, height, shorter, size, left, top)
+  return decoder.crop(data, box, (size, size), rng.random() < 0.5)
 
 
 def random_resized_crop(
-    data: bytes, rng: np.random.Generator, size: int = 224, area=(0.08, 1.0), ratio=(3 / 4, 4 / 3)
+    data: bytes, rng: np.random.Generator, size: int = 224, area=(0.08, 1.0), ratio=(3 / 4, 4 / 3), decoder=PIL
 ) -> np.ndarray:
   """Inception-style crop as torchvision's RandomResizedCrop draws it, resized to size x size, and a random flip."""
-  width, height = image_size(data)
+  width, height = decoder.size(data)
   for _ in range(10):
     target = width * height * rng.uniform(*area)
     aspect = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
@@ -86,7 +62,7 @@ def random_resized_crop(
         else (width, height)
     )
     left, top = (width - w) // 2, (height - h) // 2
-  return crop(data, (left, top, left + w, top + h), (size, size), rng.random() < 0.5)
+  return decoder.crop(data, (left, top, left + w, top + h), (size, size), rng.random() < 0.5)
 
 
 def lighting(rng: np.random.Generator) -> np.ndarray:
@@ -102,24 +78,22 @@ def eval_resize(size: int) -> int:
   return round(size * 256 / 224)
 
 
-def center_crop(data: bytes, size: int = 224, resize: int | None = None) -> np.ndarray:
+def center_crop(data: bytes, size: int = 224, resize: int | None = None, decoder=PIL) -> np.ndarray:
   """Shorter side resized to `resize` (default eval_resize(size)), then the central size x size crop."""
   resize = resize or eval_resize(size)
-  width, height = image_size(data)
+  width, height = decoder.size(data)
   scale = resize / min(width, height)
   left, top = (round(width * scale) - size) / 2, (round(height * scale) - size) / 2
-  return crop(data, _shorter_side_box(width, height, resize, size, left, top), (size, size))
+  return decoder.crop(data, _shorter_side_box(width, height, resize, size, left, top), (size, size))
 
 
-def ten_crops(data: bytes, size: int = 224, resize: int | None = None) -> np.ndarray:
+def ten_crops(data: bytes, size: int = 224, resize: int | None = None, decoder=PIL) -> np.ndarray:
   """(10, size, size, 3): the four corner and the central crops of the image resized to shorter side `resize`
   (default eval_resize(size)), and their mirror images."""
   resize = resize or eval_resize(size)
-  width, height = image_size(data)
+  width, height = decoder.size(data)
   scale = resize / min(width, height)
-  out = (round(width * scale), round(height * scale))
-  image, box = _open(data, (0, 0, width, height), out)
-  resized = np.asarray(image.resize(out, Image.BILINEAR, box=box))
+  resized = decoder.crop(data, (0, 0, width, height), (round(width * scale), round(height * scale)))
   h, w = resized.shape[:2]
   corners = [(0, 0), (0, w - size), (h - size, 0), (h - size, w - size), ((h - size) // 2, (w - size) // 2)]
   crops = np.stack([resized[y : y + size, x : x + size] for y, x in corners])
@@ -133,8 +107,8 @@ def full_image_shape(width: int, height: int, shorter: int, multiple: int = 32) 
   return (shorter, longer) if height <= width else (longer, shorter)
 
 
-def full_image(data: bytes, shorter: int) -> np.ndarray:
+def full_image(data: bytes, shorter: int, decoder=PIL) -> np.ndarray:
   """The whole image at shorter side `shorter` (the paper's fully convolutional testing at one scale)."""
-  width, height = image_size(data)
+  width, height = decoder.size(data)
   out_h, out_w = full_image_shape(width, height, shorter)
-  return crop(data, (0, 0, width, height), (out_w, out_h))
+  return decoder.crop(data, (0, 0, width, height), (out_w, out_h))

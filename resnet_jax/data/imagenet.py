@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from resnet_jax import parallel, replicas
-from resnet_jax.data import augment, folder, host, on_device, protocols
+from resnet_jax.data import augment, decode, folder, host, on_device, protocols
 from resnet_jax.data.dataset import EvalSplit, check_training_images, import_tfds, process_share
 from resnet_jax.errors import ConfigError, Setting
 
@@ -175,10 +175,10 @@ def mean_image(split: Encoded, size: int, samples: int, cache_dir: str, workers:
   return mean
 
 
-# dataset.augmentation -> (encoded image, generator, dataset config) -> uint8 training view.
+# dataset.augmentation -> (encoded image, generator, dataset config, decoder) -> uint8 training view.
 AUGMENTATIONS = {
-    'paper': lambda data, rng, d: augment.paper_train(data, rng, d.image_size, tuple(d.scale_range)),
-    'random_resized_crop': lambda data, rng, d: augment.random_resized_crop(data, rng, d.image_size),
+    'paper': lambda data, rng, d, dec: augment.paper_train(data, rng, d.image_size, tuple(d.scale_range), dec),
+    'random_resized_crop': lambda data, rng, d, dec: augment.random_resized_crop(data, rng, d.image_size, decoder=dec),
 }
 # ImageNet's per-channel statistics in [0, 1] units, as torchvision's pretrained models expect.
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -192,13 +192,14 @@ def checked_splits(config) -> dict[str, Encoded]:
 
 
 class Imagenet:
-  """ImageNet (data/dataset.py's interface): decoded and augmented on the host (data/host.py), the step adds
-  lighting and normalizes; `val` is tested under a protocol of data/protocols.py."""
+  """ImageNet (data/dataset.py's interface): decoded by dataset.decoder and augmented on the host (data/host.py),
+  the step adds lighting and normalizes; `val` is tested under a protocol of data/protocols.py."""
 
   def __init__(self, config, mesh):
     self.config, self.mesh = config, mesh
     d = config.dataset
     self.splits = checked_splits(config)
+    self.decoder = decode.decoder(decode.resolve(d.decoder))
     if d.normalization == 'per_pixel_mean':
       mean = mean_image(self.splits['train'], d.image_size, d.mean_samples, d.cache_dir, d.workers)
       self.norm = on_device.Normalization(mean, np.ones((3,), np.float32))
@@ -208,7 +209,7 @@ class Imagenet:
 
   def transform(self, data: bytes, rng: np.random.Generator):
     d = self.config.dataset
-    image = AUGMENTATIONS[d.augmentation](data, rng, d)
+    image = AUGMENTATIONS[d.augmentation](data, rng, d, self.decoder)
     return image, augment.lighting(rng) if d.lighting else np.zeros(3, np.float32)
 
   inputs_per_replica = True  # Each net's host stream has its own order and views.
@@ -253,3 +254,10 @@ class Imagenet:
   def close(self) -> None:
     for stream in self._streams:
       stream.close()
+    if self.decoder.fallbacks:
+      log.warning(
+          'Pillow decoded %d training views of images that %s could not read (the first: %s).',
+          self.decoder.fallbacks,
+          self.decoder.name,
+          self.decoder.first_failure,
+      )

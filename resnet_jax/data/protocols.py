@@ -5,7 +5,8 @@
   multi_scale  the whole image, fully convolutional, at shorter side 224, 256, 384, 480 and 640 (5 views;
                eval.scales).
 
-Views are decoded by a thread pool, one batch ahead of the devices, in batches of one shape each.
+Views are decoded by Pillow (data/decode.py: EVAL_BOUND) on a thread pool, one batch ahead of the devices, in
+batches of one shape each.
 """
 
 import dataclasses
@@ -15,7 +16,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from resnet_jax.data import augment
+from resnet_jax.data import augment, decode
 from resnet_jax.data.dataset import ViewBatch
 from resnet_jax.errors import ConfigError, Setting
 
@@ -59,7 +60,7 @@ def view_batches(
   pixels each; a batch's index counts positions in `examples`."""
   with futures.ThreadPoolExecutor(workers) as pool:
     if any(callable(v.shape) for v in view_sets):  # Read the headers once, for every view set.
-      sizes = list(pool.map(lambda i: augment.image_size(read(int(i))), examples))
+      sizes = list(pool.map(lambda i: decode.PIL.size(read(int(i))), examples))
     for view_set in view_sets:
       groups = {}
       if callable(view_set.shape):
@@ -70,10 +71,10 @@ def view_batches(
       for (h, w), positions in sorted(groups.items()):
         per_batch = max(1, pixels // (h * w) // view_set.count)
         chunks = [np.array(positions[i : i + per_batch]) for i in range(0, len(positions), per_batch)]
-        decode = lambda chunk, v=view_set: [pool.submit(lambda i: v.views(read(int(examples[i]))), i) for i in chunk]
-        pending = decode(chunks[0])
+        submit = lambda chunk, v=view_set: [pool.submit(lambda i: v.views(read(int(examples[i]))), i) for i in chunk]
+        pending = submit(chunks[0])
         for k, chunk in enumerate(chunks):
           decoded = np.concatenate([f.result() for f in pending])
           if k + 1 < len(chunks):  # The next chunk decodes while this one runs on the devices.
-            pending = decode(chunks[k + 1])
+            pending = submit(chunks[k + 1])
           yield chunk, decoded

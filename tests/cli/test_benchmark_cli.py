@@ -6,6 +6,7 @@ import json
 import os
 import re
 
+import numpy as np
 import pytest
 
 from resnet_jax.tools import pipeline_speed
@@ -59,17 +60,41 @@ def test_conv_benchmark_times_each_convolution_beside_torch(tmp_path):
   assert float(last[4]) == pytest.approx(1e3 * results['rows'][-1]['seconds'], abs=0.01)
 
 
-def test_pipeline_benchmark_times_each_transform(tmp_path):
-  out = tmp_path / 'pipeline.json'
-  done = run('benchmark', '--bench=pipeline', '--images=3', '--threads=2', '--repeats=1', f'--out={out}')
+def test_pipeline_benchmark_times_each_decoder_and_transform_against_pillow(tmp_path):
+  out, originals = tmp_path / 'pipeline.json', tmp_path / 'originals.npz'
+  np.savez(originals, images=np.random.default_rng(0).integers(0, 255, (5, 32, 32, 3), np.uint8))
+  done = run(
+      'benchmark',
+      '--bench=pipeline',
+      '--decoders=pil,auto',
+      f'--originals={originals}',
+      '--images=3',
+      '--threads=2',
+      '--repeats=1',
+      f'--out={out}',
+  )
   assert done.returncode == 0, done.stderr[-3000:]
   results = json.loads(out.read_text())
-  assert results['images'] == 3 and results['threads'] == 2 and 300 < results['mean_size'][0] < 460
-  assert [r['transform'] for r in results['rows']] == list(pipeline_speed.TRANSFORMS)
-  assert all(r['per_core'] > 0 and r['pool'] > 0 for r in results['rows'])
+  generated, natural = results['image_sets'].values()
+  assert generated['images'] == natural['images'] == 3 and 300 < generated['mean_size'][0] < 460
+  assert natural['mean_size'] == [400, 350] and results['threads'] == 2
+  rows = results['rows']
+  assert [(r['decoder'], r['transform']) for r in rows] == [
+      (decoder, transform)
+      for decoder in ('pil', 'auto (simplejpeg)')
+      for _ in results['image_sets']
+      for transform in pipeline_speed.TRANSFORMS
+  ]
+  assert all(r['per_core'] > 0 and r['pool'] > 0 for r in rows)
+  pillow, fast = rows[:6], rows[6:]
+  assert all(r['mean_diff'] == r['max_diff'] == 0 and r['per_core_vs_pil'] == 1 for r in pillow)
+  assert all(0 < r['mean_diff'] < r['max_diff'] for r in fast)
+  assert [r['per_core_vs_pil'] for r in fast] == pytest.approx(
+      [f['per_core'] / p['per_core'] for f, p in zip(fast, pillow)]
+  )
   table = markdown_rows(done.stdout)
-  assert [row[0] for row in table[-3:]] == list(pipeline_speed.TRANSFORMS)
-  assert [float(row[1]) for row in table[-3:]] == [round(r['per_core']) for r in results['rows']]
+  assert [row[1:3] for row in table[-12:]] == [[r['decoder'], r['transform']] for r in rows]
+  assert [float(row[3]) for row in table[-12:]] == [round(r['per_core']) for r in rows]
 
 
 @pytest.mark.parametrize(
@@ -93,6 +118,9 @@ def test_pipeline_benchmark_times_each_transform(tmp_path):
         (['--nets=resnet8'], '--nets takes DATASET:VARIANT of each net'),
         (['--window=0'], 'flag --window=0: 0 is not a positive integer'),
         (['--bench=pipeline', '--images=0'], 'flag --images=0'),
+        (['--bench=pipeline', '--decoders=pil,turbo'], '--decoders takes distinct values of auto, pil, simplejpeg'),
+        (['--bench=pipeline', '--originals=/nonexistent.npz'], '--originals=/nonexistent.npz is not'),
+        (['--decoders=pil'], '--decoders applies to --bench=pipeline only'),
         (['--out=/tmp'], '--out=/tmp is a directory: name a file'),
         (['--batch=4,4'], '--batch takes one positive integer for every net'),
         (['--bench=conv', '--batch=2,3'], '--batch takes one positive integer (--bench=conv times every layer at one'),

@@ -87,6 +87,8 @@ def test_block_modes_reach_the_protocol_evaluation(run):
 def test_train_then_evaluate_each_protocol(imagenet_folder, tmp_path):
   workdir = str(tmp_path / 'w')
   train_and_evaluate(tiny_config(imagenet_folder, tmp_path), workdir)
+  with open(os.path.join(workdir, 'config.json')) as f:
+    assert json.load(f)['dataset']['decoder'] == 'simplejpeg'  # 'auto', as it ran.
   for protocol in protocols.PROTOCOLS:
     evaluate_workdir(workdir, [f'eval.protocol={protocol}'], protocol)
   with open(os.path.join(workdir, 'metrics.jsonl')) as f:

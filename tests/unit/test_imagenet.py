@@ -2,7 +2,9 @@
 are not laid out."""
 
 import io
+import logging
 import os
+import re
 import threading
 
 import jax
@@ -11,9 +13,9 @@ import pytest
 from PIL import Image
 
 from resnet_jax import parallel
-from resnet_jax.data import augment, host, imagenet, on_device
+from resnet_jax.data import augment, decode, host, imagenet, on_device
 from resnet_jax.errors import ConfigError
-from tests.helpers import get_config
+from tests.helpers import get_config, write_image_folder
 from tests.helpers import imagenet_tiny_config as tiny_config
 
 
@@ -47,9 +49,11 @@ def test_lighting_adds_the_pca_colour_shift():
   np.testing.assert_allclose(shifted[0, 0, 0], want, rtol=1e-5)
 
 
-def test_stream_is_deterministic_and_resumes_at_the_same_batch(imagenet_folder, tmp_path):
+@pytest.mark.parametrize('decoder', ['pil', 'simplejpeg'])
+def test_stream_is_deterministic_and_resumes_at_the_same_batch(imagenet_folder, tmp_path, decoder):
   split = imagenet.load(tiny_config(imagenet_folder, tmp_path).dataset)['train']
-  transform = lambda data, rng: (augment.paper_train(data, rng, 32, (36, 48)), augment.lighting(rng))
+  dec = decode.decoder(decoder)
+  transform = lambda data, rng: (augment.paper_train(data, rng, 32, (36, 48), dec), augment.lighting(rng))
   mesh = parallel.make_mesh()
 
   def batches(start, count, seed=0, mesh=mesh):
@@ -80,6 +84,25 @@ def test_a_stream_dropped_after_a_few_batches_stops_its_host_threads(imagenet_fo
       assert threading.active_count() == before and not data._streams
   finally:
     data.close()
+
+
+def test_training_images_the_fast_decoder_cannot_read_are_decoded_by_pillow_and_counted(tmp_path, caplog):
+  folder = write_image_folder(tmp_path / 'data', {'train': 8, 'val': 1}, ['n01', 'n02'], [(60, 50)], '.JPEG', 50)
+  for i in range(8):  # Class n02's training images are PNGs named .JPEG, as one of ImageNet's is.
+    Image.open(f'{folder}/train/n02/{i}.JPEG').save(f'{folder}/train/n02/{i}.JPEG', format='PNG')
+  config = tiny_config(folder, tmp_path / 'cache')
+  config.dataset.update(num_classes=2, decoder='simplejpeg', mean_samples=2)
+  data = imagenet.Imagenet(config, parallel.make_mesh())
+  stream = data.stream(0)
+  for _ in range(2):  # One epoch of batch 8: every training image once.
+    next(stream)
+  with caplog.at_level(logging.WARNING):
+    data.close()
+  [said] = [r.getMessage() for r in caplog.records if r.name == imagenet.log.name and r.levelno == logging.WARNING]
+  decoded = re.match(
+      r'Pillow decoded (\d+) training views of images that simplejpeg could not read \(the first: Val', said
+  )
+  assert decoded and int(decoded.group(1)) >= 8, said  # And those the stream decoded ahead.
 
 
 def test_learning_rate_and_steps_follow_the_batch():

@@ -180,6 +180,28 @@ def test_an_older_config_json_reads_with_todays_fields(tmp_path, caplog):
   )
 
 
+def test_an_imagenet_run_of_before_the_decoder_choice_reads_and_resumes_as_decoded_by_pillow(tmp_path, caplog):
+  old = json.loads(configs.named('imagenet', 'resnet18').to_json())
+  del old['dataset']['decoder']
+  (tmp_path / 'config.json').write_text(json.dumps(old))
+  (tmp_path / 'metrics.jsonl').write_text('{"step": 1, "split": "train", "loss": 1.0}\n')
+  with caplog.at_level(logging.WARNING):
+    assert workdir.read_config(str(tmp_path))['dataset']['decoder'] == 'pil'
+    assert [r.getMessage() for r in caplog.records][-1].endswith(
+        'lacks dataset.decoder (older than those fields): read at their defaults, but dataset.decoder=pil, what its '
+        'run had.'
+    )
+    caplog.clear()
+    resumed = configs.named('imagenet', 'resnet18')
+    resumed.dataset.decoder = 'simplejpeg'  # A resumed run may change its decoder, and is told so in one line.
+    workdir.check_owner(str(tmp_path), resumed)
+  [said] = [r.getMessage() for r in caplog.records if 'decoder' in r.getMessage() and 'lacks' not in r.getMessage()]
+  assert said == (
+      f'{tmp_path} was trained with dataset.decoder=pil; it resumes with simplejpeg: its training views from here on '
+      'are the same crops with slightly other pixels.'
+  )
+
+
 def test_reading_a_workdir_may_set_only_where_the_data_is_and_how_to_evaluate(tmp_path):
   write_config_json(tmp_path)
   trained, read = workdir.read_configs(str(tmp_path), ['dataset.dir=/data/cifar', 'eval_batch_size=50'])
