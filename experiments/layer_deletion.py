@@ -113,7 +113,7 @@ def main():
     if recompute:
       recomputed = {
           'batches': recompute,
-          'baseline': lesion.deletion_error(trained, [], recompute)['recomputed_bn_error'],
+          'baseline': lesion.recomputed_error(trained, [], recompute),
           'single_deletion_mean': float(
               np.mean([r['recomputed_bn_error'] for r in single[name] if not r['changes_shape']])
           ),

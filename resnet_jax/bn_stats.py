@@ -68,26 +68,14 @@ def check_writable(workdir: str) -> None:
   if os.path.exists(folder) and not os.path.isdir(folder):
     raise ConfigError(f'{folder} is a file where the precise BN statistics go: move it aside.')
   workdirs.check_writable(workdir, workdir, fix)
-  for parent, subfolders, _ in os.walk(folder):
-    for path in [parent, *(os.path.join(parent, name) for name in subfolders)]:
-      if not os.access(path, os.W_OK | os.X_OK):
-        raise ConfigError(f'{path} cannot be written: {fix}.')
+  if path := workdirs.unwritable_folder(folder):
+    raise ConfigError(f'{path} cannot be written: {fix}.')
 
 
-def _checkpoint_id(workdir: str, network: str, step: int) -> int:
-  """What tells checkpoint `step` from another saved under the same step (after one that did not read): when
-  orbax committed it."""
-  checkpoints = checkpoint.Checkpoints(workdir, network, read_only=True)
-  try:
-    return checkpoints.committed(step)
-  finally:
-    checkpoints.close()
-
-
-def write(workdir: str, network: str, step: int, batch_stats, metadata: dict) -> None:
-  """Keeps `batch_stats` (of every net of checkpoint `step`) as the workdir's precise statistics, with `metadata`
-  (describe's), in place of any kept before: those stay whole until the new ones are (written beside them, then
-  swapped in)."""
+def write(workdir: str, network: str, step: int, committed: int, batch_stats, metadata: dict) -> None:
+  """Keeps `batch_stats` (of every net of checkpoint `step`, committed by orbax at `committed`) as the workdir's
+  precise statistics, with `metadata` (describe's), in place of any kept before: those stay whole until the new
+  ones are (written beside them, then swapped in)."""
   folder = os.path.join(workdir, FOLDER)
   fresh, old = f'{folder}.new', f'{folder}.old'
   primary = jax.process_index() == 0
@@ -95,9 +83,7 @@ def write(workdir: str, network: str, step: int, batch_stats, metadata: dict) ->
     shutil.rmtree(fresh, ignore_errors=True)  # An interrupted write's.
   store = checkpoint.Checkpoints(workdir, network, folder=os.path.basename(fresh))
   try:
-    store.save(
-        step, batch_stats, force=True, metadata={**metadata, 'checkpoint': _checkpoint_id(workdir, network, step)}
-    )
+    store.save(step, batch_stats, force=True, metadata={**metadata, 'checkpoint': committed})
   finally:
     store.close()
   if primary:
@@ -108,10 +94,10 @@ def write(workdir: str, network: str, step: int, batch_stats, metadata: dict) ->
     shutil.rmtree(old, ignore_errors=True)
 
 
-def read(workdir: str, network: str, step: int, shapes, sharding) -> tuple[dict | None, str]:
-  """(batch_stats, which statistics) of the precise statistics kept for checkpoint `step`, restored to `shapes`
-  (abstract batch_stats of every net) with `sharding`; (None, why not) where none were kept for that checkpoint,
-  or they do not read."""
+def read(workdir: str, network: str, step: int, committed: int, shapes, sharding) -> tuple[dict | None, str]:
+  """(batch_stats, which statistics) of the precise statistics kept for checkpoint `step` (committed by orbax at
+  `committed`), restored to `shapes` (abstract batch_stats of every net) with `sharding`; (None, why not) where none
+  were kept for that checkpoint, or they do not read."""
   folder, kept = os.path.join(workdir, FOLDER), None
   if not os.path.isdir(folder):
     return None, RUNNING
@@ -122,7 +108,7 @@ def read(workdir: str, network: str, step: int, shapes, sharding) -> tuple[dict 
       return None, RUNNING + ('' if kept is None else f' ({FOLDER}/ holds the precise statistics of step {kept})')
     metadata = store.metadata(step)
     described = describe(metadata)  # A KeyError where the metadata were lost: they do not read.
-    if metadata['checkpoint'] != _checkpoint_id(workdir, network, step):
+    if metadata['checkpoint'] != committed:
       return None, f'{RUNNING} ({FOLDER}/ holds the precise statistics of an earlier checkpoint {step})'
     target = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), shapes)
     batch_stats, _ = store.restore_newest(target)

@@ -92,10 +92,11 @@ def start(plan: Plan, state, nets: int, mesh):
   """(state, what was loaded: plan.summary): `state` (a new run's TrainState of `nets` nets, replicated over `mesh`)
   with the planned variables of the source's net, its precise BN statistics where it has them; every net of the run
   starts from it."""
-  saved, step, statistics = restore_nets(plan.source, plan.config, mesh)
-  saved = traverse_util.flatten_dict(replicas.of_net(saved, plan.replica, replicas.count(plan.config)))
+  restored = restore_nets(plan.source, plan.config, mesh)
+  saved = traverse_util.flatten_dict(replicas.of_net(restored.variables, plan.replica, replicas.count(plan.config)))
   ours = traverse_util.flatten_dict({'params': state.params, 'batch_stats': state.batch_stats})
   for path in plan.loaded:
     ours[path] = jnp.broadcast_to(saved[path], ours[path].shape) if nets > 1 else saved[path]
   variables = jax.device_put(traverse_util.unflatten_dict(ours), parallel.replicated(mesh))
-  return state.replace(params=variables['params'], batch_stats=variables['batch_stats']), plan.summary(step, statistics)
+  summary = plan.summary(restored.step, restored.bn_stats)
+  return state.replace(params=variables['params'], batch_stats=variables['batch_stats']), summary

@@ -46,10 +46,20 @@ def describe_blocks(arch: Architecture, shortcut: str) -> list[BlockInfo]:
   return blocks
 
 
-def restore_nets(workdir: str, config, mesh, precise_bn: bool = True) -> tuple[dict, int, str]:
-  """(variables of every net, step, which BN statistics) of the newest checkpoint of `workdir`, trained with
-  `config`, read-only and replicated over `mesh`; with the precise BN statistics kept for that checkpoint, where
-  there are and `precise_bn` (bn_stats.py)."""
+@dataclasses.dataclass(frozen=True)
+class Restored:
+  """A workdir's newest checkpoint, read: every net's variables, its step, which BN statistics they hold, and when
+  orbax committed it (what tells it from another checkpoint saved under the same step)."""
+
+  variables: dict
+  step: int
+  bn_stats: str
+  committed: int
+
+
+def restore_nets(workdir: str, config, mesh, precise_bn: bool = True) -> Restored:
+  """The newest checkpoint of `workdir`, trained with `config`, read-only and replicated over `mesh`; with the
+  precise BN statistics kept for that checkpoint, where there are and `precise_bn` (bn_stats.py)."""
   shapes = replicas.stacked_shapes(
       abstract_variables(create_model(config), config.dataset.image_size), replicas.count(config)
   )
@@ -57,12 +67,13 @@ def restore_nets(workdir: str, config, mesh, precise_bn: bool = True) -> tuple[d
   checkpoints = checkpoint.Checkpoints(workdir, network, read_only=True)
   try:
     variables, step = checkpoints.restore_variables(shapes, sharding)
+    committed = checkpoints.committed(step)
   finally:
     checkpoints.close()
   if not precise_bn:
-    return variables, step, bn_stats.RUNNING
-  precise, statistics = bn_stats.read(workdir, network, step, shapes['batch_stats'], sharding)
-  return variables if precise is None else {**variables, 'batch_stats': precise}, step, statistics
+    return Restored(variables, step, bn_stats.RUNNING, committed)
+  precise, statistics = bn_stats.read(workdir, network, step, committed, shapes['batch_stats'], sharding)
+  return Restored(variables if precise is None else {**variables, 'batch_stats': precise}, step, statistics, committed)
 
 
 class TrainedNet:
@@ -92,10 +103,12 @@ class TrainedNet:
     checkpoint.require(workdir)
     self.dataset = create_dataset(self.config, self.mesh)
     try:
-      self.all_variables, self.step, self.bn_stats = restore_nets(workdir, self.config, self.mesh, precise_bn)
+      restored = restore_nets(workdir, self.config, self.mesh, precise_bn)
     except BaseException:
       self.dataset.close()
       raise
+    self.all_variables, self.step, self.bn_stats = restored.variables, restored.step, restored.bn_stats
+    self.committed = restored.committed
     self.compute = compute.of(self.config)
     self.residual = is_residual(self.config.model.shortcut)
     self.blocks = describe_blocks(self.model.arch, self.config.model.shortcut)
@@ -218,7 +231,7 @@ def precise_bn_workdir(workdir: str, overrides=(), configs=None) -> dict:
     per_net = [trained.of_replica(k).precise_bn(batches, progress=progress)['batch_stats'] for k in range(trained.nets)]
     precise = {**trained.all_variables, 'batch_stats': replicas.stack(per_net)}
     metadata = {'batches': batches, 'images': batches * trained.config.batch_size, 'data': trained.other_data}
-    bn_stats.write(workdir, network, trained.step, precise['batch_stats'], metadata)
+    bn_stats.write(workdir, network, trained.step, trained.committed, precise['batch_stats'], metadata)
     return {
         'step': trained.step,
         'bn_stats': bn_stats.describe(metadata),

@@ -237,10 +237,18 @@ def check_trainable(workdir: str) -> None:
       raise ConfigError(f'{path} is a directory where training writes a file: move it aside.')
     if not os.access(path, os.W_OK):
       _unwritable(path)
-  for folder, subfolders, _ in os.walk(workdir):
-    for path in [os.path.join(folder, name) for name in subfolders]:
+  if path := unwritable_folder(workdir):
+    _unwritable(path)
+
+
+def unwritable_folder(root: str) -> str | None:
+  """The first folder of root's tree, root included, that cannot be written; None where every one can (or there is
+  no root)."""
+  for parent, subfolders, _ in os.walk(root):
+    for path in [parent, *(os.path.join(parent, name) for name in subfolders)]:
       if not os.access(path, os.W_OK | os.X_OK):
-        _unwritable(path)
+        return path
+  return None
 
 
 def _unwritable(path: str):

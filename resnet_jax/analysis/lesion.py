@@ -15,11 +15,17 @@ from resnet_jax.trained import TrainedNet
 def deletion_error(trained: TrainedNet, deleted, recompute_bn: int = 0) -> dict[str, float]:
   """{'top1_error'} of the net with the blocks `deleted` deleted (none: the net itself), and with `recompute_bn`,
   'recomputed_bn_error'."""
-  modes = modes_deleting(len(trained.blocks), deleted)
-  errors = {'top1_error': trained.error(modes)['top1_error']}
+  errors = {'top1_error': trained.error(modes_deleting(len(trained.blocks), deleted))['top1_error']}
   if recompute_bn:
-    errors['recomputed_bn_error'] = trained.error(modes, trained.precise_bn(recompute_bn, modes))['top1_error']
+    errors['recomputed_bn_error'] = recomputed_error(trained, deleted, recompute_bn)
   return errors
+
+
+def recomputed_error(trained: TrainedNet, deleted, batches: int) -> float:
+  """The top-1 error of the net with the blocks `deleted` deleted and every BN layer's statistics recomputed over
+  `batches` training batches of that net."""
+  modes = modes_deleting(len(trained.blocks), deleted)
+  return trained.error(modes, trained.precise_bn(batches, modes))['top1_error']
 
 
 def single_deletions(trained: TrainedNet, recompute_bn: int = 0) -> list[dict]:

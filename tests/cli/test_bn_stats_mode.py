@@ -61,9 +61,10 @@ def test_precise_statistics_are_kept_beside_the_checkpoint_and_evaluation_says_i
 def test_statistics_of_another_checkpoint_or_that_do_not_read_are_not_used(workdir, caplog):
   config = ml_collections.ConfigDict(read_config(workdir))
   mesh = parallel.make_mesh()
-  statistics = lambda: restore_nets(workdir, config, mesh)[2]
-  variables, step, _ = restore_nets(workdir, config, mesh)
-  bn_stats.write(workdir, 'resnet8-A', step, variables['batch_stats'], {'batches': 5, 'images': 80, 'data': ''})
+  statistics = lambda: restore_nets(workdir, config, mesh).bn_stats
+  restored = restore_nets(workdir, config, mesh)
+  metadata = {'batches': 5, 'images': 80, 'data': ''}
+  bn_stats.write(workdir, 'resnet8-A', restored.step, restored.committed, restored.variables['batch_stats'], metadata)
   assert statistics() == 'precise: 5 training batches (80 images)'
   kept = os.path.join(workdir, 'bn_stats')
   shutil.copytree(kept, f'{kept}.copy')
