@@ -7,7 +7,8 @@
               cannot read (a PNG named .JPEG) is decoded by Pillow instead, and counted.
   auto        simplejpeg where it and OpenCV are installed, else Pillow (resolve).
 
-Both decode at the smallest power-of-two DCT scale that still gives the box its output pixels (Pillow's draft).
+Both decode at the DCT scale Pillow's draft picks: the smallest of 1, 1/2, 1/4, 1/8 that still gives the box its
+output pixels.
 Evaluation decodes with Pillow whatever the training decoder (data/protocols.py): EVAL_BOUND says why.
 """
 
@@ -35,13 +36,16 @@ EVAL_BOUND = 1.0
 Box = tuple[float, float, float, float]  # (left, upper, right, lower) in the image's pixels.
 
 
-def _dct_scale(width: int, height: int, box: Box, out_size: tuple[int, int]) -> int:
-  """The largest k of 1, 2, 4, 8 with the image decoded at 1/k still giving the box out_size pixels."""
+def _needed(width: int, height: int, box: Box, out_size: tuple[int, int]) -> tuple[int, int] | None:
+  """The smallest (width, height) of the image that still gives the box out_size pixels; None: the full size."""
   scale = max(out_size[0] / (box[2] - box[0]), out_size[1] / (box[3] - box[1]))
-  k = 1
-  while k < 8 and scale * 2 * k <= 1:
-    k *= 2
-  return k
+  return (math.ceil(width * scale), math.ceil(height * scale)) if scale < 1 else None
+
+
+def _dct_scale(width: int, height: int, needed: tuple[int, int] | None) -> int:
+  """The k of 1, 2, 4, 8 that Pillow's draft decodes at (1/k) for an image of at least `needed` pixels."""
+  most = min(width // needed[0], height // needed[1]) if needed else 1
+  return max(k for k in (1, 2, 4, 8) if k <= most)
 
 
 class Pil:
@@ -57,8 +61,8 @@ class Pil:
     """The box of the image resized to out_size (width, height), maybe mirrored: uint8 (height, width, 3)."""
     image = Image.open(io.BytesIO(data))
     width, height = image.size
-    if (k := _dct_scale(width, height, box, out_size)) > 1:
-      image.draft('RGB', (math.ceil(width / k), math.ceil(height / k)))
+    if needed := _needed(width, height, box, out_size):
+      image.draft('RGB', needed)
     fx, fy = image.size[0] / width, image.size[1] / height
     box = (box[0] * fx, box[1] * fy, box[2] * fx, box[3] * fy)
     view = image.convert('RGB').resize(out_size, Image.BILINEAR, box=box)
@@ -93,7 +97,7 @@ class Simplejpeg:
   def crop(self, data: bytes, box: Box, out_size: tuple[int, int], flip: bool = False) -> np.ndarray:
     try:
       width, height = self.size(data)
-      k = _dct_scale(width, height, box, out_size)
+      k = _dct_scale(width, height, _needed(width, height, box, out_size))
       image = self._jpeg.decode_jpeg(
           data,
           'RGB',

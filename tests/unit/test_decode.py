@@ -5,6 +5,7 @@ cannot read (not JPEGs) go to Pillow, counted; 'auto' without it is Pillow, said
 import builtins
 import io
 import logging
+import math
 
 import numpy as np
 import pytest
@@ -100,3 +101,12 @@ def test_a_paper_crop_at_the_far_edge_of_a_rounded_up_side_is_decoded():
   data = smooth_jpeg(400, 350)
   for dec in (SIMPLEJPEG, decode.PIL):
     assert dec.crop(data, box, (224, 224)).shape == (224, 224, 3)
+
+
+@pytest.mark.parametrize('width', [401, 400, 64, 17])
+def test_both_decoders_decode_at_the_dct_scale_of_pillows_draft(width):
+  data, box = smooth_jpeg(width, 48), (0, 0, width, 48)
+  for out in [(width // 2, 24), (width // 3, 16), (width // 8, 6), (max(1, width // 9), 5), (width, 48)]:
+    image = Image.open(io.BytesIO(data))
+    image.draft('RGB', decode._needed(width, 48, box, out))
+    assert image.size[0] == math.ceil(width / decode._dct_scale(width, 48, decode._needed(width, 48, box, out)))
