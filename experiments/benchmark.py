@@ -187,6 +187,7 @@ SET_BY = {
     'num_replicas': 'replicas',
     'compute.replica_axis': 'replica_axes',
     'batch_size': 'batch',
+    'dataset.decoder': 'decoders',
 }
 
 
@@ -361,11 +362,14 @@ def pipeline() -> dict:
     try:
       with np.load(originals) as arrays:
         natural = arrays['images']
-    except (OSError, KeyError, ValueError) as e:
+    except (OSError, KeyError, ValueError):
+      natural = None
+    if not (isinstance(natural, np.ndarray) and natural.dtype == np.uint8 and natural.ndim == 4 and len(natural)):
       raise ConfigError(
-          f'--originals={originals} is not cifar10-test-exact846.npz ({e}): name it, or give --originals=.'
+          f'--originals={originals} is not cifar10-test-exact846.npz (an .npz whose `images` are uint8 images, '
+          '(N, H, W, 3)): name that file, or give --originals= to time the generated JPEGs alone.'
       )
-    image_sets['846 CIFAR-10, upscaled'] = pipeline_speed.upscaled_jpegs(natural, FLAGS.images)
+    image_sets['natural, upscaled'] = pipeline_speed.upscaled_jpegs(natural, FLAGS.images)
   results = {
       **pipeline_speed.pipeline_rates(image_sets, FLAGS.decoders, FLAGS.threads, FLAGS.repeats),
       'originals': originals,

@@ -45,7 +45,7 @@ class Run:
     self.init_plan = None if workdirs.step_dirs(workdir) else init_from.plan(config)
     if jax.process_index() == 0:
       workdirs.check_trainable(workdir)
-    workdirs.check_owner(workdir, config)
+    self.notices = workdirs.check_owner(workdir, config)  # Said once the run logs into its train.log.
     if (saved := workdirs.step_dirs(workdir)) and saved[-1] > config.total_steps:
       raise ConfigError(
           f'{workdir} is at step {saved[-1]}, past ',
@@ -164,6 +164,10 @@ def _train(run: Run, began: float, preemption: Preemption) -> TrainState:
   )
   if run.started_from:
     log.info('%s', run.started_from)
+  if 'decoder' in config.dataset:
+    log.info('Training images decoded by %s (dataset.decoder).', config.dataset.decoder)
+  for notice in run.notices:
+    log.warning('%s', notice)
   preemption.begin_training()
   step_fn = jit_train_step(
       run.model, run.tx, config, run.dataset.batch, run.dataset.inputs_per_replica, run.mesh.devices.size

@@ -104,12 +104,10 @@ def read_config(workdir: str) -> dict:
     ) from None
   if lacking:
     before = [f'{key}={value_text(schema.BEFORE[key])}' for key in lacking if key in schema.BEFORE]
-    log.warning(
-        '%s lacks %s (older than those fields): read at their defaults%s.',
-        path,
-        ', '.join(lacking),
-        f', but {", ".join(before)}, what its run had' if before else '',
-    )
+    read = [] if len(before) == len(lacking) else ['at their defaults']
+    if before:
+      read.append(f'as {", ".join(before)}, what its run had')
+    log.warning('%s lacks %s (older than those fields): read %s.', path, ', '.join(lacking), ', and '.join(read))
   return config
 
 
@@ -283,12 +281,13 @@ class WorkdirLock:
     self.file.close()  # Closing the file releases the lock.
 
 
-def check_owner(workdir: str, config) -> None:
+def check_owner(workdir: str, config) -> list[str]:
   """Refuses a workdir that holds another network's run, or one trained under settings other than config's (but
-  RESUMABLE); reads, writes nothing."""
+  RESUMABLE); reads, writes nothing. Returns what a resumed run is to be told: where the data or its decoder
+  changed (the run logs it, into its train.log)."""
   held = holdings(workdir)
   if not held or not os.path.exists(os.path.join(workdir, 'config.json')):
-    return
+    return []
   saved = read_config(workdir)
   theirs, mine = model_name(ml_collections.ConfigDict(saved['model'])), model_name(config.model)
   if theirs != mine:
@@ -306,16 +305,17 @@ def check_owner(workdir: str, config) -> None:
         Argument('workdir'),
         '.',
     )
+  notices = []
   moved = saved['dataset'].get('dir'), config.dataset.get('dir')
   if moved[0] != moved[1]:
-    log.warning('%s was trained on dataset.dir=%s; resuming it on %s, which must hold the same data.', workdir, *moved)
+    notices.append(
+        f'{workdir} was trained on dataset.dir={moved[0]}; resuming it on {moved[1]}, which must hold the same data.'
+    )
   decoders = saved['dataset'].get('decoder'), config.dataset.get('decoder')
   if decoders[0] != decoders[1]:
-    log.warning(
-        '%s was trained with dataset.decoder=%s; it resumes with %s: its training views from here on are the same '
-        'crops with slightly other pixels.',
-        workdir,
-        *decoders,
+    notices.append(
+        f'{workdir} was trained with dataset.decoder={decoders[0]} up to step {(step_dirs(workdir) or [0])[-1]}; it '
+        f'resumes with {decoders[1]}: the same crops from here on, with slightly other pixels.'
     )
   if changed := changed_settings(saved, json.loads(config.to_json())):
     key, was, now = changed[0]
@@ -331,6 +331,7 @@ def check_owner(workdir: str, config) -> None:
         Argument('workdir'),
         '.',
     )
+  return notices
 
 
 def lock(workdir: str) -> WorkdirLock | None:

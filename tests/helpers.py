@@ -1,5 +1,6 @@
 """Small builders shared by the tests."""
 
+import builtins
 import contextlib
 import dataclasses
 import importlib
@@ -155,6 +156,18 @@ def write_image_folder(root, counts: dict[str, int], classes: list[str], sizes, 
         pixels = np.clip(rng.normal(brightness * label + 30, 40, (height, width, 3)), 0, 255).astype(np.uint8)
         Image.fromarray(pixels).save(root / split / cls / f'{i}{suffix}')
   return str(root)
+
+
+def without_module(monkeypatch, module: str) -> None:
+  """Makes `import module` fail for the rest of the test, as where it is not installed."""
+  real_import = builtins.__import__
+
+  def importing(name, *args, **kwargs):
+    if name == module:
+      raise ImportError(f'No module named {module!r}', name=module)
+    return real_import(name, *args, **kwargs)
+
+  monkeypatch.setattr(builtins, '__import__', importing)
 
 
 def markdown_rows(text: str) -> list[list[str]]:

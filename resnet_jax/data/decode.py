@@ -108,10 +108,11 @@ class Simplejpeg:
           min_factor=k,
       )
     except ValueError as e:  # Not a JPEG, or one libjpeg-turbo cannot read.
+      view = PIL.crop(data, box, out_size, flip)
       with self._lock:
         self.fallbacks += 1
         self.first_failure = self.first_failure or f'{type(e).__name__}: {e}'
-      return PIL.crop(data, box, out_size, flip)
+      return view
     fx, fy = image.shape[1] / width, image.shape[0] / height
     left, top, right, bottom = box[0] * fx, box[1] * fy, box[2] * fx, box[3] * fy
     sx, sy = out_size[0] / (right - left), out_size[1] / (bottom - top)
@@ -124,6 +125,16 @@ class Simplejpeg:
     return self._cv2.warpAffine(
         image, matrix, out_size, flags=self._cv2.INTER_LINEAR, borderMode=self._cv2.BORDER_REPLICATE
     )
+
+
+def named(name: str, fn, data: bytes, *args):
+  """fn(data, *args), an image that does not decode (truncated, not an image) refused naming it (`name`)."""
+  try:
+    return fn(data, *args)
+  except (OSError, ValueError, SyntaxError) as e:  # Pillow's: truncated, unidentified, broken headers.
+    raise ConfigError(
+        f'{name} does not decode as an image ({type(e).__name__}: {e}): replace it, or move it out of the dataset.'
+    ) from None
 
 
 def available() -> str | None:

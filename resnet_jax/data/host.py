@@ -17,6 +17,7 @@ import jax
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
+from resnet_jax.data import decode
 from resnet_jax.parallel import DATA
 
 # (encoded image, generator) -> (uint8 image, float32 lighting coefficients (3,)).
@@ -79,9 +80,8 @@ class TrainStream:
     self._thread.start()
 
   def _example(self, epoch: int, index: int):
-    image, lighting = self._transform(
-        self._split.read(int(index)), np.random.default_rng([self._seed, epoch, int(index)])
-    )
+    rng = np.random.default_rng([self._seed, epoch, int(index)])
+    image, lighting = decode.named(self._split.name(index), self._transform, self._split.read(int(index)), rng)
     return image, lighting, self._split.labels[index]
 
   def _submit(self, step: int):

@@ -35,10 +35,12 @@ def tfds_fix(data_dir: str) -> tuple:
 
 @dataclasses.dataclass(frozen=True)
 class Encoded:
-  """One split of encoded images: read(i) gives example i's bytes; labels[i] its class."""
+  """One split of encoded images: read(i) gives example i's bytes; labels[i] its class; name(i) says which image it
+  is (its file, or its record)."""
 
   read: Callable[[int], bytes]
   labels: np.ndarray
+  name: Callable[[int], str]
 
   def __len__(self) -> int:
     return len(self.labels)
@@ -72,7 +74,7 @@ def _folder_split(root: str, split: str, classes: list[str] | None) -> tuple[Enc
     with open(files[i], 'rb') as f:
       return f.read()
 
-  return Encoded(read, np.array(labels, np.int32)), classes
+  return Encoded(read, np.array(labels, np.int32), lambda i: files[int(i)]), classes
 
 
 def _tfds_splits(data_dir: str) -> dict[str, Encoded]:
@@ -106,7 +108,11 @@ def _tfds_splits(data_dir: str) -> dict[str, Encoded]:
       raise ConfigError(
           f'imagenet2012 in {builder.data_path} is incomplete ({type(e).__name__}: {str(e)[:200]}): ', *fix, '.'
       ) from e
-    splits[name] = Encoded(lambda i, source=source: source[int(i)]['image'], labels)
+    splits[name] = Encoded(
+        lambda i, source=source: source[int(i)]['image'],
+        labels,
+        lambda i, split=split: f'record {int(i)} of imagenet2012 {split} in {builder.data_path}',
+    )
   return splits
 
 
@@ -163,10 +169,8 @@ def mean_image(split: Encoded, size: int, samples: int, cache_dir: str, workers:
     return np.load(cache)
   log.info('Estimating the per-pixel mean from %d training images (once; cached as %s).', len(chosen), cache)
   with futures.ThreadPoolExecutor(workers) as pool:
-    total = sum(
-        pool.map(lambda i: augment.center_crop(split.read(int(i)), size).astype(np.float64), chosen),
-        np.zeros((size, size, 3)),
-    )
+    crop = lambda i: decode.named(split.name(i), augment.center_crop, split.read(int(i)), size)
+    total = sum((view.astype(np.float64) for view in pool.map(crop, chosen)), np.zeros((size, size, 3)))
   mean = (total / len(chosen) / 255).astype(np.float32)
   os.makedirs(cache_dir, exist_ok=True)
   partial = f'{cache}.{os.getpid()}.tmp.npy'
@@ -199,7 +203,7 @@ class Imagenet:
     self.config, self.mesh = config, mesh
     d = config.dataset
     self.splits = checked_splits(config)
-    self.decoder = decode.decoder(decode.resolve(d.decoder))
+    self.decoder = None  # The training images' (dataset.decoder), made with the first training stream.
     if d.normalization == 'per_pixel_mean':
       mean = mean_image(self.splits['train'], d.image_size, d.mean_samples, d.cache_dir, d.workers)
       self.norm = on_device.Normalization(mean, np.ones((3,), np.float32))
@@ -218,6 +222,7 @@ class Imagenet:
     """The step inputs from start_step + 1 on; their host streams stop when this generator is closed or dropped
     (a study that reads a few batches), or when the dataset is."""
     config = self.config
+    self.decoder = self.decoder or decode.decoder(decode.resolve(config.dataset.decoder))
     streams = [
         host.TrainStream(
             self.splits['train'], self.transform, seed, config.batch_size, start_step, self.mesh, config.dataset.workers
@@ -248,13 +253,13 @@ class Imagenet:
     )
     mine = process_share(len(split))
     pixels = config.eval_batch_size * config.dataset.image_size**2
-    batches = lambda: protocols.view_batches(split.read, mine, view_sets, pixels, config.dataset.workers)
+    batches = lambda: protocols.view_batches(split, mine, view_sets, pixels, config.dataset.workers)
     return [EvalSplit('val', split.labels[mine], sum(v.count for v in view_sets), self.norm, batches)]
 
   def close(self) -> None:
     for stream in self._streams:
       stream.close()
-    if self.decoder.fallbacks:
+    if self.decoder and self.decoder.fallbacks:
       log.warning(
           'Pillow decoded %d training views of images that %s could not read (the first: %s).',
           self.decoder.fallbacks,

@@ -54,13 +54,14 @@ def view_sets(protocol: str, size: int, scales: tuple[int, ...]) -> list[ViewSet
 
 
 def view_batches(
-    read: Callable[[int], bytes], examples: np.ndarray, view_sets: list[ViewSet], pixels: int, workers: int
+    split, examples: np.ndarray, view_sets: list[ViewSet], pixels: int, workers: int
 ) -> Iterator[ViewBatch]:
-  """The views of `examples` (indices for `read`) of each view set, in batches of one shape of about `pixels`
-  pixels each; a batch's index counts positions in `examples`."""
+  """The views of `examples` (indices into `split`: imagenet.Encoded) of each view set, in batches of one shape of
+  about `pixels` pixels each; a batch's index counts positions in `examples`."""
+  views = lambda view_set, i: decode.named(split.name(i), view_set.views, split.read(int(i)))
   with futures.ThreadPoolExecutor(workers) as pool:
     if any(callable(v.shape) for v in view_sets):  # Read the headers once, for every view set.
-      sizes = list(pool.map(lambda i: decode.PIL.size(read(int(i))), examples))
+      sizes = list(pool.map(lambda i: decode.named(split.name(i), decode.PIL.size, split.read(int(i))), examples))
     for view_set in view_sets:
       groups = {}
       if callable(view_set.shape):
@@ -71,7 +72,7 @@ def view_batches(
       for (h, w), positions in sorted(groups.items()):
         per_batch = max(1, pixels // (h * w) // view_set.count)
         chunks = [np.array(positions[i : i + per_batch]) for i in range(0, len(positions), per_batch)]
-        submit = lambda chunk, v=view_set: [pool.submit(lambda i: v.views(read(int(examples[i]))), i) for i in chunk]
+        submit = lambda chunk, v=view_set: [pool.submit(views, v, examples[i]) for i in chunk]
         pending = submit(chunks[0])
         for k, chunk in enumerate(chunks):
           decoded = np.concatenate([f.result() for f in pending])

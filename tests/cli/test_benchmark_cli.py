@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from resnet_jax.tools import pipeline_speed
-from tests.helpers import markdown_rows, run
+from tests.helpers import assert_refused, markdown_rows, run
 
 pytest.importorskip('torch')
 
@@ -77,7 +77,11 @@ def test_pipeline_benchmark_times_each_decoder_and_transform_against_pillow(tmp_
   results = json.loads(out.read_text())
   generated, natural = results['image_sets'].values()
   assert generated['images'] == natural['images'] == 3 and 300 < generated['mean_size'][0] < 460
-  assert natural['mean_size'] == [400, 350] and results['threads'] == 2
+  assert (
+      natural['mean_size'] == [400, 350]
+      and results['threads'] == 2
+      and list(results['image_sets'])[1] == 'natural, upscaled'
+  )
   rows = results['rows']
   assert [(r['decoder'], r['transform']) for r in rows] == [
       (decoder, transform)
@@ -151,3 +155,20 @@ def test_bad_benchmark_flags_end_in_one_error_line(args, message):
   last = done.stderr.strip().splitlines()[-1]
   found = re.search(message[3:], last) if message.startswith('re:') else message in last
   assert last.startswith('error: ') and found, done.stderr[-3000:]
+
+
+def test_originals_that_are_not_images_end_in_one_error_line(tmp_path):
+  files = {
+      'floats.npz': {'images': np.zeros((2, 32, 32, 3), np.float32)},
+      'empty.npz': {'images': np.zeros((0, 32, 32, 3), np.uint8)},
+      'flat.npz': {'images': np.zeros((3, 5), np.uint8)},
+      'other.npz': {'labels': np.zeros(3, np.uint8)},
+  }
+  for name, arrays in files.items():
+    np.savez(tmp_path / name, **arrays)
+  (tmp_path / 'text.npz').write_text('not an archive')
+  for name in [*files, 'text.npz']:
+    assert_refused(
+        run('benchmark', '--bench=pipeline', '--images=1', f'--originals={tmp_path / name}'),
+        f'--originals={tmp_path / name} is not cifar10-test-exact846.npz (an .npz whose `images` are uint8 images',
+    )

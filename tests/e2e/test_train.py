@@ -1,6 +1,7 @@
 """The training engine end to end on the CPU: devices, resumption, checkpoints, preemption, and real CIFAR-10."""
 
 import os
+import shutil
 import signal
 import subprocess
 
@@ -115,9 +116,12 @@ def test_killed_run_resumes_to_the_same_parameters_and_metrics(image_folder, tmp
   train_and_evaluate(cut, str(tmp_path / 'cut'))
   checkpoints = tmp_path / 'cut' / 'checkpoints'
   subprocess.run(['rm', '-rf', str(checkpoints / '5')], check=True)
-  resumed = train_and_evaluate(config, str(tmp_path / 'cut'))
+  moved = str(shutil.copytree(image_folder, tmp_path / 'moved'))  # Resumed where this machine keeps the data now.
+  resumed = train_and_evaluate(tiny_config(moved, tmp_path / 'cache'), str(tmp_path / 'cut'))
   jax.tree.map(np.testing.assert_array_equal, jax.device_get(resumed), jax.device_get(whole))
   assert rows(tmp_path / 'cut') == rows(tmp_path / 'whole')
+  told = f'{tmp_path / "cut"} was trained on dataset.dir={image_folder}; resuming it on {moved}, which must hold'
+  assert told in (tmp_path / 'cut' / 'train.log').read_text()
 
 
 def test_corrupt_newest_checkpoint_falls_back_to_the_one_before(image_folder, tmp_path, caplog):

@@ -2,7 +2,6 @@
 cannot read (not JPEGs) go to Pillow, counted; 'auto' without it is Pillow, said once; evaluation keeps Pillow's pixels.
 """
 
-import builtins
 import io
 import logging
 import math
@@ -14,6 +13,7 @@ from PIL import Image
 from resnet_jax.data import augment, decode, protocols
 from resnet_jax.errors import ConfigError
 from resnet_jax.tools import pipeline_speed
+from tests.helpers import without_module
 
 
 def smooth_jpeg(width=320, height=240, mode='RGB', fmt='JPEG', seed=0) -> bytes:
@@ -77,14 +77,7 @@ def test_evaluation_keeps_pillows_pixels_where_the_fast_route_is_past_the_bound(
 
 def test_auto_is_simplejpeg_where_installed_else_pillow_said_once(monkeypatch, caplog):
   assert decode.resolve('auto') == 'simplejpeg' and decode.resolve('pil') == 'pil'
-  real_import = builtins.__import__
-
-  def without_cv2(name, *args, **kwargs):
-    if name == 'cv2':
-      raise ImportError("No module named 'cv2'", name='cv2')
-    return real_import(name, *args, **kwargs)
-
-  monkeypatch.setattr(builtins, '__import__', without_cv2)
+  without_module(monkeypatch, 'cv2')
   with caplog.at_level(logging.WARNING):
     assert decode.resolve('auto') == 'pil'
   assert [r.getMessage() for r in caplog.records] == [

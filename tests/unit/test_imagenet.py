@@ -15,7 +15,7 @@ from PIL import Image
 from resnet_jax import parallel
 from resnet_jax.data import augment, decode, host, imagenet, on_device
 from resnet_jax.errors import ConfigError
-from tests.helpers import get_config, write_image_folder
+from tests.helpers import get_config, without_module, write_image_folder
 from tests.helpers import imagenet_tiny_config as tiny_config
 
 
@@ -103,6 +103,39 @@ def test_training_images_the_fast_decoder_cannot_read_are_decoded_by_pillow_and_
       r'Pillow decoded (\d+) training views of images that simplejpeg could not read \(the first: Val', said
   )
   assert decoded and int(decoded.group(1)) >= 8, said  # And those the stream decoded ahead.
+
+
+def test_an_image_that_does_not_decode_is_named_in_training_and_in_evaluation(tmp_path):
+  folder = write_image_folder(tmp_path / 'data', {'train': 4, 'val': 1}, ['n01', 'n02'], [(60, 50)], '.JPEG', 50)
+  for split in ('train/n01/0.JPEG', 'val/n02/0.JPEG'):  # Truncated: half of each file.
+    data = open(f'{folder}/{split}', 'rb').read()
+    open(f'{folder}/{split}', 'wb').write(data[: len(data) // 2])
+  config = tiny_config(folder, tmp_path / 'cache')
+  config.dataset.update(num_classes=2, mean_samples=1)
+  data = imagenet.Imagenet(config, parallel.make_mesh())
+  try:
+    with pytest.raises(ConfigError, match=f'^{folder}/train/n01/0.JPEG does not decode as an image .*: replace it'):
+      next(data.stream(0))
+    [split] = data.eval_splits()
+    with pytest.raises(ConfigError, match=f'^{folder}/val/n02/0.JPEG does not decode as an image'):
+      list(split.batches())
+  finally:
+    data.close()
+
+
+def test_evaluation_needs_no_fast_decoder(imagenet_folder, tmp_path, monkeypatch):
+  """A workdir trained with simplejpeg is evaluated where it is not installed: evaluation decodes with Pillow."""
+  config = tiny_config(imagenet_folder, tmp_path)
+  config.dataset.decoder = 'simplejpeg'
+  without_module(monkeypatch, 'cv2')
+  data = imagenet.Imagenet(config, parallel.make_mesh())
+  try:
+    [split] = data.eval_splits()
+    assert sum(len(positions) for positions, _ in split.batches()) == len(split.labels)
+    with pytest.raises(ConfigError, match='needs simplejpeg and OpenCV, and cv2 is not installed'):
+      data.stream(0)  # Training needs it.
+  finally:
+    data.close()
 
 
 def test_learning_rate_and_steps_follow_the_batch():
