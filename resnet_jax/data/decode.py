@@ -80,11 +80,8 @@ class Simplejpeg:
   name = 'simplejpeg'
 
   def __init__(self):
-    import cv2  # Optional: resolve() says where they are missing.
-    import simplejpeg
-
-    cv2.setNumThreads(1)  # One image per thread: the pool of data/host.py is the parallelism.
-    self._cv2, self._jpeg = cv2, simplejpeg
+    self._jpeg, self._cv2 = _fast_modules()
+    self._cv2.setNumThreads(1)  # One image per thread: the pool of data/host.py is the parallelism.
     self._lock, self.fallbacks, self.first_failure = threading.Lock(), 0, None
 
   def size(self, data: bytes) -> tuple[int, int]:
@@ -137,13 +134,20 @@ def named(name: str, fn, data: bytes, *args):
     ) from None
 
 
+def _fast_modules():
+  """(simplejpeg, cv2): optional packages, imported where they are used (resolve() says where they are missing)."""
+  import cv2
+  import simplejpeg
+
+  return simplejpeg, cv2
+
+
 def available() -> str | None:
   """None where simplejpeg and OpenCV import, else why not."""
-  for module in ('simplejpeg', 'cv2'):
-    try:
-      __import__(module)
-    except ImportError as e:
-      return f'{e.name or module} is not installed'
+  try:
+    _fast_modules()
+  except ImportError as e:
+    return f'{e.name} is not installed'
   return None
 
 
