@@ -3,7 +3,7 @@
   pil         Pillow: decode, then its bilinear resize, antialiased when it shrinks (what torchvision's weights and
               published evaluations expect).
   simplejpeg  libjpeg-turbo through simplejpeg (its fast DCT and chroma upsampling), then OpenCV's bilinear
-              resize of the box: about twice Pillow's speed per core, other pixels (docs/benchmarks.md). An image it
+              resize of the box: 1.6-2.5x Pillow's images/s per core, other pixels (docs/benchmarks.md). An image it
               cannot read (a PNG named .JPEG) is decoded by Pillow instead, and counted.
   auto        simplejpeg where it and OpenCV are installed, else Pillow (resolve).
 
@@ -24,7 +24,6 @@ from resnet_jax.errors import ConfigError, Setting
 
 log = logging.getLogger(__name__)
 
-DECODERS = ('auto', 'pil', 'simplejpeg')
 # Evaluation may decode with a route whose centre crops differ from Pillow's by at most this mean absolute
 # difference (in levels of 255) on images of ImageNet's size and detail. Converted torchvision weights and published
 # errors were measured on Pillow's pixels; one level is the scale of rounding (a bound chosen, not fitted to errors).
@@ -128,7 +127,7 @@ def named(name: str, fn, data: bytes, *args):
   """fn(data, *args), an image that does not decode (truncated, not an image) refused naming it (`name`)."""
   try:
     return fn(data, *args)
-  except (OSError, ValueError, SyntaxError) as e:  # Pillow's: truncated, unidentified, broken headers.
+  except (OSError, SyntaxError) as e:  # Pillow's: truncated, not an image, a broken header.
     raise ConfigError(
         f'{name} does not decode as an image ({type(e).__name__}: {e}): replace it, or move it out of the dataset.'
     ) from None
