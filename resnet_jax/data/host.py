@@ -3,7 +3,8 @@
 The stream is a pure function of (seed, step), as on the device for CIFAR: epoch e visits the examples in a
 permutation drawn from (seed, e), and example i's augmentation in epoch e comes from the generator (seed, e, i).
 A stream started at step s is the same as one run from 0 and cut at s, whatever the number of hosts or threads.
-Each process decodes only the rows that its own devices hold (PIL releases the GIL while it decodes and resizes).
+Each process decodes only the rows that its own devices hold (the decoders release the GIL while they decode and
+resize).
 """
 
 import collections
