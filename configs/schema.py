@@ -317,8 +317,8 @@ def defaults(file: str) -> dict:
 def upgrade(saved: dict, path: str) -> tuple[dict, list[str]]:
   """A saved config.json (as json.load gives it, from `path`) in today's form, and the fields it lacked: moved
   fields (MOVED) in their place, each field it lacks at the value its run had (BEFORE), else its config file's
-  default. A file of another dataset, a
-  value of another type than its field's, or a field its config file does not have is refused: an edit by hand."""
+  default. A file of another dataset, a value of another type than its field's, or a field its config file does not
+  have is refused: an edit by hand."""
   dataset = saved.get('dataset') if isinstance(saved.get('dataset'), dict) else {}
   file = configs.FILES.get(dataset.get('name'))
   if file is None:

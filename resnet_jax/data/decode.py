@@ -165,11 +165,12 @@ def decoder(name: str):
   """The decoder of a resolved dataset.decoder."""
   if name == 'pil':
     return PIL
-  if missing := available():
+  try:
+    return Simplejpeg()
+  except ImportError as e:
     raise ConfigError(
-        f'dataset.decoder=simplejpeg needs simplejpeg and OpenCV, and {missing}: pip install -r requirements.txt, '
-        'or set ',
+        f'dataset.decoder=simplejpeg needs simplejpeg and OpenCV, and {e.name} is not installed: pip install -r '
+        'requirements.txt, or set ',
         Setting('dataset.decoder', 'pil'),
         '.',
-    )
-  return Simplejpeg()
+    ) from None

@@ -181,7 +181,7 @@ def mean_image(split: Encoded, size: int, samples: int, cache_dir: str, workers:
 
 # dataset.augmentation -> (encoded image, generator, dataset config, decoder) -> uint8 training view.
 AUGMENTATIONS = {
-    'paper': lambda data, rng, d, dec: augment.paper_train(data, rng, d.image_size, tuple(d.scale_range), dec),
+    'paper': lambda data, rng, d, dec: augment.paper_train(data, rng, d.image_size, tuple(d.scale_range), decoder=dec),
     'random_resized_crop': lambda data, rng, d, dec: augment.random_resized_crop(data, rng, d.image_size, decoder=dec),
 }
 # ImageNet's per-channel statistics in [0, 1] units, as torchvision's pretrained models expect.
