@@ -157,10 +157,11 @@ def budget_overrides(config, steps: int) -> tuple[str, ...]:
 class ForwardedSignals:
   """While the context lasts, SIGTERM and SIGINT (Ctrl-C) are passed to `child`, the run in progress, which saves
   and exits; `signalled` says one came, so that the sweep stops after that run. The child runs in a session of its
-  own, so that a terminal's Ctrl-C reaches it once, through here, as a request to save."""
+  own, so that a terminal's Ctrl-C reaches it once, through here, as a request to save. A signal that comes while
+  the child is being started reaches it once it is (start)."""
 
   def __enter__(self):
-    self.child, self.signalled = None, False
+    self.child, self.signalled, self._pending = None, False, None
     self._previous = {signum: signal.signal(signum, self._forward) for signum in (signal.SIGTERM, signal.SIGINT)}
     return self
 
@@ -168,11 +169,21 @@ class ForwardedSignals:
     for signum, handler in self._previous.items():
       signal.signal(signum, handler)
 
+  def start(self, *args, **kwargs) -> subprocess.Popen:
+    """subprocess.Popen(*args, **kwargs) as the child, sent the signal that came while it was being started."""
+    self.child = subprocess.Popen(*args, **kwargs)
+    pending, self._pending = self._pending, None
+    if pending is not None:
+      self.child.send_signal(pending)
+    return self.child
+
   def _forward(self, signum, frame):
     del frame
     self.signalled = True
     if self.child is not None and self.child.poll() is None:
       self.child.send_signal(signum)
+    else:
+      self._pending = signum
 
 
 def run_local(jobs, python: str = sys.executable) -> list[Job]:
@@ -190,10 +201,8 @@ def run_local(jobs, python: str = sys.executable) -> list[Job]:
       log.info('[%d/%d] %s: running, log in %s', i + 1, len(todo), job.name, launch_log)
       begun = time.time()
       with open(launch_log, 'a') as f:
-        signals.child = subprocess.Popen(
-            job.command(python), cwd=REPO, stdout=f, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        status = signals.child.wait()
+        child = signals.start(job.command(python), cwd=REPO, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+        status = child.wait()
       if status == 2 and not signals.signalled:  # The run refused its config or data, as the rest would.
         raise ConfigError(f'{job.name} was refused ({launch_log}): {_error_in(launch_log)}')
       elapsed, saved = time.time() - start, step_dirs(job.workdir)

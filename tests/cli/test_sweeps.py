@@ -2,6 +2,9 @@
 refuse before any run (the runs themselves are in tests/e2e)."""
 
 import os
+import signal
+import subprocess
+import sys
 
 import configs
 from resnet_jax.reproduce import sweep
@@ -110,3 +113,19 @@ def test_the_jpeg_table_says_why_it_was_skipped(tmp_path, capsys):
       f'jpeg_offset_cifar10: skipped, {tmp_path / "missing.npz"} does not exist: pass '
       '--exact846=PATH of cifar10-test-exact846.npz.\n'
   )
+
+
+def test_a_signal_while_a_sweeps_run_is_being_started_reaches_that_run():
+  """Ctrl-C to a local sweep before its run's process exists (the sweep is starting it) is passed on once it does;
+  one that comes while the run is up is passed on at once."""
+  with sweep.ForwardedSignals() as signals:
+    os.kill(os.getpid(), signal.SIGINT)  # Handled by the sweep: no run yet.
+    child = signals.start([sys.executable, '-c', 'import time; time.sleep(60)'])
+    assert child.wait(timeout=30) == -signal.SIGINT and signals.signalled
+  with sweep.ForwardedSignals() as signals:
+    script = 'import signal, sys, time\nsignal.signal(signal.SIGINT, lambda *a: sys.exit(3))\n'
+    script += 'print(1, flush=True)\ntime.sleep(60)'
+    child = signals.start([sys.executable, '-c', script], stdout=subprocess.PIPE, text=True)
+    child.stdout.readline()  # Its handler is in place.
+    os.kill(os.getpid(), signal.SIGINT)
+    assert child.wait(timeout=30) == 3 and signals.signalled
